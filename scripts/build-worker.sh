@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the edge worker into build/worker/ (wrangler.toml's [build] command).
+# Uses only locally installed tools: worker-build would otherwise download wasm-bindgen and
+# wasm-opt from GitHub, which is unreachable on locked-down machines.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Tests build once, then start wrangler many times: they set this to skip rebuilding.
+if [ "${ROOMSYNC_SKIP_WORKER_BUILD:-}" = 1 ] && [ -f "$root/build/worker/shim.mjs" ]; then
+  exit 0
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
+cd "$root/edge-worker"
+exec worker-build --release --out-dir ../build .

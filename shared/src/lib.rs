@@ -1,0 +1,25 @@
+//! Roomsync's platform-free core, compiled both by the Durable Object worker and by the
+//! browser client.
+//!
+//! Nothing here opens a socket, reads a clock or draws random numbers: time and entropy come
+//! in as arguments, storage comes in through the [`storage::Sql`] trait, and outputs are
+//! values ([`room::Outgoing`]) that a thin platform driver delivers. That keeps every rule
+//! testable natively, in milliseconds.
+
+pub mod ids;
+pub mod protocol;
+pub mod room;
+pub mod storage;
+#[cfg(any(test, feature = "native"))]
+pub mod sqlite;
+pub mod tasks;
+pub mod validation;
+
+pub use ids::{ConnId, DocumentId};
+pub use protocol::{ClientMessage, ErrorCode, QueryId, RequestId, ServerMessage, StateVersion, Ts};
+pub use room::{Outgoing, Room, RoomInput};
+pub use storage::{Sql, SqlValue, StorageError};
+pub use validation::ValidationError;
+
+/// The wire protocol version spoken by this build; a client and a room must agree on it.
+pub const PROTOCOL_VERSION: u32 = 1;

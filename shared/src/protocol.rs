@@ -1,0 +1,224 @@
+//! The wire protocol between a browser client and a room: JSON text frames, `type`-tagged,
+//! camelCase, with 64-bit counters encoded as strings (JS numbers stop at 2^53).
+//!
+//! The model is Convex's: state-based, versioned transitions. The server never says
+//! "row X changed"; it says "your queries moved from version A to version B, here are their
+//! new results". A client applies a transition only if its `startVersion` equals the version
+//! it holds, so it can detect a gap and resync instead of showing a torn state.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use std::fmt;
+
+/// Client-chosen id of one subscription on one connection.
+pub type QueryId = u32;
+/// Client-chosen id of one mutation request on one connection.
+pub type RequestId = u32;
+
+/// A room's commit timestamp: a counter that moves forward by one per committed mutation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ts(pub u64);
+
+impl Ts {
+    pub fn next(self) -> Self {
+        Ts(self.0 + 1)
+    }
+}
+
+impl Serialize for Ts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<u64>()
+            .map(Ts)
+            .map_err(|_| serde::de::Error::custom(format!("invalid timestamp {text:?}: expected a decimal u64 string")))
+    }
+}
+
+/// What a client holds: which version of its query set, at which commit.
+///
+/// `query_set` moves when the client's subscriptions change; `ts` moves when a commit
+/// changes what the room holds. Both only move forward.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateVersion {
+    pub query_set: u32,
+    pub ts: Ts,
+}
+
+/// Frames a client sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Start a live query. The first result arrives in a `transition`.
+    Subscribe { query_id: QueryId, udf_path: String, #[serde(default)] args: Value },
+    /// Stop a live query.
+    Unsubscribe { query_id: QueryId },
+    /// Run a mutation; answered by `mutationResponse` with the same `requestId`.
+    Mutation { request_id: RequestId, udf_path: String, #[serde(default)] args: Value },
+}
+
+/// Frames a room sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ServerMessage {
+    /// The client's queries moved from `start_version` to `end_version`.
+    Transition {
+        start_version: StateVersion,
+        end_version: StateVersion,
+        modifications: Vec<QueryModification>,
+    },
+    /// Outcome of one mutation. Sent after the transition that includes its write, so a
+    /// client that resolves its promise here already shows the write (read-your-writes).
+    MutationResponse {
+        request_id: RequestId,
+        #[serde(flatten)]
+        outcome: MutationOutcome,
+    },
+    /// A frame the room could not act on. The connection stays open.
+    Error { code: ErrorCode, message: String },
+}
+
+/// One query's change within a transition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum QueryModification {
+    QueryUpdated { query_id: QueryId, value: Value },
+    QueryFailed { query_id: QueryId, code: ErrorCode, message: String },
+    QueryRemoved { query_id: QueryId },
+}
+
+/// Result of a mutation as sent on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum MutationOutcome {
+    Success { result: Value, ts: Ts },
+    Failure { code: ErrorCode, message: String },
+}
+
+/// Stable machine-readable error codes. The human message travels beside the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or not a known message. Fix the client.
+    BadFrame,
+    /// The arguments or the document failed validation. Fix the input.
+    Validation,
+    /// No query or mutation of that name. Check the function path.
+    UnknownFunction,
+    /// A query id that is already subscribed, or not subscribed.
+    BadQueryId,
+    /// The room failed while storing or reading. Retrying may help.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "BAD_FRAME",
+            ErrorCode::Validation => "VALIDATION",
+            ErrorCode::UnknownFunction => "UNKNOWN_FUNCTION",
+            ErrorCode::BadQueryId => "BAD_QUERY_ID",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ClientMessage {
+    /// Parses one text frame, with a message that says what was wrong with it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("malformed frame: {e}"))
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("client messages always serialize")
+    }
+}
+
+impl ServerMessage {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| format!("malformed server frame: {e}"))
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn subscribe_wire_shape() {
+        let msg = ClientMessage::parse(r#"{"type":"subscribe","queryId":1,"udfPath":"tasks:list","args":{}}"#).unwrap();
+        assert_eq!(
+            msg,
+            ClientMessage::Subscribe { query_id: 1, udf_path: "tasks:list".into(), args: json!({}) }
+        );
+        assert_eq!(ClientMessage::parse(&msg.to_json()).unwrap(), msg);
+    }
+
+    #[test]
+    fn transition_encodes_ts_as_string() {
+        let msg = ServerMessage::Transition {
+            start_version: StateVersion { query_set: 0, ts: Ts(0) },
+            end_version: StateVersion { query_set: 1, ts: Ts(u64::MAX) },
+            modifications: vec![QueryModification::QueryUpdated { query_id: 1, value: json!([]) }],
+        };
+        let text = msg.to_json();
+        assert_eq!(
+            text,
+            r#"{"type":"transition","startVersion":{"querySet":0,"ts":"0"},"endVersion":{"querySet":1,"ts":"18446744073709551615"},"modifications":[{"type":"queryUpdated","queryId":1,"value":[]}]}"#
+        );
+        assert_eq!(ServerMessage::parse(&text).unwrap(), msg);
+    }
+
+    #[test]
+    fn mutation_response_wire_shape() {
+        let ok = ServerMessage::MutationResponse {
+            request_id: 7,
+            outcome: MutationOutcome::Success { result: json!("abc"), ts: Ts(3) },
+        };
+        assert_eq!(ok.to_json(), r#"{"type":"mutationResponse","requestId":7,"outcome":"success","result":"abc","ts":"3"}"#);
+        let err = ServerMessage::MutationResponse {
+            request_id: 8,
+            outcome: MutationOutcome::Failure { code: ErrorCode::Validation, message: "m".into() },
+        };
+        assert_eq!(err.to_json(), r#"{"type":"mutationResponse","requestId":8,"outcome":"failure","code":"VALIDATION","message":"m"}"#);
+        assert_eq!(ServerMessage::parse(&err.to_json()).unwrap(), err);
+    }
+
+    #[test]
+    fn malformed_frames_say_why() {
+        let err = ClientMessage::parse("{not json").unwrap_err();
+        assert!(err.starts_with("malformed frame: "), "{err}");
+        let err = ClientMessage::parse(r#"{"type":"subscribe","queryId":"x","udfPath":"tasks:list"}"#).unwrap_err();
+        assert!(err.contains("queryId") || err.contains("invalid type"), "{err}");
+        let err = ClientMessage::parse(r#"{"type":"explode"}"#).unwrap_err();
+        assert!(err.contains("unknown variant `explode`"), "{err}");
+        let err = ClientMessage::parse(r#"{"type":"unsubscribe","queryId":1,"extra":1}"#).unwrap_err();
+        assert!(err.contains("unknown field `extra`"), "{err}");
+    }
+
+    #[test]
+    fn bad_ts_is_rejected() {
+        let err = ServerMessage::parse(
+            r#"{"type":"transition","startVersion":{"querySet":0,"ts":"-1"},"endVersion":{"querySet":0,"ts":"1"},"modifications":[]}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("invalid timestamp"), "{err}");
+    }
+}

@@ -1,0 +1,79 @@
+//! The one storage seam: "a SQLite connection that executes statements".
+//!
+//! The room engine speaks plain SQL through [`Sql`]. Natively it runs on `rusqlite` (tests,
+//! benchmarks); in the Durable Object it runs on DO SQLite. The same statements run in both.
+//! DO SQLite refuses `BEGIN`/`COMMIT`, so atomicity is a method of its own
+//! ([`Sql::atomically`]) that each platform implements with what it has.
+
+use thiserror::Error;
+
+/// A value bound to, or read from, a statement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl SqlValue {
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// SQLite may hand back an integer column as a float through some drivers
+    /// (DO SQLite returns JS numbers); accept both when the value is integral.
+    pub fn as_integer(&self) -> Option<i64> {
+        match self {
+            SqlValue::Integer(i) => Some(*i),
+            SqlValue::Real(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_string())
+    }
+}
+
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Integer(v)
+    }
+}
+
+impl From<f64> for SqlValue {
+    fn from(v: f64) -> Self {
+        SqlValue::Real(v)
+    }
+}
+
+/// A row as positional column values.
+pub type Row = Vec<SqlValue>;
+
+/// Storage failed. The message is the driver's, prefixed with what we were doing.
+#[derive(Clone, Debug, PartialEq, Error)]
+#[error("storage error: {0}")]
+pub struct StorageError(pub String);
+
+/// A SQLite connection that executes statements.
+pub trait Sql {
+    /// Runs one statement with positional `?` parameters and returns every row it yields.
+    fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StorageError>;
+
+    /// Runs `body` so that either all of its writes commit or none do. An `Err` from `body`
+    /// rolls back every write it made and is returned as is.
+    fn atomically<T, E: From<StorageError>>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E>;
+}

@@ -1,0 +1,128 @@
+//! `wrangler dev` as a test fixture.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// How long wrangler may take to answer `/health` after starting (4–9 s is usual).
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long it may take to exit after SIGINT before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral loopback port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A running `wrangler dev` in its own process group.
+pub struct WranglerDev {
+    child: Option<Child>,
+    pub port: u16,
+    pub persist_dir: PathBuf,
+    pub log_path: PathBuf,
+}
+
+impl WranglerDev {
+    /// Starts the already-built worker (see `scripts/build-worker.sh`) with its state under
+    /// `persist_dir`, and waits until it answers. Panics with the log if it does not.
+    pub fn start(persist_dir: &Path) -> Self {
+        let root = crate::repo_root();
+        std::fs::create_dir_all(persist_dir).expect("create persist dir");
+        let port = free_port();
+        let inspector_port = free_port();
+        let log_path = persist_dir.join(format!("wrangler-{port}.log"));
+        let log = File::create(&log_path).expect("create wrangler log");
+        let child = Command::new(root.join("node_modules/.bin/wrangler"))
+            .current_dir(&root)
+            .args(["dev", "--local", "--ip", "127.0.0.1", "--show-interactive-dev-session=false", "--log-level", "warn"])
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--inspector-port")
+            .arg(inspector_port.to_string())
+            .arg("--persist-to")
+            .arg(persist_dir)
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("ROOMSYNC_SKIP_WORKER_BUILD", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("spawn wrangler dev (run `bash scripts/install.sh` first)");
+        let mut dev = Self { child: Some(child), port, persist_dir: persist_dir.to_path_buf(), log_path };
+        dev.wait_ready();
+        dev
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn ws_url(&self, room: &str) -> String {
+        format!("ws://127.0.0.1:{}/rooms/{room}/sync", self.port)
+    }
+
+    /// The wrangler log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("wrangler dev exited early ({status}):\n{}", self.log());
+                }
+            }
+            if http_get(self.port, "/health").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+                return;
+            }
+            sleep(Duration::from_millis(200));
+        }
+        let log = self.log();
+        self.stop();
+        panic!("wrangler dev did not answer /health within {READY_TIMEOUT:?}:\n{log}");
+    }
+
+    /// Stops the whole process group (node, esbuild, workerd): SIGINT, then SIGKILL.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill").args(["-INT", "--", &group]).status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                // The leader is gone; make sure nothing of its group lingers.
+                let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+                return;
+            }
+            sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for WranglerDev {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A bare HTTP/1.1 GET on loopback; returns the raw response, or `None` if nothing answered.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}

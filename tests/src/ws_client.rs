@@ -1,0 +1,67 @@
+//! A blocking WebSocket client that speaks the room protocol, for tests.
+
+use roomsync_shared::protocol::{ClientMessage, ServerMessage};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+/// How long a test waits for an expected frame.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct RoomSocket {
+    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+}
+
+impl RoomSocket {
+    pub fn connect(url: &str) -> Self {
+        let (ws, _response) = tungstenite::connect(url).unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        // Short reads so that waits are bounded by our own deadlines.
+        if let MaybeTlsStream::Plain(stream) = ws.get_ref() {
+            stream.set_read_timeout(Some(Duration::from_millis(250))).expect("set read timeout");
+        }
+        Self { ws }
+    }
+
+    pub fn send(&mut self, message: &ClientMessage) {
+        self.send_text(&message.to_json());
+    }
+
+    pub fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).expect("send frame");
+    }
+
+    pub fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws.send(Message::binary(bytes)).expect("send frame");
+    }
+
+    /// The next server message, or `None` after `timeout`.
+    pub fn recv_within(&mut self, timeout: Duration) -> Option<ServerMessage> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(Message::Text(text)) => {
+                    return Some(ServerMessage::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}")));
+                }
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                {
+                    continue
+                }
+                Err(e) => panic!("socket failed: {e}"),
+            }
+        }
+        None
+    }
+
+    /// The next server message; panics after [`FRAME_TIMEOUT`].
+    pub fn recv(&mut self) -> ServerMessage {
+        self.recv_within(FRAME_TIMEOUT).unwrap_or_else(|| panic!("no frame within {FRAME_TIMEOUT:?}"))
+    }
+
+    pub fn close(mut self) {
+        let _ = self.ws.close(None);
+        let _ = self.ws.flush();
+    }
+}

@@ -1,0 +1,152 @@
+//! The walking skeleton end to end: the real worker under `wrangler dev`, real sockets.
+
+use roomsync_shared::protocol::{ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage};
+use roomsync_tests::{RoomSocket, WranglerDev};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+fn state_dir(name: &str) -> PathBuf {
+    let dir = roomsync_tests::repo_root().join(".test-state").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn subscribe_tasks(socket: &mut RoomSocket, query_id: u32) -> Value {
+    socket.send(&ClientMessage::Subscribe { query_id, udf_path: "tasks:list".into(), args: json!({}) });
+    match socket.recv() {
+        ServerMessage::Transition { modifications, .. } => match modifications.as_slice() {
+            [QueryModification::QueryUpdated { query_id: q, value }] if *q == query_id => value.clone(),
+            other => panic!("unexpected modifications {other:?}"),
+        },
+        other => panic!("expected the initial transition, got {other:?}"),
+    }
+}
+
+fn create_task(socket: &mut RoomSocket, request_id: u32, args: Value) {
+    socket.send(&ClientMessage::Mutation { request_id, udf_path: "tasks:create".into(), args });
+}
+
+/// Reads frames until the query's next update arrives.
+fn next_update(socket: &mut RoomSocket, query_id: u32) -> Value {
+    for _ in 0..10 {
+        if let ServerMessage::Transition { modifications, .. } = socket.recv() {
+            for m in modifications {
+                if let QueryModification::QueryUpdated { query_id: q, value } = m {
+                    if q == query_id {
+                        return value;
+                    }
+                }
+            }
+        }
+    }
+    panic!("no update for query {query_id}");
+}
+
+fn titles(value: &Value) -> Vec<String> {
+    value.as_array().expect("a list").iter().map(|t| t["title"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+#[test]
+fn two_clients_sync_and_data_survives_a_restart() {
+    let state = state_dir("sync");
+    let mut dev = WranglerDev::start(&state);
+    let url = dev.ws_url("ngo-1");
+    let mut a = RoomSocket::connect(&url);
+    let mut b = RoomSocket::connect(&url);
+    assert_eq!(subscribe_tasks(&mut a, 1), json!([]));
+    assert_eq!(subscribe_tasks(&mut b, 1), json!([]));
+
+    create_task(&mut a, 1, json!({"title": "Call the donor", "status": "doing", "assigned_to": "ayse"}));
+    let seen_by_b = next_update(&mut b, 1);
+    assert_eq!(titles(&seen_by_b), ["Call the donor"]);
+    let task = &seen_by_b[0];
+    assert_eq!(task["status"], "doing");
+    assert_eq!(task["assigned_to"], "ayse");
+    assert_eq!(task["_id"].as_str().map(str::len), Some(26));
+    assert!(task["_creationTime"].as_f64().is_some_and(|t| t > 1.7e12));
+    // The writer sees the transition first, then its response (read-your-writes).
+    assert_eq!(titles(&next_update(&mut a, 1)), ["Call the donor"]);
+    match a.recv() {
+        ServerMessage::MutationResponse { request_id: 1, outcome: MutationOutcome::Success { result, .. } } => {
+            assert_eq!(result, task["_id"]);
+        }
+        other => panic!("expected the mutation response, got {other:?}"),
+    }
+
+    // Another room is another database.
+    let mut other_room = RoomSocket::connect(&dev.ws_url("ngo-2"));
+    assert_eq!(subscribe_tasks(&mut other_room, 1), json!([]));
+
+    a.close();
+    b.close();
+    other_room.close();
+    dev.stop();
+
+    let dev = WranglerDev::start(&state);
+    let mut c = RoomSocket::connect(&dev.ws_url("ngo-1"));
+    assert_eq!(titles(&subscribe_tasks(&mut c, 5)), ["Call the donor"], "data must persist across a restart");
+    create_task(&mut c, 1, json!({"title": "Second"}));
+    assert_eq!(titles(&next_update(&mut c, 5)), ["Call the donor", "Second"]);
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn bad_input_gets_a_named_error_and_the_room_keeps_serving() {
+    let state = state_dir("bad-input");
+    let dev = WranglerDev::start(&state);
+    let url = dev.ws_url("bad-input");
+    let mut a = RoomSocket::connect(&url);
+    let mut b = RoomSocket::connect(&url);
+    subscribe_tasks(&mut b, 1);
+
+    a.send_text("{this is not json");
+    match a.recv() {
+        ServerMessage::Error { code: ErrorCode::BadFrame, message } => assert!(message.starts_with("malformed frame"), "{message}"),
+        other => panic!("expected BAD_FRAME, got {other:?}"),
+    }
+    a.send_binary(vec![1, 2, 3]);
+    match a.recv() {
+        ServerMessage::Error { code: ErrorCode::BadFrame, message } => assert!(message.contains("binary frames"), "{message}"),
+        other => panic!("expected BAD_FRAME, got {other:?}"),
+    }
+    create_task(&mut a, 7, json!({"title": "x", "status": "someday"}));
+    match a.recv() {
+        ServerMessage::MutationResponse { request_id: 7, outcome: MutationOutcome::Failure { code, message } } => {
+            assert_eq!(code, ErrorCode::Validation);
+            assert_eq!(message, r#"tasks.status: expected one of "todo", "doing", "done", found string "someday""#);
+        }
+        other => panic!("expected a validation failure, got {other:?}"),
+    }
+    create_task(&mut a, 8, json!({"status": "todo"}));
+    match a.recv() {
+        ServerMessage::MutationResponse { outcome: MutationOutcome::Failure { message, .. }, .. } => {
+            assert_eq!(message, "tasks.title: expected a string (required), found nothing: the field is missing");
+        }
+        other => panic!("expected a validation failure, got {other:?}"),
+    }
+
+    // Everyone is still served: a valid write reaches the other client.
+    create_task(&mut a, 9, json!({"title": "Still works"}));
+    assert_eq!(titles(&next_update(&mut b, 1)), ["Still works"]);
+    a.close();
+    b.close();
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn routes_refuse_bad_requests() {
+    let state = state_dir("routes");
+    let dev = WranglerDev::start(&state);
+    let health = roomsync_tests::wrangler::http_get(dev.port, "/health").unwrap_or_default();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let not_ws = roomsync_tests::wrangler::http_get(dev.port, "/rooms/ngo-1/sync").unwrap_or_default();
+    assert!(not_ws.starts_with("HTTP/1.1 426"), "{not_ws}");
+    assert!(not_ws.contains("expected a WebSocket upgrade"), "{not_ws}");
+    let bad_name = roomsync_tests::wrangler::http_get(dev.port, "/rooms/bad.name/sync").unwrap_or_default();
+    assert!(bad_name.starts_with("HTTP/1.1 400"), "{bad_name}");
+    assert!(bad_name.contains("room name may only hold"), "{bad_name}");
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&state);
+}
