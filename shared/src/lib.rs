@@ -6,6 +6,9 @@
 //! values ([`room::Outgoing`]) that a thin platform driver delivers. That keeps every rule
 //! testable natively, in milliseconds.
 
+pub mod backoff;
+pub mod client;
+pub mod endpoint;
 pub mod ids;
 pub mod protocol;
 pub mod room;

@@ -1,0 +1,326 @@
+//! The driver: one browser WebSocket at a time, reconnect timers, and callback dispatch.
+//!
+//! Lifecycle: `Connecting` → `Connected` → (socket drops) → `Reconnecting` → `Connected` …
+//! and `Disconnected` once closed for good. Reconnects wait a capped exponential backoff with
+//! full jitter (shared [`Backoff`]); the attempt counter resets when a socket opens.
+
+use crate::errors::{js_error, json_to_js};
+use js_sys::Function;
+use roomsync_shared::backoff::Backoff;
+use roomsync_shared::client::{ClientCore, ClientError, ClientEvent};
+use roomsync_shared::protocol::{ClientMessage, QueryId, RequestId};
+use serde_json::Value;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+/// Close code the client uses when it drops a socket on purpose to resync.
+const CLOSE_RESYNC: u16 = 4000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    Disconnected,
+    Connecting,
+    Connected,
+    Reconnecting,
+}
+
+impl ConnectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Disconnected => "Disconnected",
+            ConnectionState::Connecting => "Connecting",
+            ConnectionState::Connected => "Connected",
+            ConnectionState::Reconnecting => "Reconnecting",
+        }
+    }
+}
+
+/// One socket and the handlers the browser holds for it. Dropping it detaches the handlers
+/// and closes the socket, so a dead socket can never call into the client again.
+struct Connection {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        if self.ws.ready_state() <= WebSocket::OPEN {
+            let _ = self.ws.close();
+        }
+    }
+}
+
+struct Subscriber {
+    on_update: Function,
+    on_error: Option<Function>,
+}
+
+struct PendingPromise {
+    resolve: Function,
+    reject: Function,
+}
+
+pub struct Driver {
+    url: String,
+    backoff: Backoff,
+    core: RefCell<ClientCore>,
+    state: Cell<ConnectionState>,
+    attempts: Cell<u32>,
+    closed: Cell<bool>,
+    connection: RefCell<Option<Connection>>,
+    subscribers: RefCell<HashMap<QueryId, Subscriber>>,
+    promises: RefCell<HashMap<RequestId, PendingPromise>>,
+    state_listeners: RefCell<Vec<(u32, Function)>>,
+    next_listener: Cell<u32>,
+}
+
+/// Runs `f` on a later turn of the event loop. Used to drop a socket's handlers from inside
+/// one of them, and for reconnect timers. The closure frees itself after it runs.
+fn set_timeout(f: impl FnOnce() + 'static, delay_ms: i32) {
+    let callback = Closure::once_into_js(f);
+    let global = js_sys::global();
+    if let Ok(set_timeout) = js_sys::Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<Function>().map_err(JsValue::from)) {
+        let _ = set_timeout.call2(&global, &callback, &JsValue::from(delay_ms));
+    }
+}
+
+impl Driver {
+    pub fn new(url: String) -> Rc<Self> {
+        Rc::new(Self {
+            url,
+            backoff: Backoff::default(),
+            core: RefCell::new(ClientCore::new()),
+            state: Cell::new(ConnectionState::Disconnected),
+            attempts: Cell::new(0),
+            closed: Cell::new(false),
+            connection: RefCell::new(None),
+            subscribers: RefCell::new(HashMap::new()),
+            promises: RefCell::new(HashMap::new()),
+            state_listeners: RefCell::new(Vec::new()),
+            next_listener: Cell::new(0),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn state(&self) -> ConnectionState {
+        self.state.get()
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.attempts.get()
+    }
+
+    pub fn pending_mutations(&self) -> usize {
+        self.core.borrow().pending_mutations()
+    }
+
+    pub fn add_state_listener(&self, callback: Function) -> u32 {
+        let id = self.next_listener.get() + 1;
+        self.next_listener.set(id);
+        self.state_listeners.borrow_mut().push((id, callback));
+        id
+    }
+
+    pub fn remove_state_listener(&self, id: u32) {
+        self.state_listeners.borrow_mut().retain(|(i, _)| *i != id);
+    }
+
+    fn set_state(&self, state: ConnectionState) {
+        if self.state.replace(state) == state {
+            return;
+        }
+        let listeners: Vec<Function> = self.state_listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
+        let value = JsValue::from_str(state.as_str());
+        for listener in listeners {
+            report(listener.call1(&JsValue::NULL, &value));
+        }
+    }
+
+    /// Opens a new socket (replacing any old one).
+    pub fn connect(this: &Rc<Self>) {
+        if this.closed.get() {
+            return;
+        }
+        this.set_state(if this.attempts.get() == 0 { ConnectionState::Connecting } else { ConnectionState::Reconnecting });
+        let ws = match WebSocket::new(&this.url) {
+            Ok(ws) => ws,
+            Err(e) => {
+                web_sys::console::warn_2(&"roomsync: could not open a WebSocket:".into(), &e);
+                Self::schedule_reconnect(this);
+                return;
+            }
+        };
+        let weak = Rc::downgrade(this);
+        let on_open = Closure::<dyn FnMut()>::new({
+            let weak = weak.clone();
+            move || with(&weak, Self::on_open)
+        });
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+            let weak = weak.clone();
+            move |event: MessageEvent| {
+                if let Some(text) = event.data().as_string() {
+                    with(&weak, |d| Self::on_message(d, &text));
+                }
+            }
+        });
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| with(&weak, Self::on_close));
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let old = this.connection.borrow_mut().replace(Connection { ws, _on_open: on_open, _on_message: on_message, _on_close: on_close });
+        drop(old);
+    }
+
+    fn on_open(this: &Rc<Self>) {
+        this.attempts.set(0);
+        let frames = this.core.borrow_mut().on_open();
+        this.send_all(&frames);
+        this.set_state(ConnectionState::Connected);
+    }
+
+    fn on_message(this: &Rc<Self>, text: &str) {
+        let events = this.core.borrow_mut().receive(text);
+        Self::dispatch(this, events);
+    }
+
+    fn on_close(this: &Rc<Self>) {
+        // We are inside the dying socket's own handler: drop its closures on a later turn.
+        if let Some(old) = this.connection.borrow_mut().take() {
+            set_timeout(move || drop(old), 0);
+        }
+        let events = this.core.borrow_mut().on_close();
+        Self::dispatch(this, events);
+        if this.closed.get() {
+            this.set_state(ConnectionState::Disconnected);
+        } else {
+            Self::schedule_reconnect(this);
+        }
+    }
+
+    fn schedule_reconnect(this: &Rc<Self>) {
+        let attempt = this.attempts.get();
+        this.attempts.set(attempt.saturating_add(1));
+        this.set_state(ConnectionState::Reconnecting);
+        let delay = this.backoff.delay(attempt, js_sys::Math::random());
+        let weak = Rc::downgrade(this);
+        set_timeout(move || with(&weak, Self::connect), delay.as_millis().min(i32::MAX as u128) as i32);
+    }
+
+    fn send_all(&self, frames: &[ClientMessage]) {
+        if let Some(connection) = self.connection.borrow().as_ref() {
+            for frame in frames {
+                // A failed send means the socket is closing; its close handler takes over.
+                let _ = connection.ws.send_with_str(&frame.to_json());
+            }
+        }
+    }
+
+    /// Reports core events to the application. Callbacks are cloned out first so that no
+    /// borrow is held while JS runs (a callback may call back into the client).
+    fn dispatch(this: &Rc<Self>, events: Vec<ClientEvent>) {
+        for event in events {
+            match event {
+                ClientEvent::Query { query_id, result } => {
+                    let callbacks = this
+                        .subscribers
+                        .borrow()
+                        .get(&query_id)
+                        .map(|s| (s.on_update.clone(), s.on_error.clone()));
+                    let Some((on_update, on_error)) = callbacks else { continue };
+                    match result {
+                        Ok(value) => report(on_update.call1(&JsValue::NULL, &json_to_js(&value))),
+                        Err(error) => match on_error {
+                            Some(on_error) => report(on_error.call1(&JsValue::NULL, &to_js_error(&error))),
+                            None => web_sys::console::error_1(&to_js_error(&error)),
+                        },
+                    }
+                }
+                ClientEvent::Mutation { request_id, result } => {
+                    let Some(promise) = this.promises.borrow_mut().remove(&request_id) else { continue };
+                    match result {
+                        Ok(value) => report(promise.resolve.call1(&JsValue::NULL, &json_to_js(&value))),
+                        Err(error) => report(promise.reject.call1(&JsValue::NULL, &to_js_error(&error))),
+                    }
+                }
+                ClientEvent::ServerError { code, message } => {
+                    web_sys::console::warn_1(&format!("roomsync: server refused a frame ({code}): {message}").into());
+                }
+                ClientEvent::ResyncRequired { reason } => {
+                    web_sys::console::warn_1(&format!("roomsync: resyncing: {reason}").into());
+                    if let Some(connection) = this.connection.borrow().as_ref() {
+                        let _ = connection.ws.close_with_code_and_reason(CLOSE_RESYNC, "resync");
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn subscribe(this: &Rc<Self>, udf_path: &str, args: Value, on_update: Function, on_error: Option<Function>) -> QueryId {
+        let (query_id, frame) = this.core.borrow_mut().subscribe(udf_path, args);
+        this.subscribers.borrow_mut().insert(query_id, Subscriber { on_update, on_error });
+        this.send_all(frame.as_slice());
+        query_id
+    }
+
+    pub fn unsubscribe(this: &Rc<Self>, query_id: QueryId) {
+        let frame = this.core.borrow_mut().unsubscribe(query_id);
+        let removed = this.subscribers.borrow_mut().remove(&query_id);
+        drop(removed);
+        this.send_all(frame.as_slice());
+    }
+
+    pub fn mutation(this: &Rc<Self>, udf_path: &str, args: Value, resolve: Function, reject: Function) {
+        if this.closed.get() {
+            report(reject.call1(&JsValue::NULL, &js_error("CLIENT_CLOSED", "the client was closed")));
+            return;
+        }
+        let (request_id, frame) = this.core.borrow_mut().mutation(udf_path, args);
+        this.promises.borrow_mut().insert(request_id, PendingPromise { resolve, reject });
+        this.send_all(frame.as_slice());
+    }
+
+    pub fn close(this: &Rc<Self>) {
+        if this.closed.replace(true) {
+            return;
+        }
+        if let Some(old) = this.connection.borrow_mut().take() {
+            // close() may be called from inside a callback that one of its handlers runs.
+            set_timeout(move || drop(old), 0);
+        }
+        let events = this.core.borrow_mut().close();
+        Self::dispatch(this, events);
+        let subscribers = std::mem::take(&mut *this.subscribers.borrow_mut());
+        drop(subscribers);
+        this.set_state(ConnectionState::Disconnected);
+        this.state_listeners.borrow_mut().clear();
+    }
+}
+
+fn with(weak: &Weak<Driver>, f: impl FnOnce(&Rc<Driver>)) {
+    if let Some(driver) = weak.upgrade() {
+        f(&driver);
+    }
+}
+
+fn to_js_error(error: &ClientError) -> JsValue {
+    js_error(error.code.as_str(), &error.message)
+}
+
+/// An exception thrown by an application callback must not break the client's loop.
+fn report(result: Result<JsValue, JsValue>) {
+    if let Err(e) = result {
+        web_sys::console::error_2(&"roomsync: a callback threw:".into(), &e);
+    }
+}

@@ -1,0 +1,182 @@
+//! Roomsync's browser client: `SyncClient`, a thin driver that moves frames and timers
+//! between the browser and the shared sans-IO [`ClientCore`].
+//!
+//! Ownership: every closure handed to the browser is owned by the client (the socket's
+//! handlers by its `Connection`, callbacks by the subscription table) and released on
+//! unsubscribe or `close()`. JS callbacks run only after every Rust borrow is released, so
+//! a callback may call back into the client (subscribe, mutate, close) safely.
+
+mod connection;
+mod errors;
+
+use connection::Driver;
+use errors::js_error;
+use js_sys::{Function, Promise};
+use roomsync_shared::endpoint::sync_url;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** The connection lifecycle. */
+export type ConnectionState = "Disconnected" | "Connecting" | "Connected" | "Reconnecting";
+
+/** Options for `new SyncClient(url, options)`. */
+export interface SyncClientOptions {
+  /** The room (tenant) to join, unless the URL already ends in `/rooms/<room>/sync`. */
+  room?: string;
+}
+
+/** Errors thrown or rejected by the client carry a stable `code`. */
+export interface SyncError extends Error {
+  code: "INVALID_URL" | "UNSUPPORTED_SCHEME" | "MISSING_HOST" | "BAD_PATH" | "MISSING_ROOM"
+      | "ROOM_MISMATCH" | "INVALID_ROOM" | "INVALID_ARGS" | "VALIDATION" | "UNKNOWN_FUNCTION"
+      | "BAD_FRAME" | "BAD_QUERY_ID" | "INTERNAL" | "CONNECTION_LOST" | "CLIENT_CLOSED";
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "SyncClientOptions | undefined")]
+    pub type SyncClientOptions;
+    #[wasm_bindgen(typescript_type = "ConnectionState")]
+    pub type ConnectionStateJs;
+    #[wasm_bindgen(typescript_type = "(result: any) => void")]
+    pub type OnUpdate;
+    #[wasm_bindgen(typescript_type = "((error: SyncError) => void) | undefined")]
+    pub type OnError;
+    #[wasm_bindgen(typescript_type = "(state: ConnectionState) => void")]
+    pub type OnStateChange;
+    #[wasm_bindgen(typescript_type = "() => void")]
+    pub type Unsubscribe;
+    #[wasm_bindgen(typescript_type = "Promise<any>")]
+    pub type MutationPromise;
+}
+
+/// A live connection to one Roomsync room.
+#[wasm_bindgen]
+pub struct SyncClient {
+    driver: Rc<Driver>,
+}
+
+fn room_option(options: &JsValue) -> Result<Option<String>, JsValue> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(None);
+    }
+    let room = js_sys::Reflect::get(options, &"room".into())?;
+    if room.is_undefined() || room.is_null() {
+        return Ok(None);
+    }
+    room.as_string()
+        .map(Some)
+        .ok_or_else(|| js_error("INVALID_ROOM", "options.room must be a string"))
+}
+
+#[wasm_bindgen]
+impl SyncClient {
+    /// Validates `url` and starts connecting. Throws a `SyncError` naming the problem
+    /// (`INVALID_URL`, `UNSUPPORTED_SCHEME`, `MISSING_HOST`, `BAD_PATH`, `MISSING_ROOM`, …).
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: &str, options: SyncClientOptions) -> Result<SyncClient, JsValue> {
+        let room = room_option(&options)?;
+        let url = sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.to_string()))?;
+        let driver = Driver::new(url);
+        Driver::connect(&driver);
+        Ok(SyncClient { driver })
+    }
+
+    /// For optional realtime: returns `null` instead of throwing when `url` is missing or
+    /// invalid, and logs one console warning explaining why.
+    #[wasm_bindgen(js_name = tryNew)]
+    pub fn try_new(url: Option<String>, options: SyncClientOptions) -> Option<SyncClient> {
+        let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+            web_sys::console::info_1(&"roomsync: no sync URL configured; realtime updates are off".into());
+            return None;
+        };
+        match SyncClient::new(&url, options) {
+            Ok(client) => Some(client),
+            Err(e) => {
+                let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+                web_sys::console::warn_1(&format!("roomsync: realtime updates are off: {message}").into());
+                None
+            }
+        }
+    }
+
+    /// The room's WebSocket URL this client connects to.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        self.driver.url().to_string()
+    }
+
+    /// `Disconnected`, `Connecting`, `Connected` or `Reconnecting`.
+    #[wasm_bindgen(getter, js_name = connectionState)]
+    pub fn connection_state(&self) -> ConnectionStateJs {
+        JsValue::from_str(self.driver.state().as_str()).unchecked_into()
+    }
+
+    /// Reconnect attempts since the last successful connection.
+    #[wasm_bindgen(getter, js_name = reconnectAttempts)]
+    pub fn reconnect_attempts(&self) -> u32 {
+        self.driver.attempts()
+    }
+
+    /// Mutations sent or queued that have no answer yet ("all changes saved" when 0).
+    #[wasm_bindgen(getter, js_name = pendingMutations)]
+    pub fn pending_mutations(&self) -> usize {
+        self.driver.pending_mutations()
+    }
+
+    /// Calls `callback` with the new state on every change; returns an unsubscribe function.
+    #[wasm_bindgen(js_name = onConnectionStateChange)]
+    pub fn on_connection_state_change(&self, callback: OnStateChange) -> Result<Unsubscribe, JsValue> {
+        let callback: Function = callback.dyn_into().map_err(|_| js_error("INVALID_ARGS", "callback must be a function"))?;
+        let id = self.driver.add_state_listener(callback);
+        let driver = Rc::downgrade(&self.driver);
+        Ok(unsubscribe_fn(move || {
+            if let Some(driver) = driver.upgrade() {
+                driver.remove_state_listener(id);
+            }
+        }))
+    }
+
+    /// Subscribes to a query. `onUpdate` is called with every new result (first with the
+    /// current one); `onError` with a `SyncError` if the query fails. Returns a function
+    /// that unsubscribes and releases both callbacks.
+    pub fn subscribe(&self, udf_path: &str, args: JsValue, on_update: OnUpdate, on_error: OnError) -> Result<Unsubscribe, JsValue> {
+        let args = errors::args_to_json(&args)?;
+        let on_update: Function =
+            on_update.dyn_into().map_err(|_| js_error("INVALID_ARGS", "onUpdate must be a function"))?;
+        let on_error: Option<Function> = JsValue::from(on_error).dyn_into().ok();
+        let query_id = Driver::subscribe(&self.driver, udf_path, args, on_update, on_error);
+        let driver = Rc::downgrade(&self.driver);
+        Ok(unsubscribe_fn(move || {
+            if let Some(driver) = driver.upgrade() {
+                Driver::unsubscribe(&driver, query_id);
+            }
+        }))
+    }
+
+    /// Runs a mutation. Resolves with its result once the update it caused has been
+    /// applied to this client's subscriptions; rejects with a `SyncError`.
+    pub fn mutation(&self, udf_path: &str, args: JsValue) -> Result<MutationPromise, JsValue> {
+        let args = errors::args_to_json(&args)?;
+        let driver = self.driver.clone();
+        let path = udf_path.to_string();
+        let promise = Promise::new(&mut |resolve, reject| {
+            Driver::mutation(&driver, &path, args.clone(), resolve, reject);
+        });
+        Ok(promise.unchecked_into())
+    }
+
+    /// Closes the connection for good: pending mutations reject with `CLIENT_CLOSED`, all
+    /// callbacks are released, no reconnect follows.
+    pub fn close(&self) {
+        Driver::close(&self.driver);
+    }
+}
+
+/// A JS function that runs `f` once.
+fn unsubscribe_fn(f: impl FnOnce() + 'static) -> Unsubscribe {
+    Closure::once_into_js(f).unchecked_into()
+}

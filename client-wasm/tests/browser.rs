@@ -1,0 +1,155 @@
+//! The browser driver in headless Chromium, against the real worker under `wrangler dev`.
+//!
+//! Run through `scripts/test.sh`, which starts the worker with `with-wrangler` and passes
+//! its address at compile time as `ROOMSYNC_TEST_URL`.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use roomsync_client::SyncClient;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// How long a test waits for something to happen over the network.
+const WAIT_MS: u32 = 15_000;
+
+fn server_url() -> &'static str {
+    option_env!("ROOMSYNC_TEST_URL").expect("ROOMSYNC_TEST_URL must be set at build time (scripts/test.sh does it)")
+}
+
+fn unique_room(prefix: &str) -> String {
+    format!("{prefix}-{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+fn options(room: &str) -> JsValue {
+    let o = Object::new();
+    Reflect::set(&o, &"room".into(), &room.into()).unwrap();
+    o.into()
+}
+
+fn client(room: &str) -> SyncClient {
+    SyncClient::new(server_url(), options(room).unchecked_into()).expect("valid URL")
+}
+
+async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        let set_timeout: Function = Reflect::get(&global, &"setTimeout".into()).unwrap().unchecked_into();
+        set_timeout.call2(&global, &resolve, &ms.into()).unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+/// Polls `done` every 20 ms until it holds or `WAIT_MS` passes.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..WAIT_MS / 20 {
+        if done() {
+            return;
+        }
+        sleep(20).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Subscribes to `tasks:list` and collects every result.
+fn watch_tasks(client: &SyncClient) -> (Rc<RefCell<Vec<Array>>>, JsValue) {
+    let seen: Rc<RefCell<Vec<Array>>> = Rc::default();
+    let sink = seen.clone();
+    let on_update = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| sink.borrow_mut().push(v.unchecked_into()));
+    let unsubscribe = client
+        .subscribe("tasks:list", JsValue::UNDEFINED, on_update.as_ref().clone().unchecked_into(), JsValue::UNDEFINED.unchecked_into())
+        .unwrap();
+    // The test owns the closure for its whole run.
+    on_update.forget();
+    (seen, unsubscribe.into())
+}
+
+fn titles(list: &Array) -> Vec<String> {
+    list.iter().map(|t| Reflect::get(&t, &"title".into()).unwrap().as_string().unwrap_or_default()).collect()
+}
+
+fn error_code(e: &JsValue) -> String {
+    Reflect::get(e, &"code".into()).unwrap().as_string().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+fn bad_urls_throw_errors_with_codes() {
+    let cases = [
+        ("ftp://h", "UNSUPPORTED_SCHEME"),
+        ("localhost:8787", "INVALID_URL"),
+        ("ws://", "MISSING_HOST"),
+        ("ws://h/api", "BAD_PATH"),
+        ("ws://h/rooms/a b/sync", "INVALID_URL"),
+    ];
+    for (url, code) in cases {
+        let err = SyncClient::new(url, options("r").unchecked_into()).err().unwrap_or_else(|| panic!("{url} accepted"));
+        assert_eq!(error_code(&err), code, "{url}");
+        assert!(err.is_instance_of::<js_sys::Error>());
+    }
+    let err = SyncClient::new("ws://h", JsValue::UNDEFINED.unchecked_into()).err().unwrap();
+    assert_eq!(error_code(&err), "MISSING_ROOM");
+    assert!(SyncClient::try_new(None, JsValue::UNDEFINED.unchecked_into()).is_none());
+    assert!(SyncClient::try_new(Some("nope".into()), JsValue::UNDEFINED.unchecked_into()).is_none());
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_see_each_others_writes() {
+    let room = unique_room("wasm");
+    let a = client(&room);
+    let b = client(&room);
+    let (seen_a, _unsub_a) = watch_tasks(&a);
+    let (seen_b, _unsub_b) = watch_tasks(&b);
+    wait_until("both connected", || {
+        a.connection_state().as_string().as_deref() == Some("Connected")
+            && b.connection_state().as_string().as_deref() == Some("Connected")
+    })
+    .await;
+    wait_until("initial results", || !seen_a.borrow().is_empty() && !seen_b.borrow().is_empty()).await;
+
+    let args = Object::new();
+    Reflect::set(&args, &"title".into(), &"From the browser".into()).unwrap();
+    let promise: Promise = a.mutation("tasks:create", args.into()).unwrap().unchecked_into();
+    let id = JsFuture::from(promise).await.expect("mutation resolves");
+    assert_eq!(id.as_string().map(|s| s.len()), Some(26));
+    // Read-your-writes: when the promise resolved, A already showed the task.
+    assert_eq!(titles(seen_a.borrow().last().unwrap()), ["From the browser"]);
+    wait_until("B sees A's task", || seen_b.borrow().last().is_some_and(|l| titles(l) == ["From the browser"])).await;
+    assert_eq!(a.pending_mutations(), 0);
+    a.close();
+    b.close();
+    assert_eq!(a.connection_state().as_string().as_deref(), Some("Disconnected"));
+}
+
+#[wasm_bindgen_test]
+async fn invalid_writes_reject_with_the_validation_message() {
+    let a = client(&unique_room("wasm-invalid"));
+    let args = Object::new();
+    Reflect::set(&args, &"title".into(), &"x".into()).unwrap();
+    Reflect::set(&args, &"status".into(), &"someday".into()).unwrap();
+    let promise: Promise = a.mutation("tasks:create", args.into()).unwrap().unchecked_into();
+    let err = JsFuture::from(promise).await.expect_err("mutation rejects");
+    assert_eq!(error_code(&err), "VALIDATION");
+    let message = Reflect::get(&err, &"message".into()).unwrap().as_string().unwrap();
+    assert_eq!(message, r#"tasks.status: expected one of "todo", "doing", "done", found string "someday""#);
+    a.close();
+    let closed: Promise = a.mutation("tasks:create", JsValue::UNDEFINED).unwrap().unchecked_into();
+    assert_eq!(error_code(&JsFuture::from(closed).await.unwrap_err()), "CLIENT_CLOSED");
+}
+
+#[wasm_bindgen_test]
+async fn state_listeners_see_the_lifecycle() {
+    let a = client(&unique_room("wasm-state"));
+    let states: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = states.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| sink.borrow_mut().push(s.as_string().unwrap()));
+    let _unsubscribe = a.on_connection_state_change(listener.as_ref().clone().unchecked_into()).unwrap();
+    wait_until("connected", || states.borrow().last().map(String::as_str) == Some("Connected")).await;
+    a.close();
+    assert_eq!(states.borrow().last().map(String::as_str), Some("Disconnected"));
+    drop(listener);
+}

@@ -1,0 +1,62 @@
+//! Reconnect delays: capped exponential backoff with full jitter.
+//!
+//! Pure arithmetic over an attempt count and a random number supplied by the caller, so it
+//! runs the same natively and in a browser (where `Instant::now()` panics) and is testable.
+//! Full jitter (a uniform draw in `[0, ceiling]`) spreads a crowd of clients that all lost
+//! their socket at once — every deploy drops every socket — instead of letting them herd.
+
+use std::time::Duration;
+
+/// Backoff parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// Ceiling of the first retry.
+    pub initial: Duration,
+    /// Largest ceiling, reached after a few doublings.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { initial: Duration::from_millis(500), max: Duration::from_secs(16) }
+    }
+}
+
+impl Backoff {
+    /// The ceiling for retry number `attempt` (0-based): `initial · 2^attempt`, capped.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+
+    /// The delay before retry number `attempt`, given `random` uniform in `[0, 1)`.
+    /// Out-of-range randoms are clamped, never trusted.
+    pub fn delay(&self, attempt: u32, random: f64) -> Duration {
+        let r = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.5 };
+        self.ceiling(attempt).mul_f64(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceiling_doubles_then_caps() {
+        let b = Backoff::default();
+        assert_eq!(b.ceiling(0), Duration::from_millis(500));
+        assert_eq!(b.ceiling(1), Duration::from_secs(1));
+        assert_eq!(b.ceiling(4), Duration::from_secs(8));
+        assert_eq!(b.ceiling(5), Duration::from_secs(16));
+        assert_eq!(b.ceiling(1000), Duration::from_secs(16));
+    }
+
+    #[test]
+    fn delay_is_a_jittered_fraction_of_the_ceiling() {
+        let b = Backoff::default();
+        assert_eq!(b.delay(3, 0.0), Duration::ZERO);
+        assert_eq!(b.delay(3, 0.5), Duration::from_secs(2));
+        assert_eq!(b.delay(3, 7.0), Duration::from_secs(4));
+        assert_eq!(b.delay(3, f64::NAN), Duration::from_secs(2));
+    }
+}
