@@ -37,13 +37,13 @@ export interface SyncError extends Error {
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(typescript_type = "SyncClientOptions | undefined")]
+    #[wasm_bindgen(typescript_type = "SyncClientOptions")]
     pub type SyncClientOptions;
     #[wasm_bindgen(typescript_type = "ConnectionState")]
     pub type ConnectionStateJs;
     #[wasm_bindgen(typescript_type = "(result: any) => void")]
     pub type OnUpdate;
-    #[wasm_bindgen(typescript_type = "((error: SyncError) => void) | undefined")]
+    #[wasm_bindgen(typescript_type = "(error: SyncError) => void")]
     pub type OnError;
     #[wasm_bindgen(typescript_type = "(state: ConnectionState) => void")]
     pub type OnStateChange;
@@ -77,8 +77,8 @@ impl SyncClient {
     /// Validates `url` and starts connecting. Throws a `SyncError` naming the problem
     /// (`INVALID_URL`, `UNSUPPORTED_SCHEME`, `MISSING_HOST`, `BAD_PATH`, `MISSING_ROOM`, …).
     #[wasm_bindgen(constructor)]
-    pub fn new(url: &str, options: SyncClientOptions) -> Result<SyncClient, JsValue> {
-        let room = room_option(&options)?;
+    pub fn new(url: &str, options: Option<SyncClientOptions>) -> Result<SyncClient, JsValue> {
+        let room = room_option(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
         let url = sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.to_string()))?;
         let driver = Driver::new(url);
         Driver::connect(&driver);
@@ -88,16 +88,23 @@ impl SyncClient {
     /// For optional realtime: returns `null` instead of throwing when `url` is missing or
     /// invalid, and logs one console warning explaining why.
     #[wasm_bindgen(js_name = tryNew)]
-    pub fn try_new(url: Option<String>, options: SyncClientOptions) -> Option<SyncClient> {
+    pub fn try_new(url: Option<String>, options: Option<SyncClientOptions>) -> Option<SyncClient> {
         let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
-            web_sys::console::info_1(&"roomsync: no sync URL configured; realtime updates are off".into());
+            web_sys::console::info_1(
+                &"roomsync: no sync URL configured; realtime updates are off".into(),
+            );
             return None;
         };
         match SyncClient::new(&url, options) {
             Ok(client) => Some(client),
             Err(e) => {
-                let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
-                web_sys::console::warn_1(&format!("roomsync: realtime updates are off: {message}").into());
+                let message = js_sys::Reflect::get(&e, &"message".into())
+                    .ok()
+                    .and_then(|m| m.as_string())
+                    .unwrap_or_default();
+                web_sys::console::warn_1(
+                    &format!("roomsync: realtime updates are off: {message}").into(),
+                );
                 None
             }
         }
@@ -129,8 +136,13 @@ impl SyncClient {
 
     /// Calls `callback` with the new state on every change; returns an unsubscribe function.
     #[wasm_bindgen(js_name = onConnectionStateChange)]
-    pub fn on_connection_state_change(&self, callback: OnStateChange) -> Result<Unsubscribe, JsValue> {
-        let callback: Function = callback.dyn_into().map_err(|_| js_error("INVALID_ARGS", "callback must be a function"))?;
+    pub fn on_connection_state_change(
+        &self,
+        callback: OnStateChange,
+    ) -> Result<Unsubscribe, JsValue> {
+        let callback: Function = callback
+            .dyn_into()
+            .map_err(|_| js_error("INVALID_ARGS", "callback must be a function"))?;
         let id = self.driver.add_state_listener(callback);
         let driver = Rc::downgrade(&self.driver);
         Ok(unsubscribe_fn(move || {
@@ -143,11 +155,18 @@ impl SyncClient {
     /// Subscribes to a query. `onUpdate` is called with every new result (first with the
     /// current one); `onError` with a `SyncError` if the query fails. Returns a function
     /// that unsubscribes and releases both callbacks.
-    pub fn subscribe(&self, udf_path: &str, args: JsValue, on_update: OnUpdate, on_error: OnError) -> Result<Unsubscribe, JsValue> {
+    pub fn subscribe(
+        &self,
+        udf_path: &str,
+        args: JsValue,
+        on_update: OnUpdate,
+        on_error: Option<OnError>,
+    ) -> Result<Unsubscribe, JsValue> {
         let args = errors::args_to_json(&args)?;
-        let on_update: Function =
-            on_update.dyn_into().map_err(|_| js_error("INVALID_ARGS", "onUpdate must be a function"))?;
-        let on_error: Option<Function> = JsValue::from(on_error).dyn_into().ok();
+        let on_update: Function = on_update
+            .dyn_into()
+            .map_err(|_| js_error("INVALID_ARGS", "onUpdate must be a function"))?;
+        let on_error: Option<Function> = on_error.and_then(|f| JsValue::from(f).dyn_into().ok());
         let query_id = Driver::subscribe(&self.driver, udf_path, args, on_update, on_error);
         let driver = Rc::downgrade(&self.driver);
         Ok(unsubscribe_fn(move || {

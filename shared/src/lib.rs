@@ -12,9 +12,9 @@ pub mod endpoint;
 pub mod ids;
 pub mod protocol;
 pub mod room;
-pub mod storage;
 #[cfg(any(test, feature = "native"))]
 pub mod sqlite;
+pub mod storage;
 pub mod tasks;
 pub mod validation;
 

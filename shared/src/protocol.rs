@@ -34,9 +34,11 @@ impl Serialize for Ts {
 impl<'de> Deserialize<'de> for Ts {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse::<u64>()
-            .map(Ts)
-            .map_err(|_| serde::de::Error::custom(format!("invalid timestamp {text:?}: expected a decimal u64 string")))
+        text.parse::<u64>().map(Ts).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "invalid timestamp {text:?}: expected a decimal u64 string"
+            ))
+        })
     }
 }
 
@@ -53,19 +55,38 @@ pub struct StateVersion {
 
 /// Frames a client sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum ClientMessage {
     /// Start a live query. The first result arrives in a `transition`.
-    Subscribe { query_id: QueryId, udf_path: String, #[serde(default)] args: Value },
+    Subscribe {
+        query_id: QueryId,
+        udf_path: String,
+        #[serde(default)]
+        args: Value,
+    },
     /// Stop a live query.
     Unsubscribe { query_id: QueryId },
     /// Run a mutation; answered by `mutationResponse` with the same `requestId`.
-    Mutation { request_id: RequestId, udf_path: String, #[serde(default)] args: Value },
+    Mutation {
+        request_id: RequestId,
+        udf_path: String,
+        #[serde(default)]
+        args: Value,
+    },
 }
 
 /// Frames a room sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ServerMessage {
     /// The client's queries moved from `start_version` to `end_version`.
     Transition {
@@ -86,16 +107,33 @@ pub enum ServerMessage {
 
 /// One query's change within a transition.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum QueryModification {
-    QueryUpdated { query_id: QueryId, value: Value },
-    QueryFailed { query_id: QueryId, code: ErrorCode, message: String },
-    QueryRemoved { query_id: QueryId },
+    QueryUpdated {
+        query_id: QueryId,
+        value: Value,
+    },
+    QueryFailed {
+        query_id: QueryId,
+        code: ErrorCode,
+        message: String,
+    },
+    QueryRemoved {
+        query_id: QueryId,
+    },
 }
 
 /// Result of a mutation as sent on the wire.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "outcome",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum MutationOutcome {
     Success { result: Value, ts: Ts },
     Failure { code: ErrorCode, message: String },
@@ -163,10 +201,17 @@ mod tests {
 
     #[test]
     fn subscribe_wire_shape() {
-        let msg = ClientMessage::parse(r#"{"type":"subscribe","queryId":1,"udfPath":"tasks:list","args":{}}"#).unwrap();
+        let msg = ClientMessage::parse(
+            r#"{"type":"subscribe","queryId":1,"udfPath":"tasks:list","args":{}}"#,
+        )
+        .unwrap();
         assert_eq!(
             msg,
-            ClientMessage::Subscribe { query_id: 1, udf_path: "tasks:list".into(), args: json!({}) }
+            ClientMessage::Subscribe {
+                query_id: 1,
+                udf_path: "tasks:list".into(),
+                args: json!({})
+            }
         );
         assert_eq!(ClientMessage::parse(&msg.to_json()).unwrap(), msg);
     }
@@ -174,9 +219,18 @@ mod tests {
     #[test]
     fn transition_encodes_ts_as_string() {
         let msg = ServerMessage::Transition {
-            start_version: StateVersion { query_set: 0, ts: Ts(0) },
-            end_version: StateVersion { query_set: 1, ts: Ts(u64::MAX) },
-            modifications: vec![QueryModification::QueryUpdated { query_id: 1, value: json!([]) }],
+            start_version: StateVersion {
+                query_set: 0,
+                ts: Ts(0),
+            },
+            end_version: StateVersion {
+                query_set: 1,
+                ts: Ts(u64::MAX),
+            },
+            modifications: vec![QueryModification::QueryUpdated {
+                query_id: 1,
+                value: json!([]),
+            }],
         };
         let text = msg.to_json();
         assert_eq!(
@@ -190,14 +244,26 @@ mod tests {
     fn mutation_response_wire_shape() {
         let ok = ServerMessage::MutationResponse {
             request_id: 7,
-            outcome: MutationOutcome::Success { result: json!("abc"), ts: Ts(3) },
+            outcome: MutationOutcome::Success {
+                result: json!("abc"),
+                ts: Ts(3),
+            },
         };
-        assert_eq!(ok.to_json(), r#"{"type":"mutationResponse","requestId":7,"outcome":"success","result":"abc","ts":"3"}"#);
+        assert_eq!(
+            ok.to_json(),
+            r#"{"type":"mutationResponse","requestId":7,"outcome":"success","result":"abc","ts":"3"}"#
+        );
         let err = ServerMessage::MutationResponse {
             request_id: 8,
-            outcome: MutationOutcome::Failure { code: ErrorCode::Validation, message: "m".into() },
+            outcome: MutationOutcome::Failure {
+                code: ErrorCode::Validation,
+                message: "m".into(),
+            },
         };
-        assert_eq!(err.to_json(), r#"{"type":"mutationResponse","requestId":8,"outcome":"failure","code":"VALIDATION","message":"m"}"#);
+        assert_eq!(
+            err.to_json(),
+            r#"{"type":"mutationResponse","requestId":8,"outcome":"failure","code":"VALIDATION","message":"m"}"#
+        );
         assert_eq!(ServerMessage::parse(&err.to_json()).unwrap(), err);
     }
 
@@ -205,11 +271,17 @@ mod tests {
     fn malformed_frames_say_why() {
         let err = ClientMessage::parse("{not json").unwrap_err();
         assert!(err.starts_with("malformed frame: "), "{err}");
-        let err = ClientMessage::parse(r#"{"type":"subscribe","queryId":"x","udfPath":"tasks:list"}"#).unwrap_err();
-        assert!(err.contains("queryId") || err.contains("invalid type"), "{err}");
+        let err =
+            ClientMessage::parse(r#"{"type":"subscribe","queryId":"x","udfPath":"tasks:list"}"#)
+                .unwrap_err();
+        assert!(
+            err.contains("queryId") || err.contains("invalid type"),
+            "{err}"
+        );
         let err = ClientMessage::parse(r#"{"type":"explode"}"#).unwrap_err();
         assert!(err.contains("unknown variant `explode`"), "{err}");
-        let err = ClientMessage::parse(r#"{"type":"unsubscribe","queryId":1,"extra":1}"#).unwrap_err();
+        let err =
+            ClientMessage::parse(r#"{"type":"unsubscribe","queryId":1,"extra":1}"#).unwrap_err();
         assert!(err.contains("unknown field `extra`"), "{err}");
     }
 

@@ -8,7 +8,8 @@
 
 use crate::ids::{ConnId, DocumentId};
 use crate::protocol::{
-    ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId, ServerMessage, StateVersion, Ts,
+    ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId,
+    ServerMessage, StateVersion, Ts,
 };
 use crate::storage::{Sql, SqlValue, StorageError};
 use crate::tasks::{self, NewTask};
@@ -63,7 +64,11 @@ enum CallError {
     #[error("{0}")]
     Validation(#[from] ValidationError),
     #[error("no {kind} named {path:?}; available: {available}")]
-    UnknownFunction { kind: &'static str, path: String, available: &'static str },
+    UnknownFunction {
+        kind: &'static str,
+        path: String,
+        available: &'static str,
+    },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -120,8 +125,14 @@ impl<S: Sql> Room<S> {
 
     /// The room's latest commit timestamp.
     pub fn current_ts(&self) -> Result<Ts, StorageError> {
-        let rows = self.sql.exec("SELECT value FROM _meta WHERE key = 'ts'", &[])?;
-        Ok(Ts(rows.first().and_then(|r| r.first()).and_then(SqlValue::as_integer).unwrap_or(0) as u64))
+        let rows = self
+            .sql
+            .exec("SELECT value FROM _meta WHERE key = 'ts'", &[])?;
+        Ok(Ts(rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(SqlValue::as_integer)
+            .unwrap_or(0) as u64))
     }
 
     fn open_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
@@ -134,17 +145,36 @@ impl<S: Sql> Room<S> {
 
     fn close_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
         self.sql.atomically(|| {
-            self.sql.exec("DELETE FROM _subscriptions WHERE conn_id = ?", &[conn.as_str().into()])?;
-            self.sql.exec("DELETE FROM _connections WHERE conn_id = ?", &[conn.as_str().into()])?;
+            self.sql.exec(
+                "DELETE FROM _subscriptions WHERE conn_id = ?",
+                &[conn.as_str().into()],
+            )?;
+            self.sql.exec(
+                "DELETE FROM _connections WHERE conn_id = ?",
+                &[conn.as_str().into()],
+            )?;
             Ok(())
         })
     }
 
-    fn handle_message(&self, conn: &ConnId, message: ClientMessage, cx: Context) -> Result<Vec<Outgoing>, StorageError> {
+    fn handle_message(
+        &self,
+        conn: &ConnId,
+        message: ClientMessage,
+        cx: Context,
+    ) -> Result<Vec<Outgoing>, StorageError> {
         match message {
-            ClientMessage::Subscribe { query_id, udf_path, args } => self.subscribe(conn, query_id, udf_path, args),
+            ClientMessage::Subscribe {
+                query_id,
+                udf_path,
+                args,
+            } => self.subscribe(conn, query_id, udf_path, args),
             ClientMessage::Unsubscribe { query_id } => self.unsubscribe(conn, query_id),
-            ClientMessage::Mutation { request_id, udf_path, args } => self.mutate(conn, request_id, &udf_path, &args, cx),
+            ClientMessage::Mutation {
+                request_id,
+                udf_path,
+                args,
+            } => self.mutate(conn, request_id, &udf_path, &args, cx),
         }
     }
 
@@ -152,32 +182,58 @@ impl<S: Sql> Room<S> {
         // A frame can arrive for a connection the room has not seen (e.g. a socket accepted
         // by an older build): register it on first use.
         self.open_connection(conn)?;
-        let rows = self.sql.exec("SELECT query_set, ts FROM _connections WHERE conn_id = ?", &[conn.as_str().into()])?;
-        let row = rows.first().ok_or_else(|| StorageError(format!("connection {conn} vanished")))?;
+        let rows = self.sql.exec(
+            "SELECT query_set, ts FROM _connections WHERE conn_id = ?",
+            &[conn.as_str().into()],
+        )?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StorageError(format!("connection {conn} vanished")))?;
         Ok(StateVersion {
             query_set: row.first().and_then(SqlValue::as_integer).unwrap_or(0) as u32,
             ts: Ts(row.get(1).and_then(SqlValue::as_integer).unwrap_or(0) as u64),
         })
     }
 
-    fn set_connection_version(&self, conn: &ConnId, version: StateVersion) -> Result<(), StorageError> {
+    fn set_connection_version(
+        &self,
+        conn: &ConnId,
+        version: StateVersion,
+    ) -> Result<(), StorageError> {
         self.sql.exec(
             "UPDATE _connections SET query_set = ?, ts = ? WHERE conn_id = ?",
-            &[i64::from(version.query_set).into(), (version.ts.0 as i64).into(), conn.as_str().into()],
+            &[
+                i64::from(version.query_set).into(),
+                (version.ts.0 as i64).into(),
+                conn.as_str().into(),
+            ],
         )?;
         Ok(())
     }
 
-    fn subscribe(&self, conn: &ConnId, query_id: QueryId, udf_path: String, args: Value) -> Result<Vec<Outgoing>, StorageError> {
+    fn subscribe(
+        &self,
+        conn: &ConnId,
+        query_id: QueryId,
+        udf_path: String,
+        args: Value,
+    ) -> Result<Vec<Outgoing>, StorageError> {
         let exists = self.sql.exec(
             "SELECT 1 FROM _subscriptions WHERE conn_id = ? AND query_id = ?",
             &[conn.as_str().into(), i64::from(query_id).into()],
         )?;
         if !exists.is_empty() {
-            return Ok(vec![error_to(conn, ErrorCode::BadQueryId, format!("queryId {query_id} is already subscribed on this connection"))]);
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::BadQueryId,
+                format!("queryId {query_id} is already subscribed on this connection"),
+            )]);
         }
         let start = self.connection_version(conn)?;
-        let end = StateVersion { query_set: start.query_set + 1, ts: self.current_ts()? };
+        let end = StateVersion {
+            query_set: start.query_set + 1,
+            ts: self.current_ts()?,
+        };
         let modification = match self.run_query(&udf_path, &args) {
             Ok(value) => {
                 self.sql.exec(
@@ -186,12 +242,20 @@ impl<S: Sql> Room<S> {
                 )?;
                 QueryModification::QueryUpdated { query_id, value }
             }
-            Err(e) => QueryModification::QueryFailed { query_id, code: e.code(), message: e.to_string() },
+            Err(e) => QueryModification::QueryFailed {
+                query_id,
+                code: e.code(),
+                message: e.to_string(),
+            },
         };
         self.set_connection_version(conn, end)?;
         Ok(vec![Outgoing {
             to: conn.clone(),
-            message: ServerMessage::Transition { start_version: start, end_version: end, modifications: vec![modification] },
+            message: ServerMessage::Transition {
+                start_version: start,
+                end_version: end,
+                modifications: vec![modification],
+            },
         }])
     }
 
@@ -201,10 +265,17 @@ impl<S: Sql> Room<S> {
             &[conn.as_str().into(), i64::from(query_id).into()],
         )?;
         if removed.is_empty() {
-            return Ok(vec![error_to(conn, ErrorCode::BadQueryId, format!("queryId {query_id} is not subscribed on this connection"))]);
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::BadQueryId,
+                format!("queryId {query_id} is not subscribed on this connection"),
+            )]);
         }
         let start = self.connection_version(conn)?;
-        let end = StateVersion { query_set: start.query_set + 1, ts: start.ts };
+        let end = StateVersion {
+            query_set: start.query_set + 1,
+            ts: start.ts,
+        };
         self.set_connection_version(conn, end)?;
         Ok(vec![Outgoing {
             to: conn.clone(),
@@ -216,7 +287,14 @@ impl<S: Sql> Room<S> {
         }])
     }
 
-    fn mutate(&self, conn: &ConnId, request_id: RequestId, udf_path: &str, args: &Value, cx: Context) -> Result<Vec<Outgoing>, StorageError> {
+    fn mutate(
+        &self,
+        conn: &ConnId,
+        request_id: RequestId,
+        udf_path: &str,
+        args: &Value,
+        cx: Context,
+    ) -> Result<Vec<Outgoing>, StorageError> {
         let committed = self.sql.atomically(|| -> Result<(Value, Ts), CallError> {
             let result = self.run_mutation(udf_path, args, cx)?;
             let ts = self.current_ts()?.next();
@@ -229,8 +307,17 @@ impl<S: Sql> Room<S> {
         let (result, ts) = match committed {
             Ok(done) => done,
             Err(e) => {
-                let outcome = MutationOutcome::Failure { code: e.code(), message: e.to_string() };
-                return Ok(vec![Outgoing { to: conn.clone(), message: ServerMessage::MutationResponse { request_id, outcome } }]);
+                let outcome = MutationOutcome::Failure {
+                    code: e.code(),
+                    message: e.to_string(),
+                };
+                return Ok(vec![Outgoing {
+                    to: conn.clone(),
+                    message: ServerMessage::MutationResponse {
+                        request_id,
+                        outcome,
+                    },
+                }]);
             }
         };
         // Transitions first, response last: when the caller's promise resolves, the write
@@ -238,7 +325,10 @@ impl<S: Sql> Room<S> {
         let mut out = self.fan_out(ts)?;
         out.push(Outgoing {
             to: conn.clone(),
-            message: ServerMessage::MutationResponse { request_id, outcome: MutationOutcome::Success { result, ts } },
+            message: ServerMessage::MutationResponse {
+                request_id,
+                outcome: MutationOutcome::Success { result, ts },
+            },
         });
         Ok(out)
     }
@@ -259,10 +349,17 @@ impl<S: Sql> Room<S> {
             let args: Value = serde_json::from_str(&text_at(&row, 3)?).unwrap_or(Value::Null);
             let modification = match self.run_query(&udf_path, &args) {
                 Ok(value) => QueryModification::QueryUpdated { query_id, value },
-                Err(e) => QueryModification::QueryFailed { query_id, code: e.code(), message: e.to_string() },
+                Err(e) => QueryModification::QueryFailed {
+                    query_id,
+                    code: e.code(),
+                    message: e.to_string(),
+                },
             };
             match out.last_mut() {
-                Some(Outgoing { to, message: ServerMessage::Transition { modifications, .. } }) if *to == conn => {
+                Some(Outgoing {
+                    to,
+                    message: ServerMessage::Transition { modifications, .. },
+                }) if *to == conn => {
                     modifications.push(modification);
                 }
                 _ => {
@@ -270,11 +367,18 @@ impl<S: Sql> Room<S> {
                         query_set: row.get(4).and_then(SqlValue::as_integer).unwrap_or(0) as u32,
                         ts: Ts(row.get(5).and_then(SqlValue::as_integer).unwrap_or(0) as u64),
                     };
-                    let end = StateVersion { query_set: start.query_set, ts };
+                    let end = StateVersion {
+                        query_set: start.query_set,
+                        ts,
+                    };
                     self.set_connection_version(&conn, end)?;
                     out.push(Outgoing {
                         to: conn,
-                        message: ServerMessage::Transition { start_version: start, end_version: end, modifications: vec![modification] },
+                        message: ServerMessage::Transition {
+                            start_version: start,
+                            end_version: end,
+                            modifications: vec![modification],
+                        },
                     });
                 }
             }
@@ -288,7 +392,11 @@ impl<S: Sql> Room<S> {
                 expect_no_args(udf_path, args)?;
                 self.list_documents(tasks::TABLE)
             }
-            _ => Err(CallError::UnknownFunction { kind: "query", path: udf_path.to_string(), available: QUERIES }),
+            _ => Err(CallError::UnknownFunction {
+                kind: "query",
+                path: udf_path.to_string(),
+                available: QUERIES,
+            }),
         }
     }
 
@@ -299,7 +407,11 @@ impl<S: Sql> Room<S> {
                 let id = self.insert(tasks::TABLE, task.to_json(), cx)?;
                 Ok(Value::String(id.to_string()))
             }
-            _ => Err(CallError::UnknownFunction { kind: "mutation", path: udf_path.to_string(), available: MUTATIONS }),
+            _ => Err(CallError::UnknownFunction {
+                kind: "mutation",
+                path: udf_path.to_string(),
+                available: MUTATIONS,
+            }),
         }
     }
 
@@ -307,7 +419,12 @@ impl<S: Sql> Room<S> {
         let id = DocumentId::from_random(cx.random);
         self.sql.exec(
             "INSERT INTO _documents (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)",
-            &[table.into(), id.as_str().into(), cx.now_ms.into(), body.to_string().into()],
+            &[
+                table.into(),
+                id.as_str().into(),
+                cx.now_ms.into(),
+                body.to_string().into(),
+            ],
         )?;
         Ok(id)
     }
@@ -319,8 +436,12 @@ impl<S: Sql> Room<S> {
         )?;
         let mut documents = Vec::with_capacity(rows.len());
         for row in rows {
-            let mut doc: Map<String, Value> = serde_json::from_str(&text_at(&row, 2)?)
-                .map_err(|e| StorageError(format!("stored document in {table} is not a JSON object: {e}")))?;
+            let mut doc: Map<String, Value> =
+                serde_json::from_str(&text_at(&row, 2)?).map_err(|e| {
+                    StorageError(format!(
+                        "stored document in {table} is not a JSON object: {e}"
+                    ))
+                })?;
             doc.insert("_id".into(), Value::String(text_at(&row, 0)?));
             let creation = match row.get(1) {
                 Some(SqlValue::Real(f)) => json!(f),
@@ -338,7 +459,11 @@ fn expect_no_args(udf_path: &str, args: &Value) -> Result<(), ValidationError> {
     match args {
         Value::Null => Ok(()),
         Value::Object(map) if map.is_empty() => Ok(()),
-        other => Err(ValidationError::at(format!("{udf_path}.args"), "no arguments ({} or null)", other)),
+        other => Err(ValidationError::at(
+            format!("{udf_path}.args"),
+            "no arguments ({} or null)",
+            other,
+        )),
     }
 }
 
@@ -346,11 +471,19 @@ fn text_at(row: &[SqlValue], column: usize) -> Result<String, StorageError> {
     row.get(column)
         .and_then(SqlValue::as_text)
         .map(str::to_string)
-        .ok_or_else(|| StorageError(format!("expected text in column {column}, found {:?}", row.get(column))))
+        .ok_or_else(|| {
+            StorageError(format!(
+                "expected text in column {column}, found {:?}",
+                row.get(column)
+            ))
+        })
 }
 
 fn error_to(conn: &ConnId, code: ErrorCode, message: String) -> Outgoing {
-    Outgoing { to: conn.clone(), message: ServerMessage::Error { code, message } }
+    Outgoing {
+        to: conn.clone(),
+        message: ServerMessage::Error { code, message },
+    }
 }
 
 #[cfg(test)]

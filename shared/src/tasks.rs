@@ -52,24 +52,44 @@ impl NewTask {
     /// Validates an untrusted JSON object as a new task. `status` defaults to `todo`.
     /// Unknown fields are rejected so that a typo (`asigned_to`) is not silently dropped.
     pub fn from_json(input: &Value) -> Result<Self, ValidationError> {
-        let object = input
-            .as_object()
-            .ok_or_else(|| ValidationError::at(TABLE, "an object with fields title, status?, assigned_to?", input))?;
+        let object = input.as_object().ok_or_else(|| {
+            ValidationError::at(
+                TABLE,
+                "an object with fields title, status?, assigned_to?",
+                input,
+            )
+        })?;
         reject_unknown_fields(object)?;
         let title = match object.get("title") {
-            None => return Err(ValidationError::new(field("title"), "a string (required)", "nothing: the field is missing")),
+            None => {
+                return Err(ValidationError::new(
+                    field("title"),
+                    "a string (required)",
+                    "nothing: the field is missing",
+                ))
+            }
             Some(Value::String(s)) if s.trim().is_empty() => {
-                return Err(ValidationError::new(field("title"), "a non-empty string", "an empty string"));
+                return Err(ValidationError::new(
+                    field("title"),
+                    "a non-empty string",
+                    "an empty string",
+                ));
             }
             Some(Value::String(s)) if s.chars().count() > MAX_TITLE_CHARS => {
-                return Err(ValidationError::at(field("title"), format!("at most {MAX_TITLE_CHARS} characters"), &object["title"]));
+                return Err(ValidationError::at(
+                    field("title"),
+                    format!("at most {MAX_TITLE_CHARS} characters"),
+                    &object["title"],
+                ));
             }
             Some(Value::String(s)) => s.trim().to_string(),
             Some(other) => return Err(ValidationError::at(field("title"), "a string", other)),
         };
         let status = match object.get("status") {
             None | Some(Value::Null) => TaskStatus::default(),
-            Some(Value::String(s)) => TaskStatus::parse(s).ok_or_else(|| status_error(&object["status"]))?,
+            Some(Value::String(s)) => {
+                TaskStatus::parse(s).ok_or_else(|| status_error(&object["status"]))?
+            }
             Some(other) => return Err(status_error(other)),
         };
         let assigned_to = match object.get("assigned_to") {
@@ -82,9 +102,19 @@ impl NewTask {
                 ));
             }
             Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => return Err(ValidationError::at(field("assigned_to"), "a string or nothing", other)),
+            Some(other) => {
+                return Err(ValidationError::at(
+                    field("assigned_to"),
+                    "a string or nothing",
+                    other,
+                ))
+            }
         };
-        Ok(Self { title, status, assigned_to })
+        Ok(Self {
+            title,
+            status,
+            assigned_to,
+        })
     }
 
     pub fn to_json(&self) -> Value {
@@ -97,8 +127,15 @@ fn field(name: &str) -> String {
 }
 
 fn status_error(found: &Value) -> ValidationError {
-    let allowed: Vec<String> = TaskStatus::ALL.iter().map(|s| format!("{:?}", s.as_str())).collect();
-    ValidationError::new(field("status"), format!("one of {}", allowed.join(", ")), describe(found))
+    let allowed: Vec<String> = TaskStatus::ALL
+        .iter()
+        .map(|s| format!("{:?}", s.as_str()))
+        .collect();
+    ValidationError::new(
+        field("status"),
+        format!("one of {}", allowed.join(", ")),
+        describe(found),
+    )
 }
 
 fn reject_unknown_fields(object: &Map<String, Value>) -> Result<(), ValidationError> {
@@ -125,22 +162,43 @@ mod tests {
     #[test]
     fn valid_task_with_defaults() {
         let task = NewTask::from_json(&json!({"title": "  Call donor  "})).unwrap();
-        assert_eq!(task, NewTask { title: "Call donor".into(), status: TaskStatus::Todo, assigned_to: None });
-        assert_eq!(task.to_json(), json!({"title": "Call donor", "status": "todo"}));
+        assert_eq!(
+            task,
+            NewTask {
+                title: "Call donor".into(),
+                status: TaskStatus::Todo,
+                assigned_to: None
+            }
+        );
+        assert_eq!(
+            task.to_json(),
+            json!({"title": "Call donor", "status": "todo"})
+        );
     }
 
     #[test]
     fn valid_task_with_all_fields() {
-        let task = NewTask::from_json(&json!({"title": "T", "status": "doing", "assigned_to": "ayse"})).unwrap();
+        let task =
+            NewTask::from_json(&json!({"title": "T", "status": "doing", "assigned_to": "ayse"}))
+                .unwrap();
         assert_eq!(task.status, TaskStatus::Doing);
         assert_eq!(task.assigned_to.as_deref(), Some("ayse"));
     }
 
     #[test]
     fn each_error_names_field_expected_and_found() {
-        assert_eq!(err(json!({})), "tasks.title: expected a string (required), found nothing: the field is missing");
-        assert_eq!(err(json!({"title": "  "})), "tasks.title: expected a non-empty string, found an empty string");
-        assert_eq!(err(json!({"title": 5})), "tasks.title: expected a string, found number 5");
+        assert_eq!(
+            err(json!({})),
+            "tasks.title: expected a string (required), found nothing: the field is missing"
+        );
+        assert_eq!(
+            err(json!({"title": "  "})),
+            "tasks.title: expected a non-empty string, found an empty string"
+        );
+        assert_eq!(
+            err(json!({"title": 5})),
+            "tasks.title: expected a string, found number 5"
+        );
         assert_eq!(
             err(json!({"title": "x", "status": "later"})),
             r#"tasks.status: expected one of "todo", "doing", "done", found string "later""#
@@ -149,12 +207,19 @@ mod tests {
             err(json!({"title": "x", "status": true})),
             r#"tasks.status: expected one of "todo", "doing", "done", found boolean true"#
         );
-        assert_eq!(err(json!({"title": "x", "assigned_to": []})), "tasks.assigned_to: expected a string or nothing, found array of 0 items");
+        assert_eq!(
+            err(json!({"title": "x", "assigned_to": []})),
+            "tasks.assigned_to: expected a string or nothing, found array of 0 items"
+        );
         assert_eq!(
             err(json!({"title": "x", "asigned_to": "a"})),
             r#"tasks.asigned_to: expected no such field (tasks has title, status, assigned_to), found string "a""#
         );
-        assert_eq!(err(json!("x")), r#"tasks: expected an object with fields title, status?, assigned_to?, found string "x""#);
-        assert!(err(json!({"title": "x".repeat(201)})).starts_with("tasks.title: expected at most 200 characters, found string"));
+        assert_eq!(
+            err(json!("x")),
+            r#"tasks: expected an object with fields title, status?, assigned_to?, found string "x""#
+        );
+        assert!(err(json!({"title": "x".repeat(201)}))
+            .starts_with("tasks.title: expected at most 200 characters, found string"));
     }
 }

@@ -16,7 +16,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral loopback port");
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral loopback port");
     listener.local_addr().expect("local addr").port()
 }
 
@@ -40,7 +41,15 @@ impl WranglerDev {
         let log = File::create(&log_path).expect("create wrangler log");
         let child = Command::new(root.join("node_modules/.bin/wrangler"))
             .current_dir(&root)
-            .args(["dev", "--local", "--ip", "127.0.0.1", "--show-interactive-dev-session=false", "--log-level", "warn"])
+            .args([
+                "dev",
+                "--local",
+                "--ip",
+                "127.0.0.1",
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "warn",
+            ])
             .arg("--port")
             .arg(port.to_string())
             .arg("--inspector-port")
@@ -56,7 +65,12 @@ impl WranglerDev {
             .process_group(0)
             .spawn()
             .expect("spawn wrangler dev (run `bash scripts/install.sh` first)");
-        let mut dev = Self { child: Some(child), port, persist_dir: persist_dir.to_path_buf(), log_path };
+        let mut dev = Self {
+            child: Some(child),
+            port,
+            persist_dir: persist_dir.to_path_buf(),
+            log_path,
+        };
         dev.wait_ready();
         dev
     }
@@ -94,14 +108,19 @@ impl WranglerDev {
 
     /// Stops the whole process group (node, esbuild, workerd): SIGINT, then SIGKILL.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let group = format!("-{}", child.id());
         let _ = Command::new("kill").args(["-INT", "--", &group]).status();
         let deadline = Instant::now() + STOP_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
                 // The leader is gone; make sure nothing of its group lingers.
-                let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &group])
+                    .stderr(Stdio::null())
+                    .status();
                 return;
             }
             sleep(Duration::from_millis(50));
@@ -119,9 +138,15 @@ impl Drop for WranglerDev {
 
 /// A bare HTTP/1.1 GET on loopback; returns the raw response, or `None` if nothing answered.
 pub fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2)).ok()?;
+    let mut stream =
+        TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2))
+            .ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response)

@@ -1,21 +1,31 @@
 //! The walking skeleton end to end: the real worker under `wrangler dev`, real sockets.
 
-use roomsync_shared::protocol::{ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage};
+use roomsync_shared::protocol::{
+    ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage,
+};
 use roomsync_tests::{RoomSocket, WranglerDev};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
 fn state_dir(name: &str) -> PathBuf {
-    let dir = roomsync_tests::repo_root().join(".test-state").join(format!("{name}-{}", std::process::id()));
+    let dir = roomsync_tests::repo_root()
+        .join(".test-state")
+        .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
 
 fn subscribe_tasks(socket: &mut RoomSocket, query_id: u32) -> Value {
-    socket.send(&ClientMessage::Subscribe { query_id, udf_path: "tasks:list".into(), args: json!({}) });
+    socket.send(&ClientMessage::Subscribe {
+        query_id,
+        udf_path: "tasks:list".into(),
+        args: json!({}),
+    });
     match socket.recv() {
         ServerMessage::Transition { modifications, .. } => match modifications.as_slice() {
-            [QueryModification::QueryUpdated { query_id: q, value }] if *q == query_id => value.clone(),
+            [QueryModification::QueryUpdated { query_id: q, value }] if *q == query_id => {
+                value.clone()
+            }
             other => panic!("unexpected modifications {other:?}"),
         },
         other => panic!("expected the initial transition, got {other:?}"),
@@ -23,7 +33,11 @@ fn subscribe_tasks(socket: &mut RoomSocket, query_id: u32) -> Value {
 }
 
 fn create_task(socket: &mut RoomSocket, request_id: u32, args: Value) {
-    socket.send(&ClientMessage::Mutation { request_id, udf_path: "tasks:create".into(), args });
+    socket.send(&ClientMessage::Mutation {
+        request_id,
+        udf_path: "tasks:create".into(),
+        args,
+    });
 }
 
 /// Reads frames until the query's next update arrives.
@@ -43,7 +57,12 @@ fn next_update(socket: &mut RoomSocket, query_id: u32) -> Value {
 }
 
 fn titles(value: &Value) -> Vec<String> {
-    value.as_array().expect("a list").iter().map(|t| t["title"].as_str().unwrap_or_default().to_string()).collect()
+    value
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| t["title"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 #[test]
@@ -56,7 +75,11 @@ fn two_clients_sync_and_data_survives_a_restart() {
     assert_eq!(subscribe_tasks(&mut a, 1), json!([]));
     assert_eq!(subscribe_tasks(&mut b, 1), json!([]));
 
-    create_task(&mut a, 1, json!({"title": "Call the donor", "status": "doing", "assigned_to": "ayse"}));
+    create_task(
+        &mut a,
+        1,
+        json!({"title": "Call the donor", "status": "doing", "assigned_to": "ayse"}),
+    );
     let seen_by_b = next_update(&mut b, 1);
     assert_eq!(titles(&seen_by_b), ["Call the donor"]);
     let task = &seen_by_b[0];
@@ -67,7 +90,10 @@ fn two_clients_sync_and_data_survives_a_restart() {
     // The writer sees the transition first, then its response (read-your-writes).
     assert_eq!(titles(&next_update(&mut a, 1)), ["Call the donor"]);
     match a.recv() {
-        ServerMessage::MutationResponse { request_id: 1, outcome: MutationOutcome::Success { result, .. } } => {
+        ServerMessage::MutationResponse {
+            request_id: 1,
+            outcome: MutationOutcome::Success { result, .. },
+        } => {
             assert_eq!(result, task["_id"]);
         }
         other => panic!("expected the mutation response, got {other:?}"),
@@ -84,9 +110,16 @@ fn two_clients_sync_and_data_survives_a_restart() {
 
     let dev = WranglerDev::start(&state);
     let mut c = RoomSocket::connect(&dev.ws_url("ngo-1"));
-    assert_eq!(titles(&subscribe_tasks(&mut c, 5)), ["Call the donor"], "data must persist across a restart");
+    assert_eq!(
+        titles(&subscribe_tasks(&mut c, 5)),
+        ["Call the donor"],
+        "data must persist across a restart"
+    );
     create_task(&mut c, 1, json!({"title": "Second"}));
-    assert_eq!(titles(&next_update(&mut c, 5)), ["Call the donor", "Second"]);
+    assert_eq!(
+        titles(&next_update(&mut c, 5)),
+        ["Call the donor", "Second"]
+    );
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
 }
@@ -102,26 +135,44 @@ fn bad_input_gets_a_named_error_and_the_room_keeps_serving() {
 
     a.send_text("{this is not json");
     match a.recv() {
-        ServerMessage::Error { code: ErrorCode::BadFrame, message } => assert!(message.starts_with("malformed frame"), "{message}"),
+        ServerMessage::Error {
+            code: ErrorCode::BadFrame,
+            message,
+        } => assert!(message.starts_with("malformed frame"), "{message}"),
         other => panic!("expected BAD_FRAME, got {other:?}"),
     }
     a.send_binary(vec![1, 2, 3]);
     match a.recv() {
-        ServerMessage::Error { code: ErrorCode::BadFrame, message } => assert!(message.contains("binary frames"), "{message}"),
+        ServerMessage::Error {
+            code: ErrorCode::BadFrame,
+            message,
+        } => assert!(message.contains("binary frames"), "{message}"),
         other => panic!("expected BAD_FRAME, got {other:?}"),
     }
     create_task(&mut a, 7, json!({"title": "x", "status": "someday"}));
     match a.recv() {
-        ServerMessage::MutationResponse { request_id: 7, outcome: MutationOutcome::Failure { code, message } } => {
+        ServerMessage::MutationResponse {
+            request_id: 7,
+            outcome: MutationOutcome::Failure { code, message },
+        } => {
             assert_eq!(code, ErrorCode::Validation);
-            assert_eq!(message, r#"tasks.status: expected one of "todo", "doing", "done", found string "someday""#);
+            assert_eq!(
+                message,
+                r#"tasks.status: expected one of "todo", "doing", "done", found string "someday""#
+            );
         }
         other => panic!("expected a validation failure, got {other:?}"),
     }
     create_task(&mut a, 8, json!({"status": "todo"}));
     match a.recv() {
-        ServerMessage::MutationResponse { outcome: MutationOutcome::Failure { message, .. }, .. } => {
-            assert_eq!(message, "tasks.title: expected a string (required), found nothing: the field is missing");
+        ServerMessage::MutationResponse {
+            outcome: MutationOutcome::Failure { message, .. },
+            ..
+        } => {
+            assert_eq!(
+                message,
+                "tasks.title: expected a string (required), found nothing: the field is missing"
+            );
         }
         other => panic!("expected a validation failure, got {other:?}"),
     }
@@ -141,10 +192,12 @@ fn routes_refuse_bad_requests() {
     let dev = WranglerDev::start(&state);
     let health = roomsync_tests::wrangler::http_get(dev.port, "/health").unwrap_or_default();
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    let not_ws = roomsync_tests::wrangler::http_get(dev.port, "/rooms/ngo-1/sync").unwrap_or_default();
+    let not_ws =
+        roomsync_tests::wrangler::http_get(dev.port, "/rooms/ngo-1/sync").unwrap_or_default();
     assert!(not_ws.starts_with("HTTP/1.1 426"), "{not_ws}");
     assert!(not_ws.contains("expected a WebSocket upgrade"), "{not_ws}");
-    let bad_name = roomsync_tests::wrangler::http_get(dev.port, "/rooms/bad.name/sync").unwrap_or_default();
+    let bad_name =
+        roomsync_tests::wrangler::http_get(dev.port, "/rooms/bad.name/sync").unwrap_or_default();
     assert!(bad_name.starts_with("HTTP/1.1 400"), "{bad_name}");
     assert!(bad_name.contains("room name may only hold"), "{bad_name}");
     drop(dev);

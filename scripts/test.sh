@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Command 2: installs what is missing, then runs every suite. Each suite starts the services
+# it needs (wrangler dev, Vite preview, Chromium) on free loopback ports and stops them by PID.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/lib.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+started=$SECONDS
+
+bash scripts/install.sh
+
+say "lint: rustfmt and clippy (native and wasm32)"
+cargo fmt --all --check
+cargo clippy --quiet -p roomsync-shared -p roomsync-tests --all-targets -- -D warnings
+cargo clippy --quiet -p roomsync-client -p roomsync-edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+say "shared: native unit tests"
+cargo test --quiet -p roomsync-shared
+
+say "build: worker, browser client, panel"
+bash scripts/build-worker.sh >/dev/null
+bash scripts/build-client.sh
+node_modules/.bin/vite build www --logLevel warn
+cargo build --quiet -p roomsync-tests --bins --tests
+
+# Every wrangler started from here on runs the worker just built.
+export ROOMSYNC_SKIP_WORKER_BUILD=1
+
+say "worker end to end: wrangler dev + real WebSockets"
+cargo test --quiet -p roomsync-tests
+
+say "client in headless Chromium (wasm-bindgen-test) against wrangler dev"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  target/debug/with-wrangler -- cargo test -p roomsync-client --target wasm32-unknown-unknown --test browser
+
+say "panel end to end: Vite preview + Chromium (playwright-core) against wrangler dev"
+target/debug/with-wrangler -- node --test tests/browser/
+
+say "all suites passed in $((SECONDS - started))s"

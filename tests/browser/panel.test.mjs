@@ -1,0 +1,84 @@
+// The demo panel end to end: two pages of the built React app stay in sync through the
+// real worker, and the panel still renders when realtime is off.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { launchChromium, startPreview, uniqueRoom, workerUrl } from "./harness.mjs";
+
+const WAIT = { timeout: 15_000 };
+let browser;
+let site;
+
+before(async () => {
+  site = await startPreview();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+async function openPanel(query) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(`${site.url}/?${new URLSearchParams(query)}`);
+  return { page, errors, close: () => context.close() };
+}
+
+test("a task added in page A appears in page B without reload", async () => {
+  const room = uniqueRoom("panel");
+  const a = await openPanel({ server: workerUrl(), room });
+  const b = await openPanel({ server: workerUrl(), room });
+  try {
+    for (const { page } of [a, b]) {
+      await page.getByTestId("connection-state").filter({ hasText: "Connected" }).waitFor(WAIT);
+      await page.getByTestId("tasks-empty").waitFor(WAIT);
+    }
+    await a.page.getByLabel("Title").fill("Deliver food parcels");
+    await a.page.getByLabel("Status").selectOption("doing");
+    await a.page.getByLabel("Assigned to").fill("Ayşe");
+    await a.page.getByRole("button", { name: "Add task" }).click();
+
+    const task = b.page.getByTestId("task").filter({ hasText: "Deliver food parcels" });
+    await task.waitFor(WAIT);
+    assert.match(await task.innerText(), /In progress/);
+    assert.match(await task.innerText(), /Ayşe/);
+    // The writer's own page shows it too, and its form was cleared after the write.
+    await a.page.getByTestId("task").filter({ hasText: "Deliver food parcels" }).waitFor(WAIT);
+    assert.equal(await a.page.getByLabel("Title").inputValue(), "");
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test("an invalid task shows the server's validation message", async () => {
+  const room = uniqueRoom("panel-invalid");
+  const a = await openPanel({ server: workerUrl(), room });
+  try {
+    await a.page.getByTestId("connection-state").filter({ hasText: "Connected" }).waitFor(WAIT);
+    await a.page.getByRole("button", { name: "Add task" }).click();
+    const alert = a.page.getByRole("alert");
+    await alert.waitFor(WAIT);
+    assert.equal(await alert.innerText(), "tasks.title: expected a non-empty string, found an empty string");
+  } finally {
+    await a.close();
+  }
+});
+
+test("with no server configured the panel still renders", async () => {
+  const a = await openPanel({ server: "", room: "x" });
+  try {
+    await a.page.getByTestId("tasks-offline").waitFor(WAIT);
+    assert.equal(await a.page.getByTestId("connection-state").innerText(), "Realtime off");
+    await a.page.getByLabel("Title").fill("x");
+    await a.page.getByRole("button", { name: "Add task" }).click();
+    assert.match(await a.page.getByRole("alert").innerText(), /not connected/);
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await a.close();
+  }
+});

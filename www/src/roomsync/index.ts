@@ -1,0 +1,5 @@
+// Roomsync's React layer: provider and hooks. Safe to import anywhere (no browser access at
+// import time); the WASM client loads lazily in the browser.
+export { SyncProvider, useSyncContext, type SyncProviderProps } from "./provider";
+export { useQuery, useMutation, useConnectionState } from "./hooks";
+export type { ConnectionState, SyncError } from "../../../client-wasm/pkg/roomsync_client.js";
