@@ -17,8 +17,12 @@ cargo fmt --all --check
 cargo clippy --quiet -p roomsync-shared -p roomsync-tests --all-targets -- -D warnings
 cargo clippy --quiet -p roomsync-client -p roomsync-edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
 
-say "shared: native unit tests"
+say "shared: native unit, property and schema tests"
 cargo test --quiet -p roomsync-shared
+
+say "types: generated schema types are current and the React code type-checks"
+cargo run --quiet -p roomsync-shared --bin codegen -- --check
+node_modules/.bin/tsc -p www
 
 say "build: worker, browser client, panel"
 bash scripts/build-worker.sh >/dev/null

@@ -145,7 +145,7 @@ async fn two_clients_see_each_others_writes() {
         .unwrap()
         .unchecked_into();
     let id = JsFuture::from(promise).await.expect("mutation resolves");
-    assert_eq!(id.as_string().map(|s| s.len()), Some(26));
+    assert_eq!(id.as_string().map(|s| s.len()), Some(30));
     // Read-your-writes: when the promise resolved, A already showed the task.
     assert_eq!(
         titles(seen_a.borrow().last().unwrap()),

@@ -14,15 +14,54 @@ fn encode_base32(random: u128) -> String {
         .collect()
 }
 
-/// A document's id: 128 random bits, so it cannot be guessed from another id.
+/// Characters of randomness in a document id (26 × 5 = 130 ≥ 128 bits).
+const RANDOM_CHARS: usize = 26;
+/// Characters of the table code that ends every document id (20 bits).
+const TABLE_CODE_CHARS: usize = 4;
+/// Length of a document id.
+pub const DOCUMENT_ID_LEN: usize = RANDOM_CHARS + TABLE_CODE_CHARS;
+
+/// A document's id: 128 random bits (so it cannot be guessed from another id) followed by a
+/// code of its table, so that an id of one table is refused where another's is expected.
+/// 30 lowercase base32 characters: URL-safe, no padding.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DocumentId(String);
 
+/// The 20-bit code of a table name (FNV-1a), as 4 base32 characters. Stable across schema
+/// changes because it depends on the name only; the schema refuses two tables whose codes
+/// collide.
+pub fn table_code(table: &str) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in table.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    let code = (hash ^ (hash >> 20)) & 0xF_FFFF;
+    (0..TABLE_CODE_CHARS)
+        .rev()
+        .map(|i| ALPHABET[((code >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
 impl DocumentId {
-    /// Mints an id from 128 bits of entropy supplied by the platform.
-    pub fn from_random(random: u128) -> Self {
-        Self(encode_base32(random))
+    /// Mints an id for a document of `table` from 128 bits of entropy supplied by the platform.
+    pub fn new(table: &str, random: u128) -> Self {
+        let mut id = encode_base32(random);
+        id.push_str(&table_code(table));
+        Self(id)
+    }
+
+    /// Accepts `text` as an id of a `table` document, or says what it is instead.
+    pub fn parse_for_table(text: &str, table: &str) -> Result<Self, String> {
+        if text.len() != DOCUMENT_ID_LEN || !text.bytes().all(|b| ALPHABET.contains(&b)) {
+            let short: String = text.chars().take(40).collect();
+            return Err(format!("string {short:?}, which is not a document id"));
+        }
+        if text[RANDOM_CHARS..] != table_code(table) {
+            return Err(format!("an id of a document in another table than {table}"));
+        }
+        Ok(Self(text.to_string()))
     }
 
     /// Wraps an id read back from storage.
@@ -72,15 +111,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_26_url_safe_chars() {
-        let id = DocumentId::from_random(u128::MAX);
-        assert_eq!(id.as_str().len(), 26);
+    fn ids_are_url_safe_and_carry_their_table() {
+        let id = DocumentId::new("users", u128::MAX);
+        assert_eq!(id.as_str().len(), DOCUMENT_ID_LEN);
         assert!(id.as_str().bytes().all(|b| ALPHABET.contains(&b)));
-        assert_eq!(DocumentId::from_random(0).as_str(), "0".repeat(26));
+        assert!(id.as_str().ends_with(&table_code("users")));
+        assert_eq!(
+            DocumentId::parse_for_table(id.as_str(), "users"),
+            Ok(id.clone())
+        );
+        assert_eq!(
+            DocumentId::parse_for_table(id.as_str(), "donations"),
+            Err("an id of a document in another table than donations".into())
+        );
+        assert_eq!(
+            DocumentId::parse_for_table("abc", "users"),
+            Err("string \"abc\", which is not a document id".into())
+        );
+        assert!(DocumentId::parse_for_table(&"I".repeat(30), "users").is_err());
     }
 
     #[test]
     fn different_entropy_gives_different_ids() {
-        assert_ne!(DocumentId::from_random(1), DocumentId::from_random(2));
+        assert_ne!(DocumentId::new("t", 1), DocumentId::new("t", 2));
+        assert_eq!(ConnId::from_random(0).as_str(), "0".repeat(26));
     }
 }

@@ -6,17 +6,23 @@
 //! values ([`room::Outgoing`]) that a thin platform driver delivers. That keeps every rule
 //! testable natively, in milliseconds.
 
+pub mod app;
 pub mod backoff;
 pub mod client;
 pub mod endpoint;
 pub mod ids;
+pub mod index_key;
 pub mod protocol;
 pub mod room;
+pub mod schema;
 #[cfg(any(test, feature = "native"))]
 pub mod sqlite;
 pub mod storage;
 pub mod tasks;
+pub mod typescript;
 pub mod validation;
+pub mod validator;
+pub mod value;
 
 pub use ids::{ConnId, DocumentId};
 pub use protocol::{ClientMessage, ErrorCode, QueryId, RequestId, ServerMessage, StateVersion, Ts};

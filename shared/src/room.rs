@@ -416,7 +416,7 @@ impl<S: Sql> Room<S> {
     }
 
     fn insert(&self, table: &str, body: Value, cx: Context) -> Result<DocumentId, StorageError> {
-        let id = DocumentId::from_random(cx.random);
+        let id = DocumentId::new(table, cx.random);
         self.sql.exec(
             "INSERT INTO _documents (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)",
             &[

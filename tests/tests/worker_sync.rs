@@ -85,7 +85,7 @@ fn two_clients_sync_and_data_survives_a_restart() {
     let task = &seen_by_b[0];
     assert_eq!(task["status"], "doing");
     assert_eq!(task["assigned_to"], "ayse");
-    assert_eq!(task["_id"].as_str().map(str::len), Some(26));
+    assert_eq!(task["_id"].as_str().map(str::len), Some(30));
     assert!(task["_creationTime"].as_f64().is_some_and(|t| t > 1.7e12));
     // The writer sees the transition first, then its response (read-your-writes).
     assert_eq!(titles(&next_update(&mut a, 1)), ["Call the donor"]);

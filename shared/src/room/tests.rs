@@ -82,7 +82,7 @@ fn insert_fans_out_to_every_subscriber_then_answers_the_writer() {
         42,
     );
     assert_eq!(out.len(), 3, "{out:?}");
-    let id = DocumentId::from_random(42).to_string();
+    let id = DocumentId::new("tasks", 42).to_string();
     let expected_value = json!([{ "_id": id, "_creationTime": 1_700_000_000_042.0, "title": "Call donor", "status": "todo" }]);
     for (o, who) in out[..2].iter().zip([&a, &b]) {
         assert_eq!(&o.to, who);

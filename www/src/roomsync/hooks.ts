@@ -1,6 +1,7 @@
 import { useCallback, useMemo, useSyncExternalStore } from "react";
 import type { ConnectionState, SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
 import { useSyncContext } from "./provider";
+import { decodeValue, encodeValue } from "./values";
 
 type Listener = () => void;
 
@@ -15,7 +16,7 @@ function queryStore(client: SyncClient | null, udfPath: string, argsJson: string
         udfPath,
         JSON.parse(argsJson),
         (result) => {
-          value = result;
+          value = decodeValue(result);
           error = undefined;
           onChange();
         },
@@ -35,7 +36,7 @@ function queryStore(client: SyncClient | null, udfPath: string, argsJson: string
  */
 export function useQuery<T = unknown>(udfPath: string, args: Record<string, unknown> | "skip" = {}): T | undefined {
   const { client } = useSyncContext();
-  const argsJson = args === "skip" ? null : JSON.stringify(args);
+  const argsJson = args === "skip" ? null : JSON.stringify(encodeValue(args));
   const store = useMemo(() => queryStore(client, udfPath, argsJson), [client, udfPath, argsJson]);
   const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot, () => undefined);
   if (snapshot instanceof Error) throw snapshot;
@@ -50,7 +51,7 @@ export function useMutation<Args extends Record<string, unknown>, Result = unkno
   return useCallback(
     (args: Args) =>
       client
-        ? (client.mutation(udfPath, args) as Promise<Result>)
+        ? (client.mutation(udfPath, encodeValue(args)).then(decodeValue) as Promise<Result>)
         : Promise.reject(Object.assign(new Error("Roomsync is not connected: no sync URL is configured"), { code: "NO_CLIENT" })),
     [client, udfPath],
   );

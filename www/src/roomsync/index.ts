@@ -3,3 +3,4 @@
 export { SyncProvider, useSyncContext, type SyncProviderProps } from "./provider";
 export { useQuery, useMutation, useConnectionState } from "./hooks";
 export type { ConnectionState, SyncError } from "../../../client-wasm/pkg/roomsync_client.js";
+export { decodeValue, encodeValue, type JsonValue } from "./values";

@@ -1,0 +1,3 @@
+//! The reference application: the NGO admin panel Roomsync is built for.
+
+pub mod schema;

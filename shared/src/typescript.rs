@@ -1,0 +1,159 @@
+//! TypeScript types generated from a schema, for the React side: `Doc<"beneficiaries">`,
+//! `Id<"users">`, `Insert<…>`, `Patch<…>`, enums as string-literal unions.
+//!
+//! Run `cargo run -p roomsync-shared --bin codegen` after changing the schema; a test fails
+//! while the committed file is stale.
+
+use crate::schema::{Schema, TableDef};
+use crate::validator::{Literal, Validator};
+use std::fmt::Write;
+
+/// Where the generated module lives, relative to the repository root.
+pub const GENERATED_PATH: &str = "www/src/generated/schema.ts";
+
+/// The whole generated module.
+pub fn generate(schema: &Schema) -> String {
+    let mut out = String::new();
+    let hash = schema.hash();
+    let _ = write!(
+        out,
+        r#"// Generated from the Rust schema by `cargo run -p roomsync-shared --bin codegen`. Do not edit.
+// A test fails when this file is stale.
+
+/** Hash of the schema these types were generated from (sent in the handshake). */
+export const schemaHash = "{hash}";
+
+/** An id of a document in table `T`: a 30-character URL-safe string at runtime. */
+export type Id<T extends string> = string & {{ readonly __tableName: T }};
+
+/** The fields of every table, as written (without system fields). */
+export interface Tables {{
+"#
+    );
+    for table in schema.tables() {
+        write_table(&mut out, table);
+    }
+    out.push_str(
+        r#"}
+
+export type TableName = keyof Tables;
+
+/** A stored document: its fields plus the system fields the room sets. */
+export type Doc<T extends TableName> = Tables[T] & { _id: Id<T>; _creationTime: number };
+
+/** What an insert into table `T` takes. */
+export type Insert<T extends TableName> = Tables[T];
+
+/** What a patch of a `T` document takes: any subset of its fields. */
+export type Patch<T extends TableName> = Partial<Tables[T]>;
+
+/** Every table name, in schema order. */
+export const tableNames = [
+"#,
+    );
+    for table in schema.tables() {
+        let _ = writeln!(out, "  {:?},", table.name);
+    }
+    out.push_str("] as const satisfies readonly TableName[];\n");
+    out
+}
+
+fn write_table(out: &mut String, table: &TableDef) {
+    let _ = writeln!(out, "  {}: {{", table.name);
+    for (name, validator) in &table.fields {
+        write_field(out, name, validator, 2);
+    }
+    out.push_str("  };\n");
+}
+
+fn write_field(out: &mut String, name: &str, validator: &Validator, indent: usize) {
+    let pad = "  ".repeat(indent);
+    let (optional, inner) = match validator {
+        Validator::Optional(inner) => ("?", &**inner),
+        other => ("", other),
+    };
+    let _ = writeln!(out, "{pad}{name}{optional}: {};", ts_type(inner, indent));
+}
+
+/// The TypeScript type of a validator. `indent` is the nesting level for object literals.
+pub fn ts_type(validator: &Validator, indent: usize) -> String {
+    match validator {
+        Validator::String => "string".into(),
+        Validator::Number => "number".into(),
+        Validator::Int64 => "bigint".into(),
+        Validator::Boolean => "boolean".into(),
+        Validator::Null => "null".into(),
+        Validator::Any => "any".into(),
+        Validator::Bytes => "ArrayBuffer".into(),
+        Validator::Id(table) => format!("Id<{table:?}>"),
+        Validator::Literal(Literal::String(s)) => format!("{s:?}"),
+        Validator::Literal(Literal::Number(n)) => n.to_string(),
+        Validator::Literal(Literal::Int64(i)) => format!("{i}n"),
+        Validator::Literal(Literal::Boolean(b)) => b.to_string(),
+        Validator::Union(options) => options
+            .iter()
+            .map(|o| ts_type(o, indent))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        Validator::Optional(inner) => format!("{} | undefined", ts_type(inner, indent)),
+        Validator::Array(items) => match &**items {
+            Validator::Union(_) | Validator::Optional(_) => {
+                format!("({})[]", ts_type(items, indent))
+            }
+            other => format!("{}[]", ts_type(other, indent)),
+        },
+        Validator::Record { keys, values } => {
+            format!(
+                "Record<{}, {}>",
+                ts_type(keys, indent),
+                ts_type(values, indent)
+            )
+        }
+        Validator::Object(fields) => {
+            let mut out = String::from("{\n");
+            for (name, v) in fields {
+                write_field(&mut out, name, v, indent + 1);
+            }
+            let _ = write!(out, "{}}}", "  ".repeat(indent));
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{define_schema, table};
+    use crate::validator::v;
+
+    #[test]
+    fn types_read_like_the_schema() {
+        let schema = define_schema([
+            table("users", [("name", v::string())]),
+            table(
+                "donations",
+                [
+                    ("currency", v::enumeration(["TRY", "USD"])),
+                    ("donor", v::optional(v::id("users"))),
+                    ("tags", v::array(v::union([v::string(), v::null()]))),
+                    ("meta", v::optional(v::record(v::string(), v::any()))),
+                    (
+                        "at",
+                        v::object([("lat", v::number()), ("note", v::optional(v::string()))]),
+                    ),
+                ],
+            ),
+        ])
+        .unwrap();
+        let ts = generate(&schema);
+        for expected in [
+            "  donations: {\n    currency: \"TRY\" | \"USD\";\n    donor?: Id<\"users\">;\n",
+            "    tags: (string | null)[];\n",
+            "    meta?: Record<string, any>;\n",
+            "    at: {\n      lat: number;\n      note?: string;\n    };\n",
+            "export type Doc<T extends TableName> = Tables[T] & { _id: Id<T>; _creationTime: number };",
+        ] {
+            assert!(ts.contains(expected), "missing {expected:?} in\n{ts}");
+        }
+    }
+}
