@@ -207,3 +207,24 @@ fn reference_format_round_trip_shape() {
     );
     assert_eq!(j["tables"][0]["unique"], json!([["email"]]));
 }
+
+mod never_panics {
+    use super::*;
+    use crate::value::tests::arb_value;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Any value against any table of the reference schema: an answer, never a panic.
+        #[test]
+        fn arbitrary_documents_get_an_answer(doc in arb_value(), table in 0usize..42) {
+            let schema = crate::app::schema::schema();
+            let def = &schema.tables()[table];
+            let _ = def.validate_insert(&doc);
+            let _ = def.validate_insert(&Value::Object(
+                def.fields.iter().take(3).map(|(n, _)| (n.clone(), doc.clone())).collect(),
+            ));
+        }
+    }
+}
