@@ -10,6 +10,8 @@ pub mod app;
 pub mod backoff;
 pub mod client;
 pub mod endpoint;
+pub mod engine;
+pub mod environment;
 pub mod ids;
 pub mod index_key;
 pub mod protocol;

@@ -151,6 +151,16 @@ pub enum ErrorCode {
     UnknownFunction,
     /// A query id that is already subscribed, or not subscribed.
     BadQueryId,
+    /// The document does not exist.
+    NotFound,
+    /// A unique key is already taken by another document (named in the message).
+    UniqueViolation,
+    /// A rule of the application refused the call.
+    Application,
+    /// A function used the query API wrongly: a bug in the function.
+    BadQuery,
+    /// A function read more documents than one transaction may.
+    TooManyReads,
     /// The room failed while storing or reading. Retrying may help.
     Internal,
 }
@@ -162,6 +172,11 @@ impl ErrorCode {
             ErrorCode::Validation => "VALIDATION",
             ErrorCode::UnknownFunction => "UNKNOWN_FUNCTION",
             ErrorCode::BadQueryId => "BAD_QUERY_ID",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::UniqueViolation => "UNIQUE_VIOLATION",
+            ErrorCode::Application => "APPLICATION",
+            ErrorCode::BadQuery => "BAD_QUERY",
+            ErrorCode::TooManyReads => "TOO_MANY_READS",
             ErrorCode::Internal => "INTERNAL",
         }
     }

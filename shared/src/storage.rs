@@ -78,5 +78,7 @@ pub trait Sql {
     fn atomically<T, E: From<StorageError>>(
         &self,
         body: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, E>;
+    ) -> Result<T, E>
+    where
+        Self: Sized;
 }

@@ -1,0 +1,22 @@
+//! The reactive engine: documents and indexes in SQL, transactions that record what they
+//! read and wrote, named functions, and the index of live queries by what they read.
+//!
+//! - [`store`]: the SQL layout (documents, index entries, unique keys) and its maintenance.
+//! - [`tx`]: a transaction — reads record a [`ReadSet`], writes a [`WriteSet`].
+//! - [`query`]: index range queries: equality prefix, one range bound, order, filter, take,
+//!   cursor and offset pagination.
+//! - [`read_set`]: read and write sets, and the subscription index that finds the queries a
+//!   commit affects without looking at the others.
+//! - [`registry`]: named queries and mutations with validated arguments and typed errors.
+
+pub mod query;
+pub mod read_set;
+pub mod registry;
+pub mod store;
+pub mod tx;
+
+pub use query::{Order, Page, PageRequest, Query};
+pub use read_set::{ReadSet, SubscriptionIndex, WriteSet};
+pub use registry::{FnError, FunctionKind, Registry};
+pub use store::Document;
+pub use tx::Tx;

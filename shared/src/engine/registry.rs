@@ -1,0 +1,169 @@
+//! Named queries and mutations (`beneficiaries:list`, `tasks:create`, …), their argument
+//! validators, and the typed errors a function call can end with.
+
+use super::tx::Tx;
+use crate::ids::DocumentId;
+use crate::protocol::ErrorCode;
+use crate::storage::StorageError;
+use crate::validation::ValidationError;
+use crate::validator::{Path, Validator};
+use crate::value::Value;
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// Queries read; mutations read and write, atomically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionKind {
+    Query,
+    Mutation,
+}
+
+impl FunctionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionKind::Query => "query",
+            FunctionKind::Mutation => "mutation",
+        }
+    }
+}
+
+/// How a function call failed. Each variant maps to one wire [`ErrorCode`].
+#[derive(Clone, Debug, PartialEq, Error)]
+pub enum FnError {
+    /// Arguments or a document failed validation. Fix the input.
+    #[error("{0}")]
+    Validation(#[from] ValidationError),
+    /// No such function. Check the name.
+    #[error("no {kind} named {name:?}; available: {available}")]
+    UnknownFunction {
+        kind: &'static str,
+        name: String,
+        available: String,
+    },
+    /// The document does not exist (any more).
+    #[error("{table} {id} does not exist")]
+    NotFound { table: String, id: String },
+    /// A unique key is already taken; names the document that holds it.
+    #[error("{table}.{} must be unique: {value} is already used by {table} {existing}", fields.join("+"))]
+    Unique {
+        table: String,
+        fields: Vec<String>,
+        value: String,
+        existing: DocumentId,
+    },
+    /// A rule of the application refused the call.
+    #[error("{0}")]
+    Application(String),
+    /// The function used the query API wrongly (unknown index, too many `eq`s …). A bug in
+    /// the function, not in the input.
+    #[error("bad query: {0}")]
+    BadQuery(String),
+    /// The function read more documents than one transaction may.
+    #[error(
+        "the function scanned more than {limit} documents; use an index that narrows the range"
+    )]
+    TooManyReads { limit: usize },
+    /// Storage failed; retrying may help.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl FnError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            FnError::Validation(_) => ErrorCode::Validation,
+            FnError::UnknownFunction { .. } => ErrorCode::UnknownFunction,
+            FnError::NotFound { .. } => ErrorCode::NotFound,
+            FnError::Unique { .. } => ErrorCode::UniqueViolation,
+            FnError::Application(_) => ErrorCode::Application,
+            FnError::BadQuery(_) => ErrorCode::BadQuery,
+            FnError::TooManyReads { .. } => ErrorCode::TooManyReads,
+            FnError::Storage(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// A function body: reads (and for mutations writes) through the transaction.
+pub type Handler = fn(&mut Tx<'_>, &Value) -> Result<Value, FnError>;
+
+/// One registered function.
+#[derive(Clone)]
+pub struct FunctionDef {
+    pub name: &'static str,
+    pub kind: FunctionKind,
+    /// Validator of the arguments object, checked before the handler runs.
+    pub args: Validator,
+    pub handler: Handler,
+}
+
+/// Every function of an application, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    functions: BTreeMap<&'static str, FunctionDef>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn query(mut self, name: &'static str, args: Validator, handler: Handler) -> Self {
+        self.functions.insert(
+            name,
+            FunctionDef {
+                name,
+                kind: FunctionKind::Query,
+                args,
+                handler,
+            },
+        );
+        self
+    }
+
+    pub fn mutation(mut self, name: &'static str, args: Validator, handler: Handler) -> Self {
+        self.functions.insert(
+            name,
+            FunctionDef {
+                name,
+                kind: FunctionKind::Mutation,
+                args,
+                handler,
+            },
+        );
+        self
+    }
+
+    /// Names of the functions of one kind.
+    pub fn names(&self, kind: FunctionKind) -> Vec<&'static str> {
+        self.functions
+            .values()
+            .filter(|f| f.kind == kind)
+            .map(|f| f.name)
+            .collect()
+    }
+
+    /// Looks a function up and checks its arguments.
+    pub fn resolve(
+        &self,
+        name: &str,
+        kind: FunctionKind,
+        args: &serde_json::Value,
+    ) -> Result<(&FunctionDef, Value), FnError> {
+        let def = self
+            .functions
+            .get(name)
+            .filter(|f| f.kind == kind)
+            .ok_or_else(|| FnError::UnknownFunction {
+                kind: kind.as_str(),
+                name: name.to_string(),
+                available: self.names(kind).join(", "),
+            })?;
+        let args = match args {
+            serde_json::Value::Null => Value::Object(Default::default()),
+            other => Value::from_json(other, "args")
+                .map_err(|e| ValidationError::new(e.path, "a valid value", e.problem))?,
+        };
+        def.args.check(&args, &Path::root("args"))?;
+        Ok((def, args))
+    }
+}

@@ -1,0 +1,273 @@
+//! A transaction over a room's documents. Reads record what they covered (the read set);
+//! writes validate against the schema, keep indexes and unique keys in step, and record
+//! what they changed (the write set). A mutation's transaction runs inside
+//! [`crate::storage::Sql::atomically`], so all its writes commit or none do.
+
+use super::query::Query;
+use super::read_set::{KeyRange, ReadSet, WriteSet, WrittenKey};
+use super::registry::FnError;
+use super::store::{self, Document};
+use crate::environment::Environment;
+use crate::ids::DocumentId;
+use crate::index_key::encode_key;
+use crate::schema::{Schema, TableDef};
+use crate::storage::{Sql, SqlValue};
+use crate::validation::ValidationError;
+use crate::value::Value;
+use std::collections::BTreeMap;
+
+/// Most documents one transaction may scan (as in Convex).
+pub const MAX_SCANNED_DOCUMENTS: usize = 32_000;
+
+/// The pseudo-index under which point reads by id are recorded.
+pub const BY_ID: &str = "by_id";
+
+pub struct Tx<'a> {
+    pub(super) sql: &'a dyn Sql,
+    pub(super) schema: &'a Schema,
+    env: Option<&'a mut dyn Environment>,
+    pub(super) read_set: ReadSet,
+    write_set: WriteSet,
+    pub(super) scanned: usize,
+    /// A paginated query's pinned end cursor, from an earlier run of the same subscription.
+    pub(super) journal_in: Option<String>,
+    /// The end cursor this run pinned, to be stored with the subscription.
+    pub(super) journal_out: Option<String>,
+}
+
+impl<'a> Tx<'a> {
+    /// A read-only transaction (queries).
+    pub fn reader(sql: &'a dyn Sql, schema: &'a Schema, journal: Option<String>) -> Self {
+        Self::new(sql, schema, None, journal)
+    }
+
+    /// A read-write transaction (mutations). Run it inside `Sql::atomically`.
+    pub fn writer(sql: &'a dyn Sql, schema: &'a Schema, env: &'a mut dyn Environment) -> Self {
+        Self::new(sql, schema, Some(env), None)
+    }
+
+    fn new(
+        sql: &'a dyn Sql,
+        schema: &'a Schema,
+        env: Option<&'a mut dyn Environment>,
+        journal: Option<String>,
+    ) -> Self {
+        Self {
+            sql,
+            schema,
+            env,
+            read_set: ReadSet::default(),
+            write_set: WriteSet::default(),
+            scanned: 0,
+            journal_in: journal,
+            journal_out: None,
+        }
+    }
+
+    /// What this transaction read, what it wrote, and the journal it pinned.
+    pub fn finish(self) -> (ReadSet, WriteSet, Option<String>) {
+        (self.read_set, self.write_set, self.journal_out)
+    }
+
+    pub(super) fn table(&self, table: &str) -> Result<&'a TableDef, FnError> {
+        self.schema
+            .table(table)
+            .ok_or_else(|| FnError::BadQuery(format!("no table named {table:?} in the schema")))
+    }
+
+    pub(super) fn count_scanned(&mut self, n: usize) -> Result<(), FnError> {
+        self.scanned += n;
+        if self.scanned > MAX_SCANNED_DOCUMENTS {
+            return Err(FnError::TooManyReads {
+                limit: MAX_SCANNED_DOCUMENTS,
+            });
+        }
+        Ok(())
+    }
+
+    fn id_key(id: &str) -> Vec<u8> {
+        encode_key(&[Some(&Value::String(id.to_string()))])
+    }
+
+    /// Reads one document by id. An id of another table is a validation error.
+    pub fn get(&mut self, table: &str, id: &str) -> Result<Option<Document>, FnError> {
+        self.table(table)?;
+        DocumentId::parse_for_table(id, table).map_err(|found| {
+            ValidationError::new(
+                format!("{table}._id"),
+                format!("id of a {table} document"),
+                found,
+            )
+        })?;
+        self.read_set
+            .add(KeyRange::prefix(table, BY_ID, Self::id_key(id)));
+        self.count_scanned(1)?;
+        Ok(store::load(self.sql, table, id)?)
+    }
+
+    /// Starts a query over a table, by default in creation order.
+    pub fn query(&mut self, table: &str) -> Query<'_, 'a> {
+        Query::new(self, table)
+    }
+
+    fn env(&mut self) -> Result<&mut dyn Environment, FnError> {
+        match self.env.as_mut() {
+            Some(env) => Ok(&mut **env),
+            None => Err(FnError::BadQuery(
+                "a query cannot write: use a mutation".into(),
+            )),
+        }
+    }
+
+    /// Inserts a document; returns its new id.
+    pub fn insert(&mut self, table: &str, fields: Value) -> Result<DocumentId, FnError> {
+        let env = self.env()?;
+        let (now, random) = (env.now_ms(), env.random_u128());
+        let def = self.table(table)?;
+        def.validate_insert(&fields)?;
+        let Value::Object(fields) = fields else {
+            unreachable!("validate_insert accepts objects only")
+        };
+        let doc = Document {
+            id: DocumentId::new(table, random),
+            creation_time: now,
+            fields,
+        };
+        self.check_unique(def, &doc)?;
+        self.sql.exec(
+            "INSERT INTO _documents (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)",
+            &[
+                table.into(),
+                doc.id.as_str().into(),
+                SqlValue::Real(now),
+                store::encode_body(&doc.fields).into(),
+            ],
+        )?;
+        store::add_index_entries(self.sql, def, &doc)?;
+        store::add_unique_entries(self.sql, def, &doc)?;
+        self.record_writes(def, None, Some(&doc));
+        Ok(doc.id)
+    }
+
+    /// Sets the given fields of a document (others stay). The result must satisfy the schema.
+    pub fn patch(&mut self, table: &str, id: &str, changes: Value) -> Result<(), FnError> {
+        let Value::Object(changes) = changes else {
+            return Err(ValidationError::new(
+                table,
+                "an object of fields to change",
+                changes.type_name(),
+            )
+            .into());
+        };
+        let old = self.load_for_write(table, id)?;
+        let mut fields = old.fields.clone();
+        fields.extend(changes);
+        self.store_update(table, old, fields)
+    }
+
+    /// Replaces all user fields of a document.
+    pub fn replace(&mut self, table: &str, id: &str, fields: Value) -> Result<(), FnError> {
+        let Value::Object(fields) = fields else {
+            return Err(
+                ValidationError::new(table, "an object (a document)", fields.type_name()).into(),
+            );
+        };
+        let old = self.load_for_write(table, id)?;
+        self.store_update(table, old, fields)
+    }
+
+    /// Deletes a document.
+    pub fn delete(&mut self, table: &str, id: &str) -> Result<(), FnError> {
+        let def = self.table(table)?;
+        let old = self.load_for_write(table, id)?;
+        store::remove_index_entries(self.sql, def, &old)?;
+        self.sql.exec(
+            "DELETE FROM _documents WHERE tbl = ? AND id = ?",
+            &[table.into(), id.into()],
+        )?;
+        self.record_writes(def, Some(&old), None);
+        Ok(())
+    }
+
+    fn load_for_write(&mut self, table: &str, id: &str) -> Result<Document, FnError> {
+        self.env()?;
+        self.get(table, id)?.ok_or_else(|| FnError::NotFound {
+            table: table.into(),
+            id: id.into(),
+        })
+    }
+
+    fn store_update(
+        &mut self,
+        table: &str,
+        old: Document,
+        fields: BTreeMap<String, Value>,
+    ) -> Result<(), FnError> {
+        let def = self.table(table)?;
+        def.validate_insert(&Value::Object(fields.clone()))?;
+        let new = Document {
+            id: old.id.clone(),
+            creation_time: old.creation_time,
+            fields,
+        };
+        self.check_unique(def, &new)?;
+        store::remove_index_entries(self.sql, def, &old)?;
+        self.sql.exec(
+            "UPDATE _documents SET body = ? WHERE tbl = ? AND id = ?",
+            &[
+                store::encode_body(&new.fields).into(),
+                table.into(),
+                new.id.as_str().into(),
+            ],
+        )?;
+        store::add_index_entries(self.sql, def, &new)?;
+        store::add_unique_entries(self.sql, def, &new)?;
+        self.record_writes(def, Some(&old), Some(&new));
+        Ok(())
+    }
+
+    fn check_unique(&self, def: &TableDef, doc: &Document) -> Result<(), FnError> {
+        match store::unique_conflict(self.sql, def, doc)? {
+            None => Ok(()),
+            Some((unique, existing)) => {
+                let values: Vec<String> = unique
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        doc.get_path(f)
+                            .map(|v| v.to_json().to_string())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                Err(FnError::Unique {
+                    table: def.name.clone(),
+                    fields: unique.fields,
+                    value: values.join(", "),
+                    existing,
+                })
+            }
+        }
+    }
+
+    fn record_writes(&mut self, def: &TableDef, old: Option<&Document>, new: Option<&Document>) {
+        let id = new.or(old).map(|d| d.id.to_string()).unwrap_or_default();
+        let id_key = Self::id_key(&id);
+        self.write_set.keys.push(WrittenKey {
+            table: def.name.clone(),
+            index: BY_ID.into(),
+            ends: vec![id_key.len()],
+            key: id_key,
+        });
+        for (index, fields) in store::indexes(def) {
+            for doc in [old, new].into_iter().flatten() {
+                let (key, ends) = store::index_key(doc, &fields);
+                self.write_set.keys.push(WrittenKey {
+                    table: def.name.clone(),
+                    index: index.clone(),
+                    key,
+                    ends,
+                });
+            }
+        }
+    }
+}
