@@ -88,8 +88,7 @@ pub struct Driver {
 fn set_timeout(f: impl FnOnce() + 'static, delay_ms: i32) {
     let callback = Closure::once_into_js(f);
     let global = js_sys::global();
-    if let Ok(set_timeout) =
-        js_sys::Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<Function>())
+    if let Ok(set_timeout) = js_sys::Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<Function>())
     {
         let _ = set_timeout.call2(&global, &callback, &JsValue::from(delay_ms));
     }
@@ -143,12 +142,7 @@ impl Driver {
         if self.state.replace(state) == state {
             return;
         }
-        let listeners: Vec<Function> = self
-            .state_listeners
-            .borrow()
-            .iter()
-            .map(|(_, f)| f.clone())
-            .collect();
+        let listeners: Vec<Function> = self.state_listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
         let value = JsValue::from_str(state.as_str());
         for listener in listeners {
             report(listener.call1(&JsValue::NULL, &value));
@@ -186,9 +180,7 @@ impl Driver {
                 }
             }
         });
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| {
-            with(&weak, Self::on_close)
-        });
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| with(&weak, Self::on_close));
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -233,10 +225,7 @@ impl Driver {
         this.set_state(ConnectionState::Reconnecting);
         let delay = this.backoff.delay(attempt, js_sys::Math::random());
         let weak = Rc::downgrade(this);
-        set_timeout(
-            move || with(&weak, Self::connect),
-            delay.as_millis().min(i32::MAX as u128) as i32,
-        );
+        set_timeout(move || with(&weak, Self::connect), delay.as_millis().min(i32::MAX as u128) as i32);
     }
 
     fn send_all(&self, frames: &[ClientMessage]) {
@@ -254,20 +243,15 @@ impl Driver {
         for event in events {
             match event {
                 ClientEvent::Query { query_id, result } => {
-                    let callbacks = this
-                        .subscribers
-                        .borrow()
-                        .get(&query_id)
-                        .map(|s| (s.on_update.clone(), s.on_error.clone()));
+                    let callbacks =
+                        this.subscribers.borrow().get(&query_id).map(|s| (s.on_update.clone(), s.on_error.clone()));
                     let Some((on_update, on_error)) = callbacks else {
                         continue;
                     };
                     match result {
                         Ok(value) => report(on_update.call1(&JsValue::NULL, &json_to_js(&value))),
                         Err(error) => match on_error {
-                            Some(on_error) => {
-                                report(on_error.call1(&JsValue::NULL, &to_js_error(&error)))
-                            }
+                            Some(on_error) => report(on_error.call1(&JsValue::NULL, &to_js_error(&error))),
                             None => web_sys::console::error_1(&to_js_error(&error)),
                         },
                     }
@@ -277,25 +261,17 @@ impl Driver {
                         continue;
                     };
                     match result {
-                        Ok(value) => {
-                            report(promise.resolve.call1(&JsValue::NULL, &json_to_js(&value)))
-                        }
-                        Err(error) => {
-                            report(promise.reject.call1(&JsValue::NULL, &to_js_error(&error)))
-                        }
+                        Ok(value) => report(promise.resolve.call1(&JsValue::NULL, &json_to_js(&value))),
+                        Err(error) => report(promise.reject.call1(&JsValue::NULL, &to_js_error(&error))),
                     }
                 }
                 ClientEvent::ServerError { code, message } => {
-                    web_sys::console::warn_1(
-                        &format!("roomsync: server refused a frame ({code}): {message}").into(),
-                    );
+                    web_sys::console::warn_1(&format!("roomsync: server refused a frame ({code}): {message}").into());
                 }
                 ClientEvent::ResyncRequired { reason } => {
                     web_sys::console::warn_1(&format!("roomsync: resyncing: {reason}").into());
                     if let Some(connection) = this.connection.borrow().as_ref() {
-                        let _ = connection
-                            .ws
-                            .close_with_code_and_reason(CLOSE_RESYNC, "resync");
+                        let _ = connection.ws.close_with_code_and_reason(CLOSE_RESYNC, "resync");
                     }
                 }
             }
@@ -310,13 +286,7 @@ impl Driver {
         on_error: Option<Function>,
     ) -> QueryId {
         let (query_id, frame) = this.core.borrow_mut().subscribe(udf_path, args);
-        this.subscribers.borrow_mut().insert(
-            query_id,
-            Subscriber {
-                on_update,
-                on_error,
-            },
-        );
+        this.subscribers.borrow_mut().insert(query_id, Subscriber { on_update, on_error });
         this.send_all(frame.as_slice());
         query_id
     }
@@ -328,24 +298,13 @@ impl Driver {
         this.send_all(frame.as_slice());
     }
 
-    pub fn mutation(
-        this: &Rc<Self>,
-        udf_path: &str,
-        args: Value,
-        resolve: Function,
-        reject: Function,
-    ) {
+    pub fn mutation(this: &Rc<Self>, udf_path: &str, args: Value, resolve: Function, reject: Function) {
         if this.closed.get() {
-            report(reject.call1(
-                &JsValue::NULL,
-                &js_error("CLIENT_CLOSED", "the client was closed"),
-            ));
+            report(reject.call1(&JsValue::NULL, &js_error("CLIENT_CLOSED", "the client was closed")));
             return;
         }
         let (request_id, frame) = this.core.borrow_mut().mutation(udf_path, args);
-        this.promises
-            .borrow_mut()
-            .insert(request_id, PendingPromise { resolve, reject });
+        this.promises.borrow_mut().insert(request_id, PendingPromise { resolve, reject });
         this.send_all(frame.as_slice());
     }
 

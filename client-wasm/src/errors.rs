@@ -17,19 +17,10 @@ pub fn args_to_json(args: &JsValue) -> Result<Value, JsValue> {
     if args.is_undefined() || args.is_null() {
         return Ok(Value::Object(Default::default()));
     }
-    let text = js_sys::JSON::stringify(args).map_err(|_| {
-        js_error(
-            "INVALID_ARGS",
-            "arguments must be JSON-serializable (no cycles, no BigInt)",
-        )
-    })?;
+    let text = js_sys::JSON::stringify(args)
+        .map_err(|_| js_error("INVALID_ARGS", "arguments must be JSON-serializable (no cycles, no BigInt)"))?;
     let text = String::from(text);
-    serde_json::from_str(&text).map_err(|e| {
-        js_error(
-            "INVALID_ARGS",
-            &format!("arguments are not valid JSON: {e}"),
-        )
-    })
+    serde_json::from_str(&text).map_err(|e| js_error("INVALID_ARGS", &format!("arguments are not valid JSON: {e}")))
 }
 
 /// Converts a JSON value to a JS value through the browser's `JSON.parse`.

@@ -67,9 +67,7 @@ fn room_option(options: &JsValue) -> Result<Option<String>, JsValue> {
     if room.is_undefined() || room.is_null() {
         return Ok(None);
     }
-    room.as_string()
-        .map(Some)
-        .ok_or_else(|| js_error("INVALID_ROOM", "options.room must be a string"))
+    room.as_string().map(Some).ok_or_else(|| js_error("INVALID_ROOM", "options.room must be a string"))
 }
 
 #[wasm_bindgen]
@@ -90,21 +88,15 @@ impl SyncClient {
     #[wasm_bindgen(js_name = tryNew)]
     pub fn try_new(url: Option<String>, options: Option<SyncClientOptions>) -> Option<SyncClient> {
         let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
-            web_sys::console::info_1(
-                &"roomsync: no sync URL configured; realtime updates are off".into(),
-            );
+            web_sys::console::info_1(&"roomsync: no sync URL configured; realtime updates are off".into());
             return None;
         };
         match SyncClient::new(&url, options) {
             Ok(client) => Some(client),
             Err(e) => {
-                let message = js_sys::Reflect::get(&e, &"message".into())
-                    .ok()
-                    .and_then(|m| m.as_string())
-                    .unwrap_or_default();
-                web_sys::console::warn_1(
-                    &format!("roomsync: realtime updates are off: {message}").into(),
-                );
+                let message =
+                    js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+                web_sys::console::warn_1(&format!("roomsync: realtime updates are off: {message}").into());
                 None
             }
         }
@@ -136,13 +128,9 @@ impl SyncClient {
 
     /// Calls `callback` with the new state on every change; returns an unsubscribe function.
     #[wasm_bindgen(js_name = onConnectionStateChange)]
-    pub fn on_connection_state_change(
-        &self,
-        callback: OnStateChange,
-    ) -> Result<Unsubscribe, JsValue> {
-        let callback: Function = callback
-            .dyn_into()
-            .map_err(|_| js_error("INVALID_ARGS", "callback must be a function"))?;
+    pub fn on_connection_state_change(&self, callback: OnStateChange) -> Result<Unsubscribe, JsValue> {
+        let callback: Function =
+            callback.dyn_into().map_err(|_| js_error("INVALID_ARGS", "callback must be a function"))?;
         let id = self.driver.add_state_listener(callback);
         let driver = Rc::downgrade(&self.driver);
         Ok(unsubscribe_fn(move || {
@@ -163,9 +151,8 @@ impl SyncClient {
         on_error: Option<OnError>,
     ) -> Result<Unsubscribe, JsValue> {
         let args = errors::args_to_json(&args)?;
-        let on_update: Function = on_update
-            .dyn_into()
-            .map_err(|_| js_error("INVALID_ARGS", "onUpdate must be a function"))?;
+        let on_update: Function =
+            on_update.dyn_into().map_err(|_| js_error("INVALID_ARGS", "onUpdate must be a function"))?;
         let on_error: Option<Function> = on_error.and_then(|f| JsValue::from(f).dyn_into().ok());
         let query_id = Driver::subscribe(&self.driver, udf_path, args, on_update, on_error);
         let driver = Rc::downgrade(&self.driver);

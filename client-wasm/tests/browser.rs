@@ -42,9 +42,7 @@ fn client(room: &str) -> SyncClient {
 async fn sleep(ms: i32) {
     let promise = Promise::new(&mut |resolve, _| {
         let global = js_sys::global();
-        let set_timeout: Function = Reflect::get(&global, &"setTimeout".into())
-            .unwrap()
-            .unchecked_into();
+        let set_timeout: Function = Reflect::get(&global, &"setTimeout".into()).unwrap().unchecked_into();
         set_timeout.call2(&global, &resolve, &ms.into()).unwrap();
     });
     JsFuture::from(promise).await.unwrap();
@@ -65,38 +63,30 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 fn watch_tasks(client: &SyncClient) -> (Rc<RefCell<Vec<Array>>>, JsValue) {
     let seen: Rc<RefCell<Vec<Array>>> = Rc::default();
     let sink = seen.clone();
-    let on_update = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| {
-        sink.borrow_mut().push(v.unchecked_into())
-    });
-    let unsubscribe = client
-        .subscribe(
-            "tasks:list",
-            JsValue::UNDEFINED,
-            on_update.as_ref().clone().unchecked_into(),
-            None,
-        )
-        .unwrap();
+    let on_update = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| sink.borrow_mut().push(v.unchecked_into()));
+    let unsubscribe =
+        client.subscribe("tasks:list", JsValue::UNDEFINED, on_update.as_ref().clone().unchecked_into(), None).unwrap();
     // The test owns the closure for its whole run.
     on_update.forget();
     (seen, unsubscribe.into())
 }
 
+/// The demo user's id (created on first use), for `created_by`.
+async fn ensure_user(client: &SyncClient) -> JsValue {
+    let args = Object::new();
+    Reflect::set(&args, &"name".into(), &"Ayşe".into()).unwrap();
+    Reflect::set(&args, &"email".into(), &"ayse@example.org".into()).unwrap();
+    Reflect::set(&args, &"role".into(), &"admin".into()).unwrap();
+    let promise: Promise = client.mutation("users:ensure", args.into()).unwrap().unchecked_into();
+    JsFuture::from(promise).await.expect("users:ensure resolves")
+}
+
 fn titles(list: &Array) -> Vec<String> {
-    list.iter()
-        .map(|t| {
-            Reflect::get(&t, &"title".into())
-                .unwrap()
-                .as_string()
-                .unwrap_or_default()
-        })
-        .collect()
+    list.iter().map(|t| Reflect::get(&t, &"title".into()).unwrap().as_string().unwrap_or_default()).collect()
 }
 
 fn error_code(e: &JsValue) -> String {
-    Reflect::get(e, &"code".into())
-        .unwrap()
-        .as_string()
-        .unwrap_or_default()
+    Reflect::get(e, &"code".into()).unwrap().as_string().unwrap_or_default()
 }
 
 #[wasm_bindgen_test]
@@ -109,9 +99,8 @@ fn bad_urls_throw_errors_with_codes() {
         ("ws://h/rooms/a b/sync", "INVALID_URL"),
     ];
     for (url, code) in cases {
-        let err = SyncClient::new(url, Some(options("r").unchecked_into()))
-            .err()
-            .unwrap_or_else(|| panic!("{url} accepted"));
+        let err =
+            SyncClient::new(url, Some(options("r").unchecked_into())).err().unwrap_or_else(|| panic!("{url} accepted"));
         assert_eq!(error_code(&err), code, "{url}");
         assert!(err.is_instance_of::<js_sys::Error>());
     }
@@ -133,38 +122,21 @@ async fn two_clients_see_each_others_writes() {
             && b.connection_state().as_string().as_deref() == Some("Connected")
     })
     .await;
-    wait_until("initial results", || {
-        !seen_a.borrow().is_empty() && !seen_b.borrow().is_empty()
-    })
-    .await;
+    wait_until("initial results", || !seen_a.borrow().is_empty() && !seen_b.borrow().is_empty()).await;
 
     let args = Object::new();
     Reflect::set(&args, &"title".into(), &"From the browser".into()).unwrap();
-    let promise: Promise = a
-        .mutation("tasks:create", args.into())
-        .unwrap()
-        .unchecked_into();
+    Reflect::set(&args, &"created_by".into(), &ensure_user(&a).await).unwrap();
+    let promise: Promise = a.mutation("tasks:create", args.into()).unwrap().unchecked_into();
     let id = JsFuture::from(promise).await.expect("mutation resolves");
     assert_eq!(id.as_string().map(|s| s.len()), Some(30));
     // Read-your-writes: when the promise resolved, A already showed the task.
-    assert_eq!(
-        titles(seen_a.borrow().last().unwrap()),
-        ["From the browser"]
-    );
-    wait_until("B sees A's task", || {
-        seen_b
-            .borrow()
-            .last()
-            .is_some_and(|l| titles(l) == ["From the browser"])
-    })
-    .await;
+    assert_eq!(titles(seen_a.borrow().last().unwrap()), ["From the browser"]);
+    wait_until("B sees A's task", || seen_b.borrow().last().is_some_and(|l| titles(l) == ["From the browser"])).await;
     assert_eq!(a.pending_mutations(), 0);
     a.close();
     b.close();
-    assert_eq!(
-        a.connection_state().as_string().as_deref(),
-        Some("Disconnected")
-    );
+    assert_eq!(a.connection_state().as_string().as_deref(), Some("Disconnected"));
 }
 
 #[wasm_bindgen_test]
@@ -173,29 +145,18 @@ async fn invalid_writes_reject_with_the_validation_message() {
     let args = Object::new();
     Reflect::set(&args, &"title".into(), &"x".into()).unwrap();
     Reflect::set(&args, &"status".into(), &"someday".into()).unwrap();
-    let promise: Promise = a
-        .mutation("tasks:create", args.into())
-        .unwrap()
-        .unchecked_into();
+    Reflect::set(&args, &"created_by".into(), &ensure_user(&a).await).unwrap();
+    let promise: Promise = a.mutation("tasks:create", args.into()).unwrap().unchecked_into();
     let err = JsFuture::from(promise).await.expect_err("mutation rejects");
     assert_eq!(error_code(&err), "VALIDATION");
-    let message = Reflect::get(&err, &"message".into())
-        .unwrap()
-        .as_string()
-        .unwrap();
+    let message = Reflect::get(&err, &"message".into()).unwrap().as_string().unwrap();
     assert_eq!(
         message,
-        r#"tasks.status: expected one of "todo", "doing", "done", found string "someday""#
+        r#"args.status: expected one of "pending", "in_progress", "completed", "cancelled" or nothing, found string "someday""#
     );
     a.close();
-    let closed: Promise = a
-        .mutation("tasks:create", JsValue::UNDEFINED)
-        .unwrap()
-        .unchecked_into();
-    assert_eq!(
-        error_code(&JsFuture::from(closed).await.unwrap_err()),
-        "CLIENT_CLOSED"
-    );
+    let closed: Promise = a.mutation("tasks:create", JsValue::UNDEFINED).unwrap().unchecked_into();
+    assert_eq!(error_code(&JsFuture::from(closed).await.unwrap_err()), "CLIENT_CLOSED");
 }
 
 #[wasm_bindgen_test]
@@ -203,20 +164,10 @@ async fn state_listeners_see_the_lifecycle() {
     let a = client(&unique_room("wasm-state"));
     let states: Rc<RefCell<Vec<String>>> = Rc::default();
     let sink = states.clone();
-    let listener = Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| {
-        sink.borrow_mut().push(s.as_string().unwrap())
-    });
-    let _unsubscribe = a
-        .on_connection_state_change(listener.as_ref().clone().unchecked_into())
-        .unwrap();
-    wait_until("connected", || {
-        states.borrow().last().map(String::as_str) == Some("Connected")
-    })
-    .await;
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| sink.borrow_mut().push(s.as_string().unwrap()));
+    let _unsubscribe = a.on_connection_state_change(listener.as_ref().clone().unchecked_into()).unwrap();
+    wait_until("connected", || states.borrow().last().map(String::as_str) == Some("Connected")).await;
     a.close();
-    assert_eq!(
-        states.borrow().last().map(String::as_str),
-        Some("Disconnected")
-    );
+    assert_eq!(states.borrow().last().map(String::as_str), Some("Disconnected"));
     drop(listener);
 }

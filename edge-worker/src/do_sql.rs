@@ -18,10 +18,7 @@ pub struct DoSql {
 
 impl DoSql {
     pub fn new(storage: Storage) -> Self {
-        Self {
-            sql: storage.sql(),
-            storage,
-        }
+        Self { sql: storage.sql(), storage }
     }
 
     /// Size of this room's SQLite database in bytes.
@@ -68,25 +65,16 @@ impl Sql for DoSql {
         cursor
             .raw()
             .map(|row| {
-                row.map(|values| values.into_iter().map(from_do).collect())
-                    .map_err(|e| StorageError(e.to_string()))
+                row.map(|values| values.into_iter().map(from_do).collect()).map_err(|e| StorageError(e.to_string()))
             })
             .collect()
     }
 
-    fn atomically<T, E: From<StorageError>>(
-        &self,
-        body: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, E> {
+    fn atomically<T, E: From<StorageError>>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let raw = self.storage.as_raw();
         let transaction_sync: Function = Reflect::get(raw, &"transactionSync".into())
             .and_then(|f| f.dyn_into::<Function>())
-            .map_err(|e| {
-                StorageError(format!(
-                    "transactionSync unavailable: {}",
-                    js_error_text(&e)
-                ))
-            })?;
+            .map_err(|e| StorageError(format!("transactionSync unavailable: {}", js_error_text(&e))))?;
         let body = RefCell::new(Some(body));
         let outcome: RefCell<Option<Result<T, E>>> = RefCell::new(None);
         let mut run = || -> Result<JsValue, JsValue> {
@@ -109,12 +97,8 @@ impl Sql for DoSql {
         match (outcome.into_inner(), call) {
             (Some(Ok(value)), Ok(_)) => Ok(value),
             (Some(Err(e)), _) => Err(e),
-            (Some(Ok(_)), Err(e)) => {
-                Err(StorageError(format!("commit failed: {}", js_error_text(&e))).into())
-            }
-            (None, Err(e)) => {
-                Err(StorageError(format!("transaction failed: {}", js_error_text(&e))).into())
-            }
+            (Some(Ok(_)), Err(e)) => Err(StorageError(format!("commit failed: {}", js_error_text(&e))).into()),
+            (None, Err(e)) => Err(StorageError(format!("transaction failed: {}", js_error_text(&e))).into()),
             (None, Ok(_)) => Err(StorageError("transaction body did not run".into()).into()),
         }
     }

@@ -33,10 +33,6 @@ async fn route_to_room(req: Request, ctx: RouteContext<()>) -> Result<Response> 
     if !upgrade.eq_ignore_ascii_case("websocket") {
         return Response::error("expected a WebSocket upgrade (Upgrade: websocket)", 426);
     }
-    let stub = ctx
-        .env
-        .durable_object(ROOMS_BINDING)?
-        .id_from_name(room)?
-        .get_stub()?;
+    let stub = ctx.env.durable_object(ROOMS_BINDING)?.id_from_name(room)?.get_stub()?;
     stub.fetch_with_request(req).await
 }

@@ -9,14 +9,13 @@
 //! update or acknowledgement for a write that could still be lost.
 
 use crate::do_sql::DoSql;
-use crate::entropy::{now_ms, random_u128};
-use roomsync_shared::room::Context as EngineContext;
+use crate::entropy::{random_u128, WorkerEnv};
 use roomsync_shared::{ConnId, ErrorCode, Outgoing, Room, RoomInput, ServerMessage};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use worker::{
-    durable_object, Env, Error, Request, Response, Result, State, WebSocket,
-    WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
+    durable_object, Env, Error, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    WebSocketRequestResponsePair,
 };
 
 /// What each socket carries through hibernation (kept small: attachments live in memory).
@@ -33,25 +32,11 @@ pub struct RoomObject {
 
 impl RoomObject {
     fn room(&self) -> Result<&Room<DoSql>> {
-        self.room
-            .as_ref()
-            .map_err(|e| Error::RustError(format!("room storage could not be opened: {e}")))
-    }
-
-    fn context() -> Result<EngineContext> {
-        let random = random_u128()
-            .map_err(|e| Error::RustError(format!("no randomness available: {e:?}")))?;
-        Ok(EngineContext {
-            now_ms: now_ms(),
-            random,
-        })
+        self.room.as_ref().map_err(|e| Error::RustError(format!("room storage could not be opened: {e}")))
     }
 
     fn conn_of(ws: &WebSocket) -> Option<ConnId> {
-        ws.deserialize_attachment::<Attachment>()
-            .ok()
-            .flatten()
-            .map(|a| a.conn)
+        ws.deserialize_attachment::<Attachment>().ok().flatten().map(|a| a.conn)
     }
 
     /// Delivers frames to their connections. A socket that fails to send is left for the
@@ -93,26 +78,17 @@ impl worker::DurableObject for RoomObject {
     async fn fetch(&self, _req: Request) -> Result<Response> {
         let room = self.room()?;
         let pair = WebSocketPair::new()?;
-        let conn = ConnId::from_random(Self::context()?.random);
+        let conn = ConnId::from_random(random_u128());
         self.state.accept_web_socket(&pair.server);
-        pair.server
-            .serialize_attachment(Attachment { conn: conn.clone() })?;
-        let out = room.handle(RoomInput::Open { conn: &conn }, Self::context()?);
+        pair.server.serialize_attachment(Attachment { conn: conn.clone() })?;
+        let out = room.handle(RoomInput::Open { conn: &conn }, &mut WorkerEnv);
         self.deliver(out);
         Response::from_websocket(pair.client)
     }
 
-    async fn websocket_message(
-        &self,
-        ws: WebSocket,
-        message: WebSocketIncomingMessage,
-    ) -> Result<()> {
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         let Some(conn) = Self::conn_of(&ws) else {
-            Self::send_error(
-                &ws,
-                ErrorCode::Internal,
-                "this socket lost its connection id; reconnect".into(),
-            );
+            Self::send_error(&ws, ErrorCode::Internal, "this socket lost its connection id; reconnect".into());
             return Ok(());
         };
         let text = match message {
@@ -133,24 +109,12 @@ impl worker::DurableObject for RoomObject {
                 return Ok(());
             }
         };
-        let out = room.handle(
-            RoomInput::Frame {
-                conn: &conn,
-                text: &text,
-            },
-            Self::context()?,
-        );
+        let out = room.handle(RoomInput::Frame { conn: &conn, text: &text }, &mut WorkerEnv);
         self.deliver(out);
         Ok(())
     }
 
-    async fn websocket_close(
-        &self,
-        ws: WebSocket,
-        _code: usize,
-        _reason: String,
-        _was_clean: bool,
-    ) -> Result<()> {
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _was_clean: bool) -> Result<()> {
         self.forget(&ws)
     }
 
@@ -162,7 +126,7 @@ impl worker::DurableObject for RoomObject {
 impl RoomObject {
     fn forget(&self, ws: &WebSocket) -> Result<()> {
         if let (Some(conn), Ok(room)) = (Self::conn_of(ws), self.room()) {
-            room.handle(RoomInput::Close { conn: &conn }, Self::context()?);
+            room.handle(RoomInput::Close { conn: &conn }, &mut WorkerEnv);
         }
         Ok(())
     }

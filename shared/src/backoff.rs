@@ -18,10 +18,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self {
-            initial: Duration::from_millis(500),
-            max: Duration::from_secs(16),
-        }
+        Self { initial: Duration::from_millis(500), max: Duration::from_secs(16) }
     }
 }
 
@@ -35,11 +32,7 @@ impl Backoff {
     /// The delay before retry number `attempt`, given `random` uniform in `[0, 1)`.
     /// Out-of-range randoms are clamped, never trusted.
     pub fn delay(&self, attempt: u32, random: f64) -> Duration {
-        let r = if random.is_finite() {
-            random.clamp(0.0, 1.0)
-        } else {
-            0.5
-        };
+        let r = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.5 };
         self.ceiling(attempt).mul_f64(r)
     }
 }

@@ -14,8 +14,7 @@
 //!   silently re-sent. Mutations requested while offline are queued and sent on connect.
 
 use crate::protocol::{
-    ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId,
-    ServerMessage, StateVersion,
+    ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId, ServerMessage, StateVersion,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -51,15 +50,9 @@ pub struct ClientError {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientEvent {
     /// A query has a new result (or failed).
-    Query {
-        query_id: QueryId,
-        result: Result<Value, ClientError>,
-    },
+    Query { query_id: QueryId, result: Result<Value, ClientError> },
     /// A mutation finished.
-    Mutation {
-        request_id: RequestId,
-        result: Result<Value, ClientError>,
-    },
+    Mutation { request_id: RequestId, result: Result<Value, ClientError> },
     /// The server refused a frame; nothing to retry, but worth logging.
     ServerError { code: ErrorCode, message: String },
     /// The transition chain broke: reconnect to rebuild state from scratch.
@@ -122,19 +115,8 @@ impl ClientCore {
     pub fn subscribe(&mut self, udf_path: &str, args: Value) -> (QueryId, Option<ClientMessage>) {
         self.next_query_id += 1;
         let query_id = self.next_query_id;
-        self.queries.insert(
-            query_id,
-            Query {
-                udf_path: udf_path.to_string(),
-                args: args.clone(),
-                last: None,
-            },
-        );
-        let frame = self.connected.then(|| ClientMessage::Subscribe {
-            query_id,
-            udf_path: udf_path.to_string(),
-            args,
-        });
+        self.queries.insert(query_id, Query { udf_path: udf_path.to_string(), args: args.clone(), last: None });
+        let frame = self.connected.then(|| ClientMessage::Subscribe { query_id, udf_path: udf_path.to_string(), args });
         (query_id, frame)
     }
 
@@ -148,11 +130,7 @@ impl ClientCore {
     pub fn mutation(&mut self, udf_path: &str, args: Value) -> (RequestId, Option<ClientMessage>) {
         self.next_request_id += 1;
         let request_id = self.next_request_id;
-        let frame = ClientMessage::Mutation {
-            request_id,
-            udf_path: udf_path.to_string(),
-            args,
-        };
+        let frame = ClientMessage::Mutation { request_id, udf_path: udf_path.to_string(), args };
         if self.connected {
             self.pending.insert(request_id, Pending::Sent);
             (request_id, Some(frame))
@@ -188,12 +166,8 @@ impl ClientCore {
     /// their last results until the next connection refreshes them.
     pub fn on_close(&mut self) -> Vec<ClientEvent> {
         self.connected = false;
-        let lost: Vec<RequestId> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| matches!(p, Pending::Sent))
-            .map(|(&id, _)| id)
-            .collect();
+        let lost: Vec<RequestId> =
+            self.pending.iter().filter(|(_, p)| matches!(p, Pending::Sent)).map(|(&id, _)| id).collect();
         lost.into_iter()
             .map(|request_id| {
                 self.pending.remove(&request_id);
@@ -216,10 +190,7 @@ impl ClientCore {
             .into_keys()
             .map(|request_id| ClientEvent::Mutation {
                 request_id,
-                result: Err(ClientError {
-                    code: ClientErrorCode::Closed,
-                    message: "the client was closed".into(),
-                }),
+                result: Err(ClientError { code: ClientErrorCode::Closed, message: "the client was closed".into() }),
             })
             .collect()
     }
@@ -234,11 +205,7 @@ impl ClientCore {
 
     fn receive_message(&mut self, message: ServerMessage) -> Vec<ClientEvent> {
         match message {
-            ServerMessage::Transition {
-                start_version,
-                end_version,
-                modifications,
-            } => {
+            ServerMessage::Transition { start_version, end_version, modifications } => {
                 if start_version != self.version {
                     return vec![ClientEvent::ResyncRequired {
                         reason: format!(
@@ -251,20 +218,10 @@ impl ClientCore {
                 let mut events = Vec::with_capacity(modifications.len());
                 for modification in modifications {
                     let (query_id, result) = match modification {
-                        QueryModification::QueryUpdated { query_id, value } => {
-                            (query_id, Ok(value))
+                        QueryModification::QueryUpdated { query_id, value } => (query_id, Ok(value)),
+                        QueryModification::QueryFailed { query_id, code, message } => {
+                            (query_id, Err(ClientError { code: ClientErrorCode::Server(code), message }))
                         }
-                        QueryModification::QueryFailed {
-                            query_id,
-                            code,
-                            message,
-                        } => (
-                            query_id,
-                            Err(ClientError {
-                                code: ClientErrorCode::Server(code),
-                                message,
-                            }),
-                        ),
                         QueryModification::QueryRemoved { .. } => continue,
                     };
                     // A result for a query unsubscribed meanwhile is dropped.
@@ -275,19 +232,15 @@ impl ClientCore {
                 }
                 events
             }
-            ServerMessage::MutationResponse {
-                request_id,
-                outcome,
-            } => {
+            ServerMessage::MutationResponse { request_id, outcome } => {
                 if self.pending.remove(&request_id).is_none() {
                     return Vec::new();
                 }
                 let result = match outcome {
                     MutationOutcome::Success { result, .. } => Ok(result),
-                    MutationOutcome::Failure { code, message } => Err(ClientError {
-                        code: ClientErrorCode::Server(code),
-                        message,
-                    }),
+                    MutationOutcome::Failure { code, message } => {
+                        Err(ClientError { code: ClientErrorCode::Server(code), message })
+                    }
                 };
                 vec![ClientEvent::Mutation { request_id, result }]
             }
@@ -304,20 +257,10 @@ mod tests {
     use crate::protocol::Ts;
     use serde_json::json;
 
-    fn transition(
-        start: (u32, u64),
-        end: (u32, u64),
-        modifications: Vec<QueryModification>,
-    ) -> String {
+    fn transition(start: (u32, u64), end: (u32, u64), modifications: Vec<QueryModification>) -> String {
         ServerMessage::Transition {
-            start_version: StateVersion {
-                query_set: start.0,
-                ts: Ts(start.1),
-            },
-            end_version: StateVersion {
-                query_set: end.0,
-                ts: Ts(end.1),
-            },
+            start_version: StateVersion { query_set: start.0, ts: Ts(start.1) },
+            end_version: StateVersion { query_set: end.0, ts: Ts(end.1) },
             modifications,
         }
         .to_json()
@@ -334,16 +277,8 @@ mod tests {
         assert_eq!(
             frames,
             vec![
-                ClientMessage::Subscribe {
-                    query_id: q,
-                    udf_path: "tasks:list".into(),
-                    args: json!({})
-                },
-                ClientMessage::Mutation {
-                    request_id: r,
-                    udf_path: "tasks:create".into(),
-                    args: json!({"title": "x"})
-                },
+                ClientMessage::Subscribe { query_id: q, udf_path: "tasks:list".into(), args: json!({}) },
+                ClientMessage::Mutation { request_id: r, udf_path: "tasks:create".into(), args: json!({"title": "x"}) },
             ]
         );
         assert_eq!(core.pending_mutations(), 1);
@@ -357,30 +292,12 @@ mod tests {
         let events = core.receive(&transition(
             (0, 0),
             (1, 0),
-            vec![QueryModification::QueryUpdated {
-                query_id: q,
-                value: json!([]),
-            }],
+            vec![QueryModification::QueryUpdated { query_id: q, value: json!([]) }],
         ));
-        assert_eq!(
-            events,
-            vec![ClientEvent::Query {
-                query_id: q,
-                result: Ok(json!([]))
-            }]
-        );
+        assert_eq!(events, vec![ClientEvent::Query { query_id: q, result: Ok(json!([])) }]);
         let events = core.receive(&transition((1, 5), (1, 6), vec![]));
-        assert!(
-            matches!(&events[..], [ClientEvent::ResyncRequired { .. }]),
-            "{events:?}"
-        );
-        assert_eq!(
-            core.version(),
-            StateVersion {
-                query_set: 1,
-                ts: Ts(0)
-            }
-        );
+        assert!(matches!(&events[..], [ClientEvent::ResyncRequired { .. }]), "{events:?}");
+        assert_eq!(core.version(), StateVersion { query_set: 1, ts: Ts(0) });
     }
 
     #[test]
@@ -391,10 +308,7 @@ mod tests {
         core.receive(&transition(
             (0, 0),
             (1, 0),
-            vec![QueryModification::QueryUpdated {
-                query_id: q,
-                value: json!([1]),
-            }],
+            vec![QueryModification::QueryUpdated { query_id: q, value: json!([1]) }],
         ));
         let (r, frame) = core.mutation("tasks:create", json!({}));
         assert!(frame.is_some());
@@ -415,19 +329,10 @@ mod tests {
         let (r, _) = core.mutation("tasks:create", json!({}));
         let response = ServerMessage::MutationResponse {
             request_id: r,
-            outcome: MutationOutcome::Success {
-                result: json!("id"),
-                ts: Ts(1),
-            },
+            outcome: MutationOutcome::Success { result: json!("id"), ts: Ts(1) },
         }
         .to_json();
-        assert_eq!(
-            core.receive(&response),
-            vec![ClientEvent::Mutation {
-                request_id: r,
-                result: Ok(json!("id"))
-            }]
-        );
+        assert_eq!(core.receive(&response), vec![ClientEvent::Mutation { request_id: r, result: Ok(json!("id")) }]);
         assert_eq!(core.receive(&response), vec![]);
         assert_eq!(core.pending_mutations(), 0);
     }
@@ -437,17 +342,11 @@ mod tests {
         let mut core = ClientCore::new();
         core.on_open();
         let (q, _) = core.subscribe("tasks:list", json!({}));
-        assert_eq!(
-            core.unsubscribe(q),
-            Some(ClientMessage::Unsubscribe { query_id: q })
-        );
+        assert_eq!(core.unsubscribe(q), Some(ClientMessage::Unsubscribe { query_id: q }));
         let events = core.receive(&transition(
             (0, 0),
             (1, 0),
-            vec![QueryModification::QueryUpdated {
-                query_id: q,
-                value: json!([]),
-            }],
+            vec![QueryModification::QueryUpdated { query_id: q, value: json!([]) }],
         ));
         assert!(events.is_empty());
         assert_eq!(core.unsubscribe(q), None);
@@ -456,9 +355,6 @@ mod tests {
     #[test]
     fn garbage_from_the_server_asks_for_resync() {
         let mut core = ClientCore::new();
-        assert!(matches!(
-            &core.receive("<html>")[..],
-            [ClientEvent::ResyncRequired { .. }]
-        ));
+        assert!(matches!(&core.receive("<html>")[..], [ClientEvent::ResyncRequired { .. }]));
     }
 }

@@ -38,29 +38,26 @@ impl fmt::Display for EndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EndpointError::InvalidUrl(input) => {
-                write!(f, "{input:?} is not a URL: expected something like wss://sync.example.org or http://127.0.0.1:8787")
-            }
-            EndpointError::UnsupportedScheme(scheme) => {
                 write!(
                     f,
-                    "URL scheme {scheme:?} is not supported: use ws, wss, http or https"
+                    "{input:?} is not a URL: expected something like wss://sync.example.org or http://127.0.0.1:8787"
                 )
+            }
+            EndpointError::UnsupportedScheme(scheme) => {
+                write!(f, "URL scheme {scheme:?} is not supported: use ws, wss, http or https")
             }
             EndpointError::MissingHost(input) => write!(f, "URL {input:?} has no host"),
             EndpointError::BadPath(path) => {
-                write!(f, "URL path {path:?} is not a room endpoint: use no path (and pass a room) or /rooms/<room>/sync")
+                write!(
+                    f,
+                    "URL path {path:?} is not a room endpoint: use no path (and pass a room) or /rooms/<room>/sync"
+                )
             }
             EndpointError::MissingRoom => {
-                write!(
-                    f,
-                    "no room given: pass options.room or use a URL ending in /rooms/<room>/sync"
-                )
+                write!(f, "no room given: pass options.room or use a URL ending in /rooms/<room>/sync")
             }
             EndpointError::RoomMismatch { in_url, in_options } => {
-                write!(
-                    f,
-                    "the URL names room {in_url:?} but options.room is {in_options:?}"
-                )
+                write!(f, "the URL names room {in_url:?} but options.room is {in_options:?}")
             }
             EndpointError::InvalidRoom(why) => f.write_str(why),
         }
@@ -77,10 +74,7 @@ pub fn validate_room_name(room: &str) -> Result<(), EndpointError> {
             room.len()
         )));
     }
-    match room
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
+    match room.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
         Some(bad) => Err(EndpointError::InvalidRoom(format!(
             "room name may only hold letters, digits, '-' and '_'; found {bad:?} in {room:?}"
         ))),
@@ -94,9 +88,7 @@ pub fn validate_room_name(room: &str) -> Result<(), EndpointError> {
 /// `http(s)` becomes `ws(s)`: panels are usually configured with the worker's HTTP address.
 pub fn sync_url(input: &str, room: Option<&str>) -> Result<String, EndpointError> {
     let input = input.trim();
-    let (scheme, rest) = input
-        .split_once("://")
-        .ok_or_else(|| EndpointError::InvalidUrl(input.to_string()))?;
+    let (scheme, rest) = input.split_once("://").ok_or_else(|| EndpointError::InvalidUrl(input.to_string()))?;
     let ws_scheme = match scheme.to_ascii_lowercase().as_str() {
         "ws" | "http" => "ws",
         "wss" | "https" => "wss",
@@ -118,20 +110,14 @@ pub fn sync_url(input: &str, room: Option<&str>) -> Result<String, EndpointError
     validate_host(host, input)?;
     let room_in_url = match path.trim_end_matches('/') {
         "" => None,
-        trimmed => match trimmed
-            .strip_prefix("/rooms/")
-            .and_then(|r| r.strip_suffix("/sync"))
-        {
+        trimmed => match trimmed.strip_prefix("/rooms/").and_then(|r| r.strip_suffix("/sync")) {
             Some(name) if !name.contains('/') => Some(name),
             _ => return Err(EndpointError::BadPath(path.to_string())),
         },
     };
     let room = match (room_in_url, room) {
         (Some(in_url), Some(in_options)) if in_url != in_options => {
-            return Err(EndpointError::RoomMismatch {
-                in_url: in_url.into(),
-                in_options: in_options.into(),
-            })
+            return Err(EndpointError::RoomMismatch { in_url: in_url.into(), in_options: in_options.into() })
         }
         (Some(name), _) | (None, Some(name)) => name,
         (None, None) => return Err(EndpointError::MissingRoom),
@@ -144,9 +130,7 @@ pub fn sync_url(input: &str, room: Option<&str>) -> Result<String, EndpointError
 fn validate_host(host: &str, input: &str) -> Result<(), EndpointError> {
     let without_port = match host.rsplit_once(':') {
         // An IPv6 literal like [::1] has colons of its own; its port follows the bracket.
-        Some((name, port))
-            if !name.ends_with(':') && (name.ends_with(']') || !name.contains(':')) =>
-        {
+        Some((name, port)) if !name.ends_with(':') && (name.ends_with(']') || !name.contains(':')) => {
             if port.parse::<u16>().is_err() {
                 return Err(EndpointError::InvalidUrl(input.to_string()));
             }
@@ -166,30 +150,15 @@ mod tests {
 
     #[test]
     fn accepts_base_urls_with_a_room_and_full_room_urls() {
-        assert_eq!(
-            sync_url("http://127.0.0.1:8787", Some("ngo")).unwrap(),
-            "ws://127.0.0.1:8787/rooms/ngo/sync"
-        );
+        assert_eq!(sync_url("http://127.0.0.1:8787", Some("ngo")).unwrap(), "ws://127.0.0.1:8787/rooms/ngo/sync");
         assert_eq!(
             sync_url("https://sync.example.org/", Some("ngo")).unwrap(),
             "wss://sync.example.org/rooms/ngo/sync"
         );
-        assert_eq!(
-            sync_url("wss://h/rooms/a-1/sync", None).unwrap(),
-            "wss://h/rooms/a-1/sync"
-        );
-        assert_eq!(
-            sync_url("WS://h/rooms/a/sync/", Some("a")).unwrap(),
-            "ws://h/rooms/a/sync"
-        );
-        assert_eq!(
-            sync_url("ws://[::1]:9000", Some("r")).unwrap(),
-            "ws://[::1]:9000/rooms/r/sync"
-        );
-        assert_eq!(
-            sync_url("ws://h?token=x", Some("r")).unwrap(),
-            "ws://h/rooms/r/sync?token=x"
-        );
+        assert_eq!(sync_url("wss://h/rooms/a-1/sync", None).unwrap(), "wss://h/rooms/a-1/sync");
+        assert_eq!(sync_url("WS://h/rooms/a/sync/", Some("a")).unwrap(), "ws://h/rooms/a/sync");
+        assert_eq!(sync_url("ws://[::1]:9000", Some("r")).unwrap(), "ws://[::1]:9000/rooms/r/sync");
+        assert_eq!(sync_url("ws://h?token=x", Some("r")).unwrap(), "ws://h/rooms/r/sync?token=x");
     }
 
     #[test]
@@ -210,18 +179,12 @@ mod tests {
             err("ws://h", None).to_string(),
             "no room given: pass options.room or use a URL ending in /rooms/<room>/sync"
         );
-        assert_eq!(
-            err("ws://h/rooms/a/sync", Some("b")).code(),
-            "ROOM_MISMATCH"
-        );
+        assert_eq!(err("ws://h/rooms/a/sync", Some("b")).code(), "ROOM_MISMATCH");
         assert_eq!(
             err("ws://h", Some("a b")).to_string(),
             r#"room name may only hold letters, digits, '-' and '_'; found ' ' in "a b""#
         );
-        assert_eq!(
-            err("ws://h/rooms/bad.name/sync", None).code(),
-            "INVALID_ROOM"
-        );
+        assert_eq!(err("ws://h/rooms/bad.name/sync", None).code(), "INVALID_ROOM");
         assert_eq!(err("ws://h", Some(&"x".repeat(65))).code(), "INVALID_ROOM");
     }
 }

@@ -18,10 +18,7 @@ pub struct TestEnvironment {
 
 impl TestEnvironment {
     pub fn new(now_ms: f64) -> Self {
-        Self {
-            now_ms,
-            next_random: 1,
-        }
+        Self { now_ms, next_random: 1 }
     }
 }
 

@@ -8,10 +8,7 @@ const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 /// Encodes 128 random bits as 26 lowercase base32 characters.
 fn encode_base32(random: u128) -> String {
-    (0..26)
-        .rev()
-        .map(|i| ALPHABET[((random >> (i * 5)) & 31) as usize] as char)
-        .collect()
+    (0..26).rev().map(|i| ALPHABET[((random >> (i * 5)) & 31) as usize] as char).collect()
 }
 
 /// Characters of randomness in a document id (26 × 5 = 130 ≥ 128 bits).
@@ -38,10 +35,7 @@ pub fn table_code(table: &str) -> String {
         hash = hash.wrapping_mul(0x0100_0193);
     }
     let code = (hash ^ (hash >> 20)) & 0xF_FFFF;
-    (0..TABLE_CODE_CHARS)
-        .rev()
-        .map(|i| ALPHABET[((code >> (i * 5)) & 31) as usize] as char)
-        .collect()
+    (0..TABLE_CODE_CHARS).rev().map(|i| ALPHABET[((code >> (i * 5)) & 31) as usize] as char).collect()
 }
 
 impl DocumentId {
@@ -116,10 +110,7 @@ mod tests {
         assert_eq!(id.as_str().len(), DOCUMENT_ID_LEN);
         assert!(id.as_str().bytes().all(|b| ALPHABET.contains(&b)));
         assert!(id.as_str().ends_with(&table_code("users")));
-        assert_eq!(
-            DocumentId::parse_for_table(id.as_str(), "users"),
-            Ok(id.clone())
-        );
+        assert_eq!(DocumentId::parse_for_table(id.as_str(), "users"), Ok(id.clone()));
         assert_eq!(
             DocumentId::parse_for_table(id.as_str(), "donations"),
             Err("an id of a document in another table than donations".into())

@@ -59,11 +59,7 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
         Value::Number(f) => {
             out.push(TAG_NUMBER);
             let bits = canonical_nan(*f).to_bits();
-            let ordered = if bits >> 63 == 1 {
-                !bits
-            } else {
-                bits ^ (1 << 63)
-            };
+            let ordered = if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) };
             out.extend_from_slice(&ordered.to_be_bytes());
         }
         Value::Boolean(b) => out.push(if *b { TAG_TRUE } else { TAG_FALSE }),

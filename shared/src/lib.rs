@@ -20,12 +20,13 @@ pub mod schema;
 #[cfg(any(test, feature = "native"))]
 pub mod sqlite;
 pub mod storage;
-pub mod tasks;
+pub mod text;
 pub mod typescript;
 pub mod validation;
 pub mod validator;
 pub mod value;
 
+pub use environment::Environment;
 pub use ids::{ConnId, DocumentId};
 pub use protocol::{ClientMessage, ErrorCode, QueryId, RequestId, ServerMessage, StateVersion, Ts};
 pub use room::{Outgoing, Room, RoomInput};

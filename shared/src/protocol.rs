@@ -34,11 +34,9 @@ impl Serialize for Ts {
 impl<'de> Deserialize<'de> for Ts {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse::<u64>().map(Ts).map_err(|_| {
-            serde::de::Error::custom(format!(
-                "invalid timestamp {text:?}: expected a decimal u64 string"
-            ))
-        })
+        text.parse::<u64>()
+            .map(Ts)
+            .map_err(|_| serde::de::Error::custom(format!("invalid timestamp {text:?}: expected a decimal u64 string")))
     }
 }
 
@@ -55,12 +53,7 @@ pub struct StateVersion {
 
 /// Frames a client sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    deny_unknown_fields
-)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum ClientMessage {
     /// Start a live query. The first result arrives in a `transition`.
     Subscribe {
@@ -82,18 +75,10 @@ pub enum ClientMessage {
 
 /// Frames a room sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ServerMessage {
     /// The client's queries moved from `start_version` to `end_version`.
-    Transition {
-        start_version: StateVersion,
-        end_version: StateVersion,
-        modifications: Vec<QueryModification>,
-    },
+    Transition { start_version: StateVersion, end_version: StateVersion, modifications: Vec<QueryModification> },
     /// Outcome of one mutation. Sent after the transition that includes its write, so a
     /// client that resolves its promise here already shows the write (read-your-writes).
     MutationResponse {
@@ -107,33 +92,16 @@ pub enum ServerMessage {
 
 /// One query's change within a transition.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum QueryModification {
-    QueryUpdated {
-        query_id: QueryId,
-        value: Value,
-    },
-    QueryFailed {
-        query_id: QueryId,
-        code: ErrorCode,
-        message: String,
-    },
-    QueryRemoved {
-        query_id: QueryId,
-    },
+    QueryUpdated { query_id: QueryId, value: Value },
+    QueryFailed { query_id: QueryId, code: ErrorCode, message: String },
+    QueryRemoved { query_id: QueryId },
 }
 
 /// Result of a mutation as sent on the wire.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "outcome",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "outcome", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum MutationOutcome {
     Success { result: Value, ts: Ts },
     Failure { code: ErrorCode, message: String },
@@ -216,36 +184,17 @@ mod tests {
 
     #[test]
     fn subscribe_wire_shape() {
-        let msg = ClientMessage::parse(
-            r#"{"type":"subscribe","queryId":1,"udfPath":"tasks:list","args":{}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            msg,
-            ClientMessage::Subscribe {
-                query_id: 1,
-                udf_path: "tasks:list".into(),
-                args: json!({})
-            }
-        );
+        let msg = ClientMessage::parse(r#"{"type":"subscribe","queryId":1,"udfPath":"tasks:list","args":{}}"#).unwrap();
+        assert_eq!(msg, ClientMessage::Subscribe { query_id: 1, udf_path: "tasks:list".into(), args: json!({}) });
         assert_eq!(ClientMessage::parse(&msg.to_json()).unwrap(), msg);
     }
 
     #[test]
     fn transition_encodes_ts_as_string() {
         let msg = ServerMessage::Transition {
-            start_version: StateVersion {
-                query_set: 0,
-                ts: Ts(0),
-            },
-            end_version: StateVersion {
-                query_set: 1,
-                ts: Ts(u64::MAX),
-            },
-            modifications: vec![QueryModification::QueryUpdated {
-                query_id: 1,
-                value: json!([]),
-            }],
+            start_version: StateVersion { query_set: 0, ts: Ts(0) },
+            end_version: StateVersion { query_set: 1, ts: Ts(u64::MAX) },
+            modifications: vec![QueryModification::QueryUpdated { query_id: 1, value: json!([]) }],
         };
         let text = msg.to_json();
         assert_eq!(
@@ -259,10 +208,7 @@ mod tests {
     fn mutation_response_wire_shape() {
         let ok = ServerMessage::MutationResponse {
             request_id: 7,
-            outcome: MutationOutcome::Success {
-                result: json!("abc"),
-                ts: Ts(3),
-            },
+            outcome: MutationOutcome::Success { result: json!("abc"), ts: Ts(3) },
         };
         assert_eq!(
             ok.to_json(),
@@ -270,10 +216,7 @@ mod tests {
         );
         let err = ServerMessage::MutationResponse {
             request_id: 8,
-            outcome: MutationOutcome::Failure {
-                code: ErrorCode::Validation,
-                message: "m".into(),
-            },
+            outcome: MutationOutcome::Failure { code: ErrorCode::Validation, message: "m".into() },
         };
         assert_eq!(
             err.to_json(),
@@ -286,17 +229,11 @@ mod tests {
     fn malformed_frames_say_why() {
         let err = ClientMessage::parse("{not json").unwrap_err();
         assert!(err.starts_with("malformed frame: "), "{err}");
-        let err =
-            ClientMessage::parse(r#"{"type":"subscribe","queryId":"x","udfPath":"tasks:list"}"#)
-                .unwrap_err();
-        assert!(
-            err.contains("queryId") || err.contains("invalid type"),
-            "{err}"
-        );
+        let err = ClientMessage::parse(r#"{"type":"subscribe","queryId":"x","udfPath":"tasks:list"}"#).unwrap_err();
+        assert!(err.contains("queryId") || err.contains("invalid type"), "{err}");
         let err = ClientMessage::parse(r#"{"type":"explode"}"#).unwrap_err();
         assert!(err.contains("unknown variant `explode`"), "{err}");
-        let err =
-            ClientMessage::parse(r#"{"type":"unsubscribe","queryId":1,"extra":1}"#).unwrap_err();
+        let err = ClientMessage::parse(r#"{"type":"unsubscribe","queryId":1,"extra":1}"#).unwrap_err();
         assert!(err.contains("unknown field `extra`"), "{err}");
     }
 

@@ -1,44 +1,43 @@
 //! The room engine: one tenant's database plus the live queries of everyone connected to it.
 //!
-//! Sans-IO: the driver (the Durable Object) feeds it [`RoomInput`]s with the current time and
-//! fresh entropy, and delivers the [`Outgoing`] frames it returns. All state that must
-//! survive the driver being evicted — documents, the commit timestamp, every connection's
-//! subscriptions and version — lives in SQL, so a freshly constructed `Room` over the same
-//! storage carries on exactly where the last one stopped.
+//! Sans-IO: the driver (the Durable Object) feeds it [`RoomInput`]s with an
+//! [`Environment`] (time, entropy), and delivers the [`Outgoing`] frames it returns.
+//!
+//! Reactivity: every subscription is stored with the read set of its last run. After a
+//! mutation commits, the [`SubscriptionIndex`] yields exactly the subscriptions whose read
+//! sets hold a written key; only those re-run, and only results whose hash changed are sent.
+//! Each connection then gets one transition from the version it holds to the new commit
+//! timestamp, carrying all its changed results together.
+//!
+//! Hibernation: everything that must outlive the process — documents, the commit
+//! timestamp, each connection's version, each subscription with its read set, journal and
+//! result hash — lives in SQL. A `Room` opened over the same storage rebuilds its in-memory
+//! subscription index from it and carries on exactly where the last one stopped.
 
-use crate::ids::{ConnId, DocumentId};
+use crate::engine::registry::FunctionDef;
+use crate::engine::{store, FnError, FunctionKind, ReadSet, Registry, SubscriptionIndex, Tx};
+use crate::environment::Environment;
+use crate::ids::ConnId;
 use crate::protocol::{
-    ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId,
-    ServerMessage, StateVersion, Ts,
+    ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId, ServerMessage, StateVersion, Ts,
 };
+use crate::schema::Schema;
 use crate::storage::{Sql, SqlValue, StorageError};
-use crate::tasks::{self, NewTask};
-use crate::validation::ValidationError;
-use serde_json::{json, Map, Value};
-use thiserror::Error;
+use serde_json::Value as Json;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
-/// Every table the engine needs, created idempotently when a room opens.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS _documents (
-        tbl TEXT NOT NULL, id TEXT NOT NULL, creation_time REAL NOT NULL, body TEXT NOT NULL,
-        PRIMARY KEY (tbl, id))",
-    "CREATE INDEX IF NOT EXISTS _documents_by_creation ON _documents (tbl, creation_time, id)",
-    "CREATE TABLE IF NOT EXISTS _connections (
-        conn_id TEXT PRIMARY KEY, query_set INTEGER NOT NULL, ts INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS _subscriptions (
+/// Largest text frame accepted from a client.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// The room's own tables, beside the document store's.
+const ROOM_MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS _conns (conn_id TEXT PRIMARY KEY, query_set INTEGER NOT NULL, ts INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS _subs (
         conn_id TEXT NOT NULL, query_id INTEGER NOT NULL, udf_path TEXT NOT NULL, args TEXT NOT NULL,
+        read_set TEXT NOT NULL, journal TEXT, result_hash TEXT NOT NULL,
         PRIMARY KEY (conn_id, query_id))",
 ];
-
-/// Per-input facts the platform supplies: the engine reads no clock and draws no randomness.
-#[derive(Clone, Copy, Debug)]
-pub struct Context {
-    /// Wall-clock milliseconds since the Unix epoch, used for `_creationTime`.
-    pub now_ms: f64,
-    /// 128 fresh random bits, used for ids minted while handling this input.
-    pub random: u128,
-}
 
 /// What happened on a connection.
 #[derive(Clone, Copy, Debug)]
@@ -58,59 +57,92 @@ pub struct Outgoing {
     pub message: ServerMessage,
 }
 
-/// Why a function call failed; each maps to one wire [`ErrorCode`].
-#[derive(Debug, Error)]
-enum CallError {
-    #[error("{0}")]
-    Validation(#[from] ValidationError),
-    #[error("no {kind} named {path:?}; available: {available}")]
-    UnknownFunction {
-        kind: &'static str,
-        path: String,
-        available: &'static str,
-    },
-    #[error(transparent)]
-    Storage(#[from] StorageError),
+type SubKey = (ConnId, QueryId);
+
+/// One query run: its result (or error), what it read, the journal it pinned.
+struct QueryRun {
+    result: Result<Json, FnError>,
+    read_set: ReadSet,
+    journal: Option<String>,
 }
 
-impl CallError {
-    fn code(&self) -> ErrorCode {
-        match self {
-            CallError::Validation(_) => ErrorCode::Validation,
-            CallError::UnknownFunction { .. } => ErrorCode::UnknownFunction,
-            CallError::Storage(_) => ErrorCode::Internal,
+impl QueryRun {
+    fn hash(&self) -> String {
+        match &self.result {
+            Ok(value) => fnv_hex(&value.to_string()),
+            Err(e) => fnv_hex(&format!("error:{}:{e}", e.code())),
+        }
+    }
+
+    fn modification(self, query_id: QueryId) -> QueryModification {
+        match self.result {
+            Ok(value) => QueryModification::QueryUpdated { query_id, value },
+            Err(e) => QueryModification::QueryFailed { query_id, code: e.code(), message: e.to_string() },
         }
     }
 }
 
-const QUERIES: &str = "tasks:list";
-const MUTATIONS: &str = "tasks:create";
+/// A stable 64-bit FNV-1a hash as hex (result hashes must agree across restarts).
+fn fnv_hex(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
 
 /// One room's engine over its storage.
 pub struct Room<S: Sql> {
     sql: S,
+    schema: &'static Schema,
+    registry: &'static Registry,
+    subscriptions: RefCell<SubscriptionIndex<SubKey>>,
 }
 
 impl<S: Sql> Room<S> {
-    /// Opens the room, creating its tables if this is the first time.
+    /// Opens the reference app's room over `sql`, creating its tables on first use.
     pub fn open(sql: S) -> Result<Self, StorageError> {
-        for statement in MIGRATIONS {
+        Self::open_with(sql, crate::app::schema::schema(), crate::app::functions::registry())
+    }
+
+    /// Opens a room for any schema and set of functions.
+    pub fn open_with(sql: S, schema: &'static Schema, registry: &'static Registry) -> Result<Self, StorageError> {
+        for statement in store::MIGRATIONS.iter().chain(ROOM_MIGRATIONS) {
             sql.exec(statement, &[])?;
         }
-        Ok(Self { sql })
+        let mut index = SubscriptionIndex::default();
+        for row in sql.exec("SELECT conn_id, query_id, read_set FROM _subs", &[])? {
+            let conn = ConnId::from_stored(text_at(&row, 0)?);
+            let query_id = int_at(&row, 1) as QueryId;
+            // An unreadable read set must not hide updates: fall back to "everything".
+            let read_set = ReadSet::from_text(&text_at(&row, 2)?).unwrap_or_else(|| everything(schema));
+            index.insert((conn, query_id), &read_set);
+        }
+        Ok(Self { sql, schema, registry, subscriptions: RefCell::new(index) })
     }
 
     pub fn storage(&self) -> &S {
         &self.sql
     }
 
+    /// Live subscriptions in this room.
+    pub fn subscription_count(&self) -> usize {
+        self.subscriptions.borrow().len()
+    }
+
     /// Handles one input and returns the frames to deliver, in order.
-    pub fn handle(&self, input: RoomInput<'_>, cx: Context) -> Vec<Outgoing> {
+    pub fn handle(&self, input: RoomInput<'_>, env: &mut dyn Environment) -> Vec<Outgoing> {
         let result = match input {
             RoomInput::Open { conn } => self.open_connection(conn).map(|()| Vec::new()),
             RoomInput::Close { conn } => self.close_connection(conn).map(|()| Vec::new()),
+            RoomInput::Frame { conn, text } if text.len() > MAX_FRAME_BYTES => Ok(vec![error_to(
+                conn,
+                ErrorCode::BadFrame,
+                format!("frame of {} bytes is over the {MAX_FRAME_BYTES}-byte limit", text.len()),
+            )]),
             RoomInput::Frame { conn, text } => match ClientMessage::parse(text) {
-                Ok(message) => self.handle_message(conn, message, cx),
+                Ok(message) => self.handle_message(conn, message, env),
                 Err(message) => Ok(vec![error_to(conn, ErrorCode::BadFrame, message)]),
             },
         };
@@ -125,89 +157,86 @@ impl<S: Sql> Room<S> {
 
     /// The room's latest commit timestamp.
     pub fn current_ts(&self) -> Result<Ts, StorageError> {
-        let rows = self
-            .sql
-            .exec("SELECT value FROM _meta WHERE key = 'ts'", &[])?;
-        Ok(Ts(rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(SqlValue::as_integer)
-            .unwrap_or(0) as u64))
+        let rows = self.sql.exec("SELECT value FROM _meta WHERE key = 'ts'", &[])?;
+        Ok(Ts(rows.first().map(|r| int_at(r, 0)).unwrap_or(0) as u64))
     }
 
     fn open_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
-        self.sql.exec(
-            "INSERT OR IGNORE INTO _connections (conn_id, query_set, ts) VALUES (?, 0, 0)",
-            &[conn.as_str().into()],
-        )?;
+        self.sql
+            .exec("INSERT OR IGNORE INTO _conns (conn_id, query_set, ts) VALUES (?, 0, 0)", &[conn.as_str().into()])?;
         Ok(())
     }
 
     fn close_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
+        let ids = self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
         self.sql.atomically(|| {
-            self.sql.exec(
-                "DELETE FROM _subscriptions WHERE conn_id = ?",
-                &[conn.as_str().into()],
-            )?;
-            self.sql.exec(
-                "DELETE FROM _connections WHERE conn_id = ?",
-                &[conn.as_str().into()],
-            )?;
-            Ok(())
-        })
+            self.sql.exec("DELETE FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
+            self.sql.exec("DELETE FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
+            Ok::<(), StorageError>(())
+        })?;
+        let mut index = self.subscriptions.borrow_mut();
+        for row in ids {
+            index.remove(&(conn.clone(), int_at(&row, 0) as QueryId));
+        }
+        Ok(())
     }
 
     fn handle_message(
         &self,
         conn: &ConnId,
         message: ClientMessage,
-        cx: Context,
+        env: &mut dyn Environment,
     ) -> Result<Vec<Outgoing>, StorageError> {
         match message {
-            ClientMessage::Subscribe {
-                query_id,
-                udf_path,
-                args,
-            } => self.subscribe(conn, query_id, udf_path, args),
+            ClientMessage::Subscribe { query_id, udf_path, args } => self.subscribe(conn, query_id, udf_path, args),
             ClientMessage::Unsubscribe { query_id } => self.unsubscribe(conn, query_id),
-            ClientMessage::Mutation {
-                request_id,
-                udf_path,
-                args,
-            } => self.mutate(conn, request_id, &udf_path, &args, cx),
+            ClientMessage::Mutation { request_id, udf_path, args } => {
+                self.mutate(conn, request_id, &udf_path, &args, env)
+            }
         }
     }
 
     fn connection_version(&self, conn: &ConnId) -> Result<StateVersion, StorageError> {
-        // A frame can arrive for a connection the room has not seen (e.g. a socket accepted
-        // by an older build): register it on first use.
+        // A frame can arrive for a connection the room has not seen (a socket accepted by
+        // an older build): register it on first use.
         self.open_connection(conn)?;
-        let rows = self.sql.exec(
-            "SELECT query_set, ts FROM _connections WHERE conn_id = ?",
-            &[conn.as_str().into()],
-        )?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StorageError(format!("connection {conn} vanished")))?;
-        Ok(StateVersion {
-            query_set: row.first().and_then(SqlValue::as_integer).unwrap_or(0) as u32,
-            ts: Ts(row.get(1).and_then(SqlValue::as_integer).unwrap_or(0) as u64),
-        })
+        let rows = self.sql.exec("SELECT query_set, ts FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
+        let row = rows.first().ok_or_else(|| StorageError(format!("connection {conn} vanished")))?;
+        Ok(StateVersion { query_set: int_at(row, 0) as u32, ts: Ts(int_at(row, 1) as u64) })
     }
 
-    fn set_connection_version(
-        &self,
-        conn: &ConnId,
-        version: StateVersion,
-    ) -> Result<(), StorageError> {
+    fn set_connection_version(&self, conn: &ConnId, version: StateVersion) -> Result<(), StorageError> {
         self.sql.exec(
-            "UPDATE _connections SET query_set = ?, ts = ? WHERE conn_id = ?",
+            "UPDATE _conns SET query_set = ?, ts = ? WHERE conn_id = ?",
+            &[i64::from(version.query_set).into(), (version.ts.0 as i64).into(), conn.as_str().into()],
+        )?;
+        Ok(())
+    }
+
+    /// Runs a registered query.
+    fn run_query(&self, udf_path: &str, args: &Json, journal: Option<String>) -> QueryRun {
+        let (def, args) = match self.registry.resolve(udf_path, FunctionKind::Query, args) {
+            Ok(found) => found,
+            Err(e) => return QueryRun { result: Err(e), read_set: ReadSet::default(), journal: None },
+        };
+        let mut tx = Tx::reader(&self.sql, self.schema, journal);
+        let result = (def.handler)(&mut tx, &args).map(|v| v.to_json());
+        let (read_set, _, journal) = tx.finish();
+        QueryRun { result, read_set, journal }
+    }
+
+    fn store_subscription(&self, conn: &ConnId, query_id: QueryId, run: &QueryRun) -> Result<(), StorageError> {
+        self.sql.exec(
+            "UPDATE _subs SET read_set = ?, journal = ?, result_hash = ? WHERE conn_id = ? AND query_id = ?",
             &[
-                i64::from(version.query_set).into(),
-                (version.ts.0 as i64).into(),
+                run.read_set.to_text().into(),
+                run.journal.clone().map(SqlValue::Text).unwrap_or(SqlValue::Null),
+                run.hash().into(),
                 conn.as_str().into(),
+                i64::from(query_id).into(),
             ],
         )?;
+        self.subscriptions.borrow_mut().insert((conn.clone(), query_id), &run.read_set);
         Ok(())
     }
 
@@ -216,10 +245,10 @@ impl<S: Sql> Room<S> {
         conn: &ConnId,
         query_id: QueryId,
         udf_path: String,
-        args: Value,
+        args: Json,
     ) -> Result<Vec<Outgoing>, StorageError> {
         let exists = self.sql.exec(
-            "SELECT 1 FROM _subscriptions WHERE conn_id = ? AND query_id = ?",
+            "SELECT 1 FROM _subs WHERE conn_id = ? AND query_id = ?",
             &[conn.as_str().into(), i64::from(query_id).into()],
         )?;
         if !exists.is_empty() {
@@ -230,38 +259,33 @@ impl<S: Sql> Room<S> {
             )]);
         }
         let start = self.connection_version(conn)?;
-        let end = StateVersion {
-            query_set: start.query_set + 1,
-            ts: self.current_ts()?,
-        };
-        let modification = match self.run_query(&udf_path, &args) {
-            Ok(value) => {
-                self.sql.exec(
-                    "INSERT INTO _subscriptions (conn_id, query_id, udf_path, args) VALUES (?, ?, ?, ?)",
-                    &[conn.as_str().into(), i64::from(query_id).into(), udf_path.into(), args.to_string().into()],
-                )?;
-                QueryModification::QueryUpdated { query_id, value }
-            }
-            Err(e) => QueryModification::QueryFailed {
-                query_id,
-                code: e.code(),
-                message: e.to_string(),
-            },
-        };
+        let end = StateVersion { query_set: start.query_set + 1, ts: self.current_ts()? };
+        let run = self.run_query(&udf_path, &args, None);
+        // A call that can never succeed (no such function, invalid arguments) is answered
+        // but not kept; a query that failed on the data is kept, since data can change.
+        let keep = !matches!(run.result, Err(FnError::UnknownFunction { .. } | FnError::Validation(_)));
+        if keep {
+            self.sql.exec(
+                "INSERT INTO _subs (conn_id, query_id, udf_path, args, read_set, journal, result_hash)
+                 VALUES (?, ?, ?, ?, '[]', NULL, '')",
+                &[conn.as_str().into(), i64::from(query_id).into(), udf_path.into(), args.to_string().into()],
+            )?;
+            self.store_subscription(conn, query_id, &run)?;
+        }
         self.set_connection_version(conn, end)?;
         Ok(vec![Outgoing {
             to: conn.clone(),
             message: ServerMessage::Transition {
                 start_version: start,
                 end_version: end,
-                modifications: vec![modification],
+                modifications: vec![run.modification(query_id)],
             },
         }])
     }
 
     fn unsubscribe(&self, conn: &ConnId, query_id: QueryId) -> Result<Vec<Outgoing>, StorageError> {
         let removed = self.sql.exec(
-            "DELETE FROM _subscriptions WHERE conn_id = ? AND query_id = ? RETURNING query_id",
+            "DELETE FROM _subs WHERE conn_id = ? AND query_id = ? RETURNING query_id",
             &[conn.as_str().into(), i64::from(query_id).into()],
         )?;
         if removed.is_empty() {
@@ -271,11 +295,9 @@ impl<S: Sql> Room<S> {
                 format!("queryId {query_id} is not subscribed on this connection"),
             )]);
         }
+        self.subscriptions.borrow_mut().remove(&(conn.clone(), query_id));
         let start = self.connection_version(conn)?;
-        let end = StateVersion {
-            query_set: start.query_set + 1,
-            ts: start.ts,
-        };
+        let end = StateVersion { query_set: start.query_set + 1, ts: start.ts };
         self.set_connection_version(conn, end)?;
         Ok(vec![Outgoing {
             to: conn.clone(),
@@ -292,198 +314,103 @@ impl<S: Sql> Room<S> {
         conn: &ConnId,
         request_id: RequestId,
         udf_path: &str,
-        args: &Value,
-        cx: Context,
+        args: &Json,
+        env: &mut dyn Environment,
     ) -> Result<Vec<Outgoing>, StorageError> {
-        let committed = self.sql.atomically(|| -> Result<(Value, Ts), CallError> {
-            let result = self.run_mutation(udf_path, args, cx)?;
-            let ts = self.current_ts()?.next();
-            self.sql.exec(
-                "INSERT INTO _meta (key, value) VALUES ('ts', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[(ts.0 as i64).into()],
-            )?;
-            Ok((result, ts))
-        });
-        let (result, ts) = match committed {
-            Ok(done) => done,
-            Err(e) => {
-                let outcome = MutationOutcome::Failure {
-                    code: e.code(),
-                    message: e.to_string(),
-                };
-                return Ok(vec![Outgoing {
-                    to: conn.clone(),
-                    message: ServerMessage::MutationResponse {
-                        request_id,
-                        outcome,
-                    },
-                }]);
-            }
+        let respond =
+            |outcome| Outgoing { to: conn.clone(), message: ServerMessage::MutationResponse { request_id, outcome } };
+        let (def, args) = match self.registry.resolve(udf_path, FunctionKind::Mutation, args) {
+            Ok(found) => found,
+            Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
         };
-        // Transitions first, response last: when the caller's promise resolves, the write
-        // is already in what it shows.
-        let mut out = self.fan_out(ts)?;
-        out.push(Outgoing {
-            to: conn.clone(),
-            message: ServerMessage::MutationResponse {
-                request_id,
-                outcome: MutationOutcome::Success { result, ts },
-            },
-        });
+        let committed = self.sql.atomically(|| self.run_mutation(def, &args, env));
+        let (result, writes, ts) = match committed {
+            Ok(done) => done,
+            Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
+        };
+        // Transitions first, response last: when the caller's promise resolves, the write is
+        // already in what it shows.
+        let mut out = self.fan_out(&writes, ts)?;
+        out.push(respond(MutationOutcome::Success { result, ts }));
         Ok(out)
     }
 
-    /// Recomputes every subscription and sends each subscribed connection one transition to `ts`.
-    fn fan_out(&self, ts: Ts) -> Result<Vec<Outgoing>, StorageError> {
-        let rows = self.sql.exec(
-            "SELECT s.conn_id, s.query_id, s.udf_path, s.args, c.query_set, c.ts
-             FROM _subscriptions s JOIN _connections c ON c.conn_id = s.conn_id
-             ORDER BY s.conn_id, s.query_id",
-            &[],
-        )?;
-        let mut out: Vec<Outgoing> = Vec::new();
-        for row in rows {
-            let conn = ConnId::from_stored(text_at(&row, 0)?);
-            let query_id = row.get(1).and_then(SqlValue::as_integer).unwrap_or(0) as QueryId;
-            let udf_path = text_at(&row, 2)?;
-            let args: Value = serde_json::from_str(&text_at(&row, 3)?).unwrap_or(Value::Null);
-            let modification = match self.run_query(&udf_path, &args) {
-                Ok(value) => QueryModification::QueryUpdated { query_id, value },
-                Err(e) => QueryModification::QueryFailed {
-                    query_id,
-                    code: e.code(),
-                    message: e.to_string(),
-                },
-            };
-            match out.last_mut() {
-                Some(Outgoing {
-                    to,
-                    message: ServerMessage::Transition { modifications, .. },
-                }) if *to == conn => {
-                    modifications.push(modification);
-                }
-                _ => {
-                    let start = StateVersion {
-                        query_set: row.get(4).and_then(SqlValue::as_integer).unwrap_or(0) as u32,
-                        ts: Ts(row.get(5).and_then(SqlValue::as_integer).unwrap_or(0) as u64),
-                    };
-                    let end = StateVersion {
-                        query_set: start.query_set,
-                        ts,
-                    };
-                    self.set_connection_version(&conn, end)?;
-                    out.push(Outgoing {
-                        to: conn,
-                        message: ServerMessage::Transition {
-                            start_version: start,
-                            end_version: end,
-                            modifications: vec![modification],
-                        },
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn run_query(&self, udf_path: &str, args: &Value) -> Result<Value, CallError> {
-        match udf_path {
-            "tasks:list" => {
-                expect_no_args(udf_path, args)?;
-                self.list_documents(tasks::TABLE)
-            }
-            _ => Err(CallError::UnknownFunction {
-                kind: "query",
-                path: udf_path.to_string(),
-                available: QUERIES,
-            }),
-        }
-    }
-
-    fn run_mutation(&self, udf_path: &str, args: &Value, cx: Context) -> Result<Value, CallError> {
-        match udf_path {
-            "tasks:create" => {
-                let task = NewTask::from_json(args)?;
-                let id = self.insert(tasks::TABLE, task.to_json(), cx)?;
-                Ok(Value::String(id.to_string()))
-            }
-            _ => Err(CallError::UnknownFunction {
-                kind: "mutation",
-                path: udf_path.to_string(),
-                available: MUTATIONS,
-            }),
-        }
-    }
-
-    fn insert(&self, table: &str, body: Value, cx: Context) -> Result<DocumentId, StorageError> {
-        let id = DocumentId::new(table, cx.random);
+    fn run_mutation(
+        &self,
+        def: &FunctionDef,
+        args: &crate::value::Value,
+        env: &mut dyn Environment,
+    ) -> Result<(Json, crate::engine::WriteSet, Ts), FnError> {
+        let mut tx = Tx::writer(&self.sql, self.schema, env);
+        let result = (def.handler)(&mut tx, args)?;
+        let (_, writes, _) = tx.finish();
+        let ts = self.current_ts()?.next();
         self.sql.exec(
-            "INSERT INTO _documents (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)",
-            &[
-                table.into(),
-                id.as_str().into(),
-                cx.now_ms.into(),
-                body.to_string().into(),
-            ],
+            "INSERT INTO _meta (key, value) VALUES ('ts', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[(ts.0 as i64).into()],
         )?;
-        Ok(id)
+        Ok((result.to_json(), writes, ts))
     }
 
-    fn list_documents(&self, table: &str) -> Result<Value, CallError> {
-        let rows = self.sql.exec(
-            "SELECT id, creation_time, body FROM _documents WHERE tbl = ? ORDER BY creation_time, id",
-            &[table.into()],
-        )?;
-        let mut documents = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut doc: Map<String, Value> =
-                serde_json::from_str(&text_at(&row, 2)?).map_err(|e| {
-                    StorageError(format!(
-                        "stored document in {table} is not a JSON object: {e}"
-                    ))
-                })?;
-            doc.insert("_id".into(), Value::String(text_at(&row, 0)?));
-            let creation = match row.get(1) {
-                Some(SqlValue::Real(f)) => json!(f),
-                Some(SqlValue::Integer(i)) => json!(i),
-                _ => Value::Null,
-            };
-            doc.insert("_creationTime".into(), creation);
-            documents.push(Value::Object(doc));
+    /// Re-runs the subscriptions a commit affected and sends each connection whose results
+    /// changed one transition to `ts`.
+    fn fan_out(&self, writes: &crate::engine::WriteSet, ts: Ts) -> Result<Vec<Outgoing>, StorageError> {
+        let affected = self.subscriptions.borrow().affected(writes);
+        let mut changed: BTreeMap<ConnId, Vec<QueryModification>> = BTreeMap::new();
+        for (conn, query_id) in affected {
+            let rows = self.sql.exec(
+                "SELECT udf_path, args, journal, result_hash FROM _subs WHERE conn_id = ? AND query_id = ?",
+                &[conn.as_str().into(), i64::from(query_id).into()],
+            )?;
+            let Some(row) = rows.first() else { continue };
+            let args: Json = serde_json::from_str(&text_at(row, 1)?).unwrap_or(Json::Null);
+            let journal = row.get(2).and_then(SqlValue::as_text).map(str::to_string);
+            let run = self.run_query(&text_at(row, 0)?, &args, journal);
+            let unchanged = run.hash() == text_at(row, 3)?;
+            self.store_subscription(&conn, query_id, &run)?;
+            if !unchanged {
+                changed.entry(conn).or_default().push(run.modification(query_id));
+            }
         }
-        Ok(Value::Array(documents))
+        let mut out = Vec::with_capacity(changed.len());
+        for (conn, modifications) in changed {
+            let start = self.connection_version(&conn)?;
+            let end = StateVersion { query_set: start.query_set, ts };
+            self.set_connection_version(&conn, end)?;
+            out.push(Outgoing {
+                to: conn,
+                message: ServerMessage::Transition { start_version: start, end_version: end, modifications },
+            });
+        }
+        Ok(out)
     }
 }
 
-fn expect_no_args(udf_path: &str, args: &Value) -> Result<(), ValidationError> {
-    match args {
-        Value::Null => Ok(()),
-        Value::Object(map) if map.is_empty() => Ok(()),
-        other => Err(ValidationError::at(
-            format!("{udf_path}.args"),
-            "no arguments ({} or null)",
-            other,
-        )),
+/// A read set covering every index of every table: the safe fallback.
+fn everything(schema: &Schema) -> ReadSet {
+    let mut read_set = ReadSet::default();
+    for table in schema.tables() {
+        read_set.add(crate::engine::read_set::KeyRange::prefix(&table.name, crate::engine::tx::BY_ID, Vec::new()));
+        for (index, _) in store::indexes(table) {
+            read_set.add(crate::engine::read_set::KeyRange::prefix(&table.name, &index, Vec::new()));
+        }
     }
+    read_set
+}
+
+fn int_at(row: &[SqlValue], column: usize) -> i64 {
+    row.get(column).and_then(SqlValue::as_integer).unwrap_or(0)
 }
 
 fn text_at(row: &[SqlValue], column: usize) -> Result<String, StorageError> {
     row.get(column)
         .and_then(SqlValue::as_text)
         .map(str::to_string)
-        .ok_or_else(|| {
-            StorageError(format!(
-                "expected text in column {column}, found {:?}",
-                row.get(column)
-            ))
-        })
+        .ok_or_else(|| StorageError(format!("expected text in column {column}, found {:?}", row.get(column))))
 }
 
 fn error_to(conn: &ConnId, code: ErrorCode, message: String) -> Outgoing {
-    Outgoing {
-        to: conn.clone(),
-        message: ServerMessage::Error { code, message },
-    }
+    Outgoing { to: conn.clone(), message: ServerMessage::Error { code, message } }
 }
 
 #[cfg(test)]

@@ -83,10 +83,7 @@ pub struct TableDef {
 
 /// Builds a table: `table("users", [("name", v::string())]).index("by_name", ["name"])`.
 pub fn table<'a>(name: &str, fields: impl IntoIterator<Item = (&'a str, Validator)>) -> TableDef {
-    let fields: Vec<(String, Validator)> = fields
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let fields: Vec<(String, Validator)> = fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     let lookup = fields.iter().cloned().collect();
     TableDef {
         name: name.to_string(),
@@ -101,10 +98,8 @@ pub fn table<'a>(name: &str, fields: impl IntoIterator<Item = (&'a str, Validato
 impl TableDef {
     /// Adds an index over `fields`, in key order (compound when more than one).
     pub fn index<'a>(mut self, name: &str, fields: impl IntoIterator<Item = &'a str>) -> Self {
-        self.indexes.push(IndexDef {
-            name: name.to_string(),
-            fields: fields.into_iter().map(str::to_string).collect(),
-        });
+        self.indexes
+            .push(IndexDef { name: name.to_string(), fields: fields.into_iter().map(str::to_string).collect() });
         self
     }
 
@@ -125,9 +120,7 @@ impl TableDef {
 
     /// Makes `fields` (one or several: a compound key) unique across the table.
     pub fn unique<'a>(mut self, fields: impl IntoIterator<Item = &'a str>) -> Self {
-        self.uniques.push(UniqueDef {
-            fields: fields.into_iter().map(str::to_string).collect(),
-        });
+        self.uniques.push(UniqueDef { fields: fields.into_iter().map(str::to_string).collect() });
         self
     }
 
@@ -160,11 +153,7 @@ impl TableDef {
     pub fn validate_insert(&self, doc: &Value) -> Result<(), ValidationError> {
         let path = Path::root(&self.name);
         let Value::Object(fields) = doc else {
-            return Err(ValidationError::new(
-                &self.name,
-                "an object (a document)",
-                describe_value(doc),
-            ));
+            return Err(ValidationError::new(&self.name, "an object (a document)", describe_value(doc)));
         };
         if let Some(system) = fields.keys().find(|k| k.starts_with('_')) {
             return Err(ValidationError::new(
@@ -204,9 +193,7 @@ impl TableDef {
         let mut index_names = BTreeSet::new();
         let total = self.indexes.len() + self.search_indexes.len();
         if total > MAX_INDEXES_PER_TABLE {
-            push(format!(
-                "{total} indexes; at most {MAX_INDEXES_PER_TABLE} are allowed"
-            ));
+            push(format!("{total} indexes; at most {MAX_INDEXES_PER_TABLE} are allowed"));
         }
         for index in &self.indexes {
             let i = &index.name;
@@ -217,9 +204,7 @@ impl TableDef {
                 push(format!("index name {problem}"));
             }
             if matches!(i.as_str(), "by_id" | "by_creation_time") {
-                push(format!(
-                    "index name {i:?} is reserved for the built-in indexes"
-                ));
+                push(format!("index name {i:?} is reserved for the built-in indexes"));
             }
             self.check_key_fields(&format!("index {i}"), &index.fields, &mut push);
         }
@@ -228,32 +213,21 @@ impl TableDef {
             if !index_names.insert(s.as_str()) {
                 push(format!("index name {s:?} is used twice"));
             }
-            match self
-                .resolve(&search.search_field)
-                .as_ref()
-                .map(unwrap_optional)
-            {
+            match self.resolve(&search.search_field).as_ref().map(unwrap_optional) {
                 Some(Validator::String) => {}
                 Some(other) => push(format!(
                     "search index {s}: search field {:?} must be a string field, but it is {}",
                     search.search_field,
                     other.describe()
                 )),
-                None => push(format!(
-                    "search index {s}: search field {:?} does not exist",
-                    search.search_field
-                )),
+                None => push(format!("search index {s}: search field {:?} does not exist", search.search_field)),
             }
             if search.filter_fields.len() > MAX_SEARCH_FILTER_FIELDS {
-                push(format!(
-                    "search index {s}: at most {MAX_SEARCH_FILTER_FIELDS} filter fields"
-                ));
+                push(format!("search index {s}: at most {MAX_SEARCH_FILTER_FIELDS} filter fields"));
             }
             for field in &search.filter_fields {
                 if self.resolve(field).is_none() {
-                    push(format!(
-                        "search index {s}: filter field {field:?} does not exist"
-                    ));
+                    push(format!("search index {s}: filter field {field:?} does not exist"));
                 }
             }
         }
@@ -262,20 +236,13 @@ impl TableDef {
             if !unique_keys.insert(unique.fields.clone()) {
                 push(format!("unique key {:?} is declared twice", unique.fields));
             }
-            self.check_key_fields(
-                &format!("unique key {:?}", unique.fields),
-                &unique.fields,
-                &mut push,
-            );
+            self.check_key_fields(&format!("unique key {:?}", unique.fields), &unique.fields, &mut push);
         }
     }
 
     fn check_key_fields(&self, what: &str, fields: &[String], push: &mut impl FnMut(String)) {
         if fields.is_empty() || fields.len() > MAX_INDEX_FIELDS {
-            push(format!(
-                "{what}: must have 1 to {MAX_INDEX_FIELDS} fields, has {}",
-                fields.len()
-            ));
+            push(format!("{what}: must have 1 to {MAX_INDEX_FIELDS} fields, has {}", fields.len()));
         }
         let mut seen = BTreeSet::new();
         for field in fields {
@@ -312,30 +279,20 @@ fn check_validator(
     match validator {
         Validator::Optional(inner) => {
             if !field_level {
-                push(format!(
-                    "field {path}: optional is only allowed directly on an object field"
-                ));
+                push(format!("field {path}: optional is only allowed directly on an object field"));
             }
             check_validator(inner, path, false, tables, push);
         }
-        Validator::Id(table)
-            if !tables.contains_key(table) && !SYSTEM_TABLES.contains(&table.as_str()) =>
-        {
-            push(format!(
-                "field {path}: id of table {table:?}, which is not in the schema"
-            ))
+        Validator::Id(table) if !tables.contains_key(table) && !SYSTEM_TABLES.contains(&table.as_str()) => {
+            push(format!("field {path}: id of table {table:?}, which is not in the schema"))
         }
         Validator::Union(options) => {
             if options.is_empty() {
                 push(format!("field {path}: a union needs at least one option"));
             }
-            options
-                .iter()
-                .for_each(|o| check_validator(o, path, false, tables, push));
+            options.iter().for_each(|o| check_validator(o, path, false, tables, push));
         }
-        Validator::Array(items) => {
-            check_validator(items, &format!("{path}[]"), false, tables, push)
-        }
+        Validator::Array(items) => check_validator(items, &format!("{path}[]"), false, tables, push),
         Validator::Object(fields) => {
             for (name, inner) in fields {
                 if let Err(problem) = check_name(name, true) {
@@ -345,13 +302,8 @@ fn check_validator(
             }
         }
         Validator::Record { keys, values } => {
-            if !matches!(
-                **keys,
-                Validator::String | Validator::Id(_) | Validator::Literal(_) | Validator::Union(_)
-            ) {
-                push(format!(
-                    "field {path}: record keys must be strings, ids or string literals"
-                ));
+            if !matches!(**keys, Validator::String | Validator::Id(_) | Validator::Literal(_) | Validator::Union(_)) {
+                push(format!("field {path}: record keys must be strings, ids or string literals"));
             }
             check_validator(keys, path, false, tables, push);
             check_validator(values, path, false, tables, push);
@@ -364,13 +316,8 @@ fn check_validator(
 /// digits and `_`, at most 64 characters. Top-level `_…` names belong to the system.
 fn check_name(name: &str, nested: bool) -> Result<(), String> {
     let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || (nested && c == '_'));
-    if !first_ok
-        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        || name.len() > MAX_NAME_CHARS
-    {
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || (nested && c == '_'));
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || name.len() > MAX_NAME_CHARS {
         return Err(format!(
             "{name:?} is not allowed: use 1 to {MAX_NAME_CHARS} letters, digits and '_', starting with a letter"
         ));
@@ -386,9 +333,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let current = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(current + 1);
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
             prev = current;
         }
     }
@@ -425,18 +370,15 @@ pub fn define_schema(tables: impl IntoIterator<Item = TableDef>) -> Result<Schem
     let tables: Vec<TableDef> = tables.into_iter().collect();
     let mut problems = Vec::new();
     let mut map = BTreeMap::new();
-    let mut codes: BTreeMap<String, &str> =
-        SYSTEM_TABLES.iter().map(|t| (table_code(t), *t)).collect();
+    let mut codes: BTreeMap<String, &str> = SYSTEM_TABLES.iter().map(|t| (table_code(t), *t)).collect();
     for table in &tables {
         if map.insert(table.name.clone(), table.clone()).is_some() {
             problems.push(format!("table {}: defined twice", table.name));
         }
         if let Some(other) = codes.insert(table_code(&table.name), &table.name) {
             if other != table.name {
-                problems.push(format!(
-                    "table {}: its id code collides with table {other}; rename one of them",
-                    table.name
-                ));
+                problems
+                    .push(format!("table {}: its id code collides with table {other}; rename one of them", table.name));
             }
         }
     }
@@ -446,11 +388,7 @@ pub fn define_schema(tables: impl IntoIterator<Item = TableDef>) -> Result<Schem
     if !problems.is_empty() {
         return Err(SchemaError { problems });
     }
-    let by_name = tables
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.clone(), i))
-        .collect();
+    let by_name = tables.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
     Ok(Schema { tables, by_name })
 }
 
@@ -468,11 +406,7 @@ impl Schema {
     pub fn validate_insert(&self, table: &str, doc: &Value) -> Result<(), ValidationError> {
         match self.table(table) {
             Some(def) => def.validate_insert(doc),
-            None => Err(ValidationError::new(
-                table,
-                "a table of the schema",
-                format!("no table named {table:?}"),
-            )),
+            None => Err(ValidationError::new(table, "a table of the schema", format!("no table named {table:?}"))),
         }
     }
 
@@ -497,11 +431,7 @@ impl Schema {
 }
 
 fn table_json(t: &TableDef) -> Json {
-    let fields: Map<String, Json> = t
-        .fields
-        .iter()
-        .map(|(n, v)| (n.clone(), validator_json(v)))
-        .collect();
+    let fields: Map<String, Json> = t.fields.iter().map(|(n, v)| (n.clone(), validator_json(v))).collect();
     json!({
         "name": t.name,
         "fields": fields,

@@ -12,16 +12,12 @@ pub struct NativeSql {
 impl NativeSql {
     /// A fresh in-memory database.
     pub fn in_memory() -> Result<Self, StorageError> {
-        Connection::open_in_memory()
-            .map(|conn| Self { conn })
-            .map_err(storage_error)
+        Connection::open_in_memory().map(|conn| Self { conn }).map_err(storage_error)
     }
 
     /// A database file, created if missing.
     pub fn open(path: &std::path::Path) -> Result<Self, StorageError> {
-        Connection::open(path)
-            .map(|conn| Self { conn })
-            .map_err(storage_error)
+        Connection::open(path).map(|conn| Self { conn }).map_err(storage_error)
     }
 }
 
@@ -67,18 +63,11 @@ impl Sql for NativeSql {
     }
 
     /// A savepoint, so that atomic blocks nest.
-    fn atomically<T, E: From<StorageError>>(
-        &self,
-        body: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, E> {
-        self.conn
-            .execute_batch("SAVEPOINT roomsync_atomic")
-            .map_err(storage_error)?;
+    fn atomically<T, E: From<StorageError>>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        self.conn.execute_batch("SAVEPOINT roomsync_atomic").map_err(storage_error)?;
         match body() {
             Ok(value) => {
-                self.conn
-                    .execute_batch("RELEASE roomsync_atomic")
-                    .map_err(storage_error)?;
+                self.conn.execute_batch("RELEASE roomsync_atomic").map_err(storage_error)?;
                 Ok(value)
             }
             Err(e) => {

@@ -75,10 +75,7 @@ pub trait Sql {
 
     /// Runs `body` so that either all of its writes commit or none do. An `Err` from `body`
     /// rolls back every write it made and is returned as is.
-    fn atomically<T, E: From<StorageError>>(
-        &self,
-        body: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, E>
+    fn atomically<T, E: From<StorageError>>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E>
     where
         Self: Sized;
 }

@@ -90,11 +90,7 @@ pub fn ts_type(validator: &Validator, indent: usize) -> String {
         Validator::Literal(Literal::Number(n)) => n.to_string(),
         Validator::Literal(Literal::Int64(i)) => format!("{i}n"),
         Validator::Literal(Literal::Boolean(b)) => b.to_string(),
-        Validator::Union(options) => options
-            .iter()
-            .map(|o| ts_type(o, indent))
-            .collect::<Vec<_>>()
-            .join(" | "),
+        Validator::Union(options) => options.iter().map(|o| ts_type(o, indent)).collect::<Vec<_>>().join(" | "),
         Validator::Optional(inner) => format!("{} | undefined", ts_type(inner, indent)),
         Validator::Array(items) => match &**items {
             Validator::Union(_) | Validator::Optional(_) => {
@@ -103,11 +99,7 @@ pub fn ts_type(validator: &Validator, indent: usize) -> String {
             other => format!("{}[]", ts_type(other, indent)),
         },
         Validator::Record { keys, values } => {
-            format!(
-                "Record<{}, {}>",
-                ts_type(keys, indent),
-                ts_type(values, indent)
-            )
+            format!("Record<{}, {}>", ts_type(keys, indent), ts_type(values, indent))
         }
         Validator::Object(fields) => {
             let mut out = String::from("{\n");
@@ -137,10 +129,7 @@ mod tests {
                     ("donor", v::optional(v::id("users"))),
                     ("tags", v::array(v::union([v::string(), v::null()]))),
                     ("meta", v::optional(v::record(v::string(), v::any()))),
-                    (
-                        "at",
-                        v::object([("lat", v::number()), ("note", v::optional(v::string()))]),
-                    ),
+                    ("at", v::object([("lat", v::number()), ("note", v::optional(v::string()))])),
                 ],
             ),
         ])

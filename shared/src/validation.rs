@@ -19,16 +19,8 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    pub fn new(
-        path: impl Into<String>,
-        expected: impl Into<String>,
-        found: impl Into<String>,
-    ) -> Self {
-        Self {
-            path: path.into(),
-            expected: expected.into(),
-            found: found.into(),
-        }
+    pub fn new(path: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) -> Self {
+        Self { path: path.into(), expected: expected.into(), found: found.into() }
     }
 
     /// A check failed on a value that was present.
@@ -63,15 +55,8 @@ mod tests {
 
     #[test]
     fn message_names_path_expected_and_found() {
-        let err = ValidationError::at(
-            "tasks.status",
-            r#"one of "todo", "doing", "done""#,
-            &json!("later"),
-        );
-        assert_eq!(
-            err.to_string(),
-            r#"tasks.status: expected one of "todo", "doing", "done", found string "later""#
-        );
+        let err = ValidationError::at("tasks.status", r#"one of "todo", "doing", "done""#, &json!("later"));
+        assert_eq!(err.to_string(), r#"tasks.status: expected one of "todo", "doing", "done", found string "later""#);
     }
 
     #[test]

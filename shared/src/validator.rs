@@ -126,18 +126,10 @@ pub mod v {
         Validator::Array(Box::new(items))
     }
     pub fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Validator)>) -> Validator {
-        Validator::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        )
+        Validator::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     }
     pub fn record(keys: Validator, values: Validator) -> Validator {
-        Validator::Record {
-            keys: Box::new(keys),
-            values: Box::new(values),
-        }
+        Validator::Record { keys: Box::new(keys), values: Box::new(values) }
     }
 }
 
@@ -172,17 +164,11 @@ impl Validator {
             Validator::Any => "any value".into(),
             Validator::Bytes => "bytes".into(),
             Validator::Literal(l) => l.describe(),
-            Validator::Union(options)
-                if options.iter().all(|o| matches!(o, Validator::Literal(_))) =>
-            {
+            Validator::Union(options) if options.iter().all(|o| matches!(o, Validator::Literal(_))) => {
                 let values: Vec<String> = options.iter().map(Validator::describe).collect();
                 format!("one of {}", values.join(", "))
             }
-            Validator::Union(options) => options
-                .iter()
-                .map(Validator::describe)
-                .collect::<Vec<_>>()
-                .join(" | "),
+            Validator::Union(options) => options.iter().map(Validator::describe).collect::<Vec<_>>().join(" | "),
             Validator::Optional(inner) => format!("{} or nothing", inner.describe()),
             Validator::Array(items) => format!("array of {}", items.describe()),
             Validator::Object(_) => "object".into(),
@@ -206,13 +192,7 @@ impl Validator {
                 "deeper nesting",
             ));
         }
-        let mismatch = || {
-            Err(ValidationError::new(
-                path.as_str(),
-                self.describe(),
-                describe_value(value),
-            ))
-        };
+        let mismatch = || Err(ValidationError::new(path.as_str(), self.describe(), describe_value(value)));
         match (self, value) {
             (Validator::Any, _) => check_any(value, path, depth),
             (Validator::String, Value::String(_))
@@ -222,22 +202,14 @@ impl Validator {
             | (Validator::Null, Value::Null)
             | (Validator::Bytes, Value::Bytes(_)) => Ok(()),
             (Validator::Literal(l), _) if l.matches(value) => Ok(()),
-            (Validator::Id(table), Value::String(s)) => match DocumentId::parse_for_table(s, table)
-            {
+            (Validator::Id(table), Value::String(s)) => match DocumentId::parse_for_table(s, table) {
                 Ok(_) => Ok(()),
-                Err(problem) => Err(ValidationError::new(
-                    path.as_str(),
-                    self.describe(),
-                    problem,
-                )),
+                Err(problem) => Err(ValidationError::new(path.as_str(), self.describe(), problem)),
             },
             // A present optional field that is wrong: say that leaving it out is fine too.
             (Validator::Optional(inner), _) => inner.check_at(value, path, depth).map_err(|e| {
                 if e.path == path.as_str() {
-                    ValidationError {
-                        expected: self.describe(),
-                        ..e
-                    }
+                    ValidationError { expected: self.describe(), ..e }
                 } else {
                     e
                 }
@@ -251,29 +223,15 @@ impl Validator {
                         format!("{} items", values.len()),
                     ));
                 }
-                values
-                    .iter()
-                    .enumerate()
-                    .try_for_each(|(i, v)| items.check_at(v, &path.index(i), depth + 1))
+                values.iter().enumerate().try_for_each(|(i, v)| items.check_at(v, &path.index(i), depth + 1))
             }
-            (Validator::Object(fields), Value::Object(values)) => {
-                check_fields(fields, values, path, depth)
-            }
-            (
-                Validator::Record {
-                    keys,
-                    values: value_validator,
-                },
-                Value::Object(entries),
-            ) => {
+            (Validator::Object(fields), Value::Object(values)) => check_fields(fields, values, path, depth),
+            (Validator::Record { keys, values: value_validator }, Value::Object(entries)) => {
                 for (key, item) in entries {
                     let key_path = path.field(key);
                     check_dynamic_key(key, &key_path)?;
                     keys.check_at(&Value::String(key.clone()), &key_path, depth + 1)
-                        .map_err(|e| ValidationError {
-                            expected: format!("a key that is {}", e.expected),
-                            ..e
-                        })?;
+                        .map_err(|e| ValidationError { expected: format!("a key that is {}", e.expected), ..e })?;
                     value_validator.check_at(item, &key_path, depth + 1)?;
                 }
                 Ok(())
@@ -302,11 +260,7 @@ impl Validator {
         if matches!(value, Value::Object(_)) && object_errors.len() == 1 {
             return Err(object_errors.remove(0));
         }
-        Err(ValidationError::new(
-            path.as_str(),
-            self.describe(),
-            describe_value(value),
-        ))
+        Err(ValidationError::new(path.as_str(), self.describe(), describe_value(value)))
     }
 }
 
@@ -360,10 +314,7 @@ fn check_any(value: &Value, path: &Path, depth: usize) -> Result<(), ValidationE
                     format!("{} items", items.len()),
                 ));
             }
-            items
-                .iter()
-                .enumerate()
-                .try_for_each(|(i, v)| check_any(v, &path.index(i), depth + 1))
+            items.iter().enumerate().try_for_each(|(i, v)| check_any(v, &path.index(i), depth + 1))
         }
         Value::Object(entries) => entries.iter().try_for_each(|(k, v)| {
             let key_path = path.field(k);
@@ -390,11 +341,7 @@ fn shorten_list(items: &[&str]) -> String {
     if items.len() <= SHOWN {
         items.join(", ")
     } else {
-        format!(
-            "{}, … {} more",
-            items[..SHOWN].join(", "),
-            items.len() - SHOWN
-        )
+        format!("{}, … {} more", items[..SHOWN].join(", "), items.len() - SHOWN)
     }
 }
 

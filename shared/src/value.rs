@@ -91,10 +91,7 @@ impl Value {
 
     /// Decodes the lossless JSON encoding. `path` names the root in error messages.
     pub fn from_json(json: &Json, path: &str) -> Result<Value, DecodeError> {
-        let fail = |problem: String| DecodeError {
-            path: path.to_string(),
-            problem,
-        };
+        let fail = |problem: String| DecodeError { path: path.to_string(), problem };
         Ok(match json {
             Json::Null => Value::Null,
             Json::Bool(b) => Value::Boolean(*b),
@@ -117,10 +114,7 @@ impl Value {
                                 "field name {key:?} starts with '$', which is reserved for $int64, $bytes and $number"
                             )));
                         }
-                        object.insert(
-                            key.clone(),
-                            Value::from_json(item, &format!("{path}.{key}"))?,
-                        );
+                        object.insert(key.clone(), Value::from_json(item, &format!("{path}.{key}"))?);
                     }
                     Value::Object(object)
                 }
@@ -141,9 +135,7 @@ impl Value {
             Value::String(s) => Json::String(s.clone()),
             Value::Bytes(b) => marker("$bytes", &BASE64.encode(b)),
             Value::Array(items) => Json::Array(items.iter().map(Value::to_json).collect()),
-            Value::Object(map) => {
-                Json::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Value::Object(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
         }
     }
 }
@@ -178,8 +170,7 @@ fn exact_f64(n: &JsonNumber) -> Result<f64, String> {
             "integer {u} is too large to be exact as a number (limit ±2^53); send it as {{\"$int64\": \"{u}\"}}"
         ));
     }
-    n.as_f64()
-        .ok_or_else(|| format!("{n} is not a representable number"))
+    n.as_f64().ok_or_else(|| format!("{n} is not a representable number"))
 }
 
 /// Recognizes `{"$int64": …}`, `{"$bytes": …}` and `{"$number": …}`.
@@ -193,16 +184,12 @@ fn decode_marker(map: &Map<String, Json>) -> Result<Option<Value>, String> {
     if map.len() != 1 {
         return Err(format!("an object with {key:?} must have no other fields"));
     }
-    let text = map[key]
-        .as_str()
-        .ok_or_else(|| format!("{key} must be a string"))?;
+    let text = map[key].as_str().ok_or_else(|| format!("{key} must be a string"))?;
     match key.as_str() {
         "$int64" => text
             .parse::<i64>()
             .map(|i| Some(Value::Int64(i)))
-            .map_err(|_| {
-                format!("$int64 {text:?} is not a decimal integer between -2^63 and 2^63-1")
-            }),
+            .map_err(|_| format!("$int64 {text:?} is not a decimal integer between -2^63 and 2^63-1")),
         "$bytes" => BASE64
             .decode(text)
             .map(|b| Some(Value::Bytes(b)))
@@ -211,9 +198,7 @@ fn decode_marker(map: &Map<String, Json>) -> Result<Option<Value>, String> {
             "NaN" => Ok(Some(Value::Number(f64::NAN))),
             "Infinity" => Ok(Some(Value::Number(f64::INFINITY))),
             "-Infinity" => Ok(Some(Value::Number(f64::NEG_INFINITY))),
-            other => Err(format!(
-                "$number {other:?} must be \"NaN\", \"Infinity\" or \"-Infinity\""
-            )),
+            other => Err(format!("$number {other:?} must be \"NaN\", \"Infinity\" or \"-Infinity\"")),
         },
     }
 }
@@ -293,18 +278,10 @@ pub(crate) mod tests {
             any::<f64>().prop_map(Value::Number),
             prop_oneof![Just(0.0), Just(-0.0), Just(1.0), Just(-1.5)].prop_map(Value::Number),
             any::<i64>().prop_map(Value::Int64),
-            prop_oneof![
-                Just(0i64),
-                Just(-1),
-                Just(1),
-                Just(i64::MIN),
-                Just(i64::MAX)
-            ]
-            .prop_map(Value::Int64),
+            prop_oneof![Just(0i64), Just(-1), Just(1), Just(i64::MIN), Just(i64::MAX)].prop_map(Value::Int64),
             "[a-c\u{0}\u{e7}\u{131}]{0,4}".prop_map(Value::String),
             prop::collection::vec(any::<u8>(), 0..4).prop_map(Value::Bytes),
-            prop::collection::vec(prop_oneof![Just(0u8), Just(255u8), Just(1u8)], 0..3)
-                .prop_map(Value::Bytes),
+            prop::collection::vec(prop_oneof![Just(0u8), Just(255u8), Just(1u8)], 0..3).prop_map(Value::Bytes),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
@@ -335,14 +312,9 @@ pub(crate) mod tests {
         ] {
             assert_eq!(round_trip(&v), v, "{v:?}");
         }
-        assert!(
-            matches!(round_trip(&Value::Number(-0.0)), Value::Number(z) if z.is_sign_negative())
-        );
+        assert!(matches!(round_trip(&Value::Number(-0.0)), Value::Number(z) if z.is_sign_negative()));
         assert_eq!(Value::Int64(5).to_json(), json!({"$int64": "5"}));
-        assert_eq!(
-            Value::Bytes(vec![1, 2, 3]).to_json(),
-            json!({"$bytes": "AQID"})
-        );
+        assert_eq!(Value::Bytes(vec![1, 2, 3]).to_json(), json!({"$bytes": "AQID"}));
     }
 
     /// The same text `tests/browser/values.test.mjs` decodes on the JS side.
@@ -354,19 +326,10 @@ pub(crate) mod tests {
             ("bytes".to_string(), Value::Bytes(vec![0, 1, 255])),
             ("nan".to_string(), Value::Number(f64::NAN)),
             ("inf".to_string(), Value::Number(f64::NEG_INFINITY)),
-            (
-                "list".to_string(),
-                Value::Array(vec![
-                    Value::Number(1.5),
-                    Value::Int64(9_007_199_254_740_993),
-                ]),
-            ),
+            ("list".to_string(), Value::Array(vec![Value::Number(1.5), Value::Int64(9_007_199_254_740_993)])),
         ]));
         let js_test_text = r#"{"big":{"$int64":"9223372036854775807"},"min":{"$int64":"-9223372036854775808"},"bytes":{"$bytes":"AAH/"},"nan":{"$number":"NaN"},"inf":{"$number":"-Infinity"},"list":[1.5,{"$int64":"9007199254740993"}]}"#;
-        assert_eq!(
-            value.to_json(),
-            serde_json::from_str::<Json>(js_test_text).unwrap()
-        );
+        assert_eq!(value.to_json(), serde_json::from_str::<Json>(js_test_text).unwrap());
     }
 
     #[test]
@@ -388,10 +351,7 @@ pub(crate) mod tests {
             err(json!({"$int64": "1", "b": 2})),
             "donations: an object with \"$int64\" must have no other fields"
         );
-        assert_eq!(
-            err(json!({"$bytes": "!!"})).split(':').next(),
-            Some("donations")
-        );
+        assert_eq!(err(json!({"$bytes": "!!"})).split(':').next(), Some("donations"));
         assert_eq!(
             err(json!({"$number": "nan"})),
             "donations: $number \"nan\" must be \"NaN\", \"Infinity\" or \"-Infinity\""

@@ -12,12 +12,7 @@ fn fixture() -> Value {
 }
 
 fn by_name(items: &Value) -> Vec<(String, &Value)> {
-    items
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|i| (i["name"].as_str().unwrap_or_default().to_string(), i))
-        .collect()
+    items.as_array().expect("array").iter().map(|i| (i["name"].as_str().unwrap_or_default().to_string(), i)).collect()
 }
 
 #[test]
@@ -44,10 +39,7 @@ fn rust_schema_matches_the_reference_table_by_table() {
             assert_eq!(got_fields.get(field), Some(validator), "{name}.{field}");
         }
         for field in got_fields.keys() {
-            assert!(
-                want_fields.contains_key(field),
-                "{name}.{field} is not in the reference"
-            );
+            assert!(want_fields.contains_key(field), "{name}.{field} is not in the reference");
         }
         assert_eq!(got["indexes"], want["indexes"], "{name}: indexes");
         let want_search: Vec<Value> = want["search_indexes"]
@@ -62,11 +54,7 @@ fn rust_schema_matches_the_reference_table_by_table() {
                 })
             })
             .collect();
-        assert_eq!(
-            got["search_indexes"],
-            Value::Array(want_search),
-            "{name}: search indexes"
-        );
+        assert_eq!(got["search_indexes"], Value::Array(want_search), "{name}: search indexes");
     }
 }
 
@@ -77,26 +65,12 @@ fn reference_counts_and_unique_keys() {
     assert_eq!(tables.len(), 42);
     assert_eq!(tables.iter().map(|t| t.fields.len()).sum::<usize>(), 537);
     assert_eq!(tables.iter().map(|t| t.indexes.len()).sum::<usize>(), 125);
-    assert_eq!(
-        tables.iter().map(|t| t.search_indexes.len()).sum::<usize>(),
-        7
-    );
+    assert_eq!(tables.iter().map(|t| t.search_indexes.len()).sum::<usize>(), 7);
     let uniques: Vec<String> = tables
         .iter()
-        .flat_map(|t| {
-            t.uniques
-                .iter()
-                .map(move |u| format!("{}.{}", t.name, u.fields.join("+")))
-        })
+        .flat_map(|t| t.uniques.iter().map(move |u| format!("{}.{}", t.name, u.fields.join("+"))))
         .collect();
-    assert_eq!(
-        uniques,
-        [
-            "users.email",
-            "beneficiaries.tc_no",
-            "donations.receipt_number"
-        ]
-    );
+    assert_eq!(uniques, ["users.email", "beneficiaries.tc_no", "donations.receipt_number"]);
 }
 
 #[test]

@@ -27,7 +27,7 @@ async function openPanel(query) {
   return { page, errors, close: () => context.close() };
 }
 
-test("a task added in page A appears in page B without reload", async () => {
+test("a task added, changed and deleted in page A shows in page B without reload", async () => {
   const room = uniqueRoom("panel");
   const a = await openPanel({ server: workerUrl(), room });
   const b = await openPanel({ server: workerUrl(), room });
@@ -36,18 +36,30 @@ test("a task added in page A appears in page B without reload", async () => {
       await page.getByTestId("connection-state").filter({ hasText: "Connected" }).waitFor(WAIT);
       await page.getByTestId("tasks-empty").waitFor(WAIT);
     }
-    await a.page.getByLabel("Title").fill("Deliver food parcels");
-    await a.page.getByLabel("Status").selectOption("doing");
-    await a.page.getByLabel("Assigned to").fill("Ayşe");
+    await a.page.getByLabel("Title").fill("Deliver food parcels — Çankaya");
+    await a.page.getByLabel("Priority").selectOption("high");
+    await a.page.getByLabel("Status", { exact: true }).selectOption("in_progress");
     await a.page.getByRole("button", { name: "Add task" }).click();
 
-    const task = b.page.getByTestId("task").filter({ hasText: "Deliver food parcels" });
+    const task = b.page.getByTestId("task").filter({ hasText: "Deliver food parcels — Çankaya" });
     await task.waitFor(WAIT);
-    assert.match(await task.innerText(), /In progress/);
-    assert.match(await task.innerText(), /Ayşe/);
+    assert.match(await task.innerText(), /High/);
+    const statusInB = b.page.getByLabel("Status of Deliver food parcels — Çankaya");
+    assert.equal(await statusInB.inputValue(), "in_progress");
     // The writer's own page shows it too, and its form was cleared after the write.
     await a.page.getByTestId("task").filter({ hasText: "Deliver food parcels" }).waitFor(WAIT);
     assert.equal(await a.page.getByLabel("Title").inputValue(), "");
+
+    // A patch in A reaches B.
+    await a.page.getByLabel("Status of Deliver food parcels — Çankaya").selectOption("completed");
+    await b.page.waitForFunction(
+      () => document.querySelector('select[aria-label="Status of Deliver food parcels — Çankaya"]')?.value === "completed",
+      null,
+      WAIT,
+    );
+    // A delete in A reaches B.
+    await a.page.getByRole("button", { name: "Delete Deliver food parcels — Çankaya" }).click();
+    await b.page.getByTestId("tasks-empty").waitFor(WAIT);
     assert.deepEqual([...a.errors, ...b.errors], []);
   } finally {
     await a.close();

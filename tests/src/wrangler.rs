@@ -16,8 +16,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 pub fn free_port() -> u16 {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral loopback port");
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral loopback port");
     listener.local_addr().expect("local addr").port()
 }
 
@@ -65,12 +64,7 @@ impl WranglerDev {
             .process_group(0)
             .spawn()
             .expect("spawn wrangler dev (run `bash scripts/install.sh` first)");
-        let mut dev = Self {
-            child: Some(child),
-            port,
-            persist_dir: persist_dir.to_path_buf(),
-            log_path,
-        };
+        let mut dev = Self { child: Some(child), port, persist_dir: persist_dir.to_path_buf(), log_path };
         dev.wait_ready();
         dev
     }
@@ -117,10 +111,7 @@ impl WranglerDev {
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
                 // The leader is gone; make sure nothing of its group lingers.
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &group])
-                    .stderr(Stdio::null())
-                    .status();
+                let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
                 return;
             }
             sleep(Duration::from_millis(50));
@@ -138,15 +129,9 @@ impl Drop for WranglerDev {
 
 /// A bare HTTP/1.1 GET on loopback; returns the raw response, or `None` if nothing answered.
 pub fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream =
-        TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2))
-            .ok()?;
+    let mut stream = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response)

@@ -15,13 +15,10 @@ pub struct RoomSocket {
 
 impl RoomSocket {
     pub fn connect(url: &str) -> Self {
-        let (ws, _response) =
-            tungstenite::connect(url).unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        let (ws, _response) = tungstenite::connect(url).unwrap_or_else(|e| panic!("connect {url}: {e}"));
         // Short reads so that waits are bounded by our own deadlines.
         if let MaybeTlsStream::Plain(stream) = ws.get_ref() {
-            stream
-                .set_read_timeout(Some(Duration::from_millis(250)))
-                .expect("set read timeout");
+            stream.set_read_timeout(Some(Duration::from_millis(250))).expect("set read timeout");
         }
         Self { ws }
     }
@@ -44,16 +41,11 @@ impl RoomSocket {
         while Instant::now() < deadline {
             match self.ws.read() {
                 Ok(Message::Text(text)) => {
-                    return Some(
-                        ServerMessage::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
-                    );
+                    return Some(ServerMessage::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}")));
                 }
                 Ok(_) => continue,
                 Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
                 {
                     continue
                 }
@@ -65,8 +57,7 @@ impl RoomSocket {
 
     /// The next server message; panics after [`FRAME_TIMEOUT`].
     pub fn recv(&mut self) -> ServerMessage {
-        self.recv_within(FRAME_TIMEOUT)
-            .unwrap_or_else(|| panic!("no frame within {FRAME_TIMEOUT:?}"))
+        self.recv_within(FRAME_TIMEOUT).unwrap_or_else(|| panic!("no frame within {FRAME_TIMEOUT:?}"))
     }
 
     pub fn close(mut self) {

@@ -1,43 +1,51 @@
-//! The walking skeleton end to end: the real worker under `wrangler dev`, real sockets.
+//! The room end to end: the real worker under `wrangler dev`, real sockets.
 
-use roomsync_shared::protocol::{
-    ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage,
-};
+use roomsync_shared::protocol::{ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage};
 use roomsync_tests::{RoomSocket, WranglerDev};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
 fn state_dir(name: &str) -> PathBuf {
-    let dir = roomsync_tests::repo_root()
-        .join(".test-state")
-        .join(format!("{name}-{}", std::process::id()));
+    let dir = roomsync_tests::repo_root().join(".test-state").join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
 
 fn subscribe_tasks(socket: &mut RoomSocket, query_id: u32) -> Value {
-    socket.send(&ClientMessage::Subscribe {
-        query_id,
-        udf_path: "tasks:list".into(),
-        args: json!({}),
-    });
+    socket.send(&ClientMessage::Subscribe { query_id, udf_path: "tasks:list".into(), args: json!({}) });
     match socket.recv() {
         ServerMessage::Transition { modifications, .. } => match modifications.as_slice() {
-            [QueryModification::QueryUpdated { query_id: q, value }] if *q == query_id => {
-                value.clone()
-            }
+            [QueryModification::QueryUpdated { query_id: q, value }] if *q == query_id => value.clone(),
             other => panic!("unexpected modifications {other:?}"),
         },
         other => panic!("expected the initial transition, got {other:?}"),
     }
 }
 
-fn create_task(socket: &mut RoomSocket, request_id: u32, args: Value) {
-    socket.send(&ClientMessage::Mutation {
-        request_id,
-        udf_path: "tasks:create".into(),
-        args,
-    });
+fn mutation(socket: &mut RoomSocket, request_id: u32, udf_path: &str, args: Value) {
+    socket.send(&ClientMessage::Mutation { request_id, udf_path: udf_path.into(), args });
+}
+
+/// Reads frames until the response to `request_id` arrives.
+fn response(socket: &mut RoomSocket, request_id: u32) -> MutationOutcome {
+    for _ in 0..20 {
+        if let ServerMessage::MutationResponse { request_id: r, outcome } = socket.recv() {
+            if r == request_id {
+                return outcome;
+            }
+        }
+    }
+    panic!("no response to request {request_id}");
+}
+
+/// The id of the demo user (created on first use), for `created_by`.
+fn ensure_user(socket: &mut RoomSocket) -> String {
+    let args = json!({"name": "Ayşe Yılmaz", "email": "ayse@example.org", "role": "admin"});
+    mutation(socket, 1000, "users:ensure", args);
+    match response(socket, 1000) {
+        MutationOutcome::Success { result, .. } => result.as_str().unwrap_or_default().to_string(),
+        MutationOutcome::Failure { message, .. } => panic!("users:ensure failed: {message}"),
+    }
 }
 
 /// Reads frames until the query's next update arrives.
@@ -57,12 +65,14 @@ fn next_update(socket: &mut RoomSocket, query_id: u32) -> Value {
 }
 
 fn titles(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|t| t["title"].as_str().unwrap_or_default().to_string())
-        .collect()
+    value.as_array().expect("a list").iter().map(|t| t["title"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+fn failure(outcome: MutationOutcome) -> (ErrorCode, String) {
+    match outcome {
+        MutationOutcome::Failure { code, message } => (code, message),
+        other => panic!("expected a failure, got {other:?}"),
+    }
 }
 
 #[test]
@@ -72,28 +82,23 @@ fn two_clients_sync_and_data_survives_a_restart() {
     let url = dev.ws_url("ngo-1");
     let mut a = RoomSocket::connect(&url);
     let mut b = RoomSocket::connect(&url);
+    let user = ensure_user(&mut a);
     assert_eq!(subscribe_tasks(&mut a, 1), json!([]));
     assert_eq!(subscribe_tasks(&mut b, 1), json!([]));
 
-    create_task(
-        &mut a,
-        1,
-        json!({"title": "Call the donor", "status": "doing", "assigned_to": "ayse"}),
-    );
+    let task = json!({"title": "Call the donor", "status": "in_progress", "assigned_to": user, "created_by": user});
+    mutation(&mut a, 1, "tasks:create", task);
     let seen_by_b = next_update(&mut b, 1);
     assert_eq!(titles(&seen_by_b), ["Call the donor"]);
     let task = &seen_by_b[0];
-    assert_eq!(task["status"], "doing");
-    assert_eq!(task["assigned_to"], "ayse");
+    assert_eq!(task["status"], "in_progress");
+    assert_eq!(task["assigned_to"], user.as_str());
     assert_eq!(task["_id"].as_str().map(str::len), Some(30));
     assert!(task["_creationTime"].as_f64().is_some_and(|t| t > 1.7e12));
     // The writer sees the transition first, then its response (read-your-writes).
     assert_eq!(titles(&next_update(&mut a, 1)), ["Call the donor"]);
     match a.recv() {
-        ServerMessage::MutationResponse {
-            request_id: 1,
-            outcome: MutationOutcome::Success { result, .. },
-        } => {
+        ServerMessage::MutationResponse { request_id: 1, outcome: MutationOutcome::Success { result, .. } } => {
             assert_eq!(result, task["_id"]);
         }
         other => panic!("expected the mutation response, got {other:?}"),
@@ -110,16 +115,10 @@ fn two_clients_sync_and_data_survives_a_restart() {
 
     let dev = WranglerDev::start(&state);
     let mut c = RoomSocket::connect(&dev.ws_url("ngo-1"));
-    assert_eq!(
-        titles(&subscribe_tasks(&mut c, 5)),
-        ["Call the donor"],
-        "data must persist across a restart"
-    );
-    create_task(&mut c, 1, json!({"title": "Second"}));
-    assert_eq!(
-        titles(&next_update(&mut c, 5)),
-        ["Call the donor", "Second"]
-    );
+    assert_eq!(titles(&subscribe_tasks(&mut c, 5)), ["Call the donor"], "data must persist across a restart");
+    assert_eq!(ensure_user(&mut c), user, "the user is found again by its unique email");
+    mutation(&mut c, 1, "tasks:create", json!({"title": "Second", "created_by": user}));
+    assert_eq!(titles(&next_update(&mut c, 5)), ["Second", "Call the donor"]);
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
 }
@@ -131,54 +130,52 @@ fn bad_input_gets_a_named_error_and_the_room_keeps_serving() {
     let url = dev.ws_url("bad-input");
     let mut a = RoomSocket::connect(&url);
     let mut b = RoomSocket::connect(&url);
+    let user = ensure_user(&mut a);
     subscribe_tasks(&mut b, 1);
 
     a.send_text("{this is not json");
     match a.recv() {
-        ServerMessage::Error {
-            code: ErrorCode::BadFrame,
-            message,
-        } => assert!(message.starts_with("malformed frame"), "{message}"),
+        ServerMessage::Error { code: ErrorCode::BadFrame, message } => {
+            assert!(message.starts_with("malformed frame"), "{message}")
+        }
         other => panic!("expected BAD_FRAME, got {other:?}"),
     }
     a.send_binary(vec![1, 2, 3]);
     match a.recv() {
-        ServerMessage::Error {
-            code: ErrorCode::BadFrame,
-            message,
-        } => assert!(message.contains("binary frames"), "{message}"),
+        ServerMessage::Error { code: ErrorCode::BadFrame, message } => {
+            assert!(message.contains("binary frames"), "{message}")
+        }
         other => panic!("expected BAD_FRAME, got {other:?}"),
     }
-    create_task(&mut a, 7, json!({"title": "x", "status": "someday"}));
-    match a.recv() {
-        ServerMessage::MutationResponse {
-            request_id: 7,
-            outcome: MutationOutcome::Failure { code, message },
-        } => {
-            assert_eq!(code, ErrorCode::Validation);
-            assert_eq!(
-                message,
-                r#"tasks.status: expected one of "todo", "doing", "done", found string "someday""#
-            );
-        }
-        other => panic!("expected a validation failure, got {other:?}"),
-    }
-    create_task(&mut a, 8, json!({"status": "todo"}));
-    match a.recv() {
-        ServerMessage::MutationResponse {
-            outcome: MutationOutcome::Failure { message, .. },
-            ..
-        } => {
-            assert_eq!(
-                message,
-                "tasks.title: expected a string (required), found nothing: the field is missing"
-            );
-        }
-        other => panic!("expected a validation failure, got {other:?}"),
-    }
+    mutation(&mut a, 7, "tasks:create", json!({"title": "x", "status": "someday", "created_by": user}));
+    let (code, message) = failure(response(&mut a, 7));
+    assert_eq!(code, ErrorCode::Validation);
+    assert_eq!(
+        message,
+        r#"args.status: expected one of "pending", "in_progress", "completed", "cancelled" or nothing, found string "someday""#
+    );
+    mutation(&mut a, 8, "tasks:create", json!({"status": "pending", "created_by": user}));
+    let (_, message) = failure(response(&mut a, 8));
+    assert_eq!(message, "args.title: expected string (required), found nothing: the field is missing");
+
+    // Unique keys hold in the Durable Object too, and the refusal names the holder.
+    let beneficiary = json!({
+        "name": "A", "tc_no": "12345678901", "phone": "1", "address": "a", "city": "c", "district": "d",
+        "neighborhood": "n", "family_size": 1, "status": "AKTIF",
+    });
+    mutation(&mut a, 20, "beneficiaries:create", beneficiary.clone());
+    let MutationOutcome::Success { result: first, .. } = response(&mut a, 20) else { panic!("first insert failed") };
+    mutation(&mut a, 21, "beneficiaries:create", beneficiary);
+    let (code, message) = failure(response(&mut a, 21));
+    assert_eq!(code, ErrorCode::UniqueViolation);
+    let holder = first.as_str().unwrap_or_default();
+    assert_eq!(
+        message,
+        format!(r#"beneficiaries.tc_no must be unique: "12345678901" is already used by beneficiaries {holder}"#)
+    );
 
     // Everyone is still served: a valid write reaches the other client.
-    create_task(&mut a, 9, json!({"title": "Still works"}));
+    mutation(&mut a, 9, "tasks:create", json!({"title": "Still works", "created_by": user}));
     assert_eq!(titles(&next_update(&mut b, 1)), ["Still works"]);
     a.close();
     b.close();
@@ -192,12 +189,10 @@ fn routes_refuse_bad_requests() {
     let dev = WranglerDev::start(&state);
     let health = roomsync_tests::wrangler::http_get(dev.port, "/health").unwrap_or_default();
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    let not_ws =
-        roomsync_tests::wrangler::http_get(dev.port, "/rooms/ngo-1/sync").unwrap_or_default();
+    let not_ws = roomsync_tests::wrangler::http_get(dev.port, "/rooms/ngo-1/sync").unwrap_or_default();
     assert!(not_ws.starts_with("HTTP/1.1 426"), "{not_ws}");
     assert!(not_ws.contains("expected a WebSocket upgrade"), "{not_ws}");
-    let bad_name =
-        roomsync_tests::wrangler::http_get(dev.port, "/rooms/bad.name/sync").unwrap_or_default();
+    let bad_name = roomsync_tests::wrangler::http_get(dev.port, "/rooms/bad.name/sync").unwrap_or_default();
     assert!(bad_name.starts_with("HTTP/1.1 400"), "{bad_name}");
     assert!(bad_name.contains("room name may only hold"), "{bad_name}");
     drop(dev);

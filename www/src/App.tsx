@@ -1,15 +1,36 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
+import type { Doc, Id, Tables } from "./generated/schema";
 import { useConnectionState, useMutation, useQuery, useSyncContext } from "./roomsync";
 
-interface Task {
-  _id: string;
-  _creationTime: number;
-  title: string;
-  status: "todo" | "doing" | "done";
-  assigned_to?: string;
-}
+type Task = Doc<"tasks">;
+type Status = Tables["tasks"]["status"];
+type Priority = Tables["tasks"]["priority"];
 
-const STATUS_LABEL: Record<Task["status"], string> = { todo: "To do", doing: "In progress", done: "Done" };
+const STATUS_LABEL: Record<Status, string> = {
+  pending: "Pending",
+  in_progress: "In progress",
+  completed: "Completed",
+  cancelled: "Cancelled",
+};
+const PRIORITY_LABEL: Record<Priority, string> = { low: "Low", normal: "Normal", high: "High", urgent: "Urgent" };
+
+/** The demo signs everyone in as one user (authentication comes with the auth work). */
+function useDemoUser(): Id<"users"> | null {
+  const { client } = useSyncContext();
+  const ensureUser = useMutation<{ name: string; email: string; role: string }, Id<"users">>("users:ensure");
+  const [user, setUser] = useState<Id<"users"> | null>(null);
+  useEffect(() => {
+    if (!client) return;
+    let cancelled = false;
+    ensureUser({ name: "Demo Kullanıcı", email: "demo@roomsync.local", role: "admin" })
+      .then((id) => !cancelled && setUser(id))
+      .catch((e: unknown) => console.warn("roomsync demo: could not create the demo user", e));
+    return () => {
+      cancelled = true;
+    };
+  }, [client, ensureUser]);
+  return user;
+}
 
 function ConnectionBadge() {
   const state = useConnectionState();
@@ -22,22 +43,26 @@ function ConnectionBadge() {
   );
 }
 
-function NewTaskForm() {
-  const createTask = useMutation<{ title: string; status: Task["status"]; assigned_to?: string }, string>("tasks:create");
+function NewTaskForm({ user }: { user: Id<"users"> | null }) {
+  const createTask = useMutation<{ title: string; status: Status; priority: Priority; created_by: Id<"users"> | null }, Id<"tasks">>(
+    "tasks:create",
+  );
   const [title, setTitle] = useState("");
-  const [status, setStatus] = useState<Task["status"]>("todo");
-  const [assignee, setAssignee] = useState("");
+  const [status, setStatus] = useState<Status>("pending");
+  const [priority, setPriority] = useState<Priority>("normal");
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const { client } = useSyncContext();
+  // With a live client, wait for the demo user before writing (every task has a creator).
+  const waitingForUser = client !== null && user === null;
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     setSaving(true);
     setError(null);
     try {
-      await createTask({ title, status, ...(assignee.trim() ? { assigned_to: assignee.trim() } : {}) });
+      await createTask({ title, status, priority, created_by: user });
       setTitle("");
-      setAssignee("");
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     } finally {
@@ -48,15 +73,21 @@ function NewTaskForm() {
   return (
     <form onSubmit={submit} className="task-form" aria-label="New task">
       <input aria-label="Title" placeholder="New task…" value={title} onChange={(e) => setTitle(e.target.value)} />
-      <select aria-label="Status" value={status} onChange={(e) => setStatus(e.target.value as Task["status"])}>
+      <select aria-label="Priority" value={priority} onChange={(e) => setPriority(e.target.value as Priority)}>
+        {Object.entries(PRIORITY_LABEL).map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+      <select aria-label="Status" value={status} onChange={(e) => setStatus(e.target.value as Status)}>
         {Object.entries(STATUS_LABEL).map(([value, label]) => (
           <option key={value} value={value}>
             {label}
           </option>
         ))}
       </select>
-      <input aria-label="Assigned to" placeholder="Assigned to (optional)" value={assignee} onChange={(e) => setAssignee(e.target.value)} />
-      <button type="submit" disabled={saving}>
+      <button type="submit" disabled={saving || waitingForUser}>
         Add task
       </button>
       {error && (
@@ -65,6 +96,32 @@ function NewTaskForm() {
         </p>
       )}
     </form>
+  );
+}
+
+function TaskRow({ task }: { task: Task }) {
+  const updateTask = useMutation<{ id: Id<"tasks">; status: Status }>("tasks:update");
+  const removeTask = useMutation<{ id: Id<"tasks"> }>("tasks:remove");
+  return (
+    <li data-testid="task">
+      <span className="task-title">{task.title}</span>
+      <span className={`priority priority-${task.priority}`}>{PRIORITY_LABEL[task.priority]}</span>
+      <select
+        aria-label={`Status of ${task.title}`}
+        className={`status status-${task.status}`}
+        value={task.status}
+        onChange={(e) => void updateTask({ id: task._id, status: e.target.value as Status })}
+      >
+        {Object.entries(STATUS_LABEL).map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+      <button type="button" aria-label={`Delete ${task.title}`} onClick={() => void removeTask({ id: task._id })}>
+        ✕
+      </button>
+    </li>
   );
 }
 
@@ -79,17 +136,14 @@ function TaskList() {
   return (
     <ul className="task-list" data-testid="task-list">
       {tasks.map((task) => (
-        <li key={task._id} data-testid="task">
-          <span className="task-title">{task.title}</span>
-          <span className={`status status-${task.status}`}>{STATUS_LABEL[task.status]}</span>
-          {task.assigned_to && <span className="assignee">{task.assigned_to}</span>}
-        </li>
+        <TaskRow key={task._id} task={task} />
       ))}
     </ul>
   );
 }
 
 export function App({ room }: { room: string }) {
+  const user = useDemoUser();
   return (
     <main>
       <header>
@@ -97,7 +151,7 @@ export function App({ room }: { room: string }) {
         <span className="room">room: {room}</span>
         <ConnectionBadge />
       </header>
-      <NewTaskForm />
+      <NewTaskForm user={user} />
       <TaskList />
     </main>
   );

@@ -1,3 +1,4 @@
 //! The reference application: the NGO admin panel Roomsync is built for.
 
+pub mod functions;
 pub mod schema;

@@ -78,22 +78,9 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("birth_date", v::optional(v::string())),
                 ("gender", v::optional(v::string())),
                 ("nationality", v::optional(v::string())),
-                (
-                    "category",
-                    v::optional(v::enumeration([
-                        "need_based_family",
-                        "refugee_family",
-                        "orphan_family",
-                    ])),
-                ),
-                (
-                    "beneficiary_type",
-                    v::optional(v::enumeration(["primary_person", "dependent"])),
-                ),
-                (
-                    "primary_beneficiary_id",
-                    v::optional(v::id("beneficiaries")),
-                ),
+                ("category", v::optional(v::enumeration(["need_based_family", "refugee_family", "orphan_family"]))),
+                ("beneficiary_type", v::optional(v::enumeration(["primary_person", "dependent"]))),
+                ("primary_beneficiary_id", v::optional(v::id("beneficiaries"))),
                 ("relationship", v::optional(v::string())),
                 ("application_count", v::optional(v::number())),
                 ("aid_count", v::optional(v::number())),
@@ -139,14 +126,8 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("other_organization_aid", v::optional(v::boolean())),
                 ("emergency", v::optional(v::boolean())),
                 ("contact_preference", v::optional(v::string())),
-                (
-                    "status",
-                    v::enumeration(["TASLAK", "AKTIF", "PASIF", "SILINDI"]),
-                ),
-                (
-                    "approval_status",
-                    v::optional(v::enumeration(["pending", "approved", "rejected"])),
-                ),
+                ("status", v::enumeration(["TASLAK", "AKTIF", "PASIF", "SILINDI"])),
+                ("approval_status", v::optional(v::enumeration(["pending", "approved", "rejected"]))),
                 ("approved_by", v::optional(v::string())),
                 ("approved_at", v::optional(v::string())),
             ],
@@ -184,18 +165,12 @@ pub fn define() -> Result<Schema, SchemaError> {
                         "AYNI",
                     ]),
                 ),
-                (
-                    "payment_details",
-                    v::optional(v::record(v::string(), v::any())),
-                ),
+                ("payment_details", v::optional(v::record(v::string(), v::any()))),
                 ("donation_purpose", v::string()),
                 ("notes", v::optional(v::string())),
                 ("receipt_number", v::string()),
                 ("receipt_file_id", v::optional(v::string())),
-                (
-                    "status",
-                    v::enumeration(["pending", "approved", "completed", "cancelled", "rejected"]),
-                ),
+                ("status", v::enumeration(["pending", "approved", "completed", "cancelled", "rejected"])),
                 ("settlement_date", v::optional(v::string())),
                 ("settlement_amount", v::optional(v::number())),
                 ("transaction_reference", v::optional(v::string())),
@@ -204,18 +179,9 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("kumbara_location", v::optional(v::string())),
                 ("collection_date", v::optional(v::string())),
                 ("kumbara_institution", v::optional(v::string())),
-                (
-                    "location_coordinates",
-                    v::optional(v::object([("lat", v::number()), ("lng", v::number())])),
-                ),
+                ("location_coordinates", v::optional(v::object([("lat", v::number()), ("lng", v::number())]))),
                 ("location_address", v::optional(v::string())),
-                (
-                    "route_points",
-                    v::optional(v::array(v::object([
-                        ("lat", v::number()),
-                        ("lng", v::number()),
-                    ]))),
-                ),
+                ("route_points", v::optional(v::array(v::object([("lat", v::number()), ("lng", v::number())])))),
                 ("route_distance", v::optional(v::number())),
                 ("route_duration", v::optional(v::number())),
             ],
@@ -233,14 +199,8 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("description", v::optional(v::string())),
                 ("assigned_to", v::optional(v::id("users"))),
                 ("created_by", v::id("users")),
-                (
-                    "priority",
-                    v::enumeration(["low", "normal", "high", "urgent"]),
-                ),
-                (
-                    "status",
-                    v::enumeration(["pending", "in_progress", "completed", "cancelled"]),
-                ),
+                ("priority", v::enumeration(["low", "normal", "high", "urgent"])),
+                ("status", v::enumeration(["pending", "in_progress", "completed", "cancelled"])),
                 ("due_date", v::optional(v::string())),
                 ("completed_at", v::optional(v::string())),
                 ("category", v::optional(v::string())),
@@ -260,14 +220,8 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("location", v::optional(v::string())),
                 ("organizer", v::id("users")),
                 ("participants", v::array(v::id("users"))),
-                (
-                    "status",
-                    v::enumeration(["scheduled", "ongoing", "completed", "cancelled"]),
-                ),
-                (
-                    "meeting_type",
-                    v::enumeration(["general", "committee", "board", "other"]),
-                ),
+                ("status", v::enumeration(["scheduled", "ongoing", "completed", "cancelled"])),
+                ("meeting_type", v::enumeration(["general", "committee", "board", "other"])),
                 ("agenda", v::optional(v::string())),
                 ("notes", v::optional(v::string())),
             ],
@@ -302,19 +256,13 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("assigned_to", v::id("users")),
                 ("created_by", v::id("users")),
                 ("created_at", v::string()),
-                (
-                    "status",
-                    v::enumeration(["beklemede", "devam", "hazir", "iptal"]),
-                ),
+                ("status", v::enumeration(["beklemede", "devam", "hazir", "iptal"])),
                 ("due_date", v::optional(v::string())),
                 ("completed_at", v::optional(v::string())),
                 (
                     "status_history",
                     v::optional(v::array(v::object([
-                        (
-                            "status",
-                            v::enumeration(["beklemede", "devam", "hazir", "iptal"]),
-                        ),
+                        ("status", v::enumeration(["beklemede", "devam", "hazir", "iptal"])),
                         ("changed_at", v::string()),
                         ("changed_by", v::id("users")),
                         ("note", v::optional(v::string())),
@@ -332,26 +280,17 @@ pub fn define() -> Result<Schema, SchemaError> {
             [
                 ("recipient", v::id("users")),
                 ("triggered_by", v::optional(v::id("users"))),
-                (
-                    "category",
-                    v::enumeration(["meeting", "gorev", "rapor", "hatirlatma"]),
-                ),
+                ("category", v::enumeration(["meeting", "gorev", "rapor", "hatirlatma"])),
                 ("title", v::string()),
                 ("body", v::optional(v::string())),
-                (
-                    "status",
-                    v::enumeration(["beklemede", "gonderildi", "okundu"]),
-                ),
+                ("status", v::enumeration(["beklemede", "gonderildi", "okundu"])),
                 ("created_at", v::string()),
                 ("sent_at", v::optional(v::string())),
                 ("read_at", v::optional(v::string())),
                 (
                     "reference",
                     v::optional(v::object([
-                        (
-                            "type",
-                            v::enumeration(["meeting_action_item", "meeting", "meeting_decision"]),
-                        ),
+                        ("type", v::enumeration(["meeting_action_item", "meeting", "meeting_decision"])),
                         ("id", v::string()),
                     ])),
                 ),
@@ -364,10 +303,7 @@ pub fn define() -> Result<Schema, SchemaError> {
         table(
             "messages",
             [
-                (
-                    "message_type",
-                    v::enumeration(["sms", "email", "internal", "whatsapp"]),
-                ),
+                ("message_type", v::enumeration(["sms", "email", "internal", "whatsapp"])),
                 ("sender", v::id("users")),
                 ("recipients", v::array(v::id("users"))),
                 ("subject", v::optional(v::string())),
@@ -401,10 +337,7 @@ pub fn define() -> Result<Schema, SchemaError> {
             "aid_applications",
             [
                 ("application_date", v::string()),
-                (
-                    "applicant_type",
-                    v::enumeration(["person", "organization", "partner"]),
-                ),
+                ("applicant_type", v::enumeration(["person", "organization", "partner"])),
                 ("applicant_name", v::string()),
                 ("beneficiary_id", v::optional(v::id("beneficiaries"))),
                 ("one_time_aid", v::optional(v::number())),
@@ -412,17 +345,11 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("regular_food_aid", v::optional(v::number())),
                 ("in_kind_aid", v::optional(v::number())),
                 ("service_referral", v::optional(v::number())),
-                (
-                    "stage",
-                    v::enumeration(["draft", "under_review", "approved", "ongoing", "completed"]),
-                ),
+                ("stage", v::enumeration(["draft", "under_review", "approved", "ongoing", "completed"])),
                 ("status", v::enumeration(["open", "closed"])),
                 ("description", v::optional(v::string())),
                 ("notes", v::optional(v::string())),
-                (
-                    "priority",
-                    v::optional(v::enumeration(["low", "normal", "high", "urgent"])),
-                ),
+                ("priority", v::optional(v::enumeration(["low", "normal", "high", "urgent"]))),
                 ("processed_by", v::optional(v::id("users"))),
                 ("processed_at", v::optional(v::string())),
                 ("approved_by", v::optional(v::id("users"))),
@@ -448,10 +375,7 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("related_to", v::optional(v::string())),
                 ("created_by", v::id("users")),
                 ("approved_by", v::optional(v::id("users"))),
-                (
-                    "status",
-                    v::enumeration(["pending", "approved", "rejected"]),
-                ),
+                ("status", v::enumeration(["pending", "approved", "rejected"])),
             ],
         )
         .index("by_record_type", ["record_type"])
@@ -471,10 +395,7 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("description", v::optional(v::string())),
                 ("category", v::optional(v::string())),
                 ("tags", v::optional(v::array(v::string()))),
-                (
-                    "accessLevel",
-                    v::optional(v::enumeration(["public", "private", "restricted"])),
-                ),
+                ("accessLevel", v::optional(v::enumeration(["public", "private", "restricted"]))),
                 ("sharedWith", v::optional(v::array(v::id("users")))),
                 ("beneficiary_id", v::optional(v::id("beneficiaries"))),
                 ("document_type", v::optional(v::string())),
@@ -527,10 +448,7 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("ip_address", v::optional(v::string())),
                 ("user_agent", v::optional(v::string())),
                 ("details", v::optional(v::record(v::string(), v::any()))),
-                (
-                    "severity",
-                    v::enumeration(["low", "medium", "high", "critical"]),
-                ),
+                ("severity", v::enumeration(["low", "medium", "high", "critical"])),
                 ("occurred_at", v::string()),
                 ("reviewed", v::boolean()),
             ],
@@ -554,18 +472,8 @@ pub fn define() -> Result<Schema, SchemaError> {
         )
         .index("by_user", ["user_id"])
         .index("by_active", ["is_active"]),
-        table(
-            "rate_limit_log",
-            [
-                ("identifier", v::string()),
-                ("action", v::string()),
-                ("timestamp", v::string()),
-            ],
-        )
-        .index(
-            "by_identifier_action",
-            ["identifier", "action", "timestamp"],
-        ),
+        table("rate_limit_log", [("identifier", v::string()), ("action", v::string()), ("timestamp", v::string())])
+            .index("by_identifier_action", ["identifier", "action", "timestamp"]),
         table(
             "two_factor_settings",
             [
@@ -604,26 +512,14 @@ pub fn define() -> Result<Schema, SchemaError> {
             "partners",
             [
                 ("name", v::string()),
-                (
-                    "type",
-                    v::enumeration(["organization", "individual", "sponsor"]),
-                ),
+                ("type", v::enumeration(["organization", "individual", "sponsor"])),
                 ("contact_person", v::optional(v::string())),
                 ("email", v::optional(v::string())),
                 ("phone", v::optional(v::string())),
                 ("address", v::optional(v::string())),
                 ("website", v::optional(v::string())),
                 ("tax_number", v::optional(v::string())),
-                (
-                    "partnership_type",
-                    v::enumeration([
-                        "donor",
-                        "supplier",
-                        "volunteer",
-                        "sponsor",
-                        "service_provider",
-                    ]),
-                ),
+                ("partnership_type", v::enumeration(["donor", "supplier", "volunteer", "sponsor", "service_provider"])),
                 ("collaboration_start_date", v::optional(v::string())),
                 ("collaboration_end_date", v::optional(v::string())),
                 ("notes", v::optional(v::string())),
@@ -664,10 +560,7 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("iban", v::optional(v::string())),
                 ("branch_name", v::optional(v::string())),
                 ("branch_code", v::optional(v::string())),
-                (
-                    "account_type",
-                    v::enumeration(["checking", "savings", "other"]),
-                ),
+                ("account_type", v::enumeration(["checking", "savings", "other"])),
                 ("currency", v::enumeration(["TRY", "USD", "EUR"])),
                 ("is_primary", v::optional(v::boolean())),
                 ("status", v::enumeration(["active", "inactive", "closed"])),
@@ -719,10 +612,7 @@ pub fn define() -> Result<Schema, SchemaError> {
         )
         .index("by_category", ["category"])
         .index("by_is_active", ["is_active"])
-        .index(
-            "by_application_dates",
-            ["application_start_date", "application_end_date"],
-        ),
+        .index("by_application_dates", ["application_start_date", "application_end_date"]),
         table(
             "scholarship_applications",
             [
@@ -748,14 +638,7 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("essay", v::optional(v::string())),
                 (
                     "status",
-                    v::enumeration([
-                        "draft",
-                        "submitted",
-                        "under_review",
-                        "approved",
-                        "rejected",
-                        "waitlisted",
-                    ]),
+                    v::enumeration(["draft", "submitted", "under_review", "approved", "rejected", "waitlisted"]),
                 ),
                 ("priority_score", v::optional(v::number())),
                 ("reviewer_notes", v::optional(v::string())),
@@ -781,10 +664,7 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("payment_reference", v::optional(v::string())),
                 ("bank_account", v::optional(v::string())),
                 ("notes", v::optional(v::string())),
-                (
-                    "status",
-                    v::enumeration(["pending", "paid", "failed", "cancelled"]),
-                ),
+                ("status", v::enumeration(["pending", "paid", "failed", "cancelled"])),
                 ("processed_by", v::optional(v::id("users"))),
                 ("receipt_file_id", v::optional(v::string())),
                 ("created_at", v::string()),
@@ -831,10 +711,7 @@ pub fn define() -> Result<Schema, SchemaError> {
             [
                 ("userId", v::id("users")),
                 ("userName", v::string()),
-                (
-                    "action",
-                    v::enumeration(["CREATE", "UPDATE", "DELETE", "VIEW"]),
-                ),
+                ("action", v::enumeration(["CREATE", "UPDATE", "DELETE", "VIEW"])),
                 ("resource", v::string()),
                 ("resourceId", v::string()),
                 ("changes", v::optional(v::record(v::string(), v::any()))),
@@ -867,26 +744,10 @@ pub fn define() -> Result<Schema, SchemaError> {
                         "integration",
                     ]),
                 ),
-                (
-                    "severity",
-                    v::enumeration(["critical", "high", "medium", "low"]),
-                ),
-                (
-                    "status",
-                    v::enumeration([
-                        "new",
-                        "assigned",
-                        "in_progress",
-                        "resolved",
-                        "closed",
-                        "reopened",
-                    ]),
-                ),
+                ("severity", v::enumeration(["critical", "high", "medium", "low"])),
+                ("status", v::enumeration(["new", "assigned", "in_progress", "resolved", "closed", "reopened"])),
                 ("stack_trace", v::optional(v::string())),
-                (
-                    "error_context",
-                    v::optional(v::record(v::string(), v::any())),
-                ),
+                ("error_context", v::optional(v::record(v::string(), v::any()))),
                 ("user_id", v::optional(v::id("users"))),
                 ("session_id", v::optional(v::string())),
                 ("device_info", v::optional(v::record(v::string(), v::any()))),
@@ -929,10 +790,7 @@ pub fn define() -> Result<Schema, SchemaError> {
                 ("request_id", v::optional(v::string())),
                 ("ip_address", v::optional(v::string())),
                 ("user_agent", v::optional(v::string())),
-                (
-                    "context_snapshot",
-                    v::optional(v::record(v::string(), v::any())),
-                ),
+                ("context_snapshot", v::optional(v::record(v::string(), v::any()))),
                 ("sentry_event_id", v::optional(v::string())),
                 ("stack_trace", v::optional(v::string())),
             ],
@@ -943,10 +801,7 @@ pub fn define() -> Result<Schema, SchemaError> {
         table(
             "performance_metrics",
             [
-                (
-                    "metric_type",
-                    v::enumeration(["page_load", "api_call", "database_query", "render_time"]),
-                ),
+                ("metric_type", v::enumeration(["page_load", "api_call", "database_query", "render_time"])),
                 ("metric_name", v::string()),
                 ("value", v::number()),
                 ("unit", v::string()),
@@ -978,14 +833,8 @@ pub fn define() -> Result<Schema, SchemaError> {
         table(
             "system_alerts",
             [
-                (
-                    "alert_type",
-                    v::enumeration(["error", "performance", "security", "system"]),
-                ),
-                (
-                    "severity",
-                    v::enumeration(["low", "medium", "high", "critical"]),
-                ),
+                ("alert_type", v::enumeration(["error", "performance", "security", "system"])),
+                ("severity", v::enumeration(["low", "medium", "high", "critical"])),
                 ("title", v::string()),
                 ("description", v::string()),
                 ("metadata", v::optional(v::record(v::string(), v::any()))),
@@ -1035,10 +884,7 @@ pub fn define() -> Result<Schema, SchemaError> {
             "agent_messages",
             [
                 ("thread_id", v::id("agent_threads")),
-                (
-                    "role",
-                    v::enumeration(["user", "assistant", "system", "tool"]),
-                ),
+                ("role", v::enumeration(["user", "assistant", "system", "tool"])),
                 ("content", v::string()),
                 ("agent_name", v::optional(v::string())),
                 ("tool_calls", v::optional(v::record(v::string(), v::any()))),

@@ -10,9 +10,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let check = std::env::args().any(|a| a == "--check");
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(GENERATED_PATH);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(GENERATED_PATH);
     let wanted = generate(app::schema::schema());
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     if current == wanted {

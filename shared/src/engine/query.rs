@@ -75,6 +75,14 @@ pub struct Query<'t, 'a> {
     error: Option<FnError>,
 }
 
+/// What a scan found: the documents, the key where it stopped (the last document returned,
+/// or the end of the range when it ran out), and whether it ran out.
+struct Scan {
+    docs: Vec<Document>,
+    last: Option<Vec<u8>>,
+    exhausted: bool,
+}
+
 /// A key range as bytes: `start <= key < end` (`end == None`: unbounded).
 struct Bounds {
     prefix: Vec<u8>,
@@ -138,9 +146,7 @@ impl<'t, 'a> Query<'t, 'a> {
         }
         if self.eq.len() >= self.fields.len() {
             let (index, n) = (self.index.clone(), self.fields.len());
-            return self.fail(format!(
-                "index {index} has {n} field(s); eq() was given once too often"
-            ));
+            return self.fail(format!("index {index} has {n} field(s); eq() was given once too often"));
         }
         self.eq.push(value.into());
         self
@@ -149,15 +155,9 @@ impl<'t, 'a> Query<'t, 'a> {
     fn bound(mut self, value: Value, lower: bool, inclusive: bool) -> Self {
         if self.eq.len() >= self.fields.len() {
             let index = self.index.clone();
-            return self.fail(format!(
-                "index {index} has no field left for a range bound after the eq()s"
-            ));
+            return self.fail(format!("index {index} has no field left for a range bound after the eq()s"));
         }
-        let slot = if lower {
-            &mut self.lower
-        } else {
-            &mut self.upper
-        };
+        let slot = if lower { &mut self.lower } else { &mut self.upper };
         if slot.is_some() {
             return self.fail("only one lower and one upper bound are allowed".into());
         }
@@ -191,12 +191,12 @@ impl<'t, 'a> Query<'t, 'a> {
 
     /// At most `n` documents.
     pub fn take(mut self, n: usize) -> Result<Vec<Document>, FnError> {
-        Ok(self.scan(Some(n), None, None)?.0)
+        Ok(self.scan(Some(n), None, None)?.docs)
     }
 
     /// Every document in the range.
     pub fn collect(mut self) -> Result<Vec<Document>, FnError> {
-        Ok(self.scan(None, None, None)?.0)
+        Ok(self.scan(None, None, None)?.docs)
     }
 
     /// The first document, if any.
@@ -209,9 +209,7 @@ impl<'t, 'a> Query<'t, 'a> {
         let table = self.table.clone();
         let mut docs = self.take(2)?;
         if docs.len() > 1 {
-            return Err(FnError::BadQuery(format!(
-                "unique() found more than one {table} document"
-            )));
+            return Err(FnError::BadQuery(format!("unique() found more than one {table} document")));
         }
         Ok(docs.pop())
     }
@@ -220,49 +218,34 @@ impl<'t, 'a> Query<'t, 'a> {
     pub fn paginate(mut self, request: PageRequest) -> Result<Page, FnError> {
         let cursor = match request.cursor.as_deref() {
             None | Some("") => None,
-            Some(text) => Some(
-                B64.decode(text)
-                    .map_err(|_| FnError::BadQuery(format!("invalid cursor {text:?}")))?,
-            ),
+            Some(text) => Some(B64.decode(text).map_err(|_| FnError::BadQuery(format!("invalid cursor {text:?}")))?),
         };
         let pinned = self.tx.journal_in.take().and_then(|j| B64.decode(j).ok());
         match pinned {
             // A re-run of a live page: exactly the range of its first run, whatever its size
             // now, so it neither loses rows to the next page nor takes rows from it.
             Some(end) => {
-                let (page, _, _) = self.scan(None, cursor, Some(end.clone()))?;
+                let page = self.scan(None, cursor, Some(end.clone()))?.docs;
                 let continue_cursor = B64.encode(&end);
                 self.tx.journal_out = Some(continue_cursor.clone());
-                Ok(Page {
-                    page,
-                    continue_cursor,
-                    is_done: false,
-                })
+                Ok(Page { page, continue_cursor, is_done: false })
             }
             None => {
-                let (page, last, exhausted) =
-                    self.scan(Some(request.num_items.max(1)), cursor, None)?;
+                let Scan { docs: page, last, exhausted } = self.scan(Some(request.num_items.max(1)), cursor, None)?;
                 let continue_cursor = B64.encode(last.unwrap_or_default());
                 if !exhausted {
                     self.tx.journal_out = Some(continue_cursor.clone());
                 }
-                Ok(Page {
-                    page,
-                    continue_cursor,
-                    is_done: exhausted,
-                })
+                Ok(Page { page, continue_cursor, is_done: exhausted })
             }
         }
     }
 
     /// `limit` documents after skipping `skip`, and how many match in all.
     pub fn offset_page(mut self, skip: usize, limit: usize) -> Result<OffsetPage, FnError> {
-        let (docs, _, _) = self.scan(None, None, None)?;
+        let docs = self.scan(None, None, None)?.docs;
         let total = docs.len();
-        Ok(OffsetPage {
-            documents: docs.into_iter().skip(skip).take(limit).collect(),
-            total,
-        })
+        Ok(OffsetPage { documents: docs.into_iter().skip(skip).take(limit).collect(), total })
     }
 
     fn bounds(&self) -> Bounds {
@@ -275,11 +258,7 @@ impl<'t, 'a> Query<'t, 'a> {
         if let Some((v, inclusive)) = &self.lower {
             let mut k = prefix.clone();
             encode_value(v, &mut k);
-            start = if *inclusive {
-                k
-            } else {
-                after(&k).unwrap_or(k)
-            };
+            start = if *inclusive { k } else { after(&k).unwrap_or(k) };
         }
         if let Some((v, inclusive)) = &self.upper {
             let mut k = prefix.clone();
@@ -293,20 +272,11 @@ impl<'t, 'a> Query<'t, 'a> {
     /// keeping at most `limit` documents that pass the filters. Records the part of the
     /// range it covered in the read set. Returns the documents, the key of the last one
     /// returned (or of the range end reached), and whether the range was exhausted.
-    fn scan(
-        &mut self,
-        limit: Option<usize>,
-        cursor: Option<Vec<u8>>,
-        until: Option<Vec<u8>>,
-    ) -> Result<(Vec<Document>, Option<Vec<u8>>, bool), FnError> {
+    fn scan(&mut self, limit: Option<usize>, cursor: Option<Vec<u8>>, until: Option<Vec<u8>>) -> Result<Scan, FnError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let Bounds {
-            prefix,
-            mut start,
-            mut end,
-        } = self.bounds();
+        let Bounds { prefix, mut start, mut end } = self.bounds();
         match self.order {
             Order::Asc => {
                 if let Some(c) = &cursor {
@@ -387,12 +357,8 @@ impl<'t, 'a> Query<'t, 'a> {
             },
         };
         self.tx.read_set.add(covered);
-        let last = if exhausted {
-            end_marker(self.order, &start, end.as_deref())
-        } else {
-            last_returned
-        };
-        Ok((docs, last, exhausted))
+        let last = if exhausted { end_marker(self.order, &start, end.as_deref()) } else { last_returned };
+        Ok(Scan { docs, last, exhausted })
     }
 
     /// One batch of `(key, document)` rows after `position` (exclusive) in scan order.
@@ -404,18 +370,13 @@ impl<'t, 'a> Query<'t, 'a> {
         first: bool,
     ) -> Result<Vec<(Vec<u8>, Document)>, FnError> {
         let mut sql = String::from(
-            "SELECT i.key, d.id, d.creation_time, d.body FROM _index i \
-             JOIN _documents d ON d.tbl = i.tbl AND d.id = i.id WHERE i.tbl = ? AND i.idx = ?",
+            "SELECT i.key, d.id, d.creation_time, d.body FROM _idx i \
+             JOIN _docs d ON d.tbl = i.tbl AND d.id = i.id WHERE i.tbl = ? AND i.idx = ?",
         );
-        let mut params: Vec<SqlValue> =
-            vec![self.table.as_str().into(), self.index.as_str().into()];
+        let mut params: Vec<SqlValue> = vec![self.table.as_str().into(), self.index.as_str().into()];
         match self.order {
             Order::Asc => {
-                sql.push_str(if first {
-                    " AND i.key >= ?"
-                } else {
-                    " AND i.key > ?"
-                });
+                sql.push_str(if first { " AND i.key >= ?" } else { " AND i.key > ?" });
                 params.push(SqlValue::Blob(position.to_vec()));
                 if let Some(e) = end {
                     sql.push_str(" AND i.key < ?");
@@ -440,9 +401,7 @@ impl<'t, 'a> Query<'t, 'a> {
                 let key = match row.first() {
                     Some(SqlValue::Blob(k)) => k.clone(),
                     other => {
-                        return Err(FnError::Storage(crate::storage::StorageError(format!(
-                            "index key is {other:?}"
-                        ))))
+                        return Err(FnError::Storage(crate::storage::StorageError(format!("index key is {other:?}"))))
                     }
                 };
                 Ok((key, store::decode_document(&row[1..])?))

@@ -32,13 +32,7 @@ pub struct KeyRange {
 impl KeyRange {
     /// All keys under `prefix`.
     pub fn prefix(table: &str, index: &str, prefix: Vec<u8>) -> Self {
-        Self {
-            table: table.into(),
-            index: index.into(),
-            start: prefix.clone(),
-            end: prefix_successor(&prefix),
-            prefix,
-        }
+        Self { table: table.into(), index: index.into(), start: prefix.clone(), end: prefix_successor(&prefix), prefix }
     }
 
     pub fn contains(&self, key: &[u8]) -> bool {
@@ -89,11 +83,7 @@ impl ReadSet {
 
     pub fn from_text(text: &str) -> Option<Self> {
         let json: Json = serde_json::from_str(text).ok()?;
-        let ranges = json
-            .as_array()?
-            .iter()
-            .map(KeyRange::from_json)
-            .collect::<Option<Vec<_>>>()?;
+        let ranges = json.as_array()?.iter().map(KeyRange::from_json).collect::<Option<Vec<_>>>()?;
         Some(Self { ranges })
     }
 }
@@ -131,10 +121,7 @@ pub struct SubscriptionIndex<K> {
 
 impl<K> Default for SubscriptionIndex<K> {
     fn default() -> Self {
-        Self {
-            buckets: HashMap::new(),
-            filed: HashMap::new(),
-        }
+        Self { buckets: HashMap::new(), filed: HashMap::new() }
     }
 }
 
@@ -152,17 +139,8 @@ impl<K: Clone + Ord + Hash> SubscriptionIndex<K> {
         self.remove(&sub);
         let mut buckets = Vec::new();
         for range in &read_set.ranges {
-            let bucket = (
-                range.table.clone(),
-                range.index.clone(),
-                range.prefix.clone(),
-            );
-            self.buckets
-                .entry(bucket.clone())
-                .or_default()
-                .entry(sub.clone())
-                .or_default()
-                .push(range.clone());
+            let bucket = (range.table.clone(), range.index.clone(), range.prefix.clone());
+            self.buckets.entry(bucket.clone()).or_default().entry(sub.clone()).or_default().push(range.clone());
             if !buckets.contains(&bucket) {
                 buckets.push(bucket);
             }
@@ -187,11 +165,7 @@ impl<K: Clone + Ord + Hash> SubscriptionIndex<K> {
         for written in &writes.keys {
             let prefixes = std::iter::once(0).chain(written.ends.iter().copied());
             for end in prefixes {
-                let bucket = (
-                    written.table.clone(),
-                    written.index.clone(),
-                    written.key[..end].to_vec(),
-                );
+                let bucket = (written.table.clone(), written.index.clone(), written.key[..end].to_vec());
                 let Some(subs) = self.buckets.get(&bucket) else {
                     continue;
                 };
@@ -224,14 +198,7 @@ mod tests {
 
     fn write(index: &str, parts: &[Value]) -> WriteSet {
         let (key, ends) = key(parts);
-        WriteSet {
-            keys: vec![WrittenKey {
-                table: "t".into(),
-                index: index.into(),
-                key,
-                ends,
-            }],
-        }
+        WriteSet { keys: vec![WrittenKey { table: "t".into(), index: index.into(), key, ends }] }
     }
 
     fn s(x: &str) -> Value {
@@ -244,24 +211,9 @@ mod tests {
         let ankara = KeyRange::prefix("t", "by_city", encode_key(&[Some(&s("Ankara"))]));
         let izmir = KeyRange::prefix("t", "by_city", encode_key(&[Some(&s("İzmir"))]));
         let everything = KeyRange::prefix("t", "by_city", Vec::new());
-        index.insert(
-            1,
-            &ReadSet {
-                ranges: vec![ankara],
-            },
-        );
-        index.insert(
-            2,
-            &ReadSet {
-                ranges: vec![izmir],
-            },
-        );
-        index.insert(
-            3,
-            &ReadSet {
-                ranges: vec![everything],
-            },
-        );
+        index.insert(1, &ReadSet { ranges: vec![ankara] });
+        index.insert(2, &ReadSet { ranges: vec![izmir] });
+        index.insert(3, &ReadSet { ranges: vec![everything] });
         let w = write("by_city", &[s("Ankara"), Value::Number(1.0), s("id1")]);
         assert_eq!(index.affected(&w), BTreeSet::from([1, 3]));
         let other_index = write("by_status", &[s("Ankara")]);
@@ -284,15 +236,8 @@ mod tests {
             end: prefix_successor(&last),
         };
         index.insert("page1", &ReadSet { ranges: vec![page] });
-        assert_eq!(
-            index
-                .affected(&write("i", &[Value::Number(3.0), s("x")]))
-                .len(),
-            1
-        );
-        assert!(index
-            .affected(&write("i", &[Value::Number(7.0), s("x")]))
-            .is_empty());
+        assert_eq!(index.affected(&write("i", &[Value::Number(3.0), s("x")])).len(), 1);
+        assert!(index.affected(&write("i", &[Value::Number(7.0), s("x")])).is_empty());
     }
 
     #[test]
@@ -300,13 +245,7 @@ mod tests {
         let rs = ReadSet {
             ranges: vec![
                 KeyRange::prefix("t", "i", vec![7, 0, 255]),
-                KeyRange {
-                    table: "t".into(),
-                    index: "j".into(),
-                    prefix: vec![],
-                    start: vec![1],
-                    end: None,
-                },
+                KeyRange { table: "t".into(), index: "j".into(), prefix: vec![], start: vec![1], end: None },
             ],
         };
         assert_eq!(ReadSet::from_text(&rs.to_text()), Some(rs));

@@ -35,22 +35,13 @@ pub enum FnError {
     Validation(#[from] ValidationError),
     /// No such function. Check the name.
     #[error("no {kind} named {name:?}; available: {available}")]
-    UnknownFunction {
-        kind: &'static str,
-        name: String,
-        available: String,
-    },
+    UnknownFunction { kind: &'static str, name: String, available: String },
     /// The document does not exist (any more).
     #[error("{table} {id} does not exist")]
     NotFound { table: String, id: String },
     /// A unique key is already taken; names the document that holds it.
     #[error("{table}.{} must be unique: {value} is already used by {table} {existing}", fields.join("+"))]
-    Unique {
-        table: String,
-        fields: Vec<String>,
-        value: String,
-        existing: DocumentId,
-    },
+    Unique { table: String, fields: Vec<String>, value: String, existing: DocumentId },
     /// A rule of the application refused the call.
     #[error("{0}")]
     Application(String),
@@ -59,9 +50,7 @@ pub enum FnError {
     #[error("bad query: {0}")]
     BadQuery(String),
     /// The function read more documents than one transaction may.
-    #[error(
-        "the function scanned more than {limit} documents; use an index that narrows the range"
-    )]
+    #[error("the function scanned more than {limit} documents; use an index that narrows the range")]
     TooManyReads { limit: usize },
     /// Storage failed; retrying may help.
     #[error(transparent)]
@@ -108,38 +97,18 @@ impl Registry {
     }
 
     pub fn query(mut self, name: &'static str, args: Validator, handler: Handler) -> Self {
-        self.functions.insert(
-            name,
-            FunctionDef {
-                name,
-                kind: FunctionKind::Query,
-                args,
-                handler,
-            },
-        );
+        self.functions.insert(name, FunctionDef { name, kind: FunctionKind::Query, args, handler });
         self
     }
 
     pub fn mutation(mut self, name: &'static str, args: Validator, handler: Handler) -> Self {
-        self.functions.insert(
-            name,
-            FunctionDef {
-                name,
-                kind: FunctionKind::Mutation,
-                args,
-                handler,
-            },
-        );
+        self.functions.insert(name, FunctionDef { name, kind: FunctionKind::Mutation, args, handler });
         self
     }
 
     /// Names of the functions of one kind.
     pub fn names(&self, kind: FunctionKind) -> Vec<&'static str> {
-        self.functions
-            .values()
-            .filter(|f| f.kind == kind)
-            .map(|f| f.name)
-            .collect()
+        self.functions.values().filter(|f| f.kind == kind).map(|f| f.name).collect()
     }
 
     /// Looks a function up and checks its arguments.
@@ -149,19 +118,16 @@ impl Registry {
         kind: FunctionKind,
         args: &serde_json::Value,
     ) -> Result<(&FunctionDef, Value), FnError> {
-        let def = self
-            .functions
-            .get(name)
-            .filter(|f| f.kind == kind)
-            .ok_or_else(|| FnError::UnknownFunction {
-                kind: kind.as_str(),
-                name: name.to_string(),
-                available: self.names(kind).join(", "),
-            })?;
+        let def = self.functions.get(name).filter(|f| f.kind == kind).ok_or_else(|| FnError::UnknownFunction {
+            kind: kind.as_str(),
+            name: name.to_string(),
+            available: self.names(kind).join(", "),
+        })?;
         let args = match args {
             serde_json::Value::Null => Value::Object(Default::default()),
-            other => Value::from_json(other, "args")
-                .map_err(|e| ValidationError::new(e.path, "a valid value", e.problem))?,
+            other => {
+                Value::from_json(other, "args").map_err(|e| ValidationError::new(e.path, "a valid value", e.problem))?
+            }
         };
         def.args.check(&args, &Path::root("args"))?;
         Ok((def, args))

@@ -1,10 +1,10 @@
 //! The SQL layout of a room and the low-level reads and writes on it.
 //!
 //! ```text
-//! _documents(tbl, id, creation_time, body)        one row per document; body = JSON of its fields
-//! _index(tbl, idx, key, id)                       one row per document per index; key = encoded
-//!                                                 (indexed fields…, _creationTime, _id)
-//! _unique(tbl, ukey, key, id)                     one row per document per unique key it fills
+//! _docs(tbl, id, creation_time, body)   one row per document; body = JSON of its fields
+//! _idx(tbl, idx, key, id)               one row per document per index; key = encoded
+//!                                       (indexed fields…, _creationTime, _id)
+//! _uniq(tbl, ukey, key, id)             one row per document per unique key it fills
 //! ```
 //!
 //! Index keys use the order-preserving encoding of [`crate::index_key`], so a range scan is a
@@ -23,13 +23,13 @@ pub const BY_CREATION_TIME: &str = "by_creation_time";
 
 pub const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS _documents (
+    "CREATE TABLE IF NOT EXISTS _docs (
         tbl TEXT NOT NULL, id TEXT NOT NULL, creation_time REAL NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (tbl, id)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS _index (
+    "CREATE TABLE IF NOT EXISTS _idx (
         tbl TEXT NOT NULL, idx TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL,
         PRIMARY KEY (tbl, idx, key)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS _unique (
+    "CREATE TABLE IF NOT EXISTS _uniq (
         tbl TEXT NOT NULL, ukey TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL,
         PRIMARY KEY (tbl, ukey, key)) WITHOUT ROWID",
 ];
@@ -102,12 +102,7 @@ pub fn unique_name(unique: &UniqueDef) -> String {
 /// Every index of a table, built-in ones included: (name, fields).
 pub fn indexes(table: &TableDef) -> Vec<(String, Vec<String>)> {
     let mut all = vec![(BY_CREATION_TIME.to_string(), Vec::new())];
-    all.extend(
-        table
-            .indexes
-            .iter()
-            .map(|i| (i.name.clone(), i.fields.clone())),
-    );
+    all.extend(table.indexes.iter().map(|i| (i.name.clone(), i.fields.clone())));
     all
 }
 
@@ -119,33 +114,20 @@ pub fn decode_document(row: &[SqlValue]) -> Result<Document, StorageError> {
     let creation_time = match row.get(1) {
         Some(SqlValue::Real(f)) => *f,
         Some(SqlValue::Integer(i)) => *i as f64,
-        other => {
-            return Err(StorageError(format!(
-                "creation time column holds {other:?}"
-            )))
-        }
+        other => return Err(StorageError(format!("creation time column holds {other:?}"))),
     };
     let body = match row.get(2) {
         Some(SqlValue::Text(body)) => body,
         other => return Err(StorageError(format!("body column holds {other:?}"))),
     };
-    let json: serde_json::Value = serde_json::from_str(body)
-        .map_err(|e| StorageError(format!("document {id} is not JSON: {e}")))?;
+    let json: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| StorageError(format!("document {id} is not JSON: {e}")))?;
     let fields = match Value::from_json(&json, id.as_str()) {
         Ok(Value::Object(fields)) => fields,
-        Ok(other) => {
-            return Err(StorageError(format!(
-                "document {id} is a {}",
-                other.type_name()
-            )))
-        }
+        Ok(other) => return Err(StorageError(format!("document {id} is a {}", other.type_name()))),
         Err(e) => return Err(StorageError(format!("document {id} does not decode: {e}"))),
     };
-    Ok(Document {
-        id,
-        creation_time,
-        fields,
-    })
+    Ok(Document { id, creation_time, fields })
 }
 
 pub fn encode_body(fields: &BTreeMap<String, Value>) -> String {
@@ -154,56 +136,37 @@ pub fn encode_body(fields: &BTreeMap<String, Value>) -> String {
 
 /// Reads one document.
 pub fn load(sql: &dyn Sql, table: &str, id: &str) -> Result<Option<Document>, StorageError> {
-    let rows = sql.exec(
-        "SELECT id, creation_time, body FROM _documents WHERE tbl = ? AND id = ?",
-        &[table.into(), id.into()],
-    )?;
+    let rows =
+        sql.exec("SELECT id, creation_time, body FROM _docs WHERE tbl = ? AND id = ?", &[table.into(), id.into()])?;
     rows.first().map(|row| decode_document(row)).transpose()
 }
 
 /// Writes the index rows of a document (after insert or update).
-pub fn add_index_entries(
-    sql: &dyn Sql,
-    table: &TableDef,
-    doc: &Document,
-) -> Result<(), StorageError> {
+pub fn add_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for (name, fields) in indexes(table) {
         let (key, _) = index_key(doc, &fields);
         sql.exec(
-            "INSERT INTO _index (tbl, idx, key, id) VALUES (?, ?, ?, ?)",
-            &[
-                table.name.as_str().into(),
-                name.into(),
-                SqlValue::Blob(key),
-                doc.id.as_str().into(),
-            ],
+            "INSERT INTO _idx (tbl, idx, key, id) VALUES (?, ?, ?, ?)",
+            &[table.name.as_str().into(), name.into(), SqlValue::Blob(key), doc.id.as_str().into()],
         )?;
     }
     Ok(())
 }
 
 /// Removes the index rows of a document (before update or delete).
-pub fn remove_index_entries(
-    sql: &dyn Sql,
-    table: &TableDef,
-    doc: &Document,
-) -> Result<(), StorageError> {
+pub fn remove_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for (name, fields) in indexes(table) {
         let (key, _) = index_key(doc, &fields);
         sql.exec(
-            "DELETE FROM _index WHERE tbl = ? AND idx = ? AND key = ?",
+            "DELETE FROM _idx WHERE tbl = ? AND idx = ? AND key = ?",
             &[table.name.as_str().into(), name.into(), SqlValue::Blob(key)],
         )?;
     }
     for unique in &table.uniques {
         if let Some(key) = unique_key(doc, unique) {
             sql.exec(
-                "DELETE FROM _unique WHERE tbl = ? AND ukey = ? AND key = ?",
-                &[
-                    table.name.as_str().into(),
-                    unique_name(unique).into(),
-                    SqlValue::Blob(key),
-                ],
+                "DELETE FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?",
+                &[table.name.as_str().into(), unique_name(unique).into(), SqlValue::Blob(key)],
             )?;
         }
     }
@@ -221,19 +184,12 @@ pub fn unique_conflict(
             continue;
         };
         let rows = sql.exec(
-            "SELECT id FROM _unique WHERE tbl = ? AND ukey = ? AND key = ?",
-            &[
-                table.name.as_str().into(),
-                unique_name(unique).into(),
-                SqlValue::Blob(key),
-            ],
+            "SELECT id FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?",
+            &[table.name.as_str().into(), unique_name(unique).into(), SqlValue::Blob(key)],
         )?;
         if let Some(SqlValue::Text(other)) = rows.first().and_then(|r| r.first()) {
             if *other != doc.id.as_str() {
-                return Ok(Some((
-                    unique.clone(),
-                    DocumentId::from_stored(other.clone()),
-                )));
+                return Ok(Some((unique.clone(), DocumentId::from_stored(other.clone()))));
             }
         }
     }
@@ -241,21 +197,12 @@ pub fn unique_conflict(
 }
 
 /// Claims `doc`'s unique keys (call after [`unique_conflict`] found none).
-pub fn add_unique_entries(
-    sql: &dyn Sql,
-    table: &TableDef,
-    doc: &Document,
-) -> Result<(), StorageError> {
+pub fn add_unique_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for unique in &table.uniques {
         if let Some(key) = unique_key(doc, unique) {
             sql.exec(
-                "INSERT INTO _unique (tbl, ukey, key, id) VALUES (?, ?, ?, ?)",
-                &[
-                    table.name.as_str().into(),
-                    unique_name(unique).into(),
-                    SqlValue::Blob(key),
-                    doc.id.as_str().into(),
-                ],
+                "INSERT INTO _uniq (tbl, ukey, key, id) VALUES (?, ?, ?, ?)",
+                &[table.name.as_str().into(), unique_name(unique).into(), SqlValue::Blob(key), doc.id.as_str().into()],
             )?;
         }
     }

@@ -70,17 +70,13 @@ impl<'a> Tx<'a> {
     }
 
     pub(super) fn table(&self, table: &str) -> Result<&'a TableDef, FnError> {
-        self.schema
-            .table(table)
-            .ok_or_else(|| FnError::BadQuery(format!("no table named {table:?} in the schema")))
+        self.schema.table(table).ok_or_else(|| FnError::BadQuery(format!("no table named {table:?} in the schema")))
     }
 
     pub(super) fn count_scanned(&mut self, n: usize) -> Result<(), FnError> {
         self.scanned += n;
         if self.scanned > MAX_SCANNED_DOCUMENTS {
-            return Err(FnError::TooManyReads {
-                limit: MAX_SCANNED_DOCUMENTS,
-            });
+            return Err(FnError::TooManyReads { limit: MAX_SCANNED_DOCUMENTS });
         }
         Ok(())
     }
@@ -93,14 +89,9 @@ impl<'a> Tx<'a> {
     pub fn get(&mut self, table: &str, id: &str) -> Result<Option<Document>, FnError> {
         self.table(table)?;
         DocumentId::parse_for_table(id, table).map_err(|found| {
-            ValidationError::new(
-                format!("{table}._id"),
-                format!("id of a {table} document"),
-                found,
-            )
+            ValidationError::new(format!("{table}._id"), format!("id of a {table} document"), found)
         })?;
-        self.read_set
-            .add(KeyRange::prefix(table, BY_ID, Self::id_key(id)));
+        self.read_set.add(KeyRange::prefix(table, BY_ID, Self::id_key(id)));
         self.count_scanned(1)?;
         Ok(store::load(self.sql, table, id)?)
     }
@@ -113,9 +104,7 @@ impl<'a> Tx<'a> {
     fn env(&mut self) -> Result<&mut dyn Environment, FnError> {
         match self.env.as_mut() {
             Some(env) => Ok(&mut **env),
-            None => Err(FnError::BadQuery(
-                "a query cannot write: use a mutation".into(),
-            )),
+            None => Err(FnError::BadQuery("a query cannot write: use a mutation".into())),
         }
     }
 
@@ -125,23 +114,12 @@ impl<'a> Tx<'a> {
         let (now, random) = (env.now_ms(), env.random_u128());
         let def = self.table(table)?;
         def.validate_insert(&fields)?;
-        let Value::Object(fields) = fields else {
-            unreachable!("validate_insert accepts objects only")
-        };
-        let doc = Document {
-            id: DocumentId::new(table, random),
-            creation_time: now,
-            fields,
-        };
+        let Value::Object(fields) = fields else { unreachable!("validate_insert accepts objects only") };
+        let doc = Document { id: DocumentId::new(table, random), creation_time: now, fields };
         self.check_unique(def, &doc)?;
         self.sql.exec(
-            "INSERT INTO _documents (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)",
-            &[
-                table.into(),
-                doc.id.as_str().into(),
-                SqlValue::Real(now),
-                store::encode_body(&doc.fields).into(),
-            ],
+            "INSERT INTO _docs (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)",
+            &[table.into(), doc.id.as_str().into(), SqlValue::Real(now), store::encode_body(&doc.fields).into()],
         )?;
         store::add_index_entries(self.sql, def, &doc)?;
         store::add_unique_entries(self.sql, def, &doc)?;
@@ -152,12 +130,7 @@ impl<'a> Tx<'a> {
     /// Sets the given fields of a document (others stay). The result must satisfy the schema.
     pub fn patch(&mut self, table: &str, id: &str, changes: Value) -> Result<(), FnError> {
         let Value::Object(changes) = changes else {
-            return Err(ValidationError::new(
-                table,
-                "an object of fields to change",
-                changes.type_name(),
-            )
-            .into());
+            return Err(ValidationError::new(table, "an object of fields to change", changes.type_name()).into());
         };
         let old = self.load_for_write(table, id)?;
         let mut fields = old.fields.clone();
@@ -168,9 +141,7 @@ impl<'a> Tx<'a> {
     /// Replaces all user fields of a document.
     pub fn replace(&mut self, table: &str, id: &str, fields: Value) -> Result<(), FnError> {
         let Value::Object(fields) = fields else {
-            return Err(
-                ValidationError::new(table, "an object (a document)", fields.type_name()).into(),
-            );
+            return Err(ValidationError::new(table, "an object (a document)", fields.type_name()).into());
         };
         let old = self.load_for_write(table, id)?;
         self.store_update(table, old, fields)
@@ -181,44 +152,25 @@ impl<'a> Tx<'a> {
         let def = self.table(table)?;
         let old = self.load_for_write(table, id)?;
         store::remove_index_entries(self.sql, def, &old)?;
-        self.sql.exec(
-            "DELETE FROM _documents WHERE tbl = ? AND id = ?",
-            &[table.into(), id.into()],
-        )?;
+        self.sql.exec("DELETE FROM _docs WHERE tbl = ? AND id = ?", &[table.into(), id.into()])?;
         self.record_writes(def, Some(&old), None);
         Ok(())
     }
 
     fn load_for_write(&mut self, table: &str, id: &str) -> Result<Document, FnError> {
         self.env()?;
-        self.get(table, id)?.ok_or_else(|| FnError::NotFound {
-            table: table.into(),
-            id: id.into(),
-        })
+        self.get(table, id)?.ok_or_else(|| FnError::NotFound { table: table.into(), id: id.into() })
     }
 
-    fn store_update(
-        &mut self,
-        table: &str,
-        old: Document,
-        fields: BTreeMap<String, Value>,
-    ) -> Result<(), FnError> {
+    fn store_update(&mut self, table: &str, old: Document, fields: BTreeMap<String, Value>) -> Result<(), FnError> {
         let def = self.table(table)?;
         def.validate_insert(&Value::Object(fields.clone()))?;
-        let new = Document {
-            id: old.id.clone(),
-            creation_time: old.creation_time,
-            fields,
-        };
+        let new = Document { id: old.id.clone(), creation_time: old.creation_time, fields };
         self.check_unique(def, &new)?;
         store::remove_index_entries(self.sql, def, &old)?;
         self.sql.exec(
-            "UPDATE _documents SET body = ? WHERE tbl = ? AND id = ?",
-            &[
-                store::encode_body(&new.fields).into(),
-                table.into(),
-                new.id.as_str().into(),
-            ],
+            "UPDATE _docs SET body = ? WHERE tbl = ? AND id = ?",
+            &[store::encode_body(&new.fields).into(), table.into(), new.id.as_str().into()],
         )?;
         store::add_index_entries(self.sql, def, &new)?;
         store::add_unique_entries(self.sql, def, &new)?;
@@ -233,11 +185,7 @@ impl<'a> Tx<'a> {
                 let values: Vec<String> = unique
                     .fields
                     .iter()
-                    .map(|f| {
-                        doc.get_path(f)
-                            .map(|v| v.to_json().to_string())
-                            .unwrap_or_default()
-                    })
+                    .map(|f| doc.get_path(f).map(|v| v.to_json().to_string()).unwrap_or_default())
                     .collect();
                 Err(FnError::Unique {
                     table: def.name.clone(),
@@ -261,12 +209,7 @@ impl<'a> Tx<'a> {
         for (index, fields) in store::indexes(def) {
             for doc in [old, new].into_iter().flatten() {
                 let (key, ends) = store::index_key(doc, &fields);
-                self.write_set.keys.push(WrittenKey {
-                    table: def.name.clone(),
-                    index: index.clone(),
-                    key,
-                    ends,
-                });
+                self.write_set.keys.push(WrittenKey { table: def.name.clone(), index: index.clone(), key, ends });
             }
         }
     }

@@ -1,30 +1,61 @@
 use super::*;
+use crate::environment::TestEnvironment;
+use crate::ids::DocumentId;
 use crate::sqlite::NativeSql;
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
-fn cx(n: u128) -> Context {
-    Context {
-        now_ms: 1_700_000_000_000.0 + n as f64,
-        random: n,
-    }
+struct Harness {
+    room: Room<NativeSql>,
+    env: TestEnvironment,
 }
 
-fn room() -> Room<NativeSql> {
-    Room::open(NativeSql::in_memory().unwrap()).unwrap()
+impl Harness {
+    fn new() -> Self {
+        Self {
+            room: Room::open(NativeSql::in_memory().unwrap()).unwrap(),
+            env: TestEnvironment::new(1_700_000_000_000.0),
+        }
+    }
+
+    fn frame(&mut self, conn: &ConnId, msg: Json) -> Vec<Outgoing> {
+        self.env.now_ms += 1.0;
+        self.room.handle(RoomInput::Frame { conn, text: &msg.to_string() }, &mut self.env)
+    }
+
+    fn subscribe(&mut self, conn: &ConnId, query_id: u32, path: &str, args: Json) -> Json {
+        let out = self.frame(conn, json!({"type": "subscribe", "queryId": query_id, "udfPath": path, "args": args}));
+        match single(out) {
+            ServerMessage::Transition { modifications, .. } => match modifications.into_iter().next() {
+                Some(QueryModification::QueryUpdated { value, .. }) => value,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn mutate(&mut self, conn: &ConnId, request_id: u32, path: &str, args: Json) -> Vec<Outgoing> {
+        self.frame(conn, json!({"type": "mutation", "requestId": request_id, "udfPath": path, "args": args}))
+    }
+
+    /// Runs a mutation that must succeed; returns its result.
+    fn ok(&mut self, conn: &ConnId, path: &str, args: Json) -> Json {
+        let out = self.mutate(conn, 999, path, args);
+        match out.last().map(|o| &o.message) {
+            Some(ServerMessage::MutationResponse { outcome: MutationOutcome::Success { result, .. }, .. }) => {
+                result.clone()
+            }
+            other => panic!("{path} failed: {other:?}"),
+        }
+    }
+
+    fn user(&mut self, conn: &ConnId) -> String {
+        let id = self.ok(conn, "users:ensure", json!({"name": "Ayşe", "email": "ayse@example.org", "role": "admin"}));
+        id.as_str().unwrap().to_string()
+    }
 }
 
 fn conn(name: &str) -> ConnId {
     ConnId::from_stored(name.to_string())
-}
-
-fn frame(room: &Room<NativeSql>, c: &ConnId, msg: serde_json::Value, n: u128) -> Vec<Outgoing> {
-    room.handle(
-        RoomInput::Frame {
-            conn: c,
-            text: &msg.to_string(),
-        },
-        cx(n),
-    )
 }
 
 fn single(out: Vec<Outgoing>) -> ServerMessage {
@@ -32,351 +63,237 @@ fn single(out: Vec<Outgoing>) -> ServerMessage {
     out.into_iter().next().unwrap().message
 }
 
+fn titles(value: &Json) -> Vec<&str> {
+    value.as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect()
+}
+
+fn failure(out: Vec<Outgoing>) -> (ErrorCode, String) {
+    match single(out) {
+        ServerMessage::MutationResponse { outcome: MutationOutcome::Failure { code, message }, .. } => (code, message),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn subscribe_gets_initial_result_at_version_1() {
-    let room = room();
+    let mut h = Harness::new();
     let a = conn("a");
-    room.handle(RoomInput::Open { conn: &a }, cx(0));
-    let msg = single(frame(
-        &room,
-        &a,
-        json!({"type":"subscribe","queryId":1,"udfPath":"tasks:list"}),
-        1,
-    ));
+    h.room.handle(RoomInput::Open { conn: &a }, &mut h.env);
+    let out = h.frame(&a, json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:list"}));
     assert_eq!(
-        msg,
+        single(out),
         ServerMessage::Transition {
-            start_version: StateVersion {
-                query_set: 0,
-                ts: Ts(0)
-            },
-            end_version: StateVersion {
-                query_set: 1,
-                ts: Ts(0)
-            },
-            modifications: vec![QueryModification::QueryUpdated {
-                query_id: 1,
-                value: json!([])
-            }],
+            start_version: StateVersion { query_set: 0, ts: Ts(0) },
+            end_version: StateVersion { query_set: 1, ts: Ts(0) },
+            modifications: vec![QueryModification::QueryUpdated { query_id: 1, value: json!([]) }],
         }
     );
 }
 
 #[test]
-fn insert_fans_out_to_every_subscriber_then_answers_the_writer() {
-    let room = room();
+fn a_commit_reaches_every_affected_subscriber_then_answers_the_writer() {
+    let mut h = Harness::new();
     let (a, b) = (conn("a"), conn("b"));
-    for c in [&a, &b] {
-        room.handle(RoomInput::Open { conn: c }, cx(0));
-        frame(
-            &room,
-            c,
-            json!({"type":"subscribe","queryId":7,"udfPath":"tasks:list","args":{}}),
-            1,
-        );
-    }
-    let out = frame(
-        &room,
-        &a,
-        json!({"type":"mutation","requestId":1,"udfPath":"tasks:create","args":{"title":"Call donor"}}),
-        42,
-    );
+    let user = h.user(&a);
+    h.subscribe(&a, 7, "tasks:list", json!({}));
+    h.subscribe(&b, 7, "tasks:list", json!({}));
+    let out =
+        h.mutate(&a, 1, "tasks:create", json!({"title": "Koli dağıtımı", "created_by": user, "priority": "high"}));
     assert_eq!(out.len(), 3, "{out:?}");
-    let id = DocumentId::new("tasks", 42).to_string();
-    let expected_value = json!([{ "_id": id, "_creationTime": 1_700_000_000_042.0, "title": "Call donor", "status": "todo" }]);
     for (o, who) in out[..2].iter().zip([&a, &b]) {
         assert_eq!(&o.to, who);
-        assert_eq!(
-            o.message,
-            ServerMessage::Transition {
-                start_version: StateVersion {
-                    query_set: 1,
-                    ts: Ts(0)
-                },
-                end_version: StateVersion {
-                    query_set: 1,
-                    ts: Ts(1)
-                },
-                modifications: vec![QueryModification::QueryUpdated {
-                    query_id: 7,
-                    value: expected_value.clone()
-                }],
-            }
-        );
+        let ServerMessage::Transition { start_version, end_version, modifications } = &o.message else { panic!() };
+        assert_eq!(*start_version, StateVersion { query_set: 1, ts: Ts(1) }, "subscribed after the user was created");
+        assert_eq!(*end_version, StateVersion { query_set: 1, ts: Ts(2) });
+        let QueryModification::QueryUpdated { value, .. } = &modifications[0] else { panic!() };
+        assert_eq!(titles(value), ["Koli dağıtımı"]);
+        assert_eq!(value[0]["status"], "pending");
+        assert_eq!(value[0]["is_read"], false);
+        assert_eq!(value[0]["_id"].as_str().map(str::len), Some(30));
     }
-    assert_eq!(
-        out[2],
-        Outgoing {
-            to: a.clone(),
-            message: ServerMessage::MutationResponse {
-                request_id: 1,
-                outcome: MutationOutcome::Success {
-                    result: json!(id),
-                    ts: Ts(1)
-                }
-            }
-        }
-    );
+    let ServerMessage::MutationResponse { outcome: MutationOutcome::Success { result, ts }, .. } = &out[2].message
+    else {
+        panic!()
+    };
+    assert_eq!(*ts, Ts(2));
+    assert!(DocumentId::parse_for_table(result.as_str().unwrap(), "tasks").is_ok());
+}
+
+#[test]
+fn only_affected_queries_rerun_and_unchanged_results_send_nothing() {
+    let mut h = Harness::new();
+    let (a, b, c) = (conn("a"), conn("b"), conn("c"));
+    let user = h.user(&a);
+    h.subscribe(&a, 1, "tasks:list", json!({"status": "completed"}));
+    h.subscribe(&b, 1, "tasks:list", json!({}));
+    h.subscribe(&c, 1, "tasks:list", json!({"assigned_to": user, "status": "in_progress"}));
+    // A pending task assigned to the user: C's range (by assignee) is hit but its filtered
+    // result does not change; A's range (status completed) is not hit at all.
+    let out = h.mutate(&a, 1, "tasks:create", json!({"title": "t", "created_by": user, "assigned_to": user}));
+    let receivers: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
+    assert_eq!(receivers, ["b", "a"], "B's transition, then A's response: {out:?}");
+    assert!(matches!(out[1].message, ServerMessage::MutationResponse { .. }));
 }
 
 #[test]
 fn state_survives_reopening_the_room() {
-    let sql = NativeSql::in_memory().unwrap();
+    let mut h = Harness::new();
     let a = conn("a");
-    {
-        let room = Room::open(sql).unwrap();
-        frame(
-            &room,
-            &a,
-            json!({"type":"subscribe","queryId":1,"udfPath":"tasks:list"}),
-            1,
-        );
-        frame(
-            &room,
-            &a,
-            json!({"type":"mutation","requestId":1,"udfPath":"tasks:create","args":{"title":"x"}}),
-            2,
-        );
-        // Hand the storage to a new engine, as after a hibernation wake-up.
-        let room = Room::open(room.sql).unwrap();
-        let out = frame(
-            &room,
-            &a,
-            json!({"type":"mutation","requestId":2,"udfPath":"tasks:create","args":{"title":"y"}}),
-            3,
-        );
-        let ServerMessage::Transition {
-            start_version,
-            end_version,
-            modifications,
-        } = &out[0].message
-        else {
-            panic!("{out:?}")
-        };
-        assert_eq!(
-            *start_version,
-            StateVersion {
-                query_set: 1,
-                ts: Ts(1)
-            }
-        );
-        assert_eq!(
-            *end_version,
-            StateVersion {
-                query_set: 1,
-                ts: Ts(2)
-            }
-        );
-        let QueryModification::QueryUpdated { value, .. } = &modifications[0] else {
-            panic!()
-        };
-        assert_eq!(value.as_array().unwrap().len(), 2);
-    }
+    let user = h.user(&a);
+    h.subscribe(&a, 1, "tasks:list", json!({}));
+    h.ok(&a, "tasks:create", json!({"title": "x", "created_by": user}));
+    // Hand the storage to a new engine, as after a hibernation wake-up.
+    let Harness { room, env } = h;
+    let mut h = Harness {
+        room: Room::open(room.sql).unwrap(),
+        env: TestEnvironment { now_ms: env.now_ms + 1.0, next_random: 100 },
+    };
+    assert_eq!(h.room.subscription_count(), 1);
+    let out = h.mutate(&a, 2, "tasks:create", json!({"title": "y", "created_by": user}));
+    let ServerMessage::Transition { start_version, end_version, modifications } = &out[0].message else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*start_version, StateVersion { query_set: 1, ts: Ts(2) });
+    assert_eq!(*end_version, StateVersion { query_set: 1, ts: Ts(3) });
+    let QueryModification::QueryUpdated { value, .. } = &modifications[0] else { panic!() };
+    assert_eq!(titles(value), ["y", "x"]);
 }
 
 #[test]
-fn invalid_task_is_refused_and_nothing_is_written() {
-    let room = room();
+fn invalid_writes_are_refused_with_the_path_and_nothing_is_written() {
+    let mut h = Harness::new();
     let a = conn("a");
-    frame(
-        &room,
-        &a,
-        json!({"type":"subscribe","queryId":1,"udfPath":"tasks:list"}),
-        1,
-    );
-    let msg = single(frame(
-        &room,
-        &a,
-        json!({"type":"mutation","requestId":9,"udfPath":"tasks:create","args":{"title":"x","status":"later"}}),
-        2,
-    ));
+    let user = h.user(&a);
+    let ts = h.room.current_ts().unwrap();
+    let (code, message) =
+        failure(h.mutate(&a, 9, "tasks:create", json!({"title": "x", "created_by": user, "status": "later"})));
+    assert_eq!(code, ErrorCode::Validation);
     assert_eq!(
-        msg,
-        ServerMessage::MutationResponse {
-            request_id: 9,
-            outcome: MutationOutcome::Failure {
-                code: ErrorCode::Validation,
-                message:
-                    r#"tasks.status: expected one of "todo", "doing", "done", found string "later""#
-                        .into()
-            }
-        }
+        message,
+        r#"args.status: expected one of "pending", "in_progress", "completed", "cancelled" or nothing, found string "later""#
     );
-    assert_eq!(room.current_ts().unwrap(), Ts(0));
-    assert_eq!(room.list_documents("tasks").unwrap(), json!([]));
+    let (_, message) = failure(h.mutate(&a, 10, "tasks:create", json!({"title": "x", "created_by": "nobody"})));
+    assert_eq!(
+        message,
+        r#"args.created_by: expected id of a users document, found string "nobody", which is not a document id"#
+    );
+    let (_, message) = failure(h.mutate(&a, 11, "beneficiaries:create", json!({"name": "x", "tc_no": "123"})));
+    assert_eq!(message, r#"beneficiaries.tc_no: expected a TC number of exactly 11 digits, found string "123""#);
+    assert_eq!(h.room.current_ts().unwrap(), ts);
+}
+
+fn beneficiary(name: &str, tc: &str, city: &str, status: &str) -> Json {
+    json!({
+        "name": name, "tc_no": tc, "phone": "0555", "address": "a", "city": city, "district": "d",
+        "neighborhood": "n", "family_size": 4, "status": status,
+    })
 }
 
 #[test]
-fn malformed_frame_gets_an_error_and_the_room_keeps_serving() {
-    let room = room();
+fn unique_tc_numbers_name_the_holder_and_roll_back() {
+    let mut h = Harness::new();
     let a = conn("a");
-    let msg = single(room.handle(
-        RoomInput::Frame {
-            conn: &a,
-            text: "{nope",
-        },
-        cx(1),
-    ));
-    let ServerMessage::Error { code, message } = msg else {
+    let first = h.ok(&a, "beneficiaries:create", beneficiary("Ayşe", "12345678901", "Ankara", "AKTIF"));
+    let (code, message) =
+        failure(h.mutate(&a, 2, "beneficiaries:create", beneficiary("Başka", "12345678901", "İzmir", "AKTIF")));
+    assert_eq!(code, ErrorCode::UniqueViolation);
+    assert_eq!(
+        message,
+        format!(
+            r#"beneficiaries.tc_no must be unique: "12345678901" is already used by beneficiaries {}"#,
+            first.as_str().unwrap()
+        )
+    );
+}
+
+#[test]
+fn beneficiary_lists_filter_search_and_count() {
+    let mut h = Harness::new();
+    let a = conn("a");
+    for (i, (name, city, status)) in [
+        ("Ayşe Yılmaz", "İstanbul", "AKTIF"),
+        ("Mehmet Çelik", "Ankara", "AKTIF"),
+        ("Şükrü Işık", "ISPARTA", "PASIF"),
+        ("Ayten Kaya", "İstanbul", "TASLAK"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        h.ok(&a, "beneficiaries:create", beneficiary(name, &format!("1000000000{i}"), city, status));
+    }
+    let list = h.subscribe(&a, 1, "beneficiaries:list", json!({"search": "ay"}));
+    assert_eq!(list["total"], 2.0);
+    let names: Vec<&str> = list["documents"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Ayten Kaya", "Ayşe Yılmaz"]);
+    let active = h.subscribe(&a, 2, "beneficiaries:list", json!({"status": "AKTIF", "limit": 1}));
+    assert_eq!(active["total"], 2.0);
+    assert_eq!(active["documents"].as_array().unwrap().len(), 1);
+    let isik = h.subscribe(&a, 3, "beneficiaries:list", json!({"search": "sukru isik"}));
+    assert_eq!(isik["total"], 1.0);
+    let city = h.subscribe(&a, 4, "beneficiaries:list", json!({"city": "İstanbul", "skip": 1}));
+    assert_eq!(city["total"], 2.0);
+    assert_eq!(city["documents"][0]["name"], "Ayşe Yılmaz");
+    let out =
+        h.frame(&a, json!({"type": "subscribe", "queryId": 5, "udfPath": "beneficiaries:list", "args": {"limit": -1}}));
+    let ServerMessage::Transition { modifications, .. } = single(out) else { panic!() };
+    assert!(matches!(&modifications[0], QueryModification::QueryFailed { code: ErrorCode::Validation, message, .. }
+        if message == "args.limit: expected a whole number from 0 to 500, found number -1"));
+}
+
+#[test]
+fn malformed_frames_get_an_error_and_the_room_keeps_serving() {
+    let mut h = Harness::new();
+    let a = conn("a");
+    let out = h.room.handle(RoomInput::Frame { conn: &a, text: "{nope" }, &mut h.env);
+    let ServerMessage::Error { code, message } = single(out) else { panic!() };
+    assert_eq!(code, ErrorCode::BadFrame);
+    assert!(message.starts_with("malformed frame: "), "{message}");
+    let big = "x".repeat(MAX_FRAME_BYTES + 1);
+    let ServerMessage::Error { code, message } =
+        single(h.room.handle(RoomInput::Frame { conn: &a, text: &big }, &mut h.env))
+    else {
         panic!()
     };
     assert_eq!(code, ErrorCode::BadFrame);
-    assert!(message.starts_with("malformed frame: "), "{message}");
-    let out = frame(
-        &room,
-        &a,
-        json!({"type":"mutation","requestId":1,"udfPath":"tasks:create","args":{"title":"ok"}}),
-        2,
-    );
-    assert!(matches!(
-        out[0].message,
-        ServerMessage::MutationResponse {
-            outcome: MutationOutcome::Success { .. },
-            ..
-        }
-    ));
+    assert_eq!(message, "frame of 1048577 bytes is over the 1048576-byte limit");
+    h.user(&a);
 }
 
 #[test]
-fn unknown_functions_are_named() {
-    let room = room();
+fn unknown_functions_are_named_and_not_kept() {
+    let mut h = Harness::new();
     let a = conn("a");
-    let msg = single(frame(
-        &room,
-        &a,
-        json!({"type":"subscribe","queryId":1,"udfPath":"tasks:lst"}),
-        1,
-    ));
-    let ServerMessage::Transition { modifications, .. } = msg else {
-        panic!()
-    };
+    let out = h.frame(&a, json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:lst"}));
+    let ServerMessage::Transition { modifications, .. } = single(out) else { panic!() };
     assert_eq!(
         modifications,
         vec![QueryModification::QueryFailed {
             query_id: 1,
             code: ErrorCode::UnknownFunction,
-            message: r#"no query named "tasks:lst"; available: tasks:list"#.into()
+            message: r#"no query named "tasks:lst"; available: beneficiaries:get, beneficiaries:list, tasks:list, users:get, users:list"#.into()
         }]
     );
-    let msg = single(frame(
-        &room,
-        &a,
-        json!({"type":"mutation","requestId":1,"udfPath":"nope","args":{}}),
-        2,
-    ));
-    assert!(matches!(
-        msg,
-        ServerMessage::MutationResponse {
-            outcome: MutationOutcome::Failure {
-                code: ErrorCode::UnknownFunction,
-                ..
-            },
-            ..
-        }
-    ));
+    assert_eq!(h.room.subscription_count(), 0);
+    let (code, _) = failure(h.mutate(&a, 1, "tasks:list", json!({})));
+    assert_eq!(code, ErrorCode::UnknownFunction, "a query is not a mutation");
 }
 
 #[test]
-fn unsubscribe_and_duplicate_ids() {
-    let room = room();
-    let a = conn("a");
-    frame(
-        &room,
-        &a,
-        json!({"type":"subscribe","queryId":1,"udfPath":"tasks:list"}),
-        1,
-    );
-    let dup = single(frame(
-        &room,
-        &a,
-        json!({"type":"subscribe","queryId":1,"udfPath":"tasks:list"}),
-        2,
-    ));
-    assert!(matches!(
-        dup,
-        ServerMessage::Error {
-            code: ErrorCode::BadQueryId,
-            ..
-        }
-    ));
-    let removed = single(frame(
-        &room,
-        &a,
-        json!({"type":"unsubscribe","queryId":1}),
-        3,
-    ));
-    assert_eq!(
-        removed,
-        ServerMessage::Transition {
-            start_version: StateVersion {
-                query_set: 1,
-                ts: Ts(0)
-            },
-            end_version: StateVersion {
-                query_set: 2,
-                ts: Ts(0)
-            },
-            modifications: vec![QueryModification::QueryRemoved { query_id: 1 }],
-        }
-    );
-    // No subscribers left: a commit sends only the response.
-    let out = frame(
-        &room,
-        &a,
-        json!({"type":"mutation","requestId":1,"udfPath":"tasks:create","args":{"title":"x"}}),
-        4,
-    );
-    assert_eq!(out.len(), 1);
-    let again = single(frame(
-        &room,
-        &a,
-        json!({"type":"unsubscribe","queryId":1}),
-        5,
-    ));
-    assert!(matches!(
-        again,
-        ServerMessage::Error {
-            code: ErrorCode::BadQueryId,
-            ..
-        }
-    ));
-}
-
-#[test]
-fn closing_drops_subscriptions() {
-    let room = room();
+fn unsubscribe_duplicates_and_close() {
+    let mut h = Harness::new();
     let (a, b) = (conn("a"), conn("b"));
-    frame(
-        &room,
-        &a,
-        json!({"type":"subscribe","queryId":1,"udfPath":"tasks:list"}),
-        1,
-    );
-    room.handle(RoomInput::Close { conn: &a }, cx(2));
-    let out = frame(
-        &room,
-        &b,
-        json!({"type":"mutation","requestId":1,"udfPath":"tasks:create","args":{"title":"x"}}),
-        3,
-    );
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].to, b);
-}
-
-#[test]
-fn query_args_are_validated() {
-    let room = room();
-    let a = conn("a");
-    let msg = single(frame(
-        &room,
-        &a,
-        json!({"type":"subscribe","queryId":1,"udfPath":"tasks:list","args":{"x":1}}),
-        1,
-    ));
-    let ServerMessage::Transition { modifications, .. } = msg else {
-        panic!()
-    };
-    assert!(
-        matches!(&modifications[0], QueryModification::QueryFailed { code: ErrorCode::Validation, message, .. } if message == "tasks:list.args: expected no arguments ({} or null), found object")
-    );
+    let user = h.user(&b);
+    h.subscribe(&a, 1, "tasks:list", json!({}));
+    let dup = single(h.frame(&a, json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:list"})));
+    assert!(matches!(dup, ServerMessage::Error { code: ErrorCode::BadQueryId, .. }));
+    let removed = single(h.frame(&a, json!({"type": "unsubscribe", "queryId": 1})));
+    assert!(matches!(removed, ServerMessage::Transition { ref modifications, .. }
+        if modifications == &vec![QueryModification::QueryRemoved { query_id: 1 }]));
+    assert_eq!(h.mutate(&b, 1, "tasks:create", json!({"title": "x", "created_by": user})).len(), 1);
+    let again = single(h.frame(&a, json!({"type": "unsubscribe", "queryId": 1})));
+    assert!(matches!(again, ServerMessage::Error { code: ErrorCode::BadQueryId, .. }));
+    h.subscribe(&a, 2, "tasks:list", json!({}));
+    h.room.handle(RoomInput::Close { conn: &a }, &mut h.env);
+    assert_eq!(h.room.subscription_count(), 0);
+    assert_eq!(h.mutate(&b, 2, "tasks:create", json!({"title": "y", "created_by": user})).len(), 1);
 }

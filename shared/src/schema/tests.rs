@@ -8,19 +8,14 @@ fn doc(j: Json) -> Value {
 
 fn small() -> Schema {
     define_schema([
-        table("users", [("name", v::string()), ("email", v::string())])
-            .index("by_email", ["email"])
-            .unique(["email"]),
+        table("users", [("name", v::string()), ("email", v::string())]).index("by_email", ["email"]).unique(["email"]),
         table(
             "donations",
             [
                 ("amount", v::number()),
                 ("currency", v::enumeration(["TRY", "USD", "EUR"])),
                 ("donor", v::optional(v::id("users"))),
-                (
-                    "location_coordinates",
-                    v::optional(v::object([("lat", v::number()), ("lng", v::number())])),
-                ),
+                ("location_coordinates", v::optional(v::object([("lat", v::number()), ("lng", v::number())]))),
             ],
         )
         .index("by_currency_amount", ["currency", "amount"])
@@ -32,10 +27,7 @@ fn small() -> Schema {
 #[test]
 fn valid_documents_pass() {
     let s = small();
-    assert_eq!(
-        s.validate_insert("users", &doc(json!({"name": "Ayşe", "email": "a@b.c"}))),
-        Ok(())
-    );
+    assert_eq!(s.validate_insert("users", &doc(json!({"name": "Ayşe", "email": "a@b.c"}))), Ok(()));
     assert_eq!(
         s.validate_insert(
             "donations",
@@ -54,84 +46,42 @@ fn errors_carry_the_full_path() {
             &doc(json!({"amount": 5, "currency": "TRY", "location_coordinates": {"lat": "north", "lng": 32.8}})),
         )
         .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        r#"donations.location_coordinates.lat: expected number, found string "north""#
-    );
-    let err = s
-        .validate_insert("donations", &doc(json!({"amount": 5, "currency": "GBP"})))
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        r#"donations.currency: expected one of "TRY", "USD", "EUR", found string "GBP""#
-    );
-    let err = s
-        .validate_insert("users", &doc(json!({"name": "x"})))
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "users.email: expected string (required), found nothing: the field is missing"
-    );
-    let err = s
-        .validate_insert(
-            "users",
-            &doc(json!({"name": "x", "email": "e", "_id": "abc"})),
-        )
-        .unwrap_err();
+    assert_eq!(err.to_string(), r#"donations.location_coordinates.lat: expected number, found string "north""#);
+    let err = s.validate_insert("donations", &doc(json!({"amount": 5, "currency": "GBP"}))).unwrap_err();
+    assert_eq!(err.to_string(), r#"donations.currency: expected one of "TRY", "USD", "EUR", found string "GBP""#);
+    let err = s.validate_insert("users", &doc(json!({"name": "x"}))).unwrap_err();
+    assert_eq!(err.to_string(), "users.email: expected string (required), found nothing: the field is missing");
+    let err = s.validate_insert("users", &doc(json!({"name": "x", "email": "e", "_id": "abc"}))).unwrap_err();
     assert_eq!(
         err.to_string(),
         r#"users._id: expected no field starting with '_' (system fields are set by the room), found string "abc""#
     );
     let err = s.validate_insert("nope", &doc(json!({}))).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        r#"nope: expected a table of the schema, found no table named "nope""#
-    );
+    assert_eq!(err.to_string(), r#"nope: expected a table of the schema, found no table named "nope""#);
     let err = s.validate_insert("users", &doc(json!([]))).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "users: expected an object (a document), found array of 0 items"
-    );
+    assert_eq!(err.to_string(), "users: expected an object (a document), found array of 0 items");
 }
 
 #[test]
 fn documents_over_one_mebibyte_are_refused() {
     let s = define_schema([table("notes", [("body", v::string())])]).unwrap();
     let big = "x".repeat(MAX_DOCUMENT_BYTES);
-    let err = s
-        .validate_insert("notes", &doc(json!({ "body": big })))
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "notes: expected a document of at most 1048576 bytes (1 MiB), found 1048587 bytes"
-    );
+    let err = s.validate_insert("notes", &doc(json!({ "body": big }))).unwrap_err();
+    assert_eq!(err.to_string(), "notes: expected a document of at most 1048576 bytes (1 MiB), found 1048587 bytes");
 }
 
 #[test]
 fn definition_errors_are_all_reported_with_hints() {
     let err = define_schema([
-        table(
-            "users",
-            [
-                ("name", v::string()),
-                ("_secret", v::string()),
-                ("bad name", v::string()),
-            ],
-        )
-        .index("by_name", ["nmae"])
-        .index("by_name", ["name"])
-        .index("by_id", ["name"])
-        .search_index("search", "missing", ["name"])
-        .unique(["email"]),
-        table(
-            "tasks",
-            [
-                ("owner", v::id("people")),
-                ("tags", v::array(v::optional(v::string()))),
-            ],
-        )
-        .search_index("by_owner", "owner", Vec::<&str>::new())
-        .index("too_wide", (0..17).map(|_| "owner")),
+        table("users", [("name", v::string()), ("_secret", v::string()), ("bad name", v::string())])
+            .index("by_name", ["nmae"])
+            .index("by_name", ["name"])
+            .index("by_id", ["name"])
+            .search_index("search", "missing", ["name"])
+            .unique(["email"]),
+        table("tasks", [("owner", v::id("people")), ("tags", v::array(v::optional(v::string())))])
+            .search_index("by_owner", "owner", Vec::<&str>::new())
+            .index("too_wide", (0..17).map(|_| "owner")),
         table("tasks", [("x", v::string())]),
     ])
     .unwrap_err();
@@ -158,10 +108,7 @@ fn definition_errors_are_all_reported_with_hints() {
 fn paths_resolve_through_objects_and_system_fields() {
     let s = small();
     let t = s.table("donations").unwrap();
-    assert_eq!(
-        t.resolve("location_coordinates.lat"),
-        Some(Validator::Number)
-    );
+    assert_eq!(t.resolve("location_coordinates.lat"), Some(Validator::Number));
     assert_eq!(t.resolve("_creationTime"), Some(Validator::Number));
     assert_eq!(t.resolve("_id"), Some(Validator::Id("donations".into())));
     assert_eq!(t.resolve("location_coordinates.alt"), None);
@@ -173,23 +120,21 @@ fn hash_is_stable_and_changes_with_the_contract() {
     let a = small();
     assert_eq!(a.hash(), small().hash());
     assert_eq!(a.hash().len(), 16);
-    let with_index = define_schema(a.tables().iter().cloned().map(|t| {
-        if t.name == "users" {
-            t.index("by_name", ["name"])
-        } else {
-            t
-        }
-    }))
-    .unwrap();
+    let with_index =
+        define_schema(a.tables().iter().cloned().map(
+            |t| {
+                if t.name == "users" {
+                    t.index("by_name", ["name"])
+                } else {
+                    t
+                }
+            },
+        ))
+        .unwrap();
     assert_ne!(a.hash(), with_index.hash());
-    let with_unique = define_schema(a.tables().iter().cloned().map(|t| {
-        if t.name == "users" {
-            t.unique(["name"])
-        } else {
-            t
-        }
-    }))
-    .unwrap();
+    let with_unique =
+        define_schema(a.tables().iter().cloned().map(|t| if t.name == "users" { t.unique(["name"]) } else { t }))
+            .unwrap();
     assert_ne!(a.hash(), with_unique.hash());
     assert_ne!(with_index.hash(), with_unique.hash());
 }
@@ -197,14 +142,8 @@ fn hash_is_stable_and_changes_with_the_contract() {
 #[test]
 fn reference_format_round_trip_shape() {
     let j = small().to_json();
-    assert_eq!(
-        j["tables"][1]["fields"]["currency"],
-        json!({"type": "enum", "values": ["TRY", "USD", "EUR"]})
-    );
-    assert_eq!(
-        j["tables"][1]["fields"]["donor"],
-        json!({"type": "id", "table": "users", "optional": true})
-    );
+    assert_eq!(j["tables"][1]["fields"]["currency"], json!({"type": "enum", "values": ["TRY", "USD", "EUR"]}));
+    assert_eq!(j["tables"][1]["fields"]["donor"], json!({"type": "id", "table": "users", "optional": true}));
     assert_eq!(j["tables"][0]["unique"], json!([["email"]]));
 }
 

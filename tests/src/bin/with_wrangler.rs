@@ -12,9 +12,7 @@ fn main() {
         eprintln!("usage: with-wrangler -- COMMAND [ARGS…]");
         exit(2);
     };
-    let state = roomsync_tests::repo_root()
-        .join(".test-state")
-        .join(format!("with-wrangler-{}", std::process::id()));
+    let state = roomsync_tests::repo_root().join(".test-state").join(format!("with-wrangler-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     let mut dev = WranglerDev::start(&state);
     eprintln!("with-wrangler: worker on {}", dev.http_url());

@@ -1,0 +1,65 @@
+//! The reference app's queries and mutations, registered by name (`tasks:list`, …).
+
+pub mod beneficiaries;
+pub mod tasks;
+pub mod users;
+
+use crate::engine::store::Document;
+use crate::engine::{FnError, Registry};
+use crate::validation::ValidationError;
+use crate::value::Value;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// Every function of the reference app.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let registry = Registry::new();
+        let registry = users::register(registry);
+        let registry = tasks::register(registry);
+        beneficiaries::register(registry)
+    })
+}
+
+/// The arguments object (the registry has already checked it against the validator).
+pub(crate) fn fields(args: &Value) -> BTreeMap<String, Value> {
+    args.as_object().cloned().unwrap_or_default()
+}
+
+pub(crate) fn str_arg<'v>(args: &'v Value, name: &str) -> Option<&'v str> {
+    args.as_object()?.get(name)?.as_str()
+}
+
+pub(crate) fn num_arg(args: &Value, name: &str) -> Option<f64> {
+    match args.as_object()?.get(name)? {
+        Value::Number(n) => Some(*n),
+        Value::Int64(i) => Some(*i as f64),
+        _ => None,
+    }
+}
+
+/// A required id argument (present: the validator ran).
+pub(crate) fn id_arg(args: &Value) -> Result<String, FnError> {
+    str_arg(args, "id")
+        .map(str::to_string)
+        .ok_or_else(|| ValidationError::new("args.id", "a document id", "nothing").into())
+}
+
+pub(crate) fn docs(documents: Vec<Document>) -> Value {
+    Value::Array(documents.iter().map(Document::to_value).collect())
+}
+
+/// A whole number argument within `[min, max]`, or the default.
+pub(crate) fn count_arg(args: &Value, name: &str, default: usize, max: usize) -> Result<usize, FnError> {
+    match num_arg(args, name) {
+        None => Ok(default),
+        Some(n) if n.fract() == 0.0 && n >= 0.0 && n <= max as f64 => Ok(n as usize),
+        Some(n) => Err(ValidationError::new(
+            format!("args.{name}"),
+            format!("a whole number from 0 to {max}"),
+            format!("number {n}"),
+        )
+        .into()),
+    }
+}
