@@ -213,6 +213,12 @@ impl<S: Sql> Room<S> {
         Ok(())
     }
 
+    /// Runs a query once, outside any subscription (one-shot HTTP queries, server-side
+    /// rendering, tests' oracles).
+    pub fn query_once(&self, udf_path: &str, args: &Json) -> Result<Json, FnError> {
+        self.run_query(udf_path, args, None).result
+    }
+
     /// Runs a registered query.
     fn run_query(&self, udf_path: &str, args: &Json, journal: Option<String>) -> QueryRun {
         let (def, args) = match self.registry.resolve(udf_path, FunctionKind::Query, args) {
@@ -415,3 +421,6 @@ fn error_to(conn: &ConnId, code: ErrorCode, message: String) -> Outgoing {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod model_tests;
