@@ -94,12 +94,31 @@ fn set_timeout(f: impl FnOnce() + 'static, delay_ms: i32) {
     }
 }
 
+/// 128 bits from the browser's `crypto.getRandomValues` (falls back to `Math.random` where
+/// there is no Web Crypto, e.g. an old test runner: session ids need uniqueness, not secrecy).
+fn random_u128() -> u128 {
+    let from_crypto = || -> Result<u128, JsValue> {
+        let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())?;
+        let fill: Function = js_sys::Reflect::get(&crypto, &"getRandomValues".into())?.dyn_into()?;
+        let bytes = js_sys::Uint8Array::new_with_length(16);
+        fill.call1(&crypto, &bytes)?;
+        let mut buf = [0u8; 16];
+        bytes.copy_to(&mut buf);
+        Ok(u128::from_le_bytes(buf))
+    };
+    from_crypto().unwrap_or_else(|_| {
+        let part = || (js_sys::Math::random() * 2f64.powi(53)) as u128;
+        (part() << 75) ^ (part() << 22) ^ part()
+    })
+}
+
 impl Driver {
     pub fn new(url: String) -> Rc<Self> {
+        let session_id = roomsync_shared::ids::encode_base32(random_u128());
         Rc::new(Self {
             url,
             backoff: Backoff::default(),
-            core: RefCell::new(ClientCore::new()),
+            core: RefCell::new(ClientCore::new(session_id)),
             state: Cell::new(ConnectionState::Disconnected),
             attempts: Cell::new(0),
             closed: Cell::new(false),

@@ -31,7 +31,8 @@ export interface SyncClientOptions {
 export interface SyncError extends Error {
   code: "INVALID_URL" | "UNSUPPORTED_SCHEME" | "MISSING_HOST" | "BAD_PATH" | "MISSING_ROOM"
       | "ROOM_MISMATCH" | "INVALID_ROOM" | "INVALID_ARGS" | "VALIDATION" | "UNKNOWN_FUNCTION"
-      | "BAD_FRAME" | "BAD_QUERY_ID" | "INTERNAL" | "CONNECTION_LOST" | "CLIENT_CLOSED";
+      | "BAD_FRAME" | "BAD_QUERY_ID" | "NOT_FOUND" | "UNIQUE_VIOLATION" | "APPLICATION" | "BAD_QUERY"
+      | "TOO_MANY_READS" | "INTERNAL" | "CLIENT_CLOSED";
 }
 "#;
 

@@ -9,9 +9,13 @@
 //!   the core asks for a resync (the driver reconnects and everything is re-subscribed), so
 //!   the client never shows a torn state.
 //! - All query results in one transition are applied together, then reported.
-//! - A mutation that was sent but not answered when the socket dropped is failed with
-//!   [`ClientErrorCode::ConnectionLost`]: whether it was applied is unknown, so it is not
-//!   silently re-sent. Mutations requested while offline are queued and sent on connect.
+//! - Exactly-once mutations: every mutation carries this session's id (sent in `connect`)
+//!   and a request id that only grows. Every unanswered mutation is re-sent, in order, after
+//!   a reconnect; the room answers a request it already committed with the recorded outcome
+//!   instead of running it again. Nothing is lost, nothing is applied twice.
+//! - Results are kept through reconnects (no flash to empty) and flagged stale until the
+//!   room confirms or replaces them; resuming sends each result's hash, so unchanged results
+//!   cost no rows.
 
 use crate::protocol::{
     ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId, ServerMessage, StateVersion,
@@ -23,8 +27,6 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientErrorCode {
     Server(ErrorCode),
-    /// The socket closed while the mutation was in flight; it may or may not have committed.
-    ConnectionLost,
     /// The client was closed.
     Closed,
 }
@@ -33,7 +35,6 @@ impl ClientErrorCode {
     pub fn as_str(&self) -> &'static str {
         match self {
             ClientErrorCode::Server(code) => code.as_str(),
-            ClientErrorCode::ConnectionLost => "CONNECTION_LOST",
             ClientErrorCode::Closed => "CLIENT_CLOSED",
         }
     }
@@ -63,29 +64,41 @@ struct Query {
     udf_path: String,
     args: Value,
     last: Option<Result<Value, ClientError>>,
-}
-
-enum Pending {
-    /// Not yet sent (requested while offline).
-    Queued(ClientMessage),
-    /// On the wire; answer outstanding.
-    Sent,
+    /// The room's hash of `last` (when it was a value), for resuming.
+    hash: Option<String>,
+    /// Held from before the current connection and not yet confirmed.
+    stale: bool,
 }
 
 /// The client's sans-IO core.
-#[derive(Default)]
 pub struct ClientCore {
+    session_id: String,
     connected: bool,
     version: StateVersion,
     next_query_id: QueryId,
     next_request_id: RequestId,
     queries: BTreeMap<QueryId, Query>,
-    pending: BTreeMap<RequestId, Pending>,
+    /// Every mutation without an answer yet, as its frame, in request order.
+    pending: BTreeMap<RequestId, ClientMessage>,
 }
 
 impl ClientCore {
-    pub fn new() -> Self {
-        Self::default()
+    /// A core for one session. `session_id` must be unique per client instance (the driver
+    /// makes it from 128 random bits).
+    pub fn new(session_id: String) -> Self {
+        Self {
+            session_id,
+            connected: false,
+            version: StateVersion::default(),
+            next_query_id: 0,
+            next_request_id: 0,
+            queries: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.session_id
     }
 
     /// The version of the query results held.
@@ -111,12 +124,25 @@ impl ClientCore {
         self.queries.get(&query_id).and_then(|q| q.last.as_ref())
     }
 
+    /// Whether a query's result predates the current connection and is not yet confirmed.
+    pub fn is_stale(&self, query_id: QueryId) -> bool {
+        self.queries.get(&query_id).is_some_and(|q| q.stale)
+    }
+
     /// Adds a subscription; returns its id and the frame to send now (if connected).
     pub fn subscribe(&mut self, udf_path: &str, args: Value) -> (QueryId, Option<ClientMessage>) {
         self.next_query_id += 1;
         let query_id = self.next_query_id;
-        self.queries.insert(query_id, Query { udf_path: udf_path.to_string(), args: args.clone(), last: None });
-        let frame = self.connected.then(|| ClientMessage::Subscribe { query_id, udf_path: udf_path.to_string(), args });
+        self.queries.insert(
+            query_id,
+            Query { udf_path: udf_path.to_string(), args: args.clone(), last: None, hash: None, stale: false },
+        );
+        let frame = self.connected.then(|| ClientMessage::Subscribe {
+            query_id,
+            udf_path: udf_path.to_string(),
+            args,
+            result_hash: None,
+        });
         (query_id, frame)
     }
 
@@ -131,55 +157,35 @@ impl ClientCore {
         self.next_request_id += 1;
         let request_id = self.next_request_id;
         let frame = ClientMessage::Mutation { request_id, udf_path: udf_path.to_string(), args };
-        if self.connected {
-            self.pending.insert(request_id, Pending::Sent);
-            (request_id, Some(frame))
-        } else {
-            self.pending.insert(request_id, Pending::Queued(frame));
-            (request_id, None)
-        }
+        self.pending.insert(request_id, frame.clone());
+        (request_id, self.connected.then_some(frame))
     }
 
-    /// The socket opened: a fresh server connection starts at version zero, so every
-    /// subscription is sent again, then every queued mutation, in order.
+    /// The socket opened: a fresh server connection starts at version zero. Sends the
+    /// session, every subscription (with the hash of the result held), then every
+    /// unanswered mutation in order — the room skips those it already committed.
     pub fn on_open(&mut self) -> Vec<ClientMessage> {
         self.connected = true;
         self.version = StateVersion::default();
-        let mut frames: Vec<ClientMessage> = self
-            .queries
-            .iter()
-            .map(|(&query_id, q)| ClientMessage::Subscribe {
+        let mut frames = vec![ClientMessage::Connect { session_id: self.session_id.clone() }];
+        for (&query_id, q) in &mut self.queries {
+            q.stale = q.last.is_some();
+            frames.push(ClientMessage::Subscribe {
                 query_id,
                 udf_path: q.udf_path.clone(),
                 args: q.args.clone(),
-            })
-            .collect();
-        for pending in self.pending.values_mut() {
-            if let Pending::Queued(frame) = std::mem::replace(pending, Pending::Sent) {
-                frames.push(frame);
-            }
+                result_hash: q.hash.clone(),
+            });
         }
+        frames.extend(self.pending.values().cloned());
         frames
     }
 
-    /// The socket closed: in-flight mutations fail with `ConnectionLost`; queries keep
-    /// their last results until the next connection refreshes them.
+    /// The socket closed. Queries keep their last results (marked stale on reopen);
+    /// unanswered mutations wait to be re-sent.
     pub fn on_close(&mut self) -> Vec<ClientEvent> {
         self.connected = false;
-        let lost: Vec<RequestId> =
-            self.pending.iter().filter(|(_, p)| matches!(p, Pending::Sent)).map(|(&id, _)| id).collect();
-        lost.into_iter()
-            .map(|request_id| {
-                self.pending.remove(&request_id);
-                ClientEvent::Mutation {
-                    request_id,
-                    result: Err(ClientError {
-                        code: ClientErrorCode::ConnectionLost,
-                        message: "the connection closed before the server answered; the mutation may or may not have been applied".into(),
-                    }),
-                }
-            })
-            .collect()
+        Vec::new()
     }
 
     /// The client is shutting down: every pending mutation fails with `Closed`.
@@ -217,16 +223,24 @@ impl ClientCore {
                 self.version = end_version;
                 let mut events = Vec::with_capacity(modifications.len());
                 for modification in modifications {
-                    let (query_id, result) = match modification {
-                        QueryModification::QueryUpdated { query_id, value } => (query_id, Ok(value)),
+                    let (query_id, result, hash) = match modification {
+                        QueryModification::QueryUpdated { query_id, value, hash } => (query_id, Ok(value), Some(hash)),
                         QueryModification::QueryFailed { query_id, code, message } => {
-                            (query_id, Err(ClientError { code: ClientErrorCode::Server(code), message }))
+                            (query_id, Err(ClientError { code: ClientErrorCode::Server(code), message }), None)
+                        }
+                        QueryModification::QueryUnchanged { query_id } => {
+                            if let Some(query) = self.queries.get_mut(&query_id) {
+                                query.stale = false;
+                            }
+                            continue;
                         }
                         QueryModification::QueryRemoved { .. } => continue,
                     };
                     // A result for a query unsubscribed meanwhile is dropped.
                     if let Some(query) = self.queries.get_mut(&query_id) {
                         query.last = Some(result.clone());
+                        query.hash = hash;
+                        query.stale = false;
                         events.push(ClientEvent::Query { query_id, result });
                     }
                 }
@@ -244,9 +258,7 @@ impl ClientCore {
                 };
                 vec![ClientEvent::Mutation { request_id, result }]
             }
-            ServerMessage::Error { code, message } => {
-                vec![ClientEvent::ServerError { code, message }]
-            }
+            ServerMessage::Error { code, message } => vec![ClientEvent::ServerError { code, message }],
         }
     }
 }
@@ -268,7 +280,7 @@ mod tests {
 
     #[test]
     fn offline_subscriptions_and_mutations_are_sent_on_open() {
-        let mut core = ClientCore::new();
+        let mut core = ClientCore::new("s1".into());
         let (q, frame) = core.subscribe("tasks:list", json!({}));
         assert!(frame.is_none());
         let (r, frame) = core.mutation("tasks:create", json!({"title": "x"}));
@@ -277,7 +289,13 @@ mod tests {
         assert_eq!(
             frames,
             vec![
-                ClientMessage::Subscribe { query_id: q, udf_path: "tasks:list".into(), args: json!({}) },
+                ClientMessage::Connect { session_id: "s1".into() },
+                ClientMessage::Subscribe {
+                    query_id: q,
+                    udf_path: "tasks:list".into(),
+                    args: json!({}),
+                    result_hash: None
+                },
                 ClientMessage::Mutation { request_id: r, udf_path: "tasks:create".into(), args: json!({"title": "x"}) },
             ]
         );
@@ -286,13 +304,13 @@ mod tests {
 
     #[test]
     fn transitions_apply_in_a_chain_and_gaps_ask_for_resync() {
-        let mut core = ClientCore::new();
+        let mut core = ClientCore::new("s".into());
         core.on_open();
         let (q, _) = core.subscribe("tasks:list", json!({}));
         let events = core.receive(&transition(
             (0, 0),
             (1, 0),
-            vec![QueryModification::QueryUpdated { query_id: q, value: json!([]) }],
+            vec![QueryModification::QueryUpdated { query_id: q, value: json!([]), hash: "h0".into() }],
         ));
         assert_eq!(events, vec![ClientEvent::Query { query_id: q, result: Ok(json!([])) }]);
         let events = core.receive(&transition((1, 5), (1, 6), vec![]));
@@ -301,30 +319,47 @@ mod tests {
     }
 
     #[test]
-    fn in_flight_mutations_fail_on_close_and_results_are_kept() {
-        let mut core = ClientCore::new();
+    fn reconnect_resends_unanswered_mutations_and_resumes_with_hashes() {
+        let mut core = ClientCore::new("s".into());
         core.on_open();
         let (q, _) = core.subscribe("tasks:list", json!({}));
         core.receive(&transition(
             (0, 0),
             (1, 0),
-            vec![QueryModification::QueryUpdated { query_id: q, value: json!([1]) }],
+            vec![QueryModification::QueryUpdated { query_id: q, value: json!([1]), hash: "h1".into() }],
         ));
-        let (r, frame) = core.mutation("tasks:create", json!({}));
+        let (r, frame) = core.mutation("tasks:create", json!({"title": "x"}));
         assert!(frame.is_some());
-        let events = core.on_close();
-        assert!(
-            matches!(&events[..], [ClientEvent::Mutation { request_id, result: Err(ClientError { code: ClientErrorCode::ConnectionLost, .. }) }] if *request_id == r)
+        assert_eq!(core.on_close(), vec![]);
+        assert_eq!(core.cached(q), Some(&Ok(json!([1]))), "results are kept while offline");
+        let frames = core.on_open();
+        assert_eq!(
+            frames,
+            vec![
+                ClientMessage::Connect { session_id: "s".into() },
+                ClientMessage::Subscribe {
+                    query_id: q,
+                    udf_path: "tasks:list".into(),
+                    args: json!({}),
+                    result_hash: Some("h1".into())
+                },
+                ClientMessage::Mutation { request_id: r, udf_path: "tasks:create".into(), args: json!({"title": "x"}) },
+            ]
         );
-        assert_eq!(core.cached(q), Some(&Ok(json!([1]))));
-        // Reconnecting re-subscribes from version zero.
-        assert_eq!(core.on_open().len(), 1);
+        assert!(core.is_stale(q));
         assert_eq!(core.version(), StateVersion::default());
+        let events = core.receive(&transition((0, 0), (1, 3), vec![QueryModification::QueryUnchanged { query_id: q }]));
+        assert!(events.is_empty());
+        assert!(!core.is_stale(q));
+        assert_eq!(core.cached(q), Some(&Ok(json!([1]))));
+        // Request ids keep growing across connections.
+        let (r2, _) = core.mutation("tasks:create", json!({}));
+        assert!(r2 > r);
     }
 
     #[test]
     fn mutation_responses_settle_once() {
-        let mut core = ClientCore::new();
+        let mut core = ClientCore::new("s".into());
         core.on_open();
         let (r, _) = core.mutation("tasks:create", json!({}));
         let response = ServerMessage::MutationResponse {
@@ -339,14 +374,14 @@ mod tests {
 
     #[test]
     fn unsubscribed_results_are_dropped() {
-        let mut core = ClientCore::new();
+        let mut core = ClientCore::new("s".into());
         core.on_open();
         let (q, _) = core.subscribe("tasks:list", json!({}));
         assert_eq!(core.unsubscribe(q), Some(ClientMessage::Unsubscribe { query_id: q }));
         let events = core.receive(&transition(
             (0, 0),
             (1, 0),
-            vec![QueryModification::QueryUpdated { query_id: q, value: json!([]) }],
+            vec![QueryModification::QueryUpdated { query_id: q, value: json!([]), hash: "h0".into() }],
         ));
         assert!(events.is_empty());
         assert_eq!(core.unsubscribe(q), None);
@@ -354,7 +389,7 @@ mod tests {
 
     #[test]
     fn garbage_from_the_server_asks_for_resync() {
-        let mut core = ClientCore::new();
+        let mut core = ClientCore::new("s".into());
         assert!(matches!(&core.receive("<html>")[..], [ClientEvent::ResyncRequired { .. }]));
     }
 }

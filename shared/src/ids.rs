@@ -6,8 +6,9 @@ use std::fmt;
 /// Crockford-style base32 alphabet, lowercase: URL-safe, no padding, sorts like the bytes.
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
-/// Encodes 128 random bits as 26 lowercase base32 characters.
-fn encode_base32(random: u128) -> String {
+/// Encodes 128 random bits as 26 lowercase base32 characters (URL-safe tokens: ids,
+/// connection ids, session ids).
+pub fn encode_base32(random: u128) -> String {
     (0..26).rev().map(|i| ALPHABET[((random >> (i * 5)) & 31) as usize] as char).collect()
 }
 

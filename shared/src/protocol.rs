@@ -55,12 +55,19 @@ pub struct StateVersion {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum ClientMessage {
-    /// Start a live query. The first result arrives in a `transition`.
+    /// First frame of a connection: names the client's session, which outlives sockets, so
+    /// that mutations re-sent after a reconnect are applied exactly once.
+    Connect { session_id: String },
+    /// Start a live query. The first result arrives in a `transition`. A client resuming
+    /// after a reconnect passes the hash of the result it holds: if the result is unchanged,
+    /// the room confirms it (`queryUnchanged`) instead of sending it again.
     Subscribe {
         query_id: QueryId,
         udf_path: String,
         #[serde(default)]
         args: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result_hash: Option<String>,
     },
     /// Stop a live query.
     Unsubscribe { query_id: QueryId },
@@ -94,9 +101,24 @@ pub enum ServerMessage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum QueryModification {
-    QueryUpdated { query_id: QueryId, value: Value },
-    QueryFailed { query_id: QueryId, code: ErrorCode, message: String },
-    QueryRemoved { query_id: QueryId },
+    /// A new result, with its hash (echoed back as `resultHash` when resuming).
+    QueryUpdated {
+        query_id: QueryId,
+        value: Value,
+        hash: String,
+    },
+    /// The result the client said it holds (by hash) is still current.
+    QueryUnchanged {
+        query_id: QueryId,
+    },
+    QueryFailed {
+        query_id: QueryId,
+        code: ErrorCode,
+        message: String,
+    },
+    QueryRemoved {
+        query_id: QueryId,
+    },
 }
 
 /// Result of a mutation as sent on the wire.
@@ -185,7 +207,10 @@ mod tests {
     #[test]
     fn subscribe_wire_shape() {
         let msg = ClientMessage::parse(r#"{"type":"subscribe","queryId":1,"udfPath":"tasks:list","args":{}}"#).unwrap();
-        assert_eq!(msg, ClientMessage::Subscribe { query_id: 1, udf_path: "tasks:list".into(), args: json!({}) });
+        assert_eq!(
+            msg,
+            ClientMessage::Subscribe { query_id: 1, udf_path: "tasks:list".into(), args: json!({}), result_hash: None }
+        );
         assert_eq!(ClientMessage::parse(&msg.to_json()).unwrap(), msg);
     }
 
@@ -194,12 +219,12 @@ mod tests {
         let msg = ServerMessage::Transition {
             start_version: StateVersion { query_set: 0, ts: Ts(0) },
             end_version: StateVersion { query_set: 1, ts: Ts(u64::MAX) },
-            modifications: vec![QueryModification::QueryUpdated { query_id: 1, value: json!([]) }],
+            modifications: vec![QueryModification::QueryUpdated { query_id: 1, value: json!([]), hash: "h".into() }],
         };
         let text = msg.to_json();
         assert_eq!(
             text,
-            r#"{"type":"transition","startVersion":{"querySet":0,"ts":"0"},"endVersion":{"querySet":1,"ts":"18446744073709551615"},"modifications":[{"type":"queryUpdated","queryId":1,"value":[]}]}"#
+            r#"{"type":"transition","startVersion":{"querySet":0,"ts":"0"},"endVersion":{"querySet":1,"ts":"18446744073709551615"},"modifications":[{"type":"queryUpdated","queryId":1,"value":[],"hash":"h"}]}"#
         );
         assert_eq!(ServerMessage::parse(&text).unwrap(), msg);
     }

@@ -32,7 +32,13 @@ pub const MAX_FRAME_BYTES: usize = 1 << 20;
 
 /// The room's own tables, beside the document store's.
 const ROOM_MIGRATIONS: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS _conns (conn_id TEXT PRIMARY KEY, query_set INTEGER NOT NULL, ts INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS _conns (
+        conn_id TEXT PRIMARY KEY, query_set INTEGER NOT NULL, ts INTEGER NOT NULL, session_id TEXT)",
+    // Exactly-once: the outcome of every committed mutation of a session, written in the
+    // mutation's own transaction.
+    "CREATE TABLE IF NOT EXISTS _mutations (
+        session_id TEXT NOT NULL, request_id INTEGER NOT NULL, result TEXT NOT NULL, ts INTEGER NOT NULL,
+        PRIMARY KEY (session_id, request_id)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS _subs (
         conn_id TEXT NOT NULL, query_id INTEGER NOT NULL, udf_path TEXT NOT NULL, args TEXT NOT NULL,
         read_set TEXT NOT NULL, journal TEXT, result_hash TEXT NOT NULL,
@@ -75,8 +81,9 @@ impl QueryRun {
     }
 
     fn modification(self, query_id: QueryId) -> QueryModification {
+        let hash = self.hash();
         match self.result {
-            Ok(value) => QueryModification::QueryUpdated { query_id, value },
+            Ok(value) => QueryModification::QueryUpdated { query_id, value, hash },
             Err(e) => QueryModification::QueryFailed { query_id, code: e.code(), message: e.to_string() },
         }
     }
@@ -188,12 +195,37 @@ impl<S: Sql> Room<S> {
         env: &mut dyn Environment,
     ) -> Result<Vec<Outgoing>, StorageError> {
         match message {
-            ClientMessage::Subscribe { query_id, udf_path, args } => self.subscribe(conn, query_id, udf_path, args),
+            ClientMessage::Connect { session_id } => self.connect(conn, &session_id),
+            ClientMessage::Subscribe { query_id, udf_path, args, result_hash } => {
+                self.subscribe(conn, query_id, udf_path, args, result_hash)
+            }
             ClientMessage::Unsubscribe { query_id } => self.unsubscribe(conn, query_id),
             ClientMessage::Mutation { request_id, udf_path, args } => {
                 self.mutate(conn, request_id, &udf_path, &args, env)
             }
         }
+    }
+
+    /// Binds the connection to a client session (for exactly-once mutations).
+    fn connect(&self, conn: &ConnId, session_id: &str) -> Result<Vec<Outgoing>, StorageError> {
+        let valid = (16..=64).contains(&session_id.len())
+            && session_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::BadFrame,
+                format!("sessionId must be 16 to 64 letters, digits, '-' or '_'; got {:?}", truncate(session_id, 80)),
+            )]);
+        }
+        self.open_connection(conn)?;
+        self.sql
+            .exec("UPDATE _conns SET session_id = ? WHERE conn_id = ?", &[session_id.into(), conn.as_str().into()])?;
+        Ok(Vec::new())
+    }
+
+    fn session_of(&self, conn: &ConnId) -> Result<Option<String>, StorageError> {
+        let rows = self.sql.exec("SELECT session_id FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(SqlValue::as_text).map(str::to_string))
     }
 
     fn connection_version(&self, conn: &ConnId) -> Result<StateVersion, StorageError> {
@@ -252,6 +284,7 @@ impl<S: Sql> Room<S> {
         query_id: QueryId,
         udf_path: String,
         args: Json,
+        result_hash: Option<String>,
     ) -> Result<Vec<Outgoing>, StorageError> {
         let exists = self.sql.exec(
             "SELECT 1 FROM _subs WHERE conn_id = ? AND query_id = ?",
@@ -279,12 +312,18 @@ impl<S: Sql> Room<S> {
             self.store_subscription(conn, query_id, &run)?;
         }
         self.set_connection_version(conn, end)?;
+        // Resuming with the same result: confirm it instead of sending it again.
+        let modification = if keep && result_hash.as_deref() == Some(run.hash().as_str()) {
+            QueryModification::QueryUnchanged { query_id }
+        } else {
+            run.modification(query_id)
+        };
         Ok(vec![Outgoing {
             to: conn.clone(),
             message: ServerMessage::Transition {
                 start_version: start,
                 end_version: end,
-                modifications: vec![run.modification(query_id)],
+                modifications: vec![modification],
             },
         }])
     }
@@ -325,11 +364,38 @@ impl<S: Sql> Room<S> {
     ) -> Result<Vec<Outgoing>, StorageError> {
         let respond =
             |outcome| Outgoing { to: conn.clone(), message: ServerMessage::MutationResponse { request_id, outcome } };
+        let session = self.session_of(conn)?;
+        // A request this session already committed (re-sent after a reconnect): answer with
+        // the recorded outcome, do not run it again.
+        if let Some(session) = &session {
+            let rows = self.sql.exec(
+                "SELECT result, ts FROM _mutations WHERE session_id = ? AND request_id = ?",
+                &[session.as_str().into(), i64::from(request_id).into()],
+            )?;
+            if let Some(row) = rows.first() {
+                let result = serde_json::from_str(&text_at(row, 0)?).unwrap_or(Json::Null);
+                return Ok(vec![respond(MutationOutcome::Success { result, ts: Ts(int_at(row, 1) as u64) })]);
+            }
+        }
         let (def, args) = match self.registry.resolve(udf_path, FunctionKind::Mutation, args) {
             Ok(found) => found,
             Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
         };
-        let committed = self.sql.atomically(|| self.run_mutation(def, &args, env));
+        let committed = self.sql.atomically(|| {
+            let (result, writes, ts) = self.run_mutation(def, &args, env)?;
+            if let Some(session) = &session {
+                self.sql.exec(
+                    "INSERT INTO _mutations (session_id, request_id, result, ts) VALUES (?, ?, ?, ?)",
+                    &[
+                        session.as_str().into(),
+                        i64::from(request_id).into(),
+                        result.to_string().into(),
+                        (ts.0 as i64).into(),
+                    ],
+                )?;
+            }
+            Ok::<_, FnError>((result, writes, ts))
+        });
         let (result, writes, ts) = match committed {
             Ok(done) => done,
             Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
@@ -413,6 +479,10 @@ fn text_at(row: &[SqlValue], column: usize) -> Result<String, StorageError> {
         .and_then(SqlValue::as_text)
         .map(str::to_string)
         .ok_or_else(|| StorageError(format!("expected text in column {column}, found {:?}", row.get(column))))
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
 }
 
 fn error_to(conn: &ConnId, code: ErrorCode, message: String) -> Outgoing {

@@ -12,10 +12,15 @@ fn state_dir(name: &str) -> PathBuf {
 }
 
 fn subscribe_tasks(socket: &mut RoomSocket, query_id: u32) -> Value {
-    socket.send(&ClientMessage::Subscribe { query_id, udf_path: "tasks:list".into(), args: json!({}) });
+    socket.send(&ClientMessage::Subscribe {
+        query_id,
+        udf_path: "tasks:list".into(),
+        args: json!({}),
+        result_hash: None,
+    });
     match socket.recv() {
         ServerMessage::Transition { modifications, .. } => match modifications.as_slice() {
-            [QueryModification::QueryUpdated { query_id: q, value }] if *q == query_id => value.clone(),
+            [QueryModification::QueryUpdated { query_id: q, value, .. }] if *q == query_id => value.clone(),
             other => panic!("unexpected modifications {other:?}"),
         },
         other => panic!("expected the initial transition, got {other:?}"),
@@ -53,7 +58,7 @@ fn next_update(socket: &mut RoomSocket, query_id: u32) -> Value {
     for _ in 0..10 {
         if let ServerMessage::Transition { modifications, .. } = socket.recv() {
             for m in modifications {
-                if let QueryModification::QueryUpdated { query_id: q, value } = m {
+                if let QueryModification::QueryUpdated { query_id: q, value, .. } = m {
                     if q == query_id {
                         return value;
                     }
@@ -195,6 +200,58 @@ fn routes_refuse_bad_requests() {
     let bad_name = roomsync_tests::wrangler::http_get(dev.port, "/rooms/bad.name/sync").unwrap_or_default();
     assert!(bad_name.starts_with("HTTP/1.1 400"), "{bad_name}");
     assert!(bad_name.contains("room name may only hold"), "{bad_name}");
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
+    let state = state_dir("resume");
+    let mut dev = WranglerDev::start(&state);
+    let session = "session-0123456789abcdef".to_string();
+    let mut a = RoomSocket::connect(&dev.ws_url("resume"));
+    a.send(&ClientMessage::Connect { session_id: session.clone() });
+    let user = ensure_user(&mut a);
+    let task = json!({"title": "Exactly once", "created_by": user});
+    mutation(&mut a, 1, "tasks:create", task.clone());
+    let MutationOutcome::Success { result: first, .. } = response(&mut a, 1) else { panic!("create failed") };
+    a.send(&ClientMessage::Subscribe {
+        query_id: 1,
+        udf_path: "tasks:list".into(),
+        args: json!({}),
+        result_hash: None,
+    });
+    let hash = match a.recv() {
+        ServerMessage::Transition { modifications, .. } => match modifications.into_iter().next() {
+            Some(QueryModification::QueryUpdated { hash, .. }) => hash,
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    a.close();
+    // Every deploy drops every socket: restart the worker, then reconnect as the same session.
+    dev.stop();
+    let dev = WranglerDev::start(&state);
+    let mut b = RoomSocket::connect(&dev.ws_url("resume"));
+    b.send(&ClientMessage::Connect { session_id: session });
+    b.send(&ClientMessage::Subscribe {
+        query_id: 1,
+        udf_path: "tasks:list".into(),
+        args: json!({}),
+        result_hash: Some(hash),
+    });
+    match b.recv() {
+        ServerMessage::Transition { modifications, .. } => {
+            assert_eq!(modifications, vec![QueryModification::QueryUnchanged { query_id: 1 }], "no rows re-sent")
+        }
+        other => panic!("{other:?}"),
+    }
+    // The client did not see the answer before, so it re-sends request 1: same outcome, no second task.
+    mutation(&mut b, 1, "tasks:create", task);
+    let MutationOutcome::Success { result: again, .. } = response(&mut b, 1) else { panic!("re-send failed") };
+    assert_eq!(again, first);
+    let tasks = subscribe_tasks(&mut b, 2);
+    assert_eq!(titles(&tasks), ["Exactly once"]);
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
 }

@@ -9,6 +9,7 @@ use crate::environment::TestEnvironment;
 use crate::sqlite::NativeSql;
 use proptest::prelude::*;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 const CLIENTS: usize = 3;
 const CITIES: [&str; 3] = ["Ankara", "İzmir", "Şişli"];
@@ -17,15 +18,50 @@ const T_STATUSES: [&str; 3] = ["pending", "in_progress", "completed"];
 
 #[derive(Clone, Debug)]
 enum Step {
-    Subscribe { client: usize, query: usize },
-    Unsubscribe { client: usize, nth: usize },
-    CreateTask { client: usize, status: usize, assigned: bool },
-    SetTaskStatus { client: usize, nth: usize, status: usize },
-    RemoveTask { client: usize, nth: usize },
-    CreateBeneficiary { client: usize, city: usize, status: usize, tc: u8 },
-    MoveBeneficiary { client: usize, nth: usize, city: usize },
-    RemoveBeneficiary { client: usize, nth: usize },
-    Reconnect { client: usize },
+    Subscribe {
+        client: usize,
+        query: usize,
+    },
+    Unsubscribe {
+        client: usize,
+        nth: usize,
+    },
+    CreateTask {
+        client: usize,
+        status: usize,
+        assigned: bool,
+    },
+    SetTaskStatus {
+        client: usize,
+        nth: usize,
+        status: usize,
+    },
+    RemoveTask {
+        client: usize,
+        nth: usize,
+    },
+    CreateBeneficiary {
+        client: usize,
+        city: usize,
+        status: usize,
+        tc: u8,
+    },
+    MoveBeneficiary {
+        client: usize,
+        nth: usize,
+        city: usize,
+    },
+    RemoveBeneficiary {
+        client: usize,
+        nth: usize,
+    },
+    Reconnect {
+        client: usize,
+    },
+    /// The socket dies after the room committed a task but before its answer arrived.
+    CreateTaskAnswerLost {
+        client: usize,
+    },
 }
 
 fn query_specs(user: &str) -> Vec<(&'static str, Json)> {
@@ -54,7 +90,8 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (c.clone(), 0..3usize, 0..3usize, 0..6u8).prop_map(|(client, city, status, tc)| Step::CreateBeneficiary { client, city, status, tc }),
         2 => (c.clone(), 0..8usize, 0..3usize).prop_map(|(client, nth, city)| Step::MoveBeneficiary { client, nth, city }),
         1 => (c.clone(), 0..8usize).prop_map(|(client, nth)| Step::RemoveBeneficiary { client, nth }),
-        1 => c.prop_map(|client| Step::Reconnect { client }),
+        1 => c.clone().prop_map(|client| Step::Reconnect { client }),
+        1 => c.prop_map(|client| Step::CreateTaskAnswerLost { client }),
     ]
 }
 
@@ -73,18 +110,42 @@ struct World {
     clients: Vec<Client>,
     user: String,
     request: u32,
+    /// Tasks that exist by the answers clients got: each create and remove counted once.
+    expected_tasks: i64,
+    /// What each client's outstanding mutations do to the task count when they succeed.
+    task_delta: BTreeMap<(usize, RequestId), i64>,
+    /// While set, frames to this client are lost (its socket is dying).
+    deaf: Option<usize>,
 }
 
 impl World {
     fn new() -> Self {
         let room = Room::open(NativeSql::in_memory().unwrap()).unwrap();
-        let mut world = World { room, env: TestEnvironment::new(1.7e12), clients: Vec::new(), user: String::new(), request: 0 };
+        let mut world = World {
+            room,
+            env: TestEnvironment::new(1.7e12),
+            clients: Vec::new(),
+            user: String::new(),
+            request: 0,
+            expected_tasks: 0,
+            task_delta: BTreeMap::new(),
+            deaf: None,
+        };
         for i in 0..CLIENTS {
-            let mut core = ClientCore::new();
+            let mut core = ClientCore::new(format!("session-{i}-0123456789abcdef"));
             let conn = ConnId::from_stored(format!("c{i}-0"));
             world.room.handle(RoomInput::Open { conn: &conn }, &mut world.env);
-            assert!(core.on_open().is_empty());
-            world.clients.push(Client { conn, core, subs: Vec::new(), last_version: StateVersion::default(), generation: 0 });
+            let hello = core.on_open();
+            world.clients.push(Client {
+                conn,
+                core,
+                subs: Vec::new(),
+                last_version: StateVersion::default(),
+                generation: 0,
+            });
+            for frame in hello {
+                world.send(i, frame);
+            }
         }
         let out = world.raw_mutation(0, "users:ensure", json!({"name": "U", "email": "u@x", "role": "admin"}));
         world.user = out.and_then(|v| v.as_str().map(str::to_string)).expect("user created");
@@ -99,6 +160,9 @@ impl World {
         let mut own_events = Vec::new();
         for Outgoing { to, message } in out {
             let Some(target) = self.clients.iter_mut().position(|c| c.conn == to) else { continue };
+            if self.deaf == Some(target) {
+                continue;
+            }
             if let ServerMessage::Transition { start_version, end_version, .. } = &message {
                 let c = &mut self.clients[target];
                 assert!(end_version.ts >= start_version.ts && end_version.query_set >= start_version.query_set);
@@ -109,6 +173,11 @@ impl World {
             for e in &events {
                 assert!(!matches!(e, ClientEvent::ResyncRequired { .. }), "client {target} saw a gap: {e:?}");
             }
+            for e in &events {
+                if let ClientEvent::Mutation { request_id, result: Ok(_) } = e {
+                    self.expected_tasks += self.task_delta.remove(&(target, *request_id)).unwrap_or(0);
+                }
+            }
             if target == client {
                 own_events.extend(events);
             }
@@ -118,6 +187,12 @@ impl World {
 
     fn raw_mutation(&mut self, client: usize, path: &str, args: Json) -> Option<Json> {
         let (request_id, frame) = self.clients[client].core.mutation(path, args);
+        let delta = match path {
+            "tasks:create" => 1,
+            "tasks:remove" => -1,
+            _ => 0,
+        };
+        self.task_delta.insert((client, request_id), delta);
         let events = self.send(client, frame.expect("connected"));
         events.into_iter().find_map(|e| match e {
             ClientEvent::Mutation { request_id: r, result } if r == request_id => result.ok(),
@@ -158,7 +233,8 @@ impl World {
                 }
             }
             Step::CreateTask { client, status, assigned } => {
-                let mut task = json!({"title": format!("t{}", self.request), "created_by": user, "status": T_STATUSES[status]});
+                let mut task =
+                    json!({"title": format!("t{}", self.request), "created_by": user, "status": T_STATUSES[status]});
                 if assigned {
                     task["assigned_to"] = json!(user);
                 }
@@ -195,6 +271,15 @@ impl World {
                     self.raw_mutation(client, "beneficiaries:remove", json!({"id": id}));
                 }
             }
+            Step::CreateTaskAnswerLost { client } => {
+                self.deaf = Some(client);
+                let task = json!({"title": format!("lost {}", self.request), "created_by": user});
+                self.request += 1;
+                self.raw_mutation(client, "tasks:create", task);
+                self.deaf = None;
+                // The client reconnects and re-sends; the room must not create it twice.
+                self.apply(&Step::Reconnect { client });
+            }
             Step::Reconnect { client } => {
                 let old = self.clients[client].conn.clone();
                 self.room.handle(RoomInput::Close { conn: &old }, &mut self.env);
@@ -213,6 +298,8 @@ impl World {
     }
 
     fn check_oracle(&self) {
+        let tasks = self.room.query_once("tasks:list", &json!({})).unwrap();
+        assert_eq!(tasks.as_array().unwrap().len() as i64, self.expected_tasks, "every task exactly once");
         for (i, client) in self.clients.iter().enumerate() {
             for (query_id, path, args) in &client.subs {
                 let fresh = self.room.query_once(path, args).unwrap();
