@@ -311,7 +311,12 @@ impl<'t, 'a> Query<'t, 'a> {
         };
         let mut first_batch = true;
         'scan: loop {
-            let rows = self.fetch(&start, end.as_deref(), &position, first_batch)?;
+            // Without filters every row is kept: fetch no more than the limit still needs.
+            let batch = match limit {
+                Some(n) if self.filters.is_empty() => (n - docs.len()).clamp(1, BATCH),
+                _ => BATCH,
+            };
+            let rows = self.fetch(&start, end.as_deref(), &position, first_batch, batch)?;
             first_batch = false;
             self.tx.count_scanned(rows.len())?;
             let fetched = rows.len();
@@ -326,7 +331,7 @@ impl<'t, 'a> Query<'t, 'a> {
                     }
                 }
             }
-            if fetched < BATCH {
+            if fetched < batch {
                 exhausted = true;
                 break;
             }
@@ -368,6 +373,7 @@ impl<'t, 'a> Query<'t, 'a> {
         end: Option<&[u8]>,
         position: &[u8],
         first: bool,
+        batch: usize,
     ) -> Result<Vec<(Vec<u8>, Document)>, FnError> {
         let mut sql = String::from(
             "SELECT i.key, d.id, d.creation_time, d.body FROM _idx i \
@@ -394,7 +400,7 @@ impl<'t, 'a> Query<'t, 'a> {
                 sql.push_str(" ORDER BY i.key DESC LIMIT ?");
             }
         }
-        params.push(SqlValue::Integer(BATCH as i64));
+        params.push(SqlValue::Integer(batch as i64));
         let rows = self.tx.sql.exec(&sql, &params)?;
         rows.into_iter()
             .map(|row| {

@@ -1,0 +1,157 @@
+//! Engine benchmarks. Each target is measured next to a baseline from the same run, so the
+//! ratio means something on a noisy shared machine. `bash scripts/bench.sh` runs them and
+//! prints the ratio table recorded in BENCHMARKS.md.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use roomsync_shared::engine::read_set::{KeyRange, ReadSet, SubscriptionIndex, WriteSet, WrittenKey};
+use roomsync_shared::engine::{store, Order, Tx};
+use roomsync_shared::environment::TestEnvironment;
+use roomsync_shared::index_key::encode_key;
+use roomsync_shared::sqlite::NativeSql;
+use roomsync_shared::storage::{Sql, SqlValue};
+use roomsync_shared::value::Value;
+use roomsync_shared::{ConnId, Room, RoomInput};
+use serde_json::json;
+use std::hint::black_box;
+
+/// A subscription index with `n` subscriptions on distinct assignees, 10 of them on the one
+/// the benchmark writes to; and the write set of one update there.
+fn index_with(n: usize) -> (SubscriptionIndex<usize>, WriteSet) {
+    let mut index = SubscriptionIndex::default();
+    let prefix_of = |i: usize| encode_key(&[Some(&Value::String(format!("user-{i}")))]);
+    for sub in 0..n {
+        let owner = if sub < 10 { 0 } else { sub };
+        let range = KeyRange::prefix("tasks", "by_assigned_to", prefix_of(owner));
+        index.insert(sub, &ReadSet { ranges: vec![range] });
+    }
+    let mut key = prefix_of(0);
+    let mut ends = vec![key.len()];
+    key.extend(encode_key(&[Some(&Value::Number(1.7e12)), Some(&Value::String("id".into()))]));
+    ends.push(key.len() - 4);
+    ends.push(key.len());
+    let writes = WriteSet { keys: vec![WrittenKey { table: "tasks".into(), index: "by_assigned_to".into(), key, ends }] };
+    (index, writes)
+}
+
+fn invalidation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("invalidation");
+    for n in [1_000, 100_000] {
+        let (index, writes) = index_with(n);
+        assert_eq!(index.affected(&writes).len(), 10);
+        group.bench_function(format!("{n}_subscriptions_10_affected"), |b| b.iter(|| black_box(index.affected(&writes))));
+    }
+    group.finish();
+}
+
+fn page_rerun(c: &mut Criterion) {
+    let path = std::env::temp_dir().join(format!("roomsync-bench-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let rows = 100_000;
+    {
+        let room = Room::open(NativeSql::open(&path).unwrap()).unwrap();
+        let schema = roomsync_shared::app::schema::schema();
+        let mut env = TestEnvironment::new(1.7e12);
+        let sql = room.storage();
+        sql.atomically(|| {
+            for i in 0..rows {
+                env.now_ms += 1.0;
+                let city = ["Ankara", "İzmir", "İstanbul"][i % 3];
+                let status = ["AKTIF", "PASIF", "TASLAK", "AKTIF"][i % 4];
+                let doc = json!({
+                    "name": format!("Kişi {i}"), "tc_no": format!("{:011}", i), "phone": "0555", "address": "a",
+                    "city": city, "district": "d", "neighborhood": "n", "family_size": 4, "status": status,
+                });
+                let mut tx = Tx::writer(sql, schema, &mut env);
+                tx.insert("beneficiaries", Value::from_json(&doc, "d").unwrap()).unwrap();
+            }
+            Ok::<(), roomsync_shared::engine::FnError>(())
+        })
+        .unwrap();
+    }
+    let sql = NativeSql::open(&path).unwrap();
+    let schema = roomsync_shared::app::schema::schema();
+    let mut group = c.benchmark_group("page_of_50_over_100k_rows");
+    group.bench_function("baseline_raw_sql_50_rows", |b| {
+        b.iter(|| {
+            let rows = sql
+                .exec(
+                    "SELECT d.body FROM _idx i JOIN _docs d ON d.tbl = i.tbl AND d.id = i.id
+                     WHERE i.tbl = 'beneficiaries' AND i.idx = 'by_status' AND i.key >= ? ORDER BY i.key LIMIT 50",
+                    &[SqlValue::Blob(encode_key(&[Some(&Value::String("AKTIF".into()))]))],
+                )
+                .unwrap();
+            black_box(rows)
+        })
+    });
+    group.bench_function("engine_indexed_page_with_read_set", |b| {
+        b.iter(|| {
+            let mut tx = Tx::reader(&sql, schema, None);
+            let docs = tx.query("beneficiaries").with_index("by_status").eq("AKTIF").order(Order::Desc).take(50).unwrap();
+            black_box((docs, tx.finish()))
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_file(&path);
+}
+
+fn commits(c: &mut Criterion) {
+    let mut group = c.benchmark_group("commit");
+    group.bench_function("baseline_raw_insert", |b| {
+        let sql = NativeSql::in_memory().unwrap();
+        sql.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)", &[]).unwrap();
+        b.iter(|| sql.exec("INSERT INTO t (body) VALUES (?)", &[SqlValue::Text("{\"title\":\"x\"}".into())]).unwrap())
+    });
+    for subscribers in [0usize, 100] {
+        group.bench_function(format!("tasks_create_via_room_{subscribers}_subscribers"), |b| {
+            let room = Room::open(NativeSql::in_memory().unwrap()).unwrap();
+            let mut env = TestEnvironment::new(1.7e12);
+            let writer = ConnId::from_stored("writer".into());
+            let frame = |request_id: u32, path: &str, args: serde_json::Value| {
+                json!({"type": "mutation", "requestId": request_id, "udfPath": path, "args": args}).to_string()
+            };
+            let ensure = frame(1, "users:ensure", json!({"name": "u", "email": "u@x", "role": "admin"}));
+            let out = room.handle(RoomInput::Frame { conn: &writer, text: &ensure }, &mut env);
+            let user = match &out.last().unwrap().message {
+                roomsync_shared::ServerMessage::MutationResponse {
+                    outcome: roomsync_shared::protocol::MutationOutcome::Success { result, .. },
+                    ..
+                } => result.clone(),
+                other => panic!("{other:?}"),
+            };
+            for s in 0..subscribers {
+                let conn = ConnId::from_stored(format!("s{s}"));
+                // Each watches its own (empty) status filter, so commits re-run none of them…
+                let sub = json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:list", "args": {"status": "cancelled"}});
+                room.handle(RoomInput::Frame { conn: &conn, text: &sub.to_string() }, &mut env);
+            }
+            let mut n = 10u32;
+            b.iter_batched(
+                || {
+                    n += 1;
+                    frame(n, "tasks:create", json!({"title": "x", "created_by": user}))
+                },
+                |text| black_box(room.handle(RoomInput::Frame { conn: &writer, text: &text }, &mut env)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn wire_size(c: &mut Criterion) {
+    // Not a timing: the bytes a one-row change costs today (whole result re-sent).
+    let docs: Vec<serde_json::Value> = (0..50)
+        .map(|i| {
+            json!({"_id": format!("{:030}", i), "_creationTime": 1.7e12 + i as f64, "name": format!("Kişi {i}"),
+                   "tc_no": format!("{:011}", i), "city": "Ankara", "status": "AKTIF", "family_size": 4})
+        })
+        .collect();
+    let full = serde_json::to_string(&docs).unwrap().len();
+    let one_row = serde_json::to_string(&docs[7]).unwrap().len();
+    println!("wire bytes for a one-row change in a 50-row page: full result {full} B, the row alone {one_row} B");
+    let _ = store::BY_CREATION_TIME;
+    c.bench_function("noop", |b| b.iter(|| black_box(full)));
+}
+
+criterion_group!(benches, invalidation, page_rerun, commits, wire_size);
+criterion_main!(benches);
