@@ -29,7 +29,8 @@ fn index_with(n: usize) -> (SubscriptionIndex<usize>, WriteSet) {
     key.extend(encode_key(&[Some(&Value::Number(1.7e12)), Some(&Value::String("id".into()))]));
     ends.push(key.len() - 4);
     ends.push(key.len());
-    let writes = WriteSet { keys: vec![WrittenKey { table: "tasks".into(), index: "by_assigned_to".into(), key, ends }] };
+    let writes =
+        WriteSet { keys: vec![WrittenKey { table: "tasks".into(), index: "by_assigned_to".into(), key, ends }] };
     (index, writes)
 }
 
@@ -38,7 +39,9 @@ fn invalidation(c: &mut Criterion) {
     for n in [1_000, 100_000] {
         let (index, writes) = index_with(n);
         assert_eq!(index.affected(&writes).len(), 10);
-        group.bench_function(format!("{n}_subscriptions_10_affected"), |b| b.iter(|| black_box(index.affected(&writes))));
+        group.bench_function(format!("{n}_subscriptions_10_affected"), |b| {
+            b.iter(|| black_box(index.affected(&writes)))
+        });
     }
     group.finish();
 }
@@ -86,7 +89,8 @@ fn page_rerun(c: &mut Criterion) {
     group.bench_function("engine_indexed_page_with_read_set", |b| {
         b.iter(|| {
             let mut tx = Tx::reader(&sql, schema, None);
-            let docs = tx.query("beneficiaries").with_index("by_status").eq("AKTIF").order(Order::Desc).take(50).unwrap();
+            let docs =
+                tx.query("beneficiaries").with_index("by_status").eq("AKTIF").order(Order::Desc).take(50).unwrap();
             black_box((docs, tx.finish()))
         })
     });

@@ -253,7 +253,7 @@ impl TableDef {
                 let known: Vec<&str> = self.fields.iter().map(|(n, _)| n.as_str()).collect();
                 let hint = known
                     .iter()
-                    .find(|k| k.eq_ignore_ascii_case(field) || edit_distance(k, field) <= 2)
+                    .find(|k| k.eq_ignore_ascii_case(field) || crate::text::edit_distance(k, field) <= 2)
                     .map(|k| format!(" (did you mean {k:?}?)"))
                     .unwrap_or_default();
                 push(format!("{what}: field {field:?} does not exist{hint}"));
@@ -323,21 +323,6 @@ fn check_name(name: &str, nested: bool) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
-            prev = current;
-        }
-    }
-    row[b.len()]
 }
 
 /// A checked schema.

@@ -42,9 +42,52 @@ pub fn matches(text: &str, search: &str) -> bool {
     full.iter().all(|t| text_words.contains(t)) && text_words.iter().any(|w| w.starts_with(last.as_str()))
 }
 
+/// Levenshtein distance between two short names (for "did you mean …?" hints).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
+            prev = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// Milliseconds since the Unix epoch as an ISO-8601 UTC timestamp
+/// (`2026-11-25T14:45:00.000Z`), the format the reference app stores dates in.
+pub fn iso_timestamp(ms: f64) -> String {
+    let ms = if ms.is_finite() { ms.max(0.0) as i64 } else { 0 };
+    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, milli) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1_000 % 60, rest % 1_000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_timestamps() {
+        assert_eq!(iso_timestamp(0.0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_timestamp(1_764_081_900_123.0), "2025-11-25T14:45:00.123Z");
+        assert_eq!(iso_timestamp(951_782_400_000.0), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso_timestamp(f64::NAN), "1970-01-01T00:00:00.000Z");
+    }
 
     #[test]
     fn turkish_case_and_letters_fold_together() {

@@ -34,8 +34,8 @@ pub enum FnError {
     #[error("{0}")]
     Validation(#[from] ValidationError),
     /// No such function. Check the name.
-    #[error("no {kind} named {name:?}; available: {available}")]
-    UnknownFunction { kind: &'static str, name: String, available: String },
+    #[error("no {kind} named {name:?}; {hint}")]
+    UnknownFunction { kind: &'static str, name: String, hint: String },
     /// The document does not exist (any more).
     #[error("{table} {id} does not exist")]
     NotFound { table: String, id: String },
@@ -118,10 +118,13 @@ impl Registry {
         kind: FunctionKind,
         args: &serde_json::Value,
     ) -> Result<(&FunctionDef, Value), FnError> {
-        let def = self.functions.get(name).filter(|f| f.kind == kind).ok_or_else(|| FnError::UnknownFunction {
-            kind: kind.as_str(),
-            name: name.to_string(),
-            available: self.names(kind).join(", "),
+        let def = self.functions.get(name).filter(|f| f.kind == kind).ok_or_else(|| {
+            let names = self.names(kind);
+            let hint = match names.iter().find(|n| crate::text::edit_distance(n, name) <= 2) {
+                Some(close) => format!("did you mean {close:?}?"),
+                None => format!("available: {}", names.join(", ")),
+            };
+            FnError::UnknownFunction { kind: kind.as_str(), name: name.to_string(), hint }
         })?;
         let args = match args {
             serde_json::Value::Null => Value::Object(Default::default()),

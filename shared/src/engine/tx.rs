@@ -101,6 +101,12 @@ impl<'a> Tx<'a> {
         Query::new(self, table)
     }
 
+    /// The commit's wall-clock time (mutations only: a query that read the clock could not be
+    /// kept up to date reactively).
+    pub fn now_ms(&mut self) -> Result<f64, FnError> {
+        Ok(self.env()?.now_ms())
+    }
+
     fn env(&mut self) -> Result<&mut dyn Environment, FnError> {
         match self.env.as_mut() {
             Some(env) => Ok(&mut **env),

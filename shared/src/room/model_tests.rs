@@ -62,6 +62,15 @@ enum Step {
     CreateTaskAnswerLost {
         client: usize,
     },
+    CreateDonation {
+        client: usize,
+        currency: usize,
+        receipt: u8,
+    },
+    ApproveDonation {
+        client: usize,
+        nth: usize,
+    },
 }
 
 fn query_specs(user: &str) -> Vec<(&'static str, Json)> {
@@ -76,13 +85,15 @@ fn query_specs(user: &str) -> Vec<(&'static str, Json)> {
         ("beneficiaries:list", json!({"city": "Ankara", "skip": 1, "limit": 2})),
         ("beneficiaries:list", json!({"search": "sis"})),
         ("users:list", json!({})),
+        ("donations:totals", json!({"status": "approved"})),
+        ("donations:list", json!({"status": "pending", "limit": 3})),
     ]
 }
 
 fn step() -> impl Strategy<Value = Step> {
     let c = 0..CLIENTS;
     prop_oneof![
-        3 => (c.clone(), 0..10usize).prop_map(|(client, query)| Step::Subscribe { client, query }),
+        3 => (c.clone(), 0..12usize).prop_map(|(client, query)| Step::Subscribe { client, query }),
         1 => (c.clone(), 0..8usize).prop_map(|(client, nth)| Step::Unsubscribe { client, nth }),
         3 => (c.clone(), 0..3usize, any::<bool>()).prop_map(|(client, status, assigned)| Step::CreateTask { client, status, assigned }),
         2 => (c.clone(), 0..8usize, 0..3usize).prop_map(|(client, nth, status)| Step::SetTaskStatus { client, nth, status }),
@@ -91,7 +102,9 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (c.clone(), 0..8usize, 0..3usize).prop_map(|(client, nth, city)| Step::MoveBeneficiary { client, nth, city }),
         1 => (c.clone(), 0..8usize).prop_map(|(client, nth)| Step::RemoveBeneficiary { client, nth }),
         1 => c.clone().prop_map(|client| Step::Reconnect { client }),
-        1 => c.prop_map(|client| Step::CreateTaskAnswerLost { client }),
+        1 => c.clone().prop_map(|client| Step::CreateTaskAnswerLost { client }),
+        2 => (c.clone(), 0..3usize, 0..6u8).prop_map(|(client, currency, receipt)| Step::CreateDonation { client, currency, receipt }),
+        2 => (c, 0..8usize).prop_map(|(client, nth)| Step::ApproveDonation { client, nth }),
     ]
 }
 
@@ -279,6 +292,28 @@ impl World {
                 self.deaf = None;
                 // The client reconnects and re-sends; the room must not create it twice.
                 self.apply(&Step::Reconnect { client });
+            }
+            Step::CreateDonation { client, currency, receipt } => {
+                let currency = ["TRY", "USD", "EUR"][currency];
+                let d = json!({
+                    "donor_name": "D", "donor_phone": "1", "amount": 10.0 + receipt as f64,
+                    "currency": currency, "donation_type": "cash", "payment_method": "NAKIT",
+                    "donation_purpose": "p", "receipt_number": format!("R-{receipt}"),
+                });
+                self.raw_mutation(client, "donations:create", d);
+            }
+            Step::ApproveDonation { client, nth } => {
+                let all = self.room.query_once("donations:list", &json!({"limit": 500})).unwrap();
+                let ids: Vec<String> = all["documents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["_id"].as_str().unwrap().to_string())
+                    .collect();
+                if !ids.is_empty() {
+                    let id = ids[nth % ids.len()].clone();
+                    self.raw_mutation(client, "donations:approve", json!({"id": id, "approved_by": user}));
+                }
             }
             Step::Reconnect { client } => {
                 let old = self.clients[client].conn.clone();

@@ -5,7 +5,7 @@
 //! `{ documents, total }` as the reference app's screens expect. The TC number (Turkish
 //! national id) must be exactly 11 digits and is unique.
 
-use super::{count_arg, fields, id_arg, str_arg};
+use super::{count_arg, documents_and_total, fields, id_and_changes, id_arg, str_arg};
 use crate::engine::store::Document;
 use crate::engine::{FnError, Order, Registry, Tx};
 use crate::text;
@@ -64,10 +64,7 @@ fn list(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
                     .is_none_or(|s| text::matches(d.fields.get("name").and_then(Value::as_str).unwrap_or(""), s))
         })
         .offset_page(skip, limit)?;
-    let mut out = BTreeMap::new();
-    out.insert("documents".to_string(), Value::Array(page.documents.iter().map(Document::to_value).collect()));
-    out.insert("total".to_string(), Value::Number(page.total as f64));
-    Ok(Value::Object(out))
+    Ok(documents_and_total(page))
 }
 
 fn get(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
@@ -95,16 +92,11 @@ fn create(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
 }
 
 fn update(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
-    let mut changes = fields(args);
-    let id = match changes.remove("id") {
-        Some(Value::String(id)) => id,
-        other => {
-            let found = other.map(|v| crate::validator::describe_value(&v)).unwrap_or_else(|| "nothing".into());
-            return Err(ValidationError::new("args.id", "id of a beneficiaries document", found).into());
-        }
-    };
-    check_tc_no(&changes)?;
-    tx.patch(TABLE, &id, Value::Object(changes))?;
+    let (id, changes) = id_and_changes(args, TABLE)?;
+    if let Value::Object(fields) = &changes {
+        check_tc_no(fields)?;
+    }
+    tx.patch(TABLE, &id, changes)?;
     Ok(Value::Null)
 }
 

@@ -1,6 +1,9 @@
 //! The reference app's queries and mutations, registered by name (`tasks:list`, …).
 
 pub mod beneficiaries;
+pub mod donations;
+pub mod meetings;
+pub mod notifications;
 pub mod tasks;
 pub mod users;
 
@@ -18,6 +21,9 @@ pub fn registry() -> &'static Registry {
         let registry = Registry::new();
         let registry = users::register(registry);
         let registry = tasks::register(registry);
+        let registry = donations::register(registry);
+        let registry = meetings::register(registry);
+        let registry = notifications::register(registry);
         beneficiaries::register(registry)
     })
 }
@@ -63,3 +69,31 @@ pub(crate) fn count_arg(args: &Value, name: &str, default: usize, max: usize) ->
         .into()),
     }
 }
+
+/// `{ documents, total }`, the list shape the reference app's screens expect.
+pub(crate) fn documents_and_total(page: crate::engine::query::OffsetPage) -> Value {
+    let mut out = BTreeMap::new();
+    out.insert("documents".to_string(), docs(page.documents));
+    out.insert("total".to_string(), Value::Number(page.total as f64));
+    Value::Object(out)
+}
+
+/// Splits `{ id, …changes }` into the id and the changes (for `*:update` mutations).
+pub(crate) fn id_and_changes(args: &Value, table: &str) -> Result<(String, Value), FnError> {
+    let mut changes = fields(args);
+    match changes.remove("id") {
+        Some(Value::String(id)) => Ok((id, Value::Object(changes))),
+        other => {
+            let found = other.map(|v| crate::validator::describe_value(&v)).unwrap_or_else(|| "nothing".into());
+            Err(ValidationError::new("args.id", format!("id of a {table} document"), found).into())
+        }
+    }
+}
+
+/// Builds an object value from `(field, value)` pairs.
+pub(crate) fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+#[cfg(test)]
+mod tests;
