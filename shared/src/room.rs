@@ -115,9 +115,10 @@ impl<S: Sql> Room<S> {
 
     /// Opens a room for any schema and set of functions.
     pub fn open_with(sql: S, schema: &'static Schema, registry: &'static Registry) -> Result<Self, StorageError> {
-        for statement in store::MIGRATIONS.iter().chain(ROOM_MIGRATIONS) {
+        for statement in store::MIGRATIONS.iter().chain(crate::engine::migrate::MIGRATIONS).chain(ROOM_MIGRATIONS) {
             sql.exec(statement, &[])?;
         }
+        sql.atomically(|| crate::engine::migrate::migrate(&sql, schema))?;
         let mut index = SubscriptionIndex::default();
         for row in sql.exec("SELECT conn_id, query_id, read_set FROM _subs", &[])? {
             let conn = ConnId::from_stored(text_at(&row, 0)?);

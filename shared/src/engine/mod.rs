@@ -7,8 +7,10 @@
 //!   cursor and offset pagination.
 //! - [`read_set`]: read and write sets, and the subscription index that finds the queries a
 //!   commit affects without looking at the others.
+//! - [`migrate`]: bringing stored data in line with a new schema on deploy.
 //! - [`registry`]: named queries and mutations with validated arguments and typed errors.
 
+pub mod migrate;
 pub mod query;
 pub mod read_set;
 pub mod registry;
