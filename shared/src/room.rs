@@ -115,7 +115,12 @@ impl<S: Sql> Room<S> {
 
     /// Opens a room for any schema and set of functions.
     pub fn open_with(sql: S, schema: &'static Schema, registry: &'static Registry) -> Result<Self, StorageError> {
-        for statement in store::MIGRATIONS.iter().chain(crate::engine::migrate::MIGRATIONS).chain(ROOM_MIGRATIONS) {
+        for statement in store::MIGRATIONS
+            .iter()
+            .chain(crate::engine::search::MIGRATIONS)
+            .chain(crate::engine::migrate::MIGRATIONS)
+            .chain(ROOM_MIGRATIONS)
+        {
             sql.exec(statement, &[])?;
         }
         sql.atomically(|| crate::engine::migrate::migrate(&sql, schema))?;

@@ -255,3 +255,32 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn turkish_search_is_live_in_the_durable_object() {
+    let state = state_dir("search");
+    let dev = WranglerDev::start(&state);
+    let mut a = RoomSocket::connect(&dev.ws_url("search"));
+    let beneficiary = |name: &str, tc: &str| {
+        json!({
+            "name": name, "tc_no": tc, "phone": "1", "address": "a", "city": "İstanbul", "district": "Şişli",
+            "neighborhood": "n", "family_size": 3, "status": "AKTIF",
+        })
+    };
+    mutation(&mut a, 1, "beneficiaries:create", beneficiary("İSMAİL ŞAHİN", "11111111111"));
+    assert!(matches!(response(&mut a, 1), MutationOutcome::Success { .. }));
+    a.send(&ClientMessage::Subscribe {
+        query_id: 1,
+        udf_path: "beneficiaries:list".into(),
+        args: json!({"search": "ismail sah"}),
+        result_hash: None,
+    });
+    let first = next_update(&mut a, 1);
+    assert_eq!(first["total"], 1.0);
+    assert_eq!(first["documents"][0]["name"], "İSMAİL ŞAHİN");
+    mutation(&mut a, 2, "beneficiaries:create", beneficiary("Ismail Şahbaz", "22222222222"));
+    let second = next_update(&mut a, 1);
+    assert_eq!(second["total"], 2.0, "a new match reaches the live search");
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -43,6 +43,9 @@ fn layout(schema: &Schema) -> Json {
         for unique in &table.uniques {
             indexes.insert(format!("unique:{}", store::unique_name(unique)), json!(unique.fields));
         }
+        for search in &table.search_indexes {
+            indexes.insert(format!("search:{}", search.name), json!([search.search_field]));
+        }
         tables.insert(table.name.clone(), Json::Object(indexes));
     }
     Json::Object(tables)
@@ -100,6 +103,14 @@ pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, Storag
                 continue;
             }
             report.built.push(format!("{}.{name}", table.name));
+            if let Some(search) = name.strip_prefix("search:") {
+                super::search::drop_index(sql, &table.name, search)?;
+                let field = fields.get(0).and_then(Json::as_str).unwrap_or_default();
+                for doc in &docs {
+                    super::search::add_entry(sql, &table.name, search, field, doc)?;
+                }
+                continue;
+            }
             match name.strip_prefix("unique:") {
                 Some(key) => {
                     sql.exec(
@@ -157,6 +168,10 @@ pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, Storag
         }
         for name in old_indexes.keys().filter(|n| !new_indexes.contains_key(*n)) {
             report.dropped.push(format!("{}.{name}", table.name));
+            if let Some(search) = name.strip_prefix("search:") {
+                super::search::drop_index(sql, &table.name, search)?;
+                continue;
+            }
             match name.strip_prefix("unique:") {
                 Some(key) => {
                     sql.exec("DELETE FROM _uniq WHERE tbl = ? AND ukey = ?", &[table.name.as_str().into(), key.into()])?
@@ -194,7 +209,7 @@ mod tests {
 
     fn db() -> NativeSql {
         let sql = NativeSql::in_memory().unwrap();
-        for m in store::MIGRATIONS.iter().chain(MIGRATIONS) {
+        for m in store::MIGRATIONS.iter().chain(super::super::search::MIGRATIONS).chain(MIGRATIONS) {
             sql.exec(m, &[]).unwrap();
         }
         sql

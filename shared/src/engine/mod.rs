@@ -8,12 +8,14 @@
 //! - [`read_set`]: read and write sets, and the subscription index that finds the queries a
 //!   commit affects without looking at the others.
 //! - [`migrate`]: bringing stored data in line with a new schema on deploy.
+//! - [`search`]: full-text search indexes (FTS5, Turkish folding).
 //! - [`registry`]: named queries and mutations with validated arguments and typed errors.
 
 pub mod migrate;
 pub mod query;
 pub mod read_set;
 pub mod registry;
+pub mod search;
 pub mod store;
 pub mod tx;
 

@@ -150,7 +150,7 @@ pub fn add_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Res
             &[table.name.as_str().into(), name.into(), SqlValue::Blob(key), doc.id.as_str().into()],
         )?;
     }
-    Ok(())
+    super::search::add_entries(sql, table, doc)
 }
 
 /// Removes the index rows of a document (before update or delete).
@@ -170,7 +170,7 @@ pub fn remove_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> 
             )?;
         }
     }
-    Ok(())
+    super::search::remove_entries(sql, table, doc)
 }
 
 /// Which document already holds `doc`'s value of a unique key, if another one does.

@@ -96,6 +96,11 @@ impl<'a> Tx<'a> {
         Ok(store::load(self.sql, table, id)?)
     }
 
+    /// Starts a full-text search on one of the table's search indexes.
+    pub fn search(&mut self, table: &str, index: &str, text: &str) -> super::search::Search<'_, 'a> {
+        super::search::Search::new(self, table, index, text)
+    }
+
     /// Starts a query over a table, by default in creation order.
     pub fn query(&mut self, table: &str) -> Query<'_, 'a> {
         Query::new(self, table)

@@ -6,9 +6,9 @@
 //! national id) must be exactly 11 digits and is unique.
 
 use super::{count_arg, documents_and_total, fields, id_and_changes, id_arg, str_arg};
+use crate::engine::query::OffsetPage;
 use crate::engine::store::Document;
 use crate::engine::{FnError, Order, Registry, Tx};
-use crate::text;
 use crate::validation::ValidationError;
 use crate::validator::{v, Validator};
 use crate::value::Value;
@@ -46,24 +46,27 @@ fn list(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
     let skip = count_arg(args, "skip", 0, usize::MAX >> 11)?;
     let status = str_arg(args, "status").map(str::to_string);
     let city = str_arg(args, "city").map(str::to_string);
-    let search = str_arg(args, "search").map(str::to_string).filter(|s| !s.trim().is_empty());
+    let field_is = |d: &Document, name: &str, wanted: &Option<String>| {
+        wanted.as_deref().is_none_or(|w| d.fields.get(name).and_then(Value::as_str) == Some(w))
+    };
+    // A search goes through the full-text index (most relevant first, then newest).
+    if let Some(search) = str_arg(args, "search").filter(|s| !s.trim().is_empty()) {
+        let matches: Vec<Document> = tx
+            .search(TABLE, "by_search", search)
+            .collect()?
+            .into_iter()
+            .filter(|d| field_is(d, "status", &status) && field_is(d, "city", &city))
+            .collect();
+        let total = matches.len();
+        let documents = matches.into_iter().skip(skip).take(limit).collect();
+        return Ok(documents_and_total(OffsetPage { documents, total }));
+    }
     let query = match (&status, &city) {
         (Some(s), _) => tx.query(TABLE).with_index("by_status").eq(s.as_str()),
         (None, Some(c)) => tx.query(TABLE).with_index("by_city").eq(c.as_str()),
         (None, None) => tx.query(TABLE),
     };
-    let field_is = |d: &Document, name: &str, wanted: &Option<String>| {
-        wanted.as_deref().is_none_or(|w| d.fields.get(name).and_then(Value::as_str) == Some(w))
-    };
-    let page = query
-        .order(Order::Desc)
-        .filter(move |d| {
-            field_is(d, "city", &city)
-                && search
-                    .as_deref()
-                    .is_none_or(|s| text::matches(d.fields.get("name").and_then(Value::as_str).unwrap_or(""), s))
-        })
-        .offset_page(skip, limit)?;
+    let page = query.order(Order::Desc).filter(move |d| field_is(d, "city", &city)).offset_page(skip, limit)?;
     Ok(documents_and_total(page))
 }
 
