@@ -17,6 +17,7 @@
 //!   room confirms or replaces them; resuming sends each result's hash, so unchanged results
 //!   cost no rows.
 
+use crate::diff::hash_value;
 use crate::protocol::{
     ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId, ServerMessage, StateVersion,
 };
@@ -233,6 +234,25 @@ impl ClientCore {
                                 query.stale = false;
                             }
                             continue;
+                        }
+                        QueryModification::QueryDiff { query_id, base_hash, hash, diff } => {
+                            let Some(query) = self.queries.get(&query_id) else { continue };
+                            let applied = match (&query.last, &query.hash) {
+                                (Some(Ok(old)), Some(held)) if *held == base_hash => {
+                                    diff.apply(old).filter(|v| hash_value(v) == hash)
+                                }
+                                _ => None,
+                            };
+                            match applied {
+                                Some(value) => (query_id, Ok(value), Some(hash)),
+                                None => {
+                                    return vec![ClientEvent::ResyncRequired {
+                                        reason: format!(
+                                            "the diff for query {query_id} does not apply to the result held"
+                                        ),
+                                    }]
+                                }
+                            }
                         }
                         QueryModification::QueryRemoved { .. } => continue,
                     };

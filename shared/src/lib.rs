@@ -9,6 +9,7 @@
 pub mod app;
 pub mod backoff;
 pub mod client;
+pub mod diff;
 pub mod endpoint;
 pub mod engine;
 pub mod environment;

@@ -111,6 +111,14 @@ pub enum QueryModification {
     QueryUnchanged {
         query_id: QueryId,
     },
+    /// The new result as a diff against the one the client holds (`baseHash`); applying it
+    /// must give a value whose hash is `hash`, or the client resyncs.
+    QueryDiff {
+        query_id: QueryId,
+        base_hash: String,
+        hash: String,
+        diff: crate::diff::ValueDiff,
+    },
     QueryFailed {
         query_id: QueryId,
         code: ErrorCode,

@@ -14,6 +14,7 @@
 //! result hash — lives in SQL. A `Room` opened over the same storage rebuilds its in-memory
 //! subscription index from it and carries on exactly where the last one stopped.
 
+use crate::diff::{hash_text, hash_value, ValueDiff};
 use crate::engine::registry::FunctionDef;
 use crate::engine::{store, FnError, FunctionKind, ReadSet, Registry, SubscriptionIndex, Tx};
 use crate::environment::Environment;
@@ -25,7 +26,11 @@ use crate::schema::Schema;
 use crate::storage::{Sql, SqlValue, StorageError};
 use serde_json::Value as Json;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// Most bytes of last results kept in memory to diff against (beyond it, full results are
+/// sent; after hibernation the cache starts empty and the first update is sent whole).
+const RESULT_CACHE_BYTES: usize = 32 << 20;
 
 /// Largest text frame accepted from a client.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
@@ -75,28 +80,18 @@ struct QueryRun {
 impl QueryRun {
     fn hash(&self) -> String {
         match &self.result {
-            Ok(value) => fnv_hex(&value.to_string()),
-            Err(e) => fnv_hex(&format!("error:{}:{e}", e.code())),
+            Ok(value) => hash_value(value),
+            Err(e) => hash_text(&format!("error:{}:{e}", e.code())),
         }
     }
 
-    fn modification(self, query_id: QueryId) -> QueryModification {
+    fn modification(&self, query_id: QueryId) -> QueryModification {
         let hash = self.hash();
-        match self.result {
-            Ok(value) => QueryModification::QueryUpdated { query_id, value, hash },
+        match &self.result {
+            Ok(value) => QueryModification::QueryUpdated { query_id, value: value.clone(), hash },
             Err(e) => QueryModification::QueryFailed { query_id, code: e.code(), message: e.to_string() },
         }
     }
-}
-
-/// A stable 64-bit FNV-1a hash as hex (result hashes must agree across restarts).
-fn fnv_hex(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }
 
 /// One room's engine over its storage.
@@ -105,6 +100,31 @@ pub struct Room<S: Sql> {
     schema: &'static Schema,
     registry: &'static Registry,
     subscriptions: RefCell<SubscriptionIndex<SubKey>>,
+    /// The last result sent per subscription (hash, value, size), to send diffs against.
+    results: RefCell<ResultCache>,
+}
+
+#[derive(Default)]
+struct ResultCache {
+    entries: HashMap<SubKey, (String, Json, usize)>,
+    bytes: usize,
+}
+
+impl ResultCache {
+    fn remember(&mut self, key: SubKey, hash: String, value: &Json) {
+        self.forget(&key);
+        let size = value.to_string().len();
+        if self.bytes + size <= RESULT_CACHE_BYTES {
+            self.bytes += size;
+            self.entries.insert(key, (hash, value.clone(), size));
+        }
+    }
+
+    fn forget(&mut self, key: &SubKey) {
+        if let Some((_, _, size)) = self.entries.remove(key) {
+            self.bytes -= size;
+        }
+    }
 }
 
 impl<S: Sql> Room<S> {
@@ -132,7 +152,7 @@ impl<S: Sql> Room<S> {
             let read_set = ReadSet::from_text(&text_at(&row, 2)?).unwrap_or_else(|| everything(schema));
             index.insert((conn, query_id), &read_set);
         }
-        Ok(Self { sql, schema, registry, subscriptions: RefCell::new(index) })
+        Ok(Self { sql, schema, registry, subscriptions: RefCell::new(index), results: RefCell::default() })
     }
 
     pub fn storage(&self) -> &S {
@@ -188,8 +208,11 @@ impl<S: Sql> Room<S> {
             Ok::<(), StorageError>(())
         })?;
         let mut index = self.subscriptions.borrow_mut();
+        let mut results = self.results.borrow_mut();
         for row in ids {
-            index.remove(&(conn.clone(), int_at(&row, 0) as QueryId));
+            let key = (conn.clone(), int_at(&row, 0) as QueryId);
+            index.remove(&key);
+            results.forget(&key);
         }
         Ok(())
     }
@@ -281,6 +304,10 @@ impl<S: Sql> Room<S> {
             ],
         )?;
         self.subscriptions.borrow_mut().insert((conn.clone(), query_id), &run.read_set);
+        match &run.result {
+            Ok(value) => self.results.borrow_mut().remember((conn.clone(), query_id), run.hash(), value),
+            Err(_) => self.results.borrow_mut().forget(&(conn.clone(), query_id)),
+        }
         Ok(())
     }
 
@@ -347,6 +374,7 @@ impl<S: Sql> Room<S> {
             )]);
         }
         self.subscriptions.borrow_mut().remove(&(conn.clone(), query_id));
+        self.results.borrow_mut().forget(&(conn.clone(), query_id));
         let start = self.connection_version(conn)?;
         let end = StateVersion { query_set: start.query_set + 1, ts: start.ts };
         self.set_connection_version(conn, end)?;
@@ -444,11 +472,27 @@ impl<S: Sql> Room<S> {
             let args: Json = serde_json::from_str(&text_at(row, 1)?).unwrap_or(Json::Null);
             let journal = row.get(2).and_then(SqlValue::as_text).map(str::to_string);
             let run = self.run_query(&text_at(row, 0)?, &args, journal);
-            let unchanged = run.hash() == text_at(row, 3)?;
-            self.store_subscription(&conn, query_id, &run)?;
-            if !unchanged {
-                changed.entry(conn).or_default().push(run.modification(query_id));
+            let old_hash = text_at(row, 3)?;
+            if run.hash() == old_hash {
+                self.store_subscription(&conn, query_id, &run)?;
+                continue;
             }
+            let key = (conn.clone(), query_id);
+            let base = self.results.borrow().entries.get(&key).filter(|(h, _, _)| *h == old_hash).cloned();
+            let modification = match (&run.result, base) {
+                (Ok(new), Some((base_hash, old, old_size))) => {
+                    let diff = ValueDiff::compute(&old, new);
+                    // A diff only when it is clearly smaller than the result itself.
+                    if diff.to_json().to_string().len() * 3 < old_size.max(64) * 2 {
+                        QueryModification::QueryDiff { query_id, base_hash, hash: run.hash(), diff }
+                    } else {
+                        run_modification(&run, query_id)
+                    }
+                }
+                _ => run_modification(&run, query_id),
+            };
+            self.store_subscription(&conn, query_id, &run)?;
+            changed.entry(conn).or_default().push(modification);
         }
         let mut out = Vec::with_capacity(changed.len());
         for (conn, modifications) in changed {
@@ -462,6 +506,10 @@ impl<S: Sql> Room<S> {
         }
         Ok(out)
     }
+}
+
+fn run_modification(run: &QueryRun, query_id: QueryId) -> QueryModification {
+    run.modification(query_id)
 }
 
 /// A read set covering every index of every table: the safe fallback.

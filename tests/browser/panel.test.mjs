@@ -23,6 +23,8 @@ async function openPanel(query) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
+  // Kept for failure reports: what the client logged (resyncs, refused frames).
+  page.on("console", (m) => process.env.ROOMSYNC_TEST_VERBOSE && console.error(`[page ${m.type()}] ${m.text()}`));
   await page.goto(`${site.url}/?${new URLSearchParams(query)}`);
   return { page, errors, close: () => context.close() };
 }
@@ -33,7 +35,7 @@ test("a task added, changed and deleted in page A shows in page B without reload
   const b = await openPanel({ server: workerUrl(), room });
   try {
     for (const { page } of [a, b]) {
-      await page.getByTestId("connection-state").filter({ hasText: "Connected" }).waitFor(WAIT);
+      await page.getByTestId("connection-state").filter({ hasText: /^Connected$/ }).waitFor(WAIT);
       await page.getByTestId("tasks-empty").waitFor(WAIT);
     }
     await a.page.getByLabel("Title").fill("Deliver food parcels — Çankaya");
@@ -71,10 +73,18 @@ test("an invalid task shows the server's validation message", async () => {
   const room = uniqueRoom("panel-invalid");
   const a = await openPanel({ server: workerUrl(), room });
   try {
-    await a.page.getByTestId("connection-state").filter({ hasText: "Connected" }).waitFor(WAIT);
+    await a.page.getByTestId("connection-state").filter({ hasText: /^Connected$/ }).waitFor(WAIT);
     await a.page.getByRole("button", { name: "Add task" }).click();
     const alert = a.page.getByRole("alert");
-    await alert.waitFor(WAIT);
+    await alert.waitFor(WAIT).catch(async (e) => {
+      console.error("PAGE TEXT:", await a.page.evaluate(() => document.body.innerText));
+      console.error("BUTTON DISABLED:", await a.page.getByRole("button", { name: "Add task" }).isDisabled());
+      console.error("CLIENT:", await a.page.evaluate(() => {
+        const c = window.__ROOMSYNC__?.client;
+        return c && { state: c.connectionState, pending: c.pendingMutations, attempts: c.reconnectAttempts };
+      }));
+      throw e;
+    });
     assert.equal(await alert.innerText(), "tasks.title: expected a non-empty string, found an empty string");
   } finally {
     await a.close();

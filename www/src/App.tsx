@@ -52,9 +52,10 @@ function NewTaskForm({ user }: { user: Id<"users"> | null }) {
   const [priority, setPriority] = useState<Priority>("normal");
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
-  const { client } = useSyncContext();
-  // With a live client, wait for the demo user before writing (every task has a creator).
-  const waitingForUser = client !== null && user === null;
+  const { client, status: sync } = useSyncContext();
+  // While the client loads, and with a live client until the demo user exists (every task
+  // has a creator), writing would only fail: wait.
+  const waitingForUser = sync === "loading" || (client !== null && user === null);
 
   async function submit(event: FormEvent) {
     event.preventDefault();

@@ -85,7 +85,11 @@ fn subscribe_gets_initial_result_at_version_1() {
         ServerMessage::Transition {
             start_version: StateVersion { query_set: 0, ts: Ts(0) },
             end_version: StateVersion { query_set: 1, ts: Ts(0) },
-            modifications: vec![QueryModification::QueryUpdated { query_id: 1, value: json!([]), hash: fnv_hex("[]") }],
+            modifications: vec![QueryModification::QueryUpdated {
+                query_id: 1,
+                value: json!([]),
+                hash: hash_text("[]")
+            }],
         }
     );
 }

@@ -38,6 +38,8 @@ export function SyncProvider({ url, room, children }: SyncProviderProps) {
       .then((module) => {
         if (cancelled) return;
         client = module.SyncClient.tryNew(url, { room }) ?? null;
+        // For devtools and tests: the live client, inspectable from the console.
+        (window as unknown as { __ROOMSYNC__?: { client: SyncClient | null } }).__ROOMSYNC__ = { client };
         setValue({ client, status: client ? "ready" : "failed" });
       })
       .catch((error: unknown) => {
