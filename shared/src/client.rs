@@ -291,8 +291,8 @@ mod tests {
 
     fn transition(start: (u32, u64), end: (u32, u64), modifications: Vec<QueryModification>) -> String {
         ServerMessage::Transition {
-            start_version: StateVersion { query_set: start.0, ts: Ts(start.1) },
-            end_version: StateVersion { query_set: end.0, ts: Ts(end.1) },
+            start_version: StateVersion { query_set: start.0, identity: 0, ts: Ts(start.1) },
+            end_version: StateVersion { query_set: end.0, identity: 0, ts: Ts(end.1) },
             modifications,
         }
         .to_json()
@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(events, vec![ClientEvent::Query { query_id: q, result: Ok(json!([])) }]);
         let events = core.receive(&transition((1, 5), (1, 6), vec![]));
         assert!(matches!(&events[..], [ClientEvent::ResyncRequired { .. }]), "{events:?}");
-        assert_eq!(core.version(), StateVersion { query_set: 1, ts: Ts(0) });
+        assert_eq!(core.version(), StateVersion { query_set: 1, identity: 0, ts: Ts(0) });
     }
 
     #[test]

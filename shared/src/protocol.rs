@@ -40,14 +40,17 @@ impl<'de> Deserialize<'de> for Ts {
     }
 }
 
-/// What a client holds: which version of its query set, at which commit.
+/// What a client holds: which version of its query set, under which identity, at which
+/// commit.
 ///
-/// `query_set` moves when the client's subscriptions change; `ts` moves when a commit
-/// changes what the room holds. Both only move forward.
+/// `query_set` moves when the client's subscriptions change; `identity` when it
+/// authenticates again (results may differ per user); `ts` when a commit changes what the
+/// room holds. All only move forward.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StateVersion {
     pub query_set: u32,
+    pub identity: u32,
     pub ts: Ts,
 }
 
@@ -225,14 +228,14 @@ mod tests {
     #[test]
     fn transition_encodes_ts_as_string() {
         let msg = ServerMessage::Transition {
-            start_version: StateVersion { query_set: 0, ts: Ts(0) },
-            end_version: StateVersion { query_set: 1, ts: Ts(u64::MAX) },
+            start_version: StateVersion { query_set: 0, identity: 0, ts: Ts(0) },
+            end_version: StateVersion { query_set: 1, identity: 0, ts: Ts(u64::MAX) },
             modifications: vec![QueryModification::QueryUpdated { query_id: 1, value: json!([]), hash: "h".into() }],
         };
         let text = msg.to_json();
         assert_eq!(
             text,
-            r#"{"type":"transition","startVersion":{"querySet":0,"ts":"0"},"endVersion":{"querySet":1,"ts":"18446744073709551615"},"modifications":[{"type":"queryUpdated","queryId":1,"value":[],"hash":"h"}]}"#
+            r#"{"type":"transition","startVersion":{"querySet":0,"identity":0,"ts":"0"},"endVersion":{"querySet":1,"identity":0,"ts":"18446744073709551615"},"modifications":[{"type":"queryUpdated","queryId":1,"value":[],"hash":"h"}]}"#
         );
         assert_eq!(ServerMessage::parse(&text).unwrap(), msg);
     }
@@ -273,7 +276,7 @@ mod tests {
     #[test]
     fn bad_ts_is_rejected() {
         let err = ServerMessage::parse(
-            r#"{"type":"transition","startVersion":{"querySet":0,"ts":"-1"},"endVersion":{"querySet":0,"ts":"1"},"modifications":[]}"#,
+            r#"{"type":"transition","startVersion":{"querySet":0,"identity":0,"ts":"-1"},"endVersion":{"querySet":0,"identity":0,"ts":"1"},"modifications":[]}"#,
         )
         .unwrap_err();
         assert!(err.contains("invalid timestamp"), "{err}");

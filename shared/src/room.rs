@@ -32,18 +32,25 @@ use std::collections::{BTreeMap, HashMap};
 /// sent; after hibernation the cache starts empty and the first update is sent whole).
 const RESULT_CACHE_BYTES: usize = 32 << 20;
 
+/// Outcomes kept per session for exactly-once re-sends (the newest requests).
+const MUTATION_WINDOW: i64 = 1024;
+/// Outcomes older than this many commits are dropped (sessions of closed tabs).
+const MUTATION_TS_WINDOW: i64 = 1_000_000;
+
 /// Largest text frame accepted from a client.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
 
 /// The room's own tables, beside the document store's.
 const ROOM_MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS _conns (
-        conn_id TEXT PRIMARY KEY, query_set INTEGER NOT NULL, ts INTEGER NOT NULL, session_id TEXT)",
+        conn_id TEXT PRIMARY KEY, query_set INTEGER NOT NULL, ts INTEGER NOT NULL, session_id TEXT,
+        identity INTEGER NOT NULL DEFAULT 0)",
     // Exactly-once: the outcome of every committed mutation of a session, written in the
     // mutation's own transaction.
     "CREATE TABLE IF NOT EXISTS _mutations (
         session_id TEXT NOT NULL, request_id INTEGER NOT NULL, result TEXT NOT NULL, ts INTEGER NOT NULL,
         PRIMARY KEY (session_id, request_id)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS _mutations_by_ts ON _mutations (ts)",
     "CREATE TABLE IF NOT EXISTS _subs (
         conn_id TEXT NOT NULL, query_id INTEGER NOT NULL, udf_path TEXT NOT NULL, args TEXT NOT NULL,
         read_set TEXT NOT NULL, journal TEXT, result_hash TEXT NOT NULL,
@@ -261,9 +268,14 @@ impl<S: Sql> Room<S> {
         // A frame can arrive for a connection the room has not seen (a socket accepted by
         // an older build): register it on first use.
         self.open_connection(conn)?;
-        let rows = self.sql.exec("SELECT query_set, ts FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
+        let rows =
+            self.sql.exec("SELECT query_set, ts, identity FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
         let row = rows.first().ok_or_else(|| StorageError(format!("connection {conn} vanished")))?;
-        Ok(StateVersion { query_set: int_at(row, 0) as u32, ts: Ts(int_at(row, 1) as u64) })
+        Ok(StateVersion {
+            query_set: int_at(row, 0) as u32,
+            identity: int_at(row, 2) as u32,
+            ts: Ts(int_at(row, 1) as u64),
+        })
     }
 
     fn set_connection_version(&self, conn: &ConnId, version: StateVersion) -> Result<(), StorageError> {
@@ -331,7 +343,7 @@ impl<S: Sql> Room<S> {
             )]);
         }
         let start = self.connection_version(conn)?;
-        let end = StateVersion { query_set: start.query_set + 1, ts: self.current_ts()? };
+        let end = StateVersion { query_set: start.query_set + 1, ts: self.current_ts()?, ..start };
         let run = self.run_query(&udf_path, &args, None);
         // A call that can never succeed (no such function, invalid arguments) is answered
         // but not kept; a query that failed on the data is kept, since data can change.
@@ -376,7 +388,7 @@ impl<S: Sql> Room<S> {
         self.subscriptions.borrow_mut().remove(&(conn.clone(), query_id));
         self.results.borrow_mut().forget(&(conn.clone(), query_id));
         let start = self.connection_version(conn)?;
-        let end = StateVersion { query_set: start.query_set + 1, ts: start.ts };
+        let end = StateVersion { query_set: start.query_set + 1, ..start };
         self.set_connection_version(conn, end)?;
         Ok(vec![Outgoing {
             to: conn.clone(),
@@ -418,6 +430,16 @@ impl<S: Sql> Room<S> {
         let committed = self.sql.atomically(|| {
             let (result, writes, ts) = self.run_mutation(def, &args, env)?;
             if let Some(session) = &session {
+                // Keep a bounded window: a client only ever re-sends its unanswered requests,
+                // which are its newest; outcomes of old commits are dropped.
+                self.sql.exec(
+                    "DELETE FROM _mutations WHERE (session_id = ? AND request_id < ?) OR ts < ?",
+                    &[
+                        session.as_str().into(),
+                        (i64::from(request_id) - MUTATION_WINDOW).into(),
+                        (ts.0 as i64 - MUTATION_TS_WINDOW).into(),
+                    ],
+                )?;
                 self.sql.exec(
                     "INSERT INTO _mutations (session_id, request_id, result, ts) VALUES (?, ?, ?, ?)",
                     &[
@@ -497,7 +519,7 @@ impl<S: Sql> Room<S> {
         let mut out = Vec::with_capacity(changed.len());
         for (conn, modifications) in changed {
             let start = self.connection_version(&conn)?;
-            let end = StateVersion { query_set: start.query_set, ts };
+            let end = StateVersion { ts, ..start };
             self.set_connection_version(&conn, end)?;
             out.push(Outgoing {
                 to: conn,

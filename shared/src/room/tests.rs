@@ -83,8 +83,8 @@ fn subscribe_gets_initial_result_at_version_1() {
     assert_eq!(
         single(out),
         ServerMessage::Transition {
-            start_version: StateVersion { query_set: 0, ts: Ts(0) },
-            end_version: StateVersion { query_set: 1, ts: Ts(0) },
+            start_version: StateVersion { query_set: 0, identity: 0, ts: Ts(0) },
+            end_version: StateVersion { query_set: 1, identity: 0, ts: Ts(0) },
             modifications: vec![QueryModification::QueryUpdated {
                 query_id: 1,
                 value: json!([]),
@@ -107,8 +107,12 @@ fn a_commit_reaches_every_affected_subscriber_then_answers_the_writer() {
     for (o, who) in out[..2].iter().zip([&a, &b]) {
         assert_eq!(&o.to, who);
         let ServerMessage::Transition { start_version, end_version, modifications } = &o.message else { panic!() };
-        assert_eq!(*start_version, StateVersion { query_set: 1, ts: Ts(1) }, "subscribed after the user was created");
-        assert_eq!(*end_version, StateVersion { query_set: 1, ts: Ts(2) });
+        assert_eq!(
+            *start_version,
+            StateVersion { query_set: 1, identity: 0, ts: Ts(1) },
+            "subscribed after the user was created"
+        );
+        assert_eq!(*end_version, StateVersion { query_set: 1, identity: 0, ts: Ts(2) });
         let QueryModification::QueryUpdated { value, .. } = &modifications[0] else { panic!() };
         assert_eq!(titles(value), ["Koli dağıtımı"]);
         assert_eq!(value[0]["status"], "pending");
@@ -157,8 +161,8 @@ fn state_survives_reopening_the_room() {
     let ServerMessage::Transition { start_version, end_version, modifications } = &out[0].message else {
         panic!("{out:?}")
     };
-    assert_eq!(*start_version, StateVersion { query_set: 1, ts: Ts(2) });
-    assert_eq!(*end_version, StateVersion { query_set: 1, ts: Ts(3) });
+    assert_eq!(*start_version, StateVersion { query_set: 1, identity: 0, ts: Ts(2) });
+    assert_eq!(*end_version, StateVersion { query_set: 1, identity: 0, ts: Ts(3) });
     let QueryModification::QueryUpdated { value, .. } = &modifications[0] else { panic!() };
     assert_eq!(titles(value), ["y", "x"]);
 }
