@@ -20,13 +20,15 @@ cargo clippy --quiet -p roomsync-client -p roomsync-edge-worker --target wasm32-
 say "shared: native unit, property and schema tests"
 cargo test --quiet -p roomsync-shared
 
+say "build: worker, browser client"
+bash scripts/build-worker.sh >/dev/null
+bash scripts/build-client.sh
+
 say "types: generated schema types are current and the React code type-checks"
 cargo run --quiet -p roomsync-shared --bin codegen -- --check
 node_modules/.bin/tsc -p www
 
-say "build: worker, browser client, panel"
-bash scripts/build-worker.sh >/dev/null
-bash scripts/build-client.sh
+say "build: panel"
 node_modules/.bin/vite build www --logLevel warn
 cargo build --quiet -p roomsync-tests --bins --tests
 
