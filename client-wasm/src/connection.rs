@@ -8,7 +8,7 @@ use crate::errors::{js_error, json_to_js};
 use js_sys::Function;
 use roomsync_shared::backoff::Backoff;
 use roomsync_shared::client::{ClientCore, ClientError, ClientEvent};
-use roomsync_shared::protocol::{ClientMessage, QueryId, RequestId};
+use roomsync_shared::protocol::{ClientMessage, ErrorCode, QueryId, RequestId};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -113,12 +113,12 @@ fn random_u128() -> u128 {
 }
 
 impl Driver {
-    pub fn new(url: String) -> Rc<Self> {
+    pub fn new(url: String, schema_hash: Option<String>) -> Rc<Self> {
         let session_id = roomsync_shared::ids::encode_base32(random_u128());
         Rc::new(Self {
             url,
             backoff: Backoff::default(),
-            core: RefCell::new(ClientCore::new(session_id)),
+            core: RefCell::new(ClientCore::new(session_id).with_schema_hash(schema_hash)),
             state: Cell::new(ConnectionState::Disconnected),
             attempts: Cell::new(0),
             closed: Cell::new(false),
@@ -283,6 +283,14 @@ impl Driver {
                         Ok(value) => report(promise.resolve.call1(&JsValue::NULL, &json_to_js(&value))),
                         Err(error) => report(promise.reject.call1(&JsValue::NULL, &to_js_error(&error))),
                     }
+                }
+                ClientEvent::ServerError {
+                    code: code @ (ErrorCode::ProtocolMismatch | ErrorCode::SchemaMismatch),
+                    message,
+                } => {
+                    // Retrying cannot help: this build does not match the room. Stop, say so.
+                    web_sys::console::error_1(&format!("roomsync: {code}: {message}").into());
+                    Self::close(this);
                 }
                 ClientEvent::ServerError { code, message } => {
                     web_sys::console::warn_1(&format!("roomsync: server refused a frame ({code}): {message}").into());

@@ -25,6 +25,10 @@ export type ConnectionState = "Disconnected" | "Connecting" | "Connected" | "Rec
 export interface SyncClientOptions {
   /** The room (tenant) to join, unless the URL already ends in `/rooms/<room>/sync`. */
   room?: string;
+  /** `schemaHash` from the generated schema types: a room running another schema refuses
+   *  the client with SCHEMA_MISMATCH (reload to get the matching build) instead of serving
+   *  data the app would misread. */
+  schemaHash?: string;
 }
 
 /** Errors thrown or rejected by the client carry a stable `code`. */
@@ -32,7 +36,8 @@ export interface SyncError extends Error {
   code: "INVALID_URL" | "UNSUPPORTED_SCHEME" | "MISSING_HOST" | "BAD_PATH" | "MISSING_ROOM"
       | "ROOM_MISMATCH" | "INVALID_ROOM" | "INVALID_ARGS" | "VALIDATION" | "UNKNOWN_FUNCTION"
       | "BAD_FRAME" | "BAD_QUERY_ID" | "NOT_FOUND" | "UNIQUE_VIOLATION" | "APPLICATION" | "BAD_QUERY"
-      | "TOO_MANY_READS" | "INTERNAL" | "CLIENT_CLOSED";
+      | "TOO_MANY_READS" | "LIMIT_EXCEEDED" | "PROTOCOL_MISMATCH" | "SCHEMA_MISMATCH" | "INTERNAL"
+      | "CLIENT_CLOSED";
 }
 "#;
 
@@ -60,15 +65,16 @@ pub struct SyncClient {
     driver: Rc<Driver>,
 }
 
-fn room_option(options: &JsValue) -> Result<Option<String>, JsValue> {
+/// A string option, if given; `code` names the error when it is not a string.
+fn string_option(options: &JsValue, name: &str, code: &str) -> Result<Option<String>, JsValue> {
     if options.is_undefined() || options.is_null() {
         return Ok(None);
     }
-    let room = js_sys::Reflect::get(options, &"room".into())?;
-    if room.is_undefined() || room.is_null() {
+    let value = js_sys::Reflect::get(options, &name.into())?;
+    if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    room.as_string().map(Some).ok_or_else(|| js_error("INVALID_ROOM", "options.room must be a string"))
+    value.as_string().map(Some).ok_or_else(|| js_error(code, &format!("options.{name} must be a string")))
 }
 
 #[wasm_bindgen]
@@ -77,9 +83,11 @@ impl SyncClient {
     /// (`INVALID_URL`, `UNSUPPORTED_SCHEME`, `MISSING_HOST`, `BAD_PATH`, `MISSING_ROOM`, …).
     #[wasm_bindgen(constructor)]
     pub fn new(url: &str, options: Option<SyncClientOptions>) -> Result<SyncClient, JsValue> {
-        let room = room_option(&options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))?;
+        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        let room = string_option(&options, "room", "INVALID_ROOM")?;
+        let schema_hash = string_option(&options, "schemaHash", "INVALID_ARGS")?;
         let url = sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        let driver = Driver::new(url);
+        let driver = Driver::new(url, schema_hash);
         Driver::connect(&driver);
         Ok(SyncClient { driver })
     }

@@ -171,3 +171,21 @@ async fn state_listeners_see_the_lifecycle() {
     assert_eq!(states.borrow().last().map(String::as_str), Some("Disconnected"));
     drop(listener);
 }
+
+#[wasm_bindgen_test]
+async fn a_client_built_for_another_schema_stops_instead_of_retrying() {
+    let o = Object::new();
+    Reflect::set(&o, &"room".into(), &unique_room("wasm-schema").into()).unwrap();
+    Reflect::set(&o, &"schemaHash".into(), &"0000000000000000".into()).unwrap();
+    let client = SyncClient::new(server_url(), Some(o.unchecked_into())).unwrap();
+    let states: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = states.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| sink.borrow_mut().push(s.as_string().unwrap()));
+    let _unsubscribe = client.on_connection_state_change(listener.as_ref().clone().unchecked_into()).unwrap();
+    wait_until("the room refuses the client", || states.borrow().last().map(String::as_str) == Some("Disconnected"))
+        .await;
+    sleep(600).await;
+    assert_eq!(client.connection_state().as_string().as_deref(), Some("Disconnected"), "no reconnect after a mismatch");
+    assert_eq!(client.reconnect_attempts(), 0);
+    drop(listener);
+}

@@ -10,12 +10,13 @@
 
 use crate::do_sql::DoSql;
 use crate::entropy::{random_u128, WorkerEnv};
+use roomsync_shared::engine::FunctionKind;
 use roomsync_shared::{ConnId, ErrorCode, Outgoing, Room, RoomInput, ServerMessage};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use worker::{
-    durable_object, Env, Error, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
-    WebSocketRequestResponsePair,
+    durable_object, Env, Error, Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
+    WebSocketPair, WebSocketRequestResponsePair,
 };
 
 /// What each socket carries through hibernation (kept small: attachments live in memory).
@@ -75,8 +76,15 @@ impl worker::DurableObject for RoomObject {
         Self { state, room }
     }
 
-    async fn fetch(&self, _req: Request) -> Result<Response> {
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
         let room = self.room()?;
+        if req.method() == Method::Post {
+            let kind = if req.path().ends_with("/mutation") { FunctionKind::Mutation } else { FunctionKind::Query };
+            let body = req.text().await?;
+            let (reply, out) = room.http_call(kind, &body, &mut WorkerEnv);
+            self.deliver(out);
+            return Ok(Response::from_json(&reply.body)?.with_status(reply.status));
+        }
         let pair = WebSocketPair::new()?;
         let conn = ConnId::from_random(random_u128());
         self.state.accept_web_socket(&pair.server);

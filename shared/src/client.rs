@@ -74,6 +74,8 @@ struct Query {
 /// The client's sans-IO core.
 pub struct ClientCore {
     session_id: String,
+    /// The schema hash the application was built against, sent in `connect`.
+    schema_hash: Option<String>,
     connected: bool,
     version: StateVersion,
     next_query_id: QueryId,
@@ -89,6 +91,7 @@ impl ClientCore {
     pub fn new(session_id: String) -> Self {
         Self {
             session_id,
+            schema_hash: None,
             connected: false,
             version: StateVersion::default(),
             next_query_id: 0,
@@ -96,6 +99,13 @@ impl ClientCore {
             queries: BTreeMap::new(),
             pending: BTreeMap::new(),
         }
+    }
+
+    /// Declares the schema hash the application was built against (from the generated
+    /// types), so a room with another schema refuses the client instead of confusing it.
+    pub fn with_schema_hash(mut self, hash: Option<String>) -> Self {
+        self.schema_hash = hash;
+        self
     }
 
     pub fn session_id(&self) -> &str {
@@ -168,7 +178,11 @@ impl ClientCore {
     pub fn on_open(&mut self) -> Vec<ClientMessage> {
         self.connected = true;
         self.version = StateVersion::default();
-        let mut frames = vec![ClientMessage::Connect { session_id: self.session_id.clone() }];
+        let mut frames = vec![ClientMessage::Connect {
+            session_id: self.session_id.clone(),
+            protocol_version: Some(crate::PROTOCOL_VERSION),
+            schema_hash: self.schema_hash.clone(),
+        }];
         for (&query_id, q) in &mut self.queries {
             q.stale = q.last.is_some();
             frames.push(ClientMessage::Subscribe {
@@ -309,7 +323,11 @@ mod tests {
         assert_eq!(
             frames,
             vec![
-                ClientMessage::Connect { session_id: "s1".into() },
+                ClientMessage::Connect {
+                    session_id: "s1".into(),
+                    protocol_version: Some(crate::PROTOCOL_VERSION),
+                    schema_hash: None
+                },
                 ClientMessage::Subscribe {
                     query_id: q,
                     udf_path: "tasks:list".into(),
@@ -356,7 +374,11 @@ mod tests {
         assert_eq!(
             frames,
             vec![
-                ClientMessage::Connect { session_id: "s".into() },
+                ClientMessage::Connect {
+                    session_id: "s".into(),
+                    protocol_version: Some(crate::PROTOCOL_VERSION),
+                    schema_hash: None
+                },
                 ClientMessage::Subscribe {
                     query_id: q,
                     udf_path: "tasks:list".into(),

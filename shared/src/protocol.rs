@@ -60,7 +60,16 @@ pub struct StateVersion {
 pub enum ClientMessage {
     /// First frame of a connection: names the client's session, which outlives sockets, so
     /// that mutations re-sent after a reconnect are applied exactly once.
-    Connect { session_id: String },
+    Connect {
+        session_id: String,
+        /// The protocol the client speaks; a room speaking another refuses it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol_version: Option<u32>,
+        /// The hash of the schema the client was built against; a room with another schema
+        /// refuses it (the user must reload to get the matching client).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schema_hash: Option<String>,
+    },
     /// Start a live query. The first result arrives in a `transition`. A client resuming
     /// after a reconnect passes the hash of the result it holds: if the result is unchanged,
     /// the room confirms it (`queryUnchanged`) instead of sending it again.
@@ -162,11 +171,30 @@ pub enum ErrorCode {
     BadQuery,
     /// A function read more documents than one transaction may.
     TooManyReads,
+    /// A per-connection limit was reached (subscriptions); the connection keeps serving.
+    LimitExceeded,
+    /// The client speaks another protocol version: reload the page.
+    ProtocolMismatch,
+    /// The client was built against another schema: reload the page.
+    SchemaMismatch,
     /// The room failed while storing or reading. Retrying may help.
     Internal,
 }
 
 impl ErrorCode {
+    /// The HTTP status for this error on the one-shot routes.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadFrame | ErrorCode::Validation | ErrorCode::BadQueryId => 400,
+            ErrorCode::UnknownFunction | ErrorCode::NotFound => 404,
+            ErrorCode::UniqueViolation => 409,
+            ErrorCode::Application => 422,
+            ErrorCode::LimitExceeded => 429,
+            ErrorCode::ProtocolMismatch | ErrorCode::SchemaMismatch => 409,
+            ErrorCode::BadQuery | ErrorCode::TooManyReads | ErrorCode::Internal => 500,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadFrame => "BAD_FRAME",
@@ -178,6 +206,9 @@ impl ErrorCode {
             ErrorCode::Application => "APPLICATION",
             ErrorCode::BadQuery => "BAD_QUERY",
             ErrorCode::TooManyReads => "TOO_MANY_READS",
+            ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
+            ErrorCode::ProtocolMismatch => "PROTOCOL_MISMATCH",
+            ErrorCode::SchemaMismatch => "SCHEMA_MISMATCH",
             ErrorCode::Internal => "INTERNAL",
         }
     }

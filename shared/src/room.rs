@@ -37,6 +37,9 @@ const MUTATION_WINDOW: i64 = 1024;
 /// Outcomes older than this many commits are dropped (sessions of closed tabs).
 const MUTATION_TS_WINDOW: i64 = 1_000_000;
 
+/// Most live queries on one connection (a panel needs a few dozen).
+pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 256;
+
 /// Largest text frame accepted from a client.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
 
@@ -66,6 +69,13 @@ pub enum RoomInput<'a> {
     Frame { conn: &'a ConnId, text: &'a str },
     /// A socket closed or failed; its subscriptions are dropped.
     Close { conn: &'a ConnId },
+}
+
+/// The answer to a one-shot HTTP call: a status and a JSON body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpReply {
+    pub status: u16,
+    pub body: Json,
 }
 
 /// A frame to deliver to one connection.
@@ -231,7 +241,9 @@ impl<S: Sql> Room<S> {
         env: &mut dyn Environment,
     ) -> Result<Vec<Outgoing>, StorageError> {
         match message {
-            ClientMessage::Connect { session_id } => self.connect(conn, &session_id),
+            ClientMessage::Connect { session_id, protocol_version, schema_hash } => {
+                self.connect(conn, &session_id, protocol_version, schema_hash.as_deref())
+            }
             ClientMessage::Subscribe { query_id, udf_path, args, result_hash } => {
                 self.subscribe(conn, query_id, udf_path, args, result_hash)
             }
@@ -243,7 +255,33 @@ impl<S: Sql> Room<S> {
     }
 
     /// Binds the connection to a client session (for exactly-once mutations).
-    fn connect(&self, conn: &ConnId, session_id: &str) -> Result<Vec<Outgoing>, StorageError> {
+    fn connect(
+        &self,
+        conn: &ConnId,
+        session_id: &str,
+        protocol_version: Option<u32>,
+        schema_hash: Option<&str>,
+    ) -> Result<Vec<Outgoing>, StorageError> {
+        if let Some(version) = protocol_version.filter(|v| *v != crate::PROTOCOL_VERSION) {
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::ProtocolMismatch,
+                format!(
+                    "this client speaks protocol {version} but the room speaks {}: reload the page to get the current client",
+                    crate::PROTOCOL_VERSION
+                ),
+            )]);
+        }
+        let ours = self.schema.hash();
+        if let Some(theirs) = schema_hash.filter(|h| *h != ours) {
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::SchemaMismatch,
+                format!(
+                    "this client was built for schema {theirs} but the room runs schema {ours}: reload the page to get the matching client"
+                ),
+            )]);
+        }
         let valid = (16..=64).contains(&session_id.len())
             && session_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !valid {
@@ -335,6 +373,16 @@ impl<S: Sql> Room<S> {
             "SELECT 1 FROM _subs WHERE conn_id = ? AND query_id = ?",
             &[conn.as_str().into(), i64::from(query_id).into()],
         )?;
+        let count = self.sql.exec("SELECT COUNT(*) FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
+        if count.first().map(|r| int_at(r, 0)).unwrap_or(0) >= MAX_SUBSCRIPTIONS_PER_CONNECTION as i64 {
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::LimitExceeded,
+                format!(
+                    "at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection; unsubscribe some first (queryId {query_id} refused)"
+                ),
+            )]);
+        }
         if !exists.is_empty() {
             return Ok(vec![error_to(
                 conn,
@@ -423,36 +471,7 @@ impl<S: Sql> Room<S> {
                 return Ok(vec![respond(MutationOutcome::Success { result, ts: Ts(int_at(row, 1) as u64) })]);
             }
         }
-        let (def, args) = match self.registry.resolve(udf_path, FunctionKind::Mutation, args) {
-            Ok(found) => found,
-            Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
-        };
-        let committed = self.sql.atomically(|| {
-            let (result, writes, ts) = self.run_mutation(def, &args, env)?;
-            if let Some(session) = &session {
-                // Keep a bounded window: a client only ever re-sends its unanswered requests,
-                // which are its newest; outcomes of old commits are dropped.
-                self.sql.exec(
-                    "DELETE FROM _mutations WHERE (session_id = ? AND request_id < ?) OR ts < ?",
-                    &[
-                        session.as_str().into(),
-                        (i64::from(request_id) - MUTATION_WINDOW).into(),
-                        (ts.0 as i64 - MUTATION_TS_WINDOW).into(),
-                    ],
-                )?;
-                self.sql.exec(
-                    "INSERT INTO _mutations (session_id, request_id, result, ts) VALUES (?, ?, ?, ?)",
-                    &[
-                        session.as_str().into(),
-                        i64::from(request_id).into(),
-                        result.to_string().into(),
-                        (ts.0 as i64).into(),
-                    ],
-                )?;
-            }
-            Ok::<_, FnError>((result, writes, ts))
-        });
-        let (result, writes, ts) = match committed {
+        let (result, writes, ts) = match self.commit(udf_path, args, env, session.as_deref().map(|s| (s, request_id))) {
             Ok(done) => done,
             Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
         };
@@ -461,6 +480,81 @@ impl<S: Sql> Room<S> {
         let mut out = self.fan_out(&writes, ts)?;
         out.push(respond(MutationOutcome::Success { result, ts }));
         Ok(out)
+    }
+
+    /// Runs a mutation and commits it atomically, recording its outcome for exactly-once
+    /// re-sends when it comes from a session.
+    fn commit(
+        &self,
+        udf_path: &str,
+        args: &Json,
+        env: &mut dyn Environment,
+        session: Option<(&str, RequestId)>,
+    ) -> Result<(Json, crate::engine::WriteSet, Ts), FnError> {
+        let (def, args) = self.registry.resolve(udf_path, FunctionKind::Mutation, args)?;
+        self.sql.atomically(|| {
+            let (result, writes, ts) = self.run_mutation(def, &args, env)?;
+            if let Some((session, request_id)) = session {
+                // Keep a bounded window: a client only ever re-sends its unanswered requests,
+                // which are its newest; outcomes of old commits are dropped.
+                self.sql.exec(
+                    "DELETE FROM _mutations WHERE (session_id = ? AND request_id < ?) OR ts < ?",
+                    &[
+                        session.into(),
+                        (i64::from(request_id) - MUTATION_WINDOW).into(),
+                        (ts.0 as i64 - MUTATION_TS_WINDOW).into(),
+                    ],
+                )?;
+                self.sql.exec(
+                    "INSERT INTO _mutations (session_id, request_id, result, ts) VALUES (?, ?, ?, ?)",
+                    &[session.into(), i64::from(request_id).into(), result.to_string().into(), (ts.0 as i64).into()],
+                )?;
+            }
+            Ok((result, writes, ts))
+        })
+    }
+
+    /// A one-shot call over HTTP (`POST /rooms/:room/query` or `/mutation`) for scripts,
+    /// server-side rendering and clients without WebSockets. `body` is
+    /// `{"udfPath": "…", "args": {…}}`. A mutation's updates reach live subscribers like any
+    /// other: deliver the returned frames.
+    pub fn http_call(&self, kind: FunctionKind, body: &str, env: &mut dyn Environment) -> (HttpReply, Vec<Outgoing>) {
+        let fail = |code: ErrorCode, message: String| {
+            (
+                HttpReply {
+                    status: code.http_status(),
+                    body: serde_json::json!({"code": code.as_str(), "message": message}),
+                },
+                Vec::new(),
+            )
+        };
+        if body.len() > MAX_FRAME_BYTES {
+            return fail(
+                ErrorCode::BadFrame,
+                format!("body of {} bytes is over the {MAX_FRAME_BYTES}-byte limit", body.len()),
+            );
+        }
+        let request: Json = match serde_json::from_str(body) {
+            Ok(json) => json,
+            Err(e) => return fail(ErrorCode::BadFrame, format!("body is not JSON: {e}")),
+        };
+        let Some(udf_path) = request.get("udfPath").and_then(Json::as_str) else {
+            return fail(ErrorCode::BadFrame, "body must be {\"udfPath\": \"table:function\", \"args\": {…}}".into());
+        };
+        let args = request.get("args").cloned().unwrap_or(Json::Null);
+        match kind {
+            FunctionKind::Query => match self.query_once(udf_path, &args) {
+                Ok(value) => (HttpReply { status: 200, body: serde_json::json!({"value": value}) }, Vec::new()),
+                Err(e) => fail(e.code(), e.to_string()),
+            },
+            FunctionKind::Mutation => match self.commit(udf_path, &args, env, None) {
+                Ok((result, writes, ts)) => {
+                    let out = self.fan_out(&writes, ts).unwrap_or_default();
+                    (HttpReply { status: 200, body: serde_json::json!({"result": result, "ts": ts}) }, out)
+                }
+                Err(e) => fail(e.code(), e.to_string()),
+            },
+        }
     }
 
     fn run_mutation(

@@ -210,7 +210,7 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     let mut dev = WranglerDev::start(&state);
     let session = "session-0123456789abcdef".to_string();
     let mut a = RoomSocket::connect(&dev.ws_url("resume"));
-    a.send(&ClientMessage::Connect { session_id: session.clone() });
+    a.send(&ClientMessage::Connect { session_id: session.clone(), protocol_version: Some(1), schema_hash: None });
     let user = ensure_user(&mut a);
     let task = json!({"title": "Exactly once", "created_by": user});
     mutation(&mut a, 1, "tasks:create", task.clone());
@@ -233,7 +233,7 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     dev.stop();
     let dev = WranglerDev::start(&state);
     let mut b = RoomSocket::connect(&dev.ws_url("resume"));
-    b.send(&ClientMessage::Connect { session_id: session });
+    b.send(&ClientMessage::Connect { session_id: session, protocol_version: Some(1), schema_hash: None });
     b.send(&ClientMessage::Subscribe {
         query_id: 1,
         udf_path: "tasks:list".into(),
@@ -281,6 +281,77 @@ fn turkish_search_is_live_in_the_durable_object() {
     mutation(&mut a, 2, "beneficiaries:create", beneficiary("Ismail Şahbaz", "22222222222"));
     let second = next_update(&mut a, 1);
     assert_eq!(second["total"], 2.0, "a new match reaches the live search");
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// The JSON body of a raw HTTP response (chunked bodies are de-chunked).
+fn json_body(response: &str) -> Value {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let text = if response.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n.min(tail.len())]);
+            rest = tail.get(n + 2..).unwrap_or("");
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {response}"))
+}
+
+#[test]
+fn one_shot_http_routes_with_cors_reach_live_subscribers() {
+    use roomsync_tests::wrangler::http_request;
+    let state = state_dir("http");
+    let dev = WranglerDev::start(&state);
+    let origin = [("Origin", "http://panel.example.org"), ("Content-Type", "application/json")];
+    let mut live = RoomSocket::connect(&dev.ws_url("http-room"));
+    live.send(&ClientMessage::Subscribe {
+        query_id: 1,
+        udf_path: "users:list".into(),
+        args: json!({}),
+        result_hash: None,
+    });
+    live.recv();
+
+    let preflight = http_request(dev.port, "OPTIONS", "/rooms/http-room/mutation", &origin, "").unwrap_or_default();
+    assert!(preflight.starts_with("HTTP/1.1 204"), "{preflight}");
+    assert!(
+        preflight.to_ascii_lowercase().contains("access-control-allow-origin: http://panel.example.org"),
+        "{preflight}"
+    );
+
+    let body =
+        json!({"udfPath": "users:ensure", "args": {"name": "Script", "email": "s@x", "role": "admin"}}).to_string();
+    let created = http_request(dev.port, "POST", "/rooms/http-room/mutation", &origin, &body).unwrap_or_default();
+    assert!(created.starts_with("HTTP/1.1 200"), "{created}");
+    assert!(
+        created.to_ascii_lowercase().contains("access-control-allow-origin: http://panel.example.org"),
+        "{created}"
+    );
+    assert_eq!(json_body(&created)["ts"], "1");
+    // The script's write reaches the live panel.
+    assert_eq!(next_update(&mut live, 1)[0]["email"], "s@x");
+
+    let listed = http_request(dev.port, "POST", "/rooms/http-room/query", &origin, r#"{"udfPath":"users:list"}"#)
+        .unwrap_or_default();
+    assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
+    assert_eq!(json_body(&listed)["value"][0]["name"], "Script");
+
+    let bad = http_request(dev.port, "POST", "/rooms/http-room/query", &origin, "{nope").unwrap_or_default();
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert_eq!(json_body(&bad)["code"], "BAD_FRAME");
+    let missing = http_request(dev.port, "POST", "/rooms/http-room/query", &origin, r#"{"udfPath":"users:lst"}"#)
+        .unwrap_or_default();
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert_eq!(json_body(&missing)["message"], r#"no query named "users:lst"; did you mean "users:list"?"#);
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
 }

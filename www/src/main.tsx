@@ -2,6 +2,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import { room, serverUrl } from "./config";
+import { schemaHash } from "./generated/schema";
 import { SyncProvider } from "./roomsync";
 import "./style.css";
 
@@ -9,7 +10,7 @@ const root = document.getElementById("root");
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <SyncProvider url={serverUrl} room={room}>
+      <SyncProvider url={serverUrl} room={room} schemaHash={schemaHash}>
         <App room={room} />
       </SyncProvider>
     </StrictMode>,

@@ -120,7 +120,8 @@ impl Registry {
     ) -> Result<(&FunctionDef, Value), FnError> {
         let def = self.functions.get(name).filter(|f| f.kind == kind).ok_or_else(|| {
             let names = self.names(kind);
-            let hint = match names.iter().find(|n| crate::text::edit_distance(n, name) <= 2) {
+            let closest = names.iter().map(|n| (crate::text::edit_distance(n, name), n)).min();
+            let hint = match closest.filter(|(distance, _)| *distance <= 2).map(|(_, n)| n) {
                 Some(close) => format!("did you mean {close:?}?"),
                 None => format!("available: {}", names.join(", ")),
             };

@@ -305,3 +305,75 @@ fn unsubscribe_duplicates_and_close() {
     assert_eq!(h.room.subscription_count(), 0);
     assert_eq!(h.mutate(&b, 2, "tasks:create", json!({"title": "y", "created_by": user})).len(), 1);
 }
+
+#[test]
+fn handshake_refuses_other_protocols_and_schemas() {
+    let mut h = Harness::new();
+    let a = conn("a");
+    let connect = |version: u32, hash: &str| json!({"type": "connect", "sessionId": "session-0123456789abcdef", "protocolVersion": version, "schemaHash": hash});
+    let ours = crate::app::schema::schema().hash();
+    assert!(h.frame(&a, connect(crate::PROTOCOL_VERSION, &ours)).is_empty());
+    let ServerMessage::Error { code, message } = single(h.frame(&a, connect(99, &ours))) else { panic!() };
+    assert_eq!(code, ErrorCode::ProtocolMismatch);
+    assert_eq!(
+        message,
+        "this client speaks protocol 99 but the room speaks 1: reload the page to get the current client"
+    );
+    let ServerMessage::Error { code, message } = single(h.frame(&a, connect(1, "0000000000000000"))) else { panic!() };
+    assert_eq!(code, ErrorCode::SchemaMismatch);
+    assert!(message.ends_with("reload the page to get the matching client"), "{message}");
+}
+
+#[test]
+fn subscriptions_per_connection_are_limited_and_the_connection_keeps_serving() {
+    let mut h = Harness::new();
+    let a = conn("a");
+    for q in 0..MAX_SUBSCRIPTIONS_PER_CONNECTION as u32 {
+        h.subscribe(&a, q, "users:list", json!({}));
+    }
+    let out = h.frame(&a, json!({"type": "subscribe", "queryId": 9999, "udfPath": "users:list"}));
+    let ServerMessage::Error { code, message } = single(out) else { panic!() };
+    assert_eq!(code, ErrorCode::LimitExceeded);
+    assert_eq!(message, "at most 256 subscriptions per connection; unsubscribe some first (queryId 9999 refused)");
+    h.frame(&a, json!({"type": "unsubscribe", "queryId": 0}));
+    h.subscribe(&a, 9999, "users:list", json!({}));
+}
+
+#[test]
+fn one_shot_http_calls_answer_with_status_and_reach_live_subscribers() {
+    let mut h = Harness::new();
+    let watcher = conn("w");
+    h.subscribe(&watcher, 1, "users:list", json!({}));
+    let body = json!({"udfPath": "users:ensure", "args": {"name": "A", "email": "a@x", "role": "admin"}}).to_string();
+    let (reply, out) = h.room.http_call(FunctionKind::Mutation, &body, &mut h.env);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["ts"], "1");
+    assert_eq!(out.len(), 1, "the live subscriber gets the new user");
+    assert_eq!(out[0].to, watcher);
+    let (reply, _) = h.room.http_call(FunctionKind::Query, &json!({"udfPath": "users:list"}).to_string(), &mut h.env);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["value"][0]["email"], "a@x");
+    let cases = [
+        (FunctionKind::Query, "{oops".to_string(), 400, "BAD_FRAME"),
+        (FunctionKind::Query, json!({"args": {}}).to_string(), 400, "BAD_FRAME"),
+        (FunctionKind::Query, json!({"udfPath": "users:lst"}).to_string(), 404, "UNKNOWN_FUNCTION"),
+        (
+            FunctionKind::Mutation,
+            json!({"udfPath": "users:ensure", "args": {"name": 1}}).to_string(),
+            400,
+            "VALIDATION",
+        ),
+        (
+            FunctionKind::Mutation,
+            json!({"udfPath": "tasks:remove", "args": {"id": crate::DocumentId::new("tasks", 5).to_string()}})
+                .to_string(),
+            404,
+            "NOT_FOUND",
+        ),
+    ];
+    for (kind, body, status, code) in cases {
+        let (reply, out) = h.room.http_call(kind, &body, &mut h.env);
+        assert_eq!((reply.status, reply.body["code"].as_str()), (status, Some(code)), "{body}: {}", reply.body);
+        assert!(out.is_empty());
+    }
+}

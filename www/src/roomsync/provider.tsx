@@ -15,6 +15,8 @@ export interface SyncProviderProps {
   url?: string | null;
   /** The room (tenant) to join. */
   room: string;
+  /** `schemaHash` from the generated schema types; a room with another schema refuses the client. */
+  schemaHash?: string;
   children: ReactNode;
 }
 
@@ -23,7 +25,7 @@ export interface SyncProviderProps {
  * the browser only; with no URL, or if the WASM cannot load, children still render and the
  * hooks report "no data" instead of throwing (graceful fallback).
  */
-export function SyncProvider({ url, room, children }: SyncProviderProps) {
+export function SyncProvider({ url, room, schemaHash, children }: SyncProviderProps) {
   const [value, setValue] = useState<SyncContextValue>({ client: null, status: url ? "loading" : "off" });
 
   useEffect(() => {
@@ -37,7 +39,7 @@ export function SyncProvider({ url, room, children }: SyncProviderProps) {
     loadClient()
       .then((module) => {
         if (cancelled) return;
-        client = module.SyncClient.tryNew(url, { room }) ?? null;
+        client = module.SyncClient.tryNew(url, { room, schemaHash }) ?? null;
         // For devtools and tests: the live client, inspectable from the console.
         (window as unknown as { __ROOMSYNC__?: { client: SyncClient | null } }).__ROOMSYNC__ = { client };
         setValue({ client, status: client ? "ready" : "failed" });
@@ -50,7 +52,7 @@ export function SyncProvider({ url, room, children }: SyncProviderProps) {
       cancelled = true;
       client?.close();
     };
-  }, [url, room]);
+  }, [url, room, schemaHash]);
 
   return <SyncContext.Provider value={value}>{children}</SyncContext.Provider>;
 }
