@@ -1,7 +1,7 @@
 // Shared pieces of the browser suites: Vite preview of the built panel, and Debian's
 // Chromium driven by playwright-core (no browser download). Everything binds to 127.0.0.1.
-import { createServer } from "node:net";
-import { preview } from "vite";
+import { createServer as createNetServer } from "node:net";
+import { createServer, preview } from "vite";
 import { chromium } from "playwright-core";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -17,7 +17,7 @@ export function workerUrl() {
 
 export function freePort() {
   return new Promise((resolve, reject) => {
-    const server = createServer();
+    const server = createNetServer();
     server.unref();
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
@@ -59,4 +59,21 @@ export function launchChromium() {
 
 export function uniqueRoom(prefix) {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e9).toString(36)}`;
+}
+
+/** Runs `body(load)` with a Vite server in SSR mode over www/ (`load(path)` imports a module
+ *  the way a server-rendering framework would), then stops it. */
+export async function withSsr(body) {
+  const vite = await createServer({
+    root: path.join(repoRoot, "www"),
+    configFile: path.join(repoRoot, "www/vite.config.ts"),
+    logLevel: "warn",
+    appType: "custom",
+    server: { middlewareMode: true, hmr: false, watch: null },
+  });
+  try {
+    return await body((modulePath) => vite.ssrLoadModule(modulePath));
+  } finally {
+    await vite.close();
+  }
 }

@@ -2,24 +2,15 @@
 // decodes to exact bigint / bytes / non-finite numbers, and encodes back identically.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
-import { createServer } from "vite";
-import { repoRoot } from "./harness.mjs";
+import { withSsr } from "./harness.mjs";
 
 // Exactly as `Value::to_json` prints these values in Rust.
 const FROM_RUST = '{"big":{"$int64":"9223372036854775807"},"min":{"$int64":"-9223372036854775808"},' +
   '"bytes":{"$bytes":"AAH/"},"nan":{"$number":"NaN"},"inf":{"$number":"-Infinity"},"list":[1.5,{"$int64":"9007199254740993"}]}';
 
 test("int64, bytes and non-finite numbers survive JSON.parse and come back unchanged", async () => {
-  const vite = await createServer({
-    root: path.join(repoRoot, "www"),
-    configFile: path.join(repoRoot, "www/vite.config.ts"),
-    logLevel: "warn",
-    appType: "custom",
-    server: { middlewareMode: true, hmr: false, watch: null },
-  });
-  try {
-    const { decodeValue, encodeValue } = await vite.ssrLoadModule("/src/roomsync/values.ts");
+  await withSsr(async (load) => {
+    const { decodeValue, encodeValue } = await load("/src/roomsync/values.ts");
     const decoded = decodeValue(JSON.parse(FROM_RUST));
     assert.equal(decoded.big, 9223372036854775807n);
     assert.equal(decoded.min, -9223372036854775808n);
@@ -31,7 +22,5 @@ test("int64, bytes and non-finite numbers survive JSON.parse and come back uncha
     assert.throws(() => encodeValue({ a: { b: 2n ** 64n } }), /args\.a\.b: bigint 18446744073709551616 does not fit in 64 bits/);
     assert.throws(() => encodeValue({ f: () => 1 }), /args\.f: a function cannot be stored/);
     assert.deepEqual(encodeValue({ kept: 1, dropped: undefined }), { kept: 1 });
-  } finally {
-    await vite.close();
-  }
+  });
 });
