@@ -43,6 +43,11 @@ pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 256;
 /// Largest text frame accepted from a client.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
 
+/// Version of the room's connection tables (`_conns`, `_subs`). They only hold state of live
+/// sockets, which never outlive a deploy, so a build with another version drops and recreates
+/// them instead of migrating (documents are never in them).
+const ROOM_TABLES_VERSION: i64 = 3;
+
 /// The room's own tables, beside the document store's.
 const ROOM_MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS _conns (
@@ -152,6 +157,18 @@ impl<S: Sql> Room<S> {
 
     /// Opens a room for any schema and set of functions.
     pub fn open_with(sql: S, schema: &'static Schema, registry: &'static Registry) -> Result<Self, StorageError> {
+        for statement in store::MIGRATIONS {
+            sql.exec(statement, &[])?;
+        }
+        let version = sql.exec("SELECT value FROM _meta WHERE key = 'room_tables'", &[])?;
+        if version.first().map(|r| int_at(r, 0)) != Some(ROOM_TABLES_VERSION) {
+            sql.exec("DROP TABLE IF EXISTS _conns", &[])?;
+            sql.exec("DROP TABLE IF EXISTS _subs", &[])?;
+            sql.exec(
+                "INSERT INTO _meta (key, value) VALUES ('room_tables', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[ROOM_TABLES_VERSION.into()],
+            )?;
+        }
         for statement in store::MIGRATIONS
             .iter()
             .chain(crate::engine::search::MIGRATIONS)
