@@ -52,11 +52,23 @@ impl RoomObject {
             .into_iter()
             .filter_map(|ws| Self::conn_of(&ws).map(|conn| (conn, ws)))
             .collect();
+        let mut gone: Vec<ConnId> = Vec::new();
         for Outgoing { to, message } in outgoing {
-            if let Some(ws) = sockets.get(&to) {
-                if let Err(e) = ws.send_with_str(message.to_json()) {
-                    worker::console_warn!("send to {to} failed: {e}");
+            match sockets.get(&to) {
+                Some(ws) => {
+                    if let Err(e) = ws.send_with_str(message.to_json()) {
+                        worker::console_warn!("send to {to} failed: {e}");
+                    }
                 }
+                None if !gone.contains(&to) => gone.push(to),
+                None => {}
+            }
+        }
+        // A socket that vanished without a close event (it happens across restarts): drop
+        // its subscriptions so later commits stop re-running them.
+        if let Ok(room) = self.room() {
+            for conn in gone {
+                room.handle(RoomInput::Close { conn: &conn }, &mut WorkerEnv);
             }
         }
     }
