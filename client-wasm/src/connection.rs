@@ -8,6 +8,7 @@ use crate::errors::{js_error, json_to_js};
 use js_sys::Function;
 use roomsync_shared::backoff::Backoff;
 use roomsync_shared::client::{ClientCore, ClientError, ClientEvent};
+use roomsync_shared::heartbeat::{Heartbeat, HeartbeatAction, PING, PONG};
 use roomsync_shared::protocol::{ClientMessage, ErrorCode, QueryId, RequestId};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
@@ -81,6 +82,26 @@ pub struct Driver {
     promises: RefCell<HashMap<RequestId, PendingPromise>>,
     state_listeners: RefCell<Vec<(u32, Function)>>,
     next_listener: Cell<u32>,
+    /// Bumped on every new socket: timers of older sockets find it changed and stop.
+    generation: Cell<u32>,
+    /// Dead-socket detection for the current socket.
+    heartbeat: RefCell<Option<Heartbeat>>,
+    /// `online` / `visibilitychange` listeners, removed on close.
+    wake_listeners: RefCell<Vec<WakeListener>>,
+}
+
+/// A browser event listener the driver installed (and removes on close).
+struct WakeListener {
+    target: JsValue,
+    kind: &'static str,
+    callback: Closure<dyn FnMut()>,
+}
+
+/// `target.addEventListener(kind, f)` / `removeEventListener`, without extra web-sys features.
+fn listen(target: &JsValue, method: &str, kind: &str, f: &Closure<dyn FnMut()>) {
+    if let Ok(func) = js_sys::Reflect::get(target, &method.into()).and_then(|f| f.dyn_into::<Function>()) {
+        let _ = func.call2(target, &kind.into(), f.as_ref());
+    }
 }
 
 /// Runs `f` on a later turn of the event loop. Used to drop a socket's handlers from inside
@@ -127,7 +148,38 @@ impl Driver {
             promises: RefCell::new(HashMap::new()),
             state_listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(0),
+            generation: Cell::new(0),
+            heartbeat: RefCell::new(None),
+            wake_listeners: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Reconnects at once (instead of waiting out the backoff) when the browser comes back
+    /// online or the tab becomes visible again.
+    pub fn watch_wake_events(this: &Rc<Self>) {
+        let global: JsValue = js_sys::global().into();
+        let document = js_sys::Reflect::get(&global, &"document".into()).unwrap_or(JsValue::UNDEFINED);
+        let mut listeners = this.wake_listeners.borrow_mut();
+        for (target, kind) in [(global, "online"), (document, "visibilitychange")] {
+            if target.is_undefined() || target.is_null() {
+                continue;
+            }
+            let weak = Rc::downgrade(this);
+            let wake = Closure::<dyn FnMut()>::new(move || with(&weak, Self::wake));
+            listen(&target, "addEventListener", kind, &wake);
+            listeners.push(WakeListener { target, kind, callback: wake });
+        }
+    }
+
+    fn wake(this: &Rc<Self>) {
+        let hidden = js_sys::Reflect::get(&js_sys::global(), &"document".into())
+            .and_then(|d| js_sys::Reflect::get(&d, &"visibilityState".into()))
+            .ok()
+            .and_then(|v| v.as_string())
+            .is_some_and(|v| v == "hidden");
+        if !hidden && this.state.get() == ConnectionState::Reconnecting && this.connection.borrow().is_none() {
+            Self::connect(this);
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -173,6 +225,7 @@ impl Driver {
         if this.closed.get() {
             return;
         }
+        this.generation.set(this.generation.get().wrapping_add(1));
         this.set_state(if this.attempts.get() == 0 {
             ConnectionState::Connecting
         } else {
@@ -216,10 +269,52 @@ impl Driver {
         this.attempts.set(0);
         let frames = this.core.borrow_mut().on_open();
         this.send_all(&frames);
+        *this.heartbeat.borrow_mut() = Some(Heartbeat::new(js_sys::Date::now()));
+        Self::schedule_heartbeat(this, this.generation.get(), 0.0);
         this.set_state(ConnectionState::Connected);
     }
 
+    /// Ticks the heartbeat of the socket of `generation` until that socket is replaced.
+    fn schedule_heartbeat(this: &Rc<Self>, generation: u32, delay_ms: f64) {
+        let weak = Rc::downgrade(this);
+        set_timeout(
+            move || {
+                with(&weak, |d| {
+                    if d.generation.get() != generation || d.closed.get() {
+                        return;
+                    }
+                    let now = js_sys::Date::now();
+                    let action = d.heartbeat.borrow_mut().as_mut().map(|hb| (hb.tick(now), hb.next_tick_in(now)));
+                    match action {
+                        Some((HeartbeatAction::Dead, _)) => {
+                            web_sys::console::warn_1(
+                                &"roomsync: no answer from the server for 5 s; reconnecting".into(),
+                            );
+                            Self::on_close(d);
+                        }
+                        Some((action, next)) => {
+                            if action == HeartbeatAction::SendPing {
+                                if let Some(connection) = d.connection.borrow().as_ref() {
+                                    let _ = connection.ws.send_with_str(PING);
+                                }
+                            }
+                            Self::schedule_heartbeat(d, generation, next);
+                        }
+                        None => {}
+                    }
+                })
+            },
+            delay_ms as i32,
+        );
+    }
+
     fn on_message(this: &Rc<Self>, text: &str) {
+        if let Some(hb) = this.heartbeat.borrow_mut().as_mut() {
+            hb.on_receive(js_sys::Date::now());
+        }
+        if text == PONG {
+            return;
+        }
         let events = this.core.borrow_mut().receive(text);
         Self::dispatch(this, events);
     }
@@ -229,6 +324,8 @@ impl Driver {
         if let Some(old) = this.connection.borrow_mut().take() {
             set_timeout(move || drop(old), 0);
         }
+        this.heartbeat.borrow_mut().take();
+        this.generation.set(this.generation.get().wrapping_add(1));
         let events = this.core.borrow_mut().on_close();
         Self::dispatch(this, events);
         if this.closed.get() {
@@ -244,7 +341,16 @@ impl Driver {
         this.set_state(ConnectionState::Reconnecting);
         let delay = this.backoff.delay(attempt, js_sys::Math::random());
         let weak = Rc::downgrade(this);
-        set_timeout(move || with(&weak, Self::connect), delay.as_millis().min(i32::MAX as u128) as i32);
+        let generation = this.generation.get();
+        // Skipped when something else (a wake event) connected meanwhile.
+        let retry = move || {
+            with(&weak, |d| {
+                if d.generation.get() == generation && d.connection.borrow().is_none() {
+                    Self::connect(d);
+                }
+            })
+        };
+        set_timeout(retry, delay.as_millis().min(i32::MAX as u128) as i32);
     }
 
     fn send_all(&self, frames: &[ClientMessage]) {
@@ -349,6 +455,13 @@ impl Driver {
         drop(subscribers);
         this.set_state(ConnectionState::Disconnected);
         this.state_listeners.borrow_mut().clear();
+        this.heartbeat.borrow_mut().take();
+        let listeners = std::mem::take(&mut *this.wake_listeners.borrow_mut());
+        for l in &listeners {
+            listen(&l.target, "removeEventListener", l.kind, &l.callback);
+        }
+        // Released on a later turn: close() may run inside one of these listeners.
+        set_timeout(move || drop(listeners), 0);
     }
 }
 

@@ -88,6 +88,7 @@ impl SyncClient {
         let schema_hash = string_option(&options, "schemaHash", "INVALID_ARGS")?;
         let url = sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.to_string()))?;
         let driver = Driver::new(url, schema_hash);
+        Driver::watch_wake_events(&driver);
         Driver::connect(&driver);
         Ok(SyncClient { driver })
     }

@@ -189,3 +189,27 @@ async fn a_client_built_for_another_schema_stops_instead_of_retrying() {
     assert_eq!(client.reconnect_attempts(), 0);
     drop(listener);
 }
+
+#[wasm_bindgen_test]
+async fn an_idle_connection_is_kept_alive_by_the_heartbeat() {
+    let a = client(&unique_room("wasm-idle"));
+    let (seen, _unsubscribe) = watch_tasks(&a);
+    wait_until("the first result", || !seen.borrow().is_empty()).await;
+    let states: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = states.clone();
+    let listener = Closure::<dyn FnMut(JsValue)>::new(move |s: JsValue| sink.borrow_mut().push(s.as_string().unwrap()));
+    let _stop = a.on_connection_state_change(listener.as_ref().clone().unchecked_into()).unwrap();
+    // Idle for more than two heartbeat rounds: pings go out, the runtime answers "pong", and
+    // the socket is never declared dead.
+    sleep(7_000).await;
+    assert_eq!(*states.borrow(), Vec::<String>::new(), "no state change while idle");
+    assert_eq!(a.connection_state().as_string().as_deref(), Some("Connected"));
+    let args = Object::new();
+    Reflect::set(&args, &"title".into(), &"After the quiet".into()).unwrap();
+    Reflect::set(&args, &"created_by".into(), &ensure_user(&a).await).unwrap();
+    let promise: Promise = a.mutation("tasks:create", args.into()).unwrap().unchecked_into();
+    JsFuture::from(promise).await.expect("the socket still works");
+    assert_eq!(titles(seen.borrow().last().unwrap()), ["After the quiet"]);
+    a.close();
+    drop(listener);
+}

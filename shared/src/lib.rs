@@ -13,6 +13,7 @@ pub mod diff;
 pub mod endpoint;
 pub mod engine;
 pub mod environment;
+pub mod heartbeat;
 pub mod ids;
 pub mod index_key;
 pub mod protocol;
