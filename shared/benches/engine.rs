@@ -107,7 +107,7 @@ fn commits(c: &mut Criterion) {
     });
     for subscribers in [0usize, 100] {
         group.bench_function(format!("tasks_create_via_room_{subscribers}_subscribers"), |b| {
-            let room = Room::open(NativeSql::in_memory().unwrap()).unwrap();
+            let room = Room::open(NativeSql::in_memory().unwrap()).unwrap().with_limits(roomsync_shared::room::RoomLimits::unlimited());
             let mut env = TestEnvironment::new(1.7e12);
             let writer = ConnId::from_stored("writer".into());
             let frame = |request_id: u32, path: &str, args: serde_json::Value| {

@@ -124,6 +124,38 @@ pub struct Room<S: Sql> {
     subscriptions: RefCell<SubscriptionIndex<SubKey>>,
     /// The last result sent per subscription (hash, value, size), to send diffs against.
     results: RefCell<ResultCache>,
+    limits: RoomLimits,
+    /// Per-connection mutation allowance (memory only: a restart forgives everyone).
+    buckets: RefCell<HashMap<ConnId, TokenBucket>>,
+}
+
+/// Per-connection protection against a client that floods the room.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RoomLimits {
+    /// Sustained mutations per second per connection.
+    pub mutations_per_second: f64,
+    /// Mutations a connection may send at once before the rate applies.
+    pub mutation_burst: f64,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self { mutations_per_second: 50.0, mutation_burst: 200.0 }
+    }
+}
+
+impl RoomLimits {
+    /// No rate limit (tests and benchmarks that drive many mutations through simulated time).
+    pub fn unlimited() -> Self {
+        Self { mutations_per_second: f64::INFINITY, mutation_burst: f64::INFINITY }
+    }
+}
+
+/// A token bucket: `tokens` refill at the limit's rate up to its burst.
+#[derive(Clone, Copy, Debug)]
+struct TokenBucket {
+    tokens: f64,
+    at_ms: f64,
 }
 
 #[derive(Default)]
@@ -186,7 +218,40 @@ impl<S: Sql> Room<S> {
             let read_set = ReadSet::from_text(&text_at(&row, 2)?).unwrap_or_else(|| everything(schema));
             index.insert((conn, query_id), &read_set);
         }
-        Ok(Self { sql, schema, registry, subscriptions: RefCell::new(index), results: RefCell::default() })
+        Ok(Self {
+            sql,
+            schema,
+            registry,
+            subscriptions: RefCell::new(index),
+            results: RefCell::default(),
+            limits: RoomLimits::default(),
+            buckets: RefCell::default(),
+        })
+    }
+
+    /// Replaces the per-connection limits.
+    pub fn with_limits(mut self, limits: RoomLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Takes one mutation from the connection's allowance; `Err(wait_ms)` when it is spent.
+    fn take_mutation_token(&self, conn: &ConnId, now_ms: f64) -> Result<(), f64> {
+        let RoomLimits { mutations_per_second: rate, mutation_burst: burst } = self.limits;
+        if rate.is_infinite() {
+            return Ok(());
+        }
+        let mut buckets = self.buckets.borrow_mut();
+        let bucket = buckets.entry(conn.clone()).or_insert(TokenBucket { tokens: burst, at_ms: now_ms });
+        let elapsed = (now_ms - bucket.at_ms).max(0.0);
+        bucket.tokens = (bucket.tokens + elapsed * rate / 1000.0).min(burst);
+        bucket.at_ms = now_ms;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - bucket.tokens) * 1000.0 / rate).ceil())
+        }
     }
 
     pub fn storage(&self) -> &S {
@@ -235,6 +300,7 @@ impl<S: Sql> Room<S> {
     }
 
     fn close_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
+        self.buckets.borrow_mut().remove(conn);
         let ids = self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
         self.sql.atomically(|| {
             self.sql.exec("DELETE FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
@@ -475,6 +541,13 @@ impl<S: Sql> Room<S> {
     ) -> Result<Vec<Outgoing>, StorageError> {
         let respond =
             |outcome| Outgoing { to: conn.clone(), message: ServerMessage::MutationResponse { request_id, outcome } };
+        if let Err(wait_ms) = self.take_mutation_token(conn, env.now_ms()) {
+            let message = format!(
+                "too many mutations on this connection (at most {} per second, bursts of {}); retry in {wait_ms} ms",
+                self.limits.mutations_per_second, self.limits.mutation_burst
+            );
+            return Ok(vec![respond(MutationOutcome::Failure { code: ErrorCode::LimitExceeded, message })]);
+        }
         let session = self.session_of(conn)?;
         // A request this session already committed (re-sent after a reconnect): answer with
         // the recorded outcome, do not run it again.

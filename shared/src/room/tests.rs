@@ -377,3 +377,22 @@ fn one_shot_http_calls_answer_with_status_and_reach_live_subscribers() {
         assert!(out.is_empty());
     }
 }
+
+#[test]
+fn a_flooding_connection_is_slowed_and_others_keep_writing() {
+    let mut h = Harness::new();
+    h.room = std::mem::replace(&mut h.room, Room::open(NativeSql::in_memory().unwrap()).unwrap())
+        .with_limits(RoomLimits { mutations_per_second: 10.0, mutation_burst: 3.0 });
+    let (a, b) = (conn("a"), conn("b"));
+    let args = json!({"name": "x", "email": "x@x", "role": "r"});
+    for _ in 0..3 {
+        h.ok(&a, "users:ensure", args.clone());
+        h.env.now_ms -= 1.0; // the harness moves the clock 1 ms per frame: hold it, a burst
+    }
+    let (code, message) = failure(h.mutate(&a, 50, "users:ensure", args.clone()));
+    assert_eq!(code, ErrorCode::LimitExceeded);
+    assert_eq!(message, "too many mutations on this connection (at most 10 per second, bursts of 3); retry in 100 ms");
+    h.ok(&b, "users:ensure", args.clone());
+    h.env.now_ms += 150.0;
+    h.ok(&a, "users:ensure", args);
+}
