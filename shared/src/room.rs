@@ -14,7 +14,7 @@
 //! result hash — lives in SQL. A `Room` opened over the same storage rebuilds its in-memory
 //! subscription index from it and carries on exactly where the last one stopped.
 
-use crate::diff::{hash_text, hash_value, ValueDiff};
+use crate::diff::{hash_text, ValueDiff};
 use crate::engine::registry::FunctionDef;
 use crate::engine::{store, FnError, FunctionKind, ReadSet, Registry, SubscriptionIndex, Tx};
 use crate::environment::Environment;
@@ -97,18 +97,26 @@ struct QueryRun {
     result: Result<Json, FnError>,
     read_set: ReadSet,
     journal: Option<String>,
+    /// Hash of the result (or of the error), computed once: it is compared, stored and sent.
+    hash: String,
+    /// Size of the result's JSON text (0 for an error), for the diff cache.
+    size: usize,
 }
 
 impl QueryRun {
-    fn hash(&self) -> String {
-        match &self.result {
-            Ok(value) => hash_value(value),
-            Err(e) => hash_text(&format!("error:{}:{e}", e.code())),
-        }
+    fn new(result: Result<Json, FnError>, read_set: ReadSet, journal: Option<String>) -> Self {
+        let (hash, size) = match &result {
+            Ok(value) => {
+                let text = value.to_string();
+                (hash_text(&text), text.len())
+            }
+            Err(e) => (hash_text(&format!("error:{}:{e}", e.code())), 0),
+        };
+        Self { result, read_set, journal, hash, size }
     }
 
     fn modification(&self, query_id: QueryId) -> QueryModification {
-        let hash = self.hash();
+        let hash = self.hash.clone();
         match &self.result {
             Ok(value) => QueryModification::QueryUpdated { query_id, value: value.clone(), hash },
             Err(e) => QueryModification::QueryFailed { query_id, code: e.code(), message: e.to_string() },
@@ -165,9 +173,8 @@ struct ResultCache {
 }
 
 impl ResultCache {
-    fn remember(&mut self, key: SubKey, hash: String, value: &Json) {
+    fn remember(&mut self, key: SubKey, hash: String, value: &Json, size: usize) {
         self.forget(&key);
-        let size = value.to_string().len();
         if self.bytes + size <= RESULT_CACHE_BYTES {
             self.bytes += size;
             self.entries.insert(key, (hash, value.clone(), size));
@@ -386,11 +393,15 @@ impl<S: Sql> Room<S> {
     }
 
     fn connection_version(&self, conn: &ConnId) -> Result<StateVersion, StorageError> {
-        // A frame can arrive for a connection the room has not seen (a socket accepted by
-        // an older build): register it on first use.
-        self.open_connection(conn)?;
-        let rows =
-            self.sql.exec("SELECT query_set, ts, identity FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
+        let select =
+            || self.sql.exec("SELECT query_set, ts, identity FROM _conns WHERE conn_id = ?", &[conn.as_str().into()]);
+        let mut rows = select()?;
+        if rows.is_empty() {
+            // A frame can arrive for a connection the room has not seen (a socket accepted by
+            // an older build): register it on first use.
+            self.open_connection(conn)?;
+            rows = select()?;
+        }
         let row = rows.first().ok_or_else(|| StorageError(format!("connection {conn} vanished")))?;
         Ok(StateVersion {
             query_set: int_at(row, 0) as u32,
@@ -417,12 +428,12 @@ impl<S: Sql> Room<S> {
     fn run_query(&self, udf_path: &str, args: &Json, journal: Option<String>) -> QueryRun {
         let (def, args) = match self.registry.resolve(udf_path, FunctionKind::Query, args) {
             Ok(found) => found,
-            Err(e) => return QueryRun { result: Err(e), read_set: ReadSet::default(), journal: None },
+            Err(e) => return QueryRun::new(Err(e), ReadSet::default(), None),
         };
         let mut tx = Tx::reader(&self.sql, self.schema, journal);
         let result = (def.handler)(&mut tx, &args).map(|v| v.to_json());
         let (read_set, _, journal) = tx.finish();
-        QueryRun { result, read_set, journal }
+        QueryRun::new(result, read_set, journal)
     }
 
     fn store_subscription(&self, conn: &ConnId, query_id: QueryId, run: &QueryRun) -> Result<(), StorageError> {
@@ -431,14 +442,16 @@ impl<S: Sql> Room<S> {
             &[
                 run.read_set.to_text().into(),
                 run.journal.clone().map(SqlValue::Text).unwrap_or(SqlValue::Null),
-                run.hash().into(),
+                run.hash.clone().into(),
                 conn.as_str().into(),
                 i64::from(query_id).into(),
             ],
         )?;
         self.subscriptions.borrow_mut().insert((conn.clone(), query_id), &run.read_set);
         match &run.result {
-            Ok(value) => self.results.borrow_mut().remember((conn.clone(), query_id), run.hash(), value),
+            Ok(value) => {
+                self.results.borrow_mut().remember((conn.clone(), query_id), run.hash.clone(), value, run.size)
+            }
             Err(_) => self.results.borrow_mut().forget(&(conn.clone(), query_id)),
         }
         Ok(())
@@ -489,7 +502,7 @@ impl<S: Sql> Room<S> {
         }
         self.set_connection_version(conn, end)?;
         // Resuming with the same result: confirm it instead of sending it again.
-        let modification = if keep && result_hash.as_deref() == Some(run.hash().as_str()) {
+        let modification = if keep && result_hash.as_deref() == Some(run.hash.as_str()) {
             QueryModification::QueryUnchanged { query_id }
         } else {
             run.modification(query_id)
@@ -679,7 +692,7 @@ impl<S: Sql> Room<S> {
             let journal = row.get(2).and_then(SqlValue::as_text).map(str::to_string);
             let run = self.run_query(&text_at(row, 0)?, &args, journal);
             let old_hash = text_at(row, 3)?;
-            if run.hash() == old_hash {
+            if run.hash == old_hash {
                 self.store_subscription(&conn, query_id, &run)?;
                 continue;
             }
@@ -690,12 +703,12 @@ impl<S: Sql> Room<S> {
                     let diff = ValueDiff::compute(&old, new);
                     // A diff only when it is clearly smaller than the result itself.
                     if diff.to_json().to_string().len() * 3 < old_size.max(64) * 2 {
-                        QueryModification::QueryDiff { query_id, base_hash, hash: run.hash(), diff }
+                        QueryModification::QueryDiff { query_id, base_hash, hash: run.hash.clone(), diff }
                     } else {
-                        run_modification(&run, query_id)
+                        run.modification(query_id)
                     }
                 }
-                _ => run_modification(&run, query_id),
+                _ => run.modification(query_id),
             };
             self.store_subscription(&conn, query_id, &run)?;
             changed.entry(conn).or_default().push(modification);
@@ -712,10 +725,6 @@ impl<S: Sql> Room<S> {
         }
         Ok(out)
     }
-}
-
-fn run_modification(run: &QueryRun, query_id: QueryId) -> QueryModification {
-    run.modification(query_id)
 }
 
 /// A read set covering every index of every table: the safe fallback.
