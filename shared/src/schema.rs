@@ -405,13 +405,7 @@ impl Schema {
     /// indexes, unique keys), as 16 hex digits. Equal schemas hash equal on every platform.
     pub fn hash(&self) -> String {
         // serde_json's map is sorted by key, so this text is canonical.
-        let text = self.to_json().to_string();
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in text.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        format!("{hash:016x}")
+        crate::diff::hash_text(&self.to_json().to_string())
     }
 }
 

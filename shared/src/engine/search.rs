@@ -38,12 +38,7 @@ pub const MIGRATIONS: &[&str] = &[
 
 /// The word that tags one index's rows: letters and digits only, so FTS5 keeps it whole.
 fn index_tag(table: &str, index: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in table.bytes().chain([0]).chain(index.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("zzix{hash:016x}")
+    format!("zzix{}", crate::diff::hash_text(&format!("{table}\0{index}")))
 }
 
 fn next_row_id(sql: &dyn Sql) -> Result<i64, StorageError> {
