@@ -16,10 +16,17 @@ say "building the worker and the browser client"
 bash scripts/build-worker.sh >/dev/null
 bash scripts/build-client.sh
 
+# Local secrets live in .dev.vars (git-ignored): a random token secret on first run.
+if [ ! -f .dev.vars ]; then
+  echo "ROOMSYNC_JWT_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" > .dev.vars
+  say "wrote .dev.vars with a fresh ROOMSYNC_JWT_SECRET"
+fi
+
 say "starting the worker on http://127.0.0.1:$worker_port"
+# ROOMSYNC_DEV_TOKENS=1 lets the demo's role picker sign in (POST /rooms/:room/dev-token).
 setsid env CI=true WRANGLER_SEND_METRICS=false ROOMSYNC_SKIP_WORKER_BUILD=1 \
   node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "$worker_port" \
-  --show-interactive-dev-session=false > .wrangler-dev.log 2>&1 &
+  --var ROOMSYNC_DEV_TOKENS:1 --show-interactive-dev-session=false > .wrangler-dev.log 2>&1 &
 worker_pid=$!
 web_pid=""
 cleanup() {
@@ -37,6 +44,7 @@ wait_http "http://127.0.0.1:$web_port/" 60
 echo
 echo "  Roomsync demo:  http://127.0.0.1:$web_port/        (open it in two tabs)"
 echo "  another room:   http://127.0.0.1:$web_port/?room=ngo-2"
+echo "  as a viewer:    http://127.0.0.1:$web_port/?role=viewer   (or switch roles in the header)"
 echo "  worker:         http://127.0.0.1:$worker_port  (log: .wrangler-dev.log)"
 echo "  Ctrl-C stops both."
 wait "$web_pid"

@@ -6,7 +6,7 @@
 
 use crate::errors::{js_error, json_to_js};
 use js_sys::Function;
-use roomsync_shared::backoff::Backoff;
+use roomsync_shared::backoff::{Backoff, CloseReason};
 use roomsync_shared::client::{ClientCore, ClientError, ClientEvent};
 use roomsync_shared::heartbeat::{Heartbeat, HeartbeatAction, PING, PONG};
 use roomsync_shared::protocol::{ClientMessage, ErrorCode, QueryId, RequestId};
@@ -88,6 +88,25 @@ pub struct Driver {
     heartbeat: RefCell<Option<Heartbeat>>,
     /// `online` / `visibilitychange` listeners, removed on close.
     wake_listeners: RefCell<Vec<WakeListener>>,
+    /// Why the last socket ended (decides the next delay).
+    last_close: Cell<CloseReason>,
+    auth: RefCell<Auth>,
+}
+
+/// Token handling: the application's `fetchToken`, and where the driver is with it.
+#[derive(Default)]
+struct Auth {
+    fetch_token: Option<Function>,
+    on_change: Option<Function>,
+    /// A fetch is in flight: a socket that opens meanwhile waits for it (so no query runs
+    /// signed out and flashes an error).
+    fetching: bool,
+    /// The socket opened while a fetch was in flight; finish opening when it lands.
+    open_waiting: bool,
+    /// Bumped by every `set_auth`/`clear_auth`: answers to older fetches are dropped.
+    generation: u32,
+    /// The room refused a freshly fetched token: do not loop, report it.
+    refused_fresh: bool,
 }
 
 /// A browser event listener the driver installed (and removes on close).
@@ -151,7 +170,119 @@ impl Driver {
             generation: Cell::new(0),
             heartbeat: RefCell::new(None),
             wake_listeners: RefCell::new(Vec::new()),
+            last_close: Cell::new(CloseReason::Lost),
+            auth: RefCell::new(Auth::default()),
         })
+    }
+
+    /// Sets the application's token source. The token is fetched now and authenticated on
+    /// the live socket (subscriptions stay and re-run under the new identity), refreshed a
+    /// minute before it expires, and fetched again (forced) when the room refuses it.
+    pub fn set_auth(this: &Rc<Self>, fetch_token: Function, on_change: Option<Function>) {
+        {
+            let mut auth = this.auth.borrow_mut();
+            auth.fetch_token = Some(fetch_token);
+            auth.on_change = on_change;
+            auth.generation = auth.generation.wrapping_add(1);
+            auth.refused_fresh = false;
+        }
+        Self::fetch_token(this, false);
+    }
+
+    /// Signs out: the room re-runs every query signed out.
+    pub fn clear_auth(this: &Rc<Self>) {
+        {
+            let mut auth = this.auth.borrow_mut();
+            *auth = Auth { generation: auth.generation.wrapping_add(1), ..Auth::default() };
+        }
+        let frame = this.core.borrow_mut().set_auth(None);
+        this.send_all(frame.as_slice());
+        Self::finish_waiting_open(this);
+    }
+
+    fn fetch_token(this: &Rc<Self>, force_refresh: bool) {
+        let (fetch, generation) = {
+            let mut auth = this.auth.borrow_mut();
+            let Some(fetch) = auth.fetch_token.clone() else { return };
+            auth.fetching = true;
+            (fetch, auth.generation)
+        };
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"forceRefresh".into(), &force_refresh.into());
+        let weak = Rc::downgrade(this);
+        let settle = move |token: Option<String>| {
+            with(&weak, |d| {
+                if d.auth.borrow().generation != generation {
+                    return;
+                }
+                d.auth.borrow_mut().fetching = false;
+                Self::use_token(d, token, generation);
+            })
+        };
+        let promise = match fetch.call1(&JsValue::NULL, &options) {
+            Ok(value) => js_sys::Promise::resolve(&value),
+            Err(e) => {
+                web_sys::console::error_2(&"roomsync: fetchToken threw:".into(), &e);
+                settle(None);
+                return;
+            }
+        };
+        let settle = Rc::new(RefCell::new(Some(settle)));
+        let on_ok = Closure::once_into_js({
+            let settle = settle.clone();
+            move |value: JsValue| {
+                if let Some(settle) = settle.borrow_mut().take() {
+                    settle(value.as_string().filter(|t| !t.is_empty()));
+                }
+            }
+        });
+        let on_err = Closure::once_into_js(move |e: JsValue| {
+            web_sys::console::error_2(&"roomsync: fetchToken failed:".into(), &e);
+            if let Some(settle) = settle.borrow_mut().take() {
+                settle(None);
+            }
+        });
+        if let Ok(then) = js_sys::Reflect::get(&promise, &"then".into()).and_then(|f| f.dyn_into::<Function>()) {
+            let _ = then.call2(&promise, &on_ok, &on_err);
+        }
+    }
+
+    /// A fetched token (or none): authenticate with it and plan its refresh.
+    fn use_token(this: &Rc<Self>, token: Option<String>, generation: u32) {
+        let expiry = token.as_deref().and_then(roomsync_shared::auth::unverified_expiry_ms);
+        let frame = this.core.borrow_mut().set_auth(token);
+        this.send_all(frame.as_slice());
+        Self::finish_waiting_open(this);
+        if let Some(expires_at) = expiry {
+            // A minute early (half the lifetime for short tokens), never in a tight loop.
+            let left = expires_at - js_sys::Date::now();
+            let delay = (left - 60_000.0).max(left / 2.0).max(5_000.0);
+            let weak = Rc::downgrade(this);
+            set_timeout(
+                move || {
+                    with(&weak, |d| {
+                        if d.auth.borrow().generation == generation && !d.closed.get() {
+                            Self::fetch_token(d, true);
+                        }
+                    })
+                },
+                delay.min(i32::MAX as f64) as i32,
+            );
+        }
+    }
+
+    fn finish_waiting_open(this: &Rc<Self>) {
+        let waiting = std::mem::take(&mut this.auth.borrow_mut().open_waiting);
+        if waiting && this.connection.borrow().is_some() {
+            Self::on_open(this);
+        }
+    }
+
+    fn auth_changed(this: &Rc<Self>, authenticated: bool) {
+        let callback = this.auth.borrow().on_change.clone();
+        if let Some(callback) = callback {
+            report(callback.call1(&JsValue::NULL, &authenticated.into()));
+        }
     }
 
     /// Reconnects at once (instead of waiting out the backoff) when the browser comes back
@@ -266,6 +397,10 @@ impl Driver {
     }
 
     fn on_open(this: &Rc<Self>) {
+        if this.auth.borrow().fetching {
+            this.auth.borrow_mut().open_waiting = true;
+            return;
+        }
         this.attempts.set(0);
         let frames = this.core.borrow_mut().on_open();
         this.send_all(&frames);
@@ -290,6 +425,7 @@ impl Driver {
                             web_sys::console::warn_1(
                                 &"roomsync: no answer from the server for 5 s; reconnecting".into(),
                             );
+                            d.last_close.set(CloseReason::ClosedByClient);
                             Self::on_close(d);
                         }
                         Some((action, next)) => {
@@ -339,7 +475,8 @@ impl Driver {
         let attempt = this.attempts.get();
         this.attempts.set(attempt.saturating_add(1));
         this.set_state(ConnectionState::Reconnecting);
-        let delay = this.backoff.delay(attempt, js_sys::Math::random());
+        let reason = this.last_close.replace(CloseReason::Lost);
+        let delay = this.backoff.next_delay(attempt, js_sys::Math::random(), reason);
         let weak = Rc::downgrade(this);
         let generation = this.generation.get();
         // Skipped when something else (a wake event) connected meanwhile.
@@ -401,8 +538,33 @@ impl Driver {
                 ClientEvent::ServerError { code, message } => {
                     web_sys::console::warn_1(&format!("roomsync: server refused a frame ({code}): {message}").into());
                 }
+                ClientEvent::Authenticated => {
+                    this.auth.borrow_mut().refused_fresh = false;
+                    Self::auth_changed(this, true);
+                }
+                ClientEvent::AuthFailed { message } => {
+                    // A stale token: fetch a fresh one once; a fresh one refused: report it.
+                    let retry = {
+                        let mut auth = this.auth.borrow_mut();
+                        let retry = auth.fetch_token.is_some() && !auth.refused_fresh;
+                        auth.refused_fresh = true;
+                        retry
+                    };
+                    if retry {
+                        Self::fetch_token(this, true);
+                    } else {
+                        web_sys::console::warn_1(&format!("roomsync: the room refused the token: {message}").into());
+                        Self::auth_changed(this, false);
+                    }
+                }
+                ClientEvent::Overloaded { retry_after_ms, message } => {
+                    web_sys::console::warn_1(&format!("roomsync: {message}").into());
+                    let retry_after = std::time::Duration::from_millis(retry_after_ms);
+                    this.last_close.set(CloseReason::Overloaded { retry_after });
+                }
                 ClientEvent::ResyncRequired { reason } => {
                     web_sys::console::warn_1(&format!("roomsync: resyncing: {reason}").into());
+                    this.last_close.set(CloseReason::ClosedByClient);
                     if let Some(connection) = this.connection.borrow().as_ref() {
                         let _ = connection.ws.close_with_code_and_reason(CLOSE_RESYNC, "resync");
                     }

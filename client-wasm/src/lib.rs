@@ -37,8 +37,12 @@ export interface SyncError extends Error {
       | "ROOM_MISMATCH" | "INVALID_ROOM" | "INVALID_ARGS" | "VALIDATION" | "UNKNOWN_FUNCTION"
       | "BAD_FRAME" | "BAD_QUERY_ID" | "NOT_FOUND" | "UNIQUE_VIOLATION" | "APPLICATION" | "BAD_QUERY"
       | "TOO_MANY_READS" | "LIMIT_EXCEEDED" | "PROTOCOL_MISMATCH" | "SCHEMA_MISMATCH" | "INTERNAL"
-      | "CLIENT_CLOSED";
+      | "UNAUTHENTICATED" | "FORBIDDEN" | "OVERLOADED" | "CLIENT_CLOSED";
 }
+
+/** Returns a token (a JWT for this room, from your auth server), or null when signed out.
+ *  `forceRefresh` is true when the cached token was refused or is about to expire. */
+export type FetchToken = (options: { forceRefresh: boolean }) => Promise<string | null | undefined>;
 "#;
 
 #[wasm_bindgen]
@@ -57,6 +61,10 @@ extern "C" {
     pub type Unsubscribe;
     #[wasm_bindgen(typescript_type = "Promise<any>")]
     pub type MutationPromise;
+    #[wasm_bindgen(typescript_type = "FetchToken")]
+    pub type FetchToken;
+    #[wasm_bindgen(typescript_type = "(isAuthenticated: boolean) => void")]
+    pub type OnAuthChange;
 }
 
 /// A live connection to one Roomsync room.
@@ -183,6 +191,26 @@ impl SyncClient {
             Driver::mutation(&driver, &path, args.clone(), resolve, reject);
         });
         Ok(promise.unchecked_into())
+    }
+
+    /// Signs in: `fetchToken` is called now, again a minute before the token expires, and
+    /// (with `forceRefresh: true`) when the room refuses it. Until the first token arrives
+    /// nothing is sent, so no query runs signed out. Live subscriptions stay across sign-in,
+    /// refresh and sign-out; the room re-runs them under the new identity. `onChange` hears
+    /// whether the room accepted the identity.
+    #[wasm_bindgen(js_name = setAuth)]
+    pub fn set_auth(&self, fetch_token: FetchToken, on_change: Option<OnAuthChange>) -> Result<(), JsValue> {
+        let fetch_token: Function =
+            fetch_token.dyn_into().map_err(|_| js_error("INVALID_ARGS", "fetchToken must be a function"))?;
+        let on_change: Option<Function> = on_change.and_then(|f| JsValue::from(f).dyn_into().ok());
+        Driver::set_auth(&self.driver, fetch_token, on_change);
+        Ok(())
+    }
+
+    /// Signs out (queries re-run signed out; only public functions answer).
+    #[wasm_bindgen(js_name = clearAuth)]
+    pub fn clear_auth(&self) {
+        Driver::clear_auth(&self.driver);
     }
 
     /// Closes the connection for good: pending mutations reject with `CLIENT_CLOSED`, all

@@ -35,8 +35,27 @@ fn options(room: &str) -> JsValue {
     o.into()
 }
 
+/// A `fetchToken` that asks the test worker's development route for a token.
+fn dev_token_fetcher(room: &str, role: &str) -> Function {
+    let http = server_url().replacen("ws://", "http://", 1);
+    Function::new_with_args(
+        "options",
+        &format!(
+            "return fetch('{http}/rooms/{room}/dev-token', {{method: 'POST', headers: {{'content-type': 'application/json'}}, \
+             body: JSON.stringify({{sub: '{role}-user', role: '{role}'}})}}).then(r => r.json()).then(j => j.token)"
+        ),
+    )
+}
+
+/// A client signed in as an admin of `room`.
 fn client(room: &str) -> SyncClient {
-    SyncClient::new(server_url(), Some(options(room).unchecked_into())).expect("valid URL")
+    client_as(room, "admin")
+}
+
+fn client_as(room: &str, role: &str) -> SyncClient {
+    let client = SyncClient::new(server_url(), Some(options(room).unchecked_into())).expect("valid URL");
+    client.set_auth(dev_token_fetcher(room, role).unchecked_into(), None).expect("setAuth");
+    client
 }
 
 async fn sleep(ms: i32) {
@@ -212,4 +231,33 @@ async fn an_idle_connection_is_kept_alive_by_the_heartbeat() {
     assert_eq!(titles(seen.borrow().last().unwrap()), ["After the quiet"]);
     a.close();
     drop(listener);
+}
+
+#[wasm_bindgen_test]
+async fn roles_apply_and_signing_in_again_keeps_subscriptions() {
+    let room = unique_room("wasm-auth");
+    let viewer = client_as(&room, "viewer");
+    let (seen, _unsub) = watch_tasks(&viewer);
+    wait_until("the viewer's first result", || !seen.borrow().is_empty()).await;
+    let promise: Promise = viewer.mutation("tasks:remove", JsValue::from(Object::new())).unwrap().unchecked_into();
+    let err = JsFuture::from(promise).await.expect_err("viewers cannot write");
+    assert_eq!(error_code(&err), "FORBIDDEN");
+    // Sign in again as an admin on the live socket: the same subscription keeps updating.
+    let accepted = Rc::new(RefCell::new(Vec::new()));
+    let sink = accepted.clone();
+    let on_change = Closure::<dyn FnMut(JsValue)>::new(move |v: JsValue| sink.borrow_mut().push(v.as_bool()));
+    viewer
+        .set_auth(dev_token_fetcher(&room, "admin").unchecked_into(), Some(on_change.as_ref().clone().unchecked_into()))
+        .unwrap();
+    on_change.forget();
+    wait_until("the admin identity accepted", || accepted.borrow().contains(&Some(true))).await;
+    let user = ensure_user(&viewer).await;
+    let task = Object::new();
+    Reflect::set(&task, &"title".into(), &"Signed in".into()).unwrap();
+    Reflect::set(&task, &"created_by".into(), &user).unwrap();
+    let promise: Promise = viewer.mutation("tasks:create", task.into()).unwrap().unchecked_into();
+    JsFuture::from(promise).await.expect("admins write");
+    let last = seen.borrow().last().cloned().unwrap();
+    assert_eq!(titles(&last), ["Signed in"], "the subscription made before signing in still updates");
+    viewer.close();
 }

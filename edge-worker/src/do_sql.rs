@@ -5,8 +5,8 @@
 //! raw storage object. A closure error makes the runtime roll back every write it made.
 
 use js_sys::{Function, Reflect};
-use roomsync_shared::storage::{Row, Sql, SqlValue, StorageError};
-use std::cell::RefCell;
+use roomsync_shared::storage::{Row, Sql, SqlCounters, SqlValue, StorageError};
+use std::cell::{Cell, RefCell};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{SqlStorage, SqlStorageValue, Storage};
@@ -14,17 +14,13 @@ use worker::{SqlStorage, SqlStorageValue, Storage};
 pub struct DoSql {
     sql: SqlStorage,
     storage: Storage,
+    /// Rows read and written since the object woke up (what Cloudflare bills).
+    rows: Cell<(u64, u64)>,
 }
 
 impl DoSql {
     pub fn new(storage: Storage) -> Self {
-        Self { sql: storage.sql(), storage }
-    }
-
-    /// Size of this room's SQLite database in bytes.
-    #[allow(dead_code)]
-    pub fn database_size(&self) -> usize {
-        self.sql.database_size()
+        Self { sql: storage.sql(), storage, rows: Cell::new((0, 0)) }
     }
 }
 
@@ -62,12 +58,21 @@ impl Sql for DoSql {
             .sql
             .exec(sql, params.iter().map(to_do).collect::<Vec<_>>())
             .map_err(|e| StorageError(e.to_string()))?;
-        cursor
+        let rows = cursor
             .raw()
             .map(|row| {
                 row.map(|values| values.into_iter().map(from_do).collect()).map_err(|e| StorageError(e.to_string()))
             })
-            .collect()
+            .collect();
+        // The cursor's counts are final once it is drained.
+        let (read, written) = self.rows.get();
+        self.rows.set((read + cursor.rows_read() as u64, written + cursor.rows_written() as u64));
+        rows
+    }
+
+    fn counters(&self) -> SqlCounters {
+        let (rows_read, rows_written) = self.rows.get();
+        SqlCounters { rows_read, rows_written, size_bytes: self.sql.database_size() as u64 }
     }
 
     fn atomically<T, E: From<StorageError>>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {

@@ -6,9 +6,13 @@
 //! Routes:
 //! - `GET /rooms/:room/sync` — the WebSocket of a live client;
 //! - `POST /rooms/:room/query`, `POST /rooms/:room/mutation` — one-shot JSON calls
-//!   (`{"udfPath", "args"}`) for scripts, server-side rendering and clients without WebSockets;
+//!   (`{"udfPath", "args"}`, `Authorization: Bearer <token>`) for scripts, server-side
+//!   rendering and clients without WebSockets;
+//! - `GET /rooms/:room/stats` — the room's statistics, for its admins;
+//! - `POST /rooms/:room/dev-token` — development tokens, only with `ROOMSYNC_DEV_TOKENS=1`;
 //! - `GET /health`.
 
+mod auth;
 mod cors;
 mod do_sql;
 mod entropy;
@@ -34,36 +38,55 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .get_async("/rooms/:room/sync", route_socket)
         .post_async("/rooms/:room/query", route_call)
         .post_async("/rooms/:room/mutation", route_call)
+        .get_async("/rooms/:room/stats", route_call)
+        .post_async("/rooms/:room/__evict", route_call)
+        .post_async("/rooms/:room/dev-token", route_dev_token)
         .run(req, env)
         .await?;
     cors::decorate(response, origin.as_deref(), &allowed)
 }
 
-/// The room's Durable Object, or the response that refuses the request.
-fn room_stub(ctx: &RouteContext<()>) -> Result<std::result::Result<worker::Stub, Response>> {
+/// The validated room name of the route, or the response that refuses it.
+fn room_name(ctx: &RouteContext<()>) -> Result<std::result::Result<String, Response>> {
     let room = ctx.param("room").map(String::as_str).unwrap_or_default();
-    if let Err(problem) = validate_room_name(room) {
-        return Ok(Err(Response::error(problem.to_string(), 400)?));
+    match validate_room_name(room) {
+        Ok(()) => Ok(Ok(room.to_string())),
+        Err(problem) => Ok(Err(Response::error(problem.to_string(), 400)?)),
     }
+}
+
+/// Forwards the request to the room's Durable Object, telling it its name (which it needs
+/// to check that tokens were issued for it).
+async fn forward(req: Request, ctx: &RouteContext<()>) -> Result<Response> {
+    let room = match room_name(ctx)? {
+        Ok(room) => room,
+        Err(response) => return Ok(response),
+    };
+    // Set here, after validation: a client cannot choose it (any header it sent is replaced).
+    let mut req = req.clone_mut()?;
+    req.headers_mut()?.set(room_object::ROOM_HEADER, &room)?;
     let namespace = ctx.env.durable_object(ROOMS_BINDING)?;
-    Ok(Ok(namespace.id_from_name(room)?.get_stub()?))
+    namespace.id_from_name(&room)?.get_stub()?.fetch_with_request(req).await
 }
 
 async fn route_socket(req: Request, ctx: RouteContext<()>) -> Result<Response> {
-    let stub = match room_stub(&ctx)? {
-        Ok(stub) => stub,
-        Err(response) => return Ok(response),
-    };
+    if let Err(response) = room_name(&ctx)? {
+        return Ok(response);
+    }
     let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
     if !upgrade.eq_ignore_ascii_case("websocket") {
         return Response::error("expected a WebSocket upgrade (Upgrade: websocket)", 426);
     }
-    stub.fetch_with_request(req).await
+    forward(req, &ctx).await
 }
 
 async fn route_call(req: Request, ctx: RouteContext<()>) -> Result<Response> {
-    match room_stub(&ctx)? {
-        Ok(stub) => stub.fetch_with_request(req).await,
+    forward(req, &ctx).await
+}
+
+async fn route_dev_token(req: Request, ctx: RouteContext<()>) -> Result<Response> {
+    match room_name(&ctx)? {
+        Ok(room) => auth::dev_token(req, &ctx.env, &room).await,
         Err(response) => Ok(response),
     }
 }

@@ -4,15 +4,22 @@
 //! stay open. The only per-socket state in memory is the socket's attachment (its `ConnId`);
 //! subscriptions and versions live in SQLite, where a re-created engine finds them.
 //!
+//! Auth: the room's name arrives with every request the worker forwards (`ROOM_HEADER`);
+//! the object stores it, so that after waking from hibernation on a socket message (which
+//! carries no URL) it still checks that tokens name this room.
+//!
 //! Durability: SQL writes made while handling a message are committed before any frame sent
 //! in that handler leaves the object (the runtime's output gate), so no client ever sees an
 //! update or acknowledgement for a write that could still be lost.
 
 use crate::do_sql::DoSql;
 use crate::entropy::{random_u128, WorkerEnv};
+use roomsync_shared::auth::TokenVerifier;
 use roomsync_shared::engine::FunctionKind;
+use roomsync_shared::room::{AuthPolicy, RoomLimits};
 use roomsync_shared::{ConnId, ErrorCode, Outgoing, Room, RoomInput, ServerMessage};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{
     durable_object, Env, Error, Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
@@ -25,15 +32,64 @@ struct Attachment {
     conn: ConnId,
 }
 
+/// The header through which the worker tells the object its room's name.
+pub const ROOM_HEADER: &str = "x-roomsync-room";
+/// `"1"` turns on test hooks (`POST /rooms/:room/__evict`); set only by the test harness.
+const TEST_HOOKS_BINDING: &str = "ROOMSYNC_TEST_HOOKS";
+
+/// The room's limits: the defaults, with the reconnect-storm allowance overridable by
+/// `ROOMSYNC_CONNECTS_PER_SECOND` and `ROOMSYNC_CONNECT_BURST` (numbers).
+fn limits(env: &Env) -> RoomLimits {
+    let number =
+        |name: &str| env.var(name).ok().and_then(|v| v.to_string().trim().parse::<f64>().ok()).filter(|n| *n > 0.0);
+    let defaults = RoomLimits::default();
+    RoomLimits {
+        connects_per_second: number("ROOMSYNC_CONNECTS_PER_SECOND").unwrap_or(defaults.connects_per_second),
+        connect_burst: number("ROOMSYNC_CONNECT_BURST").unwrap_or(defaults.connect_burst),
+        ..defaults
+    }
+}
+
 #[durable_object]
 pub struct RoomObject {
     state: State,
-    room: std::result::Result<Room<DoSql>, String>,
+    env: Env,
+    /// The engine; replaced only by the eviction test hook.
+    room: RefCell<std::result::Result<Room<DoSql>, String>>,
 }
 
 impl RoomObject {
-    fn room(&self) -> Result<&Room<DoSql>> {
-        self.room.as_ref().map_err(|e| Error::RustError(format!("room storage could not be opened: {e}")))
+    /// Opens the engine over the object's storage, with token auth for the room's stored
+    /// name (a room that never had a request yet has none: it accepts no token until then).
+    fn open(state: &State, env: &Env) -> std::result::Result<Room<DoSql>, String> {
+        let room = Room::open(DoSql::new(state.storage())).map_err(|e| e.to_string())?.with_limits(limits(env));
+        if let Some(name) = room.name().map_err(|e| e.to_string())? {
+            room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(crate::auth::secret(env), name)));
+        }
+        Ok(room)
+    }
+
+    fn with_room<T>(&self, f: impl FnOnce(&Room<DoSql>) -> T) -> Result<T> {
+        match &*self.room.borrow() {
+            Ok(room) => Ok(f(room)),
+            Err(e) => Err(Error::RustError(format!("room storage could not be opened: {e}"))),
+        }
+    }
+
+    /// Learns the room's name from a forwarded request (first request, or after a rename
+    /// of nothing: the name never changes for one object).
+    fn bind_name(&self, req: &Request) -> Result<()> {
+        let Some(name) = req.headers().get(ROOM_HEADER)? else { return Ok(()) };
+        let known = self.with_room(|room| room.name())?.map_err(|e| Error::RustError(e.to_string()))?;
+        if known.as_deref() != Some(name.as_str()) {
+            self.with_room(|room| {
+                room.remember_name(&name)?;
+                room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(crate::auth::secret(&self.env), name)));
+                Ok::<(), roomsync_shared::StorageError>(())
+            })?
+            .map_err(|e| Error::RustError(e.to_string()))?;
+        }
+        Ok(())
     }
 
     fn conn_of(ws: &WebSocket) -> Option<ConnId> {
@@ -66,34 +122,56 @@ impl RoomObject {
         }
         // A socket that vanished without a close event (it happens across restarts): drop
         // its subscriptions so later commits stop re-running them.
-        if let Ok(room) = self.room() {
+        let _ = self.with_room(|room| {
             for conn in gone {
                 room.handle(RoomInput::Close { conn: &conn }, &mut WorkerEnv);
             }
-        }
+        });
     }
 
     fn send_error(ws: &WebSocket, code: ErrorCode, message: String) {
-        let _ = ws.send_with_str(ServerMessage::Error { code, message }.to_json());
+        let _ = ws.send_with_str(ServerMessage::Error { code, message, retry_after_ms: None }.to_json());
+    }
+
+    /// Test hook: drops the engine and opens a new one over the same storage — what waking
+    /// from hibernation does — while the sockets stay open.
+    fn evict(&self) -> Result<Response> {
+        let hooks = self.env.var(TEST_HOOKS_BINDING).map(|v| v.to_string() == "1").unwrap_or(false);
+        if !hooks {
+            return Response::error("test hooks are off", 404);
+        }
+        let fresh = Self::open(&self.state, &self.env);
+        *self.room.borrow_mut() = fresh;
+        Response::ok("evicted")
     }
 }
 
 impl worker::DurableObject for RoomObject {
-    fn new(state: State, _env: Env) -> Self {
-        let room = Room::open(DoSql::new(state.storage())).map_err(|e| e.to_string());
+    fn new(state: State, env: Env) -> Self {
+        let room = RefCell::new(Self::open(&state, &env));
         // Keep-alive pings are answered by the runtime without waking the object.
         if let Ok(pair) = WebSocketRequestResponsePair::new("ping", "pong") {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state, room }
+        Self { state, env, room }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let room = self.room()?;
+        self.bind_name(&req)?;
+        let path = req.path();
+        let authorization = req.headers().get("Authorization")?;
+        if path.ends_with("/__evict") {
+            return self.evict();
+        }
+        if path.ends_with("/stats") {
+            let reply = self.with_room(|room| room.stats_http(authorization.as_deref(), js_sys::Date::now()))?;
+            return Ok(Response::from_json(&reply.body)?.with_status(reply.status));
+        }
         if req.method() == Method::Post {
-            let kind = if req.path().ends_with("/mutation") { FunctionKind::Mutation } else { FunctionKind::Query };
+            let kind = if path.ends_with("/mutation") { FunctionKind::Mutation } else { FunctionKind::Query };
             let body = req.text().await?;
-            let (reply, out) = room.http_call(kind, &body, &mut WorkerEnv);
+            let (reply, out) =
+                self.with_room(|room| room.http_call(kind, &body, authorization.as_deref(), &mut WorkerEnv))?;
             self.deliver(out);
             return Ok(Response::from_json(&reply.body)?.with_status(reply.status));
         }
@@ -101,7 +179,7 @@ impl worker::DurableObject for RoomObject {
         let conn = ConnId::from_random(random_u128());
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(Attachment { conn: conn.clone() })?;
-        let out = room.handle(RoomInput::Open { conn: &conn }, &mut WorkerEnv);
+        let out = self.with_room(|room| room.handle(RoomInput::Open { conn: &conn }, &mut WorkerEnv))?;
         self.deliver(out);
         Response::from_websocket(pair.client)
     }
@@ -122,15 +200,17 @@ impl worker::DurableObject for RoomObject {
                 return Ok(());
             }
         };
-        let room = match self.room() {
-            Ok(room) => room,
-            Err(e) => {
-                Self::send_error(&ws, ErrorCode::Internal, e.to_string());
-                return Ok(());
+        match self.with_room(|room| room.handle(RoomInput::Frame { conn: &conn, text: &text }, &mut WorkerEnv)) {
+            Ok(out) => {
+                let shed: Vec<ConnId> = out.iter().filter(|o| o.closes_connection()).map(|o| o.to.clone()).collect();
+                self.deliver(out);
+                if !shed.is_empty() {
+                    // 1013: try again later (the frame sent just before says when).
+                    let _ = ws.close(Some(1013), Some("overloaded: retry later"));
+                }
             }
-        };
-        let out = room.handle(RoomInput::Frame { conn: &conn, text: &text }, &mut WorkerEnv);
-        self.deliver(out);
+            Err(e) => Self::send_error(&ws, ErrorCode::Internal, e.to_string()),
+        }
         Ok(())
     }
 
@@ -145,8 +225,8 @@ impl worker::DurableObject for RoomObject {
 
 impl RoomObject {
     fn forget(&self, ws: &WebSocket) -> Result<()> {
-        if let (Some(conn), Ok(room)) = (Self::conn_of(ws), self.room()) {
-            room.handle(RoomInput::Close { conn: &conn }, &mut WorkerEnv);
+        if let Some(conn) = Self::conn_of(ws) {
+            let _ = self.with_room(|room| room.handle(RoomInput::Close { conn: &conn }, &mut WorkerEnv));
         }
         Ok(())
     }

@@ -37,9 +37,48 @@ impl Backoff {
     }
 }
 
+/// Why the last socket ended: it decides how soon the next attempt may start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The network or the server dropped it (a deploy, a lost connection).
+    Lost,
+    /// The client closed it itself (to resync, or because the heartbeat found it dead):
+    /// the server is probably fine, so the first retry comes quickly.
+    ClosedByClient,
+    /// The room shed the connection and said when to come back.
+    Overloaded { retry_after: Duration },
+}
+
+/// Ceiling of the first retry after the client closed its own socket.
+const QUICK_RETRY: Duration = Duration::from_millis(100);
+
+impl Backoff {
+    /// The delay before retry number `attempt` after a socket ended for `reason`:
+    /// a quick first retry after a client-side close, never sooner than an overloaded
+    /// room's hint (plus jitter, so the shed crowd does not come back at one instant).
+    pub fn next_delay(&self, attempt: u32, random: f64, reason: CloseReason) -> Duration {
+        match reason {
+            CloseReason::ClosedByClient if attempt == 0 => QUICK_RETRY.mul_f64(random.clamp(0.0, 1.0)),
+            CloseReason::Overloaded { retry_after } => retry_after.saturating_add(self.delay(attempt, random)),
+            CloseReason::Lost | CloseReason::ClosedByClient => self.delay(attempt, random),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reason_shapes_the_next_delay() {
+        let b = Backoff::default();
+        assert_eq!(b.next_delay(0, 1.0, CloseReason::ClosedByClient), Duration::from_millis(100));
+        assert_eq!(b.next_delay(2, 1.0, CloseReason::ClosedByClient), Duration::from_secs(2));
+        let hint = CloseReason::Overloaded { retry_after: Duration::from_secs(3) };
+        assert_eq!(b.next_delay(0, 0.0, hint), Duration::from_secs(3));
+        assert_eq!(b.next_delay(1, 1.0, hint), Duration::from_secs(4));
+        assert_eq!(b.next_delay(1, 0.5, CloseReason::Lost), Duration::from_millis(500));
+    }
 
     #[test]
     fn ceiling_doubles_then_caps() {

@@ -57,6 +57,13 @@ pub enum ClientEvent {
     Mutation { request_id: RequestId, result: Result<Value, ClientError> },
     /// The server refused a frame; nothing to retry, but worth logging.
     ServerError { code: ErrorCode, message: String },
+    /// The room refused the token (missing, expired, forged, for another room): fetch a
+    /// fresh one and call `set_auth` again. Queries keep their last results meanwhile.
+    AuthFailed { message: String },
+    /// The room accepted the identity (`authenticate` was answered).
+    Authenticated,
+    /// The room is shedding load and will close the socket: reconnect no sooner than this.
+    Overloaded { retry_after_ms: u64, message: String },
     /// The transition chain broke: reconnect to rebuild state from scratch.
     ResyncRequired { reason: String },
 }
@@ -83,6 +90,8 @@ pub struct ClientCore {
     queries: BTreeMap<QueryId, Query>,
     /// Every mutation without an answer yet, as its frame, in request order.
     pending: BTreeMap<RequestId, ClientMessage>,
+    /// The token to authenticate with (sent after `connect`, before any query).
+    token: Option<String>,
 }
 
 impl ClientCore {
@@ -98,6 +107,7 @@ impl ClientCore {
             next_request_id: 0,
             queries: BTreeMap::new(),
             pending: BTreeMap::new(),
+            token: None,
         }
     }
 
@@ -138,6 +148,17 @@ impl ClientCore {
     /// Whether a query's result predates the current connection and is not yet confirmed.
     pub fn is_stale(&self, query_id: QueryId) -> bool {
         self.queries.get(&query_id).is_some_and(|q| q.stale)
+    }
+
+    /// Sets (or with `None` clears) the token; returns the frame to send now (if
+    /// connected). Subscriptions stay; the room re-runs them under the new identity.
+    pub fn set_auth(&mut self, token: Option<String>) -> Option<ClientMessage> {
+        self.token = token.clone();
+        self.connected.then_some(ClientMessage::Authenticate { token })
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
     }
 
     /// Adds a subscription; returns its id and the frame to send now (if connected).
@@ -183,6 +204,9 @@ impl ClientCore {
             protocol_version: Some(crate::PROTOCOL_VERSION),
             schema_hash: self.schema_hash.clone(),
         }];
+        if let Some(token) = &self.token {
+            frames.push(ClientMessage::Authenticate { token: Some(token.clone()) });
+        }
         for (&query_id, q) in &mut self.queries {
             q.stale = q.last.is_some();
             frames.push(ClientMessage::Subscribe {
@@ -235,8 +259,12 @@ impl ClientCore {
                         ),
                     }];
                 }
+                let authenticated = end_version.identity != start_version.identity;
                 self.version = end_version;
-                let mut events = Vec::with_capacity(modifications.len());
+                let mut events = Vec::with_capacity(modifications.len() + 1);
+                if authenticated {
+                    events.push(ClientEvent::Authenticated);
+                }
                 for modification in modifications {
                     let (query_id, result, hash) = match modification {
                         QueryModification::QueryUpdated { query_id, value, hash } => (query_id, Ok(value), Some(hash)),
@@ -292,7 +320,13 @@ impl ClientCore {
                 };
                 vec![ClientEvent::Mutation { request_id, result }]
             }
-            ServerMessage::Error { code, message } => vec![ClientEvent::ServerError { code, message }],
+            ServerMessage::Error { code: ErrorCode::Unauthenticated, message, .. } => {
+                vec![ClientEvent::AuthFailed { message }]
+            }
+            ServerMessage::Error { code: ErrorCode::Overloaded, message, retry_after_ms } => {
+                vec![ClientEvent::Overloaded { retry_after_ms: retry_after_ms.unwrap_or(1000), message }]
+            }
+            ServerMessage::Error { code, message, .. } => vec![ClientEvent::ServerError { code, message }],
         }
     }
 }
@@ -310,6 +344,33 @@ mod tests {
             modifications,
         }
         .to_json()
+    }
+
+    #[test]
+    fn the_token_is_sent_after_connect_and_before_queries_and_refreshed_in_place() {
+        let mut core = ClientCore::new("s1".into());
+        assert_eq!(core.set_auth(Some("t1".into())), None);
+        core.subscribe("tasks:list", json!({}));
+        let frames = core.on_open();
+        assert!(matches!(frames[0], ClientMessage::Connect { .. }));
+        assert_eq!(frames[1], ClientMessage::Authenticate { token: Some("t1".into()) });
+        assert!(matches!(frames[2], ClientMessage::Subscribe { .. }));
+        assert_eq!(core.set_auth(Some("t2".into())), Some(ClientMessage::Authenticate { token: Some("t2".into()) }));
+        let answer = ServerMessage::Transition {
+            start_version: StateVersion::default(),
+            end_version: StateVersion { identity: 1, ..StateVersion::default() },
+            modifications: vec![],
+        };
+        assert_eq!(core.receive(&answer.to_json()), vec![ClientEvent::Authenticated]);
+        let refused =
+            ServerMessage::Error { code: ErrorCode::Unauthenticated, message: "expired".into(), retry_after_ms: None };
+        assert_eq!(core.receive(&refused.to_json()), vec![ClientEvent::AuthFailed { message: "expired".into() }]);
+        let shed =
+            ServerMessage::Error { code: ErrorCode::Overloaded, message: "m".into(), retry_after_ms: Some(1500) };
+        assert_eq!(
+            core.receive(&shed.to_json()),
+            vec![ClientEvent::Overloaded { retry_after_ms: 1500, message: "m".into() }]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! testable natively, in milliseconds.
 
 pub mod app;
+pub mod auth;
 pub mod backoff;
 pub mod client;
 pub mod diff;

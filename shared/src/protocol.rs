@@ -83,6 +83,14 @@ pub enum ClientMessage {
     },
     /// Stop a live query.
     Unsubscribe { query_id: QueryId },
+    /// Sign in, refresh the token, or sign out (`token: null`) on a live connection. The
+    /// room re-runs the connection's queries under the new identity and answers with a
+    /// transition whose `identity` moved by one (with the results that changed), or with an
+    /// `UNAUTHENTICATED` error (the previous identity stays).
+    Authenticate {
+        #[serde(default)]
+        token: Option<String>,
+    },
     /// Run a mutation; answered by `mutationResponse` with the same `requestId`.
     Mutation {
         request_id: RequestId,
@@ -105,8 +113,14 @@ pub enum ServerMessage {
         #[serde(flatten)]
         outcome: MutationOutcome,
     },
-    /// A frame the room could not act on. The connection stays open.
-    Error { code: ErrorCode, message: String },
+    /// A frame the room could not act on. The connection stays open, except for
+    /// `OVERLOADED`, after which the room closes it: reconnect no sooner than `retryAfterMs`.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
 }
 
 /// One query's change within a transition.
@@ -177,6 +191,12 @@ pub enum ErrorCode {
     ProtocolMismatch,
     /// The client was built against another schema: reload the page.
     SchemaMismatch,
+    /// No valid token (missing, expired, forged, or for another room): sign in again.
+    Unauthenticated,
+    /// The caller's role may not do this.
+    Forbidden,
+    /// The room is shedding load (a reconnect storm after a deploy): retry after the hint.
+    Overloaded,
     /// The room failed while storing or reading. Retrying may help.
     Internal,
 }
@@ -191,6 +211,9 @@ impl ErrorCode {
             ErrorCode::Application => 422,
             ErrorCode::LimitExceeded => 429,
             ErrorCode::ProtocolMismatch | ErrorCode::SchemaMismatch => 409,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::Overloaded => 503,
             ErrorCode::BadQuery | ErrorCode::TooManyReads | ErrorCode::Internal => 500,
         }
     }
@@ -209,6 +232,9 @@ impl ErrorCode {
             ErrorCode::LimitExceeded => "LIMIT_EXCEEDED",
             ErrorCode::ProtocolMismatch => "PROTOCOL_MISMATCH",
             ErrorCode::SchemaMismatch => "SCHEMA_MISMATCH",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::Overloaded => "OVERLOADED",
             ErrorCode::Internal => "INTERNAL",
         }
     }

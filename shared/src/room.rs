@@ -14,8 +14,10 @@
 //! result hash — lives in SQL. A `Room` opened over the same storage rebuilds its in-memory
 //! subscription index from it and carries on exactly where the last one stopped.
 
+use crate::auth::{Identity, TokenVerifier};
 use crate::diff::{hash_text, ValueDiff};
 use crate::engine::registry::FunctionDef;
+use crate::engine::tx::Caller;
 use crate::engine::{store, FnError, FunctionKind, ReadSet, Registry, SubscriptionIndex, Tx};
 use crate::environment::Environment;
 use crate::ids::ConnId;
@@ -46,13 +48,15 @@ pub const MAX_FRAME_BYTES: usize = 1 << 20;
 /// Version of the room's connection tables (`_conns`, `_subs`). They only hold state of live
 /// sockets, which never outlive a deploy, so a build with another version drops and recreates
 /// them instead of migrating (documents are never in them).
-const ROOM_TABLES_VERSION: i64 = 3;
+const ROOM_TABLES_VERSION: i64 = 4;
 
 /// The room's own tables, beside the document store's.
 const ROOM_MIGRATIONS: &[&str] = &[
+    // Text facts about the room (its name); `_meta` holds numbers.
+    "CREATE TABLE IF NOT EXISTS _room_text (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS _conns (
         conn_id TEXT PRIMARY KEY, query_set INTEGER NOT NULL, ts INTEGER NOT NULL, session_id TEXT,
-        identity INTEGER NOT NULL DEFAULT 0)",
+        identity INTEGER NOT NULL DEFAULT 0, caller TEXT)",
     // Exactly-once: the outcome of every committed mutation of a session, written in the
     // mutation's own transaction.
     "CREATE TABLE IF NOT EXISTS _mutations (
@@ -88,6 +92,25 @@ pub struct HttpReply {
 pub struct Outgoing {
     pub to: ConnId,
     pub message: ServerMessage,
+}
+
+impl Outgoing {
+    /// Whether the driver must close the socket after sending this frame (the room shed
+    /// the connection; the client reconnects after the hint it carries).
+    pub fn closes_connection(&self) -> bool {
+        matches!(self.message, ServerMessage::Error { code: ErrorCode::Overloaded, .. })
+    }
+}
+
+/// How a room learns who is calling.
+#[derive(Clone, Debug)]
+pub enum AuthPolicy {
+    /// Every caller is a trusted admin: for tests and native hosts that authenticate
+    /// before traffic reaches the room. Tokens are not checked.
+    TrustAll,
+    /// Callers authenticate with signed tokens for this room; signed-out callers reach only
+    /// public functions. The worker always runs rooms this way.
+    Tokens(TokenVerifier),
 }
 
 type SubKey = (ConnId, QueryId);
@@ -135,6 +158,10 @@ pub struct Room<S: Sql> {
     limits: RoomLimits,
     /// Per-connection mutation allowance (memory only: a restart forgives everyone).
     buckets: RefCell<HashMap<ConnId, TokenBucket>>,
+    /// The room-wide allowance of new connections (sheds reconnect storms).
+    connect_bucket: RefCell<Option<TokenBucket>>,
+    auth: RefCell<AuthPolicy>,
+    activity: RefCell<stats::Activity>,
 }
 
 /// Per-connection protection against a client that floods the room.
@@ -142,20 +169,33 @@ pub struct Room<S: Sql> {
 pub struct RoomLimits {
     /// Sustained mutations per second per connection.
     pub mutations_per_second: f64,
-    /// Mutations a connection may send at once before the rate applies.
+    /// Mutations a connection may send at once before the rate applies. The room answers
+    /// each mutation before it reads the next frame, so this is also the most mutations a
+    /// connection can have waiting in the room at once.
     pub mutation_burst: f64,
+    /// Sustained new connections per second, room-wide. Every deploy drops every socket;
+    /// each reconnect re-runs that client's queries, so a storm of them is spread out
+    /// (refused ones get `OVERLOADED` with a retry hint) instead of starving live traffic.
+    pub connects_per_second: f64,
+    /// New connections accepted at once before the rate applies.
+    pub connect_burst: f64,
 }
 
 impl Default for RoomLimits {
     fn default() -> Self {
-        Self { mutations_per_second: 50.0, mutation_burst: 200.0 }
+        Self { mutations_per_second: 50.0, mutation_burst: 200.0, connects_per_second: 200.0, connect_burst: 400.0 }
     }
 }
 
 impl RoomLimits {
     /// No rate limit (tests and benchmarks that drive many mutations through simulated time).
     pub fn unlimited() -> Self {
-        Self { mutations_per_second: f64::INFINITY, mutation_burst: f64::INFINITY }
+        Self {
+            mutations_per_second: f64::INFINITY,
+            mutation_burst: f64::INFINITY,
+            connects_per_second: f64::INFINITY,
+            connect_burst: f64::INFINITY,
+        }
     }
 }
 
@@ -164,6 +204,28 @@ impl RoomLimits {
 struct TokenBucket {
     tokens: f64,
     at_ms: f64,
+}
+
+impl TokenBucket {
+    fn full(burst: f64, now_ms: f64) -> Self {
+        Self { tokens: burst, at_ms: now_ms }
+    }
+
+    /// Takes one token; `Err(wait_ms)` until the next one when none is left.
+    fn take(&mut self, rate: f64, burst: f64, now_ms: f64) -> Result<(), f64> {
+        if rate.is_infinite() {
+            return Ok(());
+        }
+        let elapsed = (now_ms - self.at_ms).max(0.0);
+        self.tokens = (self.tokens + elapsed * rate / 1000.0).min(burst);
+        self.at_ms = now_ms;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - self.tokens) * 1000.0 / rate).ceil())
+        }
+    }
 }
 
 #[derive(Default)]
@@ -233,7 +295,38 @@ impl<S: Sql> Room<S> {
             results: RefCell::default(),
             limits: RoomLimits::default(),
             buckets: RefCell::default(),
+            connect_bucket: RefCell::default(),
+            auth: RefCell::new(AuthPolicy::TrustAll),
+            activity: RefCell::default(),
         })
+    }
+
+    /// Sets how callers are authenticated (the default trusts everyone).
+    pub fn with_auth(self, auth: AuthPolicy) -> Self {
+        self.set_auth(auth);
+        self
+    }
+
+    /// Replaces how callers are authenticated (a Durable Object learns its room's name from
+    /// its first request, after it was constructed).
+    pub fn set_auth(&self, auth: AuthPolicy) {
+        *self.auth.borrow_mut() = auth;
+    }
+
+    /// The room's name, as remembered by [`Room::remember_name`].
+    pub fn name(&self) -> Result<Option<String>, StorageError> {
+        let rows = self.sql.exec("SELECT value FROM _room_text WHERE key = 'name'", &[])?;
+        Ok(rows.first().and_then(|r| r.first()).and_then(SqlValue::as_text).map(str::to_string))
+    }
+
+    /// Stores the room's name, so that a room woken from hibernation by a socket message
+    /// (which carries no URL) still knows which room its tokens must name.
+    pub fn remember_name(&self, name: &str) -> Result<(), StorageError> {
+        self.sql.exec(
+            "INSERT INTO _room_text (key, value) VALUES ('name', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[name.into()],
+        )?;
+        Ok(())
     }
 
     /// Replaces the per-connection limits.
@@ -244,21 +337,16 @@ impl<S: Sql> Room<S> {
 
     /// Takes one mutation from the connection's allowance; `Err(wait_ms)` when it is spent.
     fn take_mutation_token(&self, conn: &ConnId, now_ms: f64) -> Result<(), f64> {
-        let RoomLimits { mutations_per_second: rate, mutation_burst: burst } = self.limits;
-        if rate.is_infinite() {
-            return Ok(());
-        }
+        let RoomLimits { mutations_per_second: rate, mutation_burst: burst, .. } = self.limits;
         let mut buckets = self.buckets.borrow_mut();
-        let bucket = buckets.entry(conn.clone()).or_insert(TokenBucket { tokens: burst, at_ms: now_ms });
-        let elapsed = (now_ms - bucket.at_ms).max(0.0);
-        bucket.tokens = (bucket.tokens + elapsed * rate / 1000.0).min(burst);
-        bucket.at_ms = now_ms;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - bucket.tokens) * 1000.0 / rate).ceil())
-        }
+        buckets.entry(conn.clone()).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    }
+
+    /// Takes one new connection from the room's allowance; `Err(wait_ms)` when it is spent.
+    fn take_connect_token(&self, now_ms: f64) -> Result<(), f64> {
+        let RoomLimits { connects_per_second: rate, connect_burst: burst, .. } = self.limits;
+        let mut bucket = self.connect_bucket.borrow_mut();
+        bucket.get_or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
     }
 
     pub fn storage(&self) -> &S {
@@ -332,10 +420,11 @@ impl<S: Sql> Room<S> {
     ) -> Result<Vec<Outgoing>, StorageError> {
         match message {
             ClientMessage::Connect { session_id, protocol_version, schema_hash } => {
-                self.connect(conn, &session_id, protocol_version, schema_hash.as_deref())
+                self.connect(conn, &session_id, protocol_version, schema_hash.as_deref(), env.now_ms())
             }
+            ClientMessage::Authenticate { token } => self.authenticate(conn, token.as_deref(), env.now_ms()),
             ClientMessage::Subscribe { query_id, udf_path, args, result_hash } => {
-                self.subscribe(conn, query_id, udf_path, args, result_hash)
+                self.subscribe(conn, query_id, udf_path, args, result_hash, env.now_ms())
             }
             ClientMessage::Unsubscribe { query_id } => self.unsubscribe(conn, query_id),
             ClientMessage::Mutation { request_id, udf_path, args } => {
@@ -351,6 +440,7 @@ impl<S: Sql> Room<S> {
         session_id: &str,
         protocol_version: Option<u32>,
         schema_hash: Option<&str>,
+        now_ms: f64,
     ) -> Result<Vec<Outgoing>, StorageError> {
         if let Some(version) = protocol_version.filter(|v| *v != crate::PROTOCOL_VERSION) {
             return Ok(vec![error_to(
@@ -380,6 +470,23 @@ impl<S: Sql> Room<S> {
                 ErrorCode::BadFrame,
                 format!("sessionId must be 16 to 64 letters, digits, '-' or '_'; got {:?}", truncate(session_id, 80)),
             )]);
+        }
+        if let Err(wait_ms) = self.take_connect_token(now_ms) {
+            self.activity.borrow_mut().connects_refused += 1;
+            // Spread the retries: a full second of jitter on top of the wait.
+            let retry_after_ms = wait_ms as u64 + 1000 + (now_ms as u64 % 1000);
+            self.close_connection(conn)?;
+            return Ok(vec![Outgoing {
+                to: conn.clone(),
+                message: ServerMessage::Error {
+                    code: ErrorCode::Overloaded,
+                    message: format!(
+                        "the room is accepting at most {} new connections per second (everyone is reconnecting); retry in {retry_after_ms} ms",
+                        self.limits.connects_per_second
+                    ),
+                    retry_after_ms: Some(retry_after_ms),
+                },
+            }]);
         }
         self.open_connection(conn)?;
         self.sql
@@ -418,19 +525,19 @@ impl<S: Sql> Room<S> {
         Ok(())
     }
 
-    /// Runs a query once, outside any subscription (one-shot HTTP queries, server-side
-    /// rendering, tests' oracles).
+    /// Runs a query once as a trusted admin, outside any subscription (tests' oracles,
+    /// native hosts).
     pub fn query_once(&self, udf_path: &str, args: &Json) -> Result<Json, FnError> {
-        self.run_query(udf_path, args, None).result
+        self.run_query(udf_path, args, None, Some(&Identity::trusted())).result
     }
 
-    /// Runs a registered query.
-    fn run_query(&self, udf_path: &str, args: &Json, journal: Option<String>) -> QueryRun {
-        let (def, args) = match self.registry.resolve(udf_path, FunctionKind::Query, args) {
+    /// Runs a registered query for a caller.
+    fn run_query(&self, udf_path: &str, args: &Json, journal: Option<String>, caller: Option<&Identity>) -> QueryRun {
+        let (def, args) = match self.registry.resolve(udf_path, FunctionKind::Query, args, caller) {
             Ok(found) => found,
             Err(e) => return QueryRun::new(Err(e), ReadSet::default(), None),
         };
-        let mut tx = Tx::reader(&self.sql, self.schema, journal);
+        let mut tx = Tx::reader(&self.sql, self.schema, journal).for_caller(Caller::Client(caller.cloned()));
         let result = (def.handler)(&mut tx, &args).map(|v| v.to_json());
         let (read_set, _, journal) = tx.finish();
         QueryRun::new(result, read_set, journal)
@@ -464,6 +571,7 @@ impl<S: Sql> Room<S> {
         udf_path: String,
         args: Json,
         result_hash: Option<String>,
+        now_ms: f64,
     ) -> Result<Vec<Outgoing>, StorageError> {
         let exists = self.sql.exec(
             "SELECT 1 FROM _subs WHERE conn_id = ? AND query_id = ?",
@@ -488,7 +596,8 @@ impl<S: Sql> Room<S> {
         }
         let start = self.connection_version(conn)?;
         let end = StateVersion { query_set: start.query_set + 1, ts: self.current_ts()?, ..start };
-        let run = self.run_query(&udf_path, &args, None);
+        let caller = self.caller_of(conn, now_ms)?;
+        let run = self.run_query(&udf_path, &args, None, caller.as_ref());
         // A call that can never succeed (no such function, invalid arguments) is answered
         // but not kept; a query that failed on the data is kept, since data can change.
         let keep = !matches!(run.result, Err(FnError::UnknownFunction { .. } | FnError::Validation(_)));
@@ -561,6 +670,10 @@ impl<S: Sql> Room<S> {
             );
             return Ok(vec![respond(MutationOutcome::Failure { code: ErrorCode::LimitExceeded, message })]);
         }
+        let caller = match self.mutation_caller(conn, env.now_ms())? {
+            Ok(caller) => caller,
+            Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
+        };
         let session = self.session_of(conn)?;
         // A request this session already committed (re-sent after a reconnect): answer with
         // the recorded outcome, do not run it again.
@@ -574,13 +687,14 @@ impl<S: Sql> Room<S> {
                 return Ok(vec![respond(MutationOutcome::Success { result, ts: Ts(int_at(row, 1) as u64) })]);
             }
         }
-        let (result, writes, ts) = match self.commit(udf_path, args, env, session.as_deref().map(|s| (s, request_id))) {
+        let session = session.as_deref().map(|s| (s, request_id));
+        let (result, writes, ts) = match self.commit(udf_path, args, env, session, caller.as_ref()) {
             Ok(done) => done,
             Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
         };
         // Transitions first, response last: when the caller's promise resolves, the write is
         // already in what it shows.
-        let mut out = self.fan_out(&writes, ts)?;
+        let mut out = self.fan_out(&writes, ts, env.now_ms())?;
         out.push(respond(MutationOutcome::Success { result, ts }));
         Ok(out)
     }
@@ -593,43 +707,54 @@ impl<S: Sql> Room<S> {
         args: &Json,
         env: &mut dyn Environment,
         session: Option<(&str, RequestId)>,
+        caller: Option<&Identity>,
     ) -> Result<(Json, crate::engine::WriteSet, Ts), FnError> {
-        let (def, args) = self.registry.resolve(udf_path, FunctionKind::Mutation, args)?;
-        self.sql.atomically(|| {
-            let (result, writes, ts) = self.run_mutation(def, &args, env)?;
-            if let Some((session, request_id)) = session {
-                // Keep a bounded window: a client only ever re-sends its unanswered requests,
-                // which are its newest; outcomes of old commits are dropped.
-                self.sql.exec(
-                    "DELETE FROM _mutations WHERE (session_id = ? AND request_id < ?) OR ts < ?",
-                    &[
-                        session.into(),
-                        (i64::from(request_id) - MUTATION_WINDOW).into(),
-                        (ts.0 as i64 - MUTATION_TS_WINDOW).into(),
-                    ],
-                )?;
-                self.sql.exec(
-                    "INSERT INTO _mutations (session_id, request_id, result, ts) VALUES (?, ?, ?, ?)",
-                    &[session.into(), i64::from(request_id).into(), result.to_string().into(), (ts.0 as i64).into()],
-                )?;
-            }
-            Ok((result, writes, ts))
-        })
+        let (def, args) = self.registry.resolve(udf_path, FunctionKind::Mutation, args, caller)?;
+        self.sql
+            .atomically(|| {
+                let (result, writes, ts) = self.run_mutation(def, &args, env, caller)?;
+                if let Some((session, request_id)) = session {
+                    // Keep a bounded window: a client only ever re-sends its unanswered requests,
+                    // which are its newest; outcomes of old commits are dropped.
+                    self.sql.exec(
+                        "DELETE FROM _mutations WHERE (session_id = ? AND request_id < ?) OR ts < ?",
+                        &[
+                            session.into(),
+                            (i64::from(request_id) - MUTATION_WINDOW).into(),
+                            (ts.0 as i64 - MUTATION_TS_WINDOW).into(),
+                        ],
+                    )?;
+                    self.sql.exec(
+                        "INSERT INTO _mutations (session_id, request_id, result, ts) VALUES (?, ?, ?, ?)",
+                        &[
+                            session.into(),
+                            i64::from(request_id).into(),
+                            result.to_string().into(),
+                            (ts.0 as i64).into(),
+                        ],
+                    )?;
+                }
+                Ok((result, writes, ts))
+            })
+            .inspect(|_| self.activity.borrow_mut().commits += 1)
     }
 
     /// A one-shot call over HTTP (`POST /rooms/:room/query` or `/mutation`) for scripts,
     /// server-side rendering and clients without WebSockets. `body` is
     /// `{"udfPath": "…", "args": {…}}`. A mutation's updates reach live subscribers like any
-    /// other: deliver the returned frames.
-    pub fn http_call(&self, kind: FunctionKind, body: &str, env: &mut dyn Environment) -> (HttpReply, Vec<Outgoing>) {
-        let fail = |code: ErrorCode, message: String| {
-            (
-                HttpReply {
-                    status: code.http_status(),
-                    body: serde_json::json!({"code": code.as_str(), "message": message}),
-                },
-                Vec::new(),
-            )
+    /// other: deliver the returned frames. `authorization` is the request's
+    /// `Authorization` header (`Bearer <token>`); without it the call is signed out.
+    pub fn http_call(
+        &self,
+        kind: FunctionKind,
+        body: &str,
+        authorization: Option<&str>,
+        env: &mut dyn Environment,
+    ) -> (HttpReply, Vec<Outgoing>) {
+        let fail = |code: ErrorCode, message: String| (HttpReply::error(code, message), Vec::new());
+        let caller = match self.http_caller(authorization, env.now_ms()) {
+            Ok(caller) => caller,
+            Err(reply) => return (reply, Vec::new()),
         };
         if body.len() > MAX_FRAME_BYTES {
             return fail(
@@ -646,13 +771,13 @@ impl<S: Sql> Room<S> {
         };
         let args = request.get("args").cloned().unwrap_or(Json::Null);
         match kind {
-            FunctionKind::Query => match self.query_once(udf_path, &args) {
+            FunctionKind::Query => match self.run_query(udf_path, &args, None, caller.as_ref()).result {
                 Ok(value) => (HttpReply { status: 200, body: serde_json::json!({"value": value}) }, Vec::new()),
                 Err(e) => fail(e.code(), e.to_string()),
             },
-            FunctionKind::Mutation => match self.commit(udf_path, &args, env, None) {
+            FunctionKind::Mutation => match self.commit(udf_path, &args, env, None, caller.as_ref()) {
                 Ok((result, writes, ts)) => {
-                    let out = self.fan_out(&writes, ts).unwrap_or_default();
+                    let out = self.fan_out(&writes, ts, env.now_ms()).unwrap_or_default();
                     (HttpReply { status: 200, body: serde_json::json!({"result": result, "ts": ts}) }, out)
                 }
                 Err(e) => fail(e.code(), e.to_string()),
@@ -665,8 +790,9 @@ impl<S: Sql> Room<S> {
         def: &FunctionDef,
         args: &crate::value::Value,
         env: &mut dyn Environment,
+        caller: Option<&Identity>,
     ) -> Result<(Json, crate::engine::WriteSet, Ts), FnError> {
-        let mut tx = Tx::writer(&self.sql, self.schema, env);
+        let mut tx = Tx::writer(&self.sql, self.schema, env).for_caller(Caller::Client(caller.cloned()));
         let result = (def.handler)(&mut tx, args)?;
         let (_, writes, _) = tx.finish();
         let ts = self.current_ts()?.next();
@@ -679,39 +805,19 @@ impl<S: Sql> Room<S> {
 
     /// Re-runs the subscriptions a commit affected and sends each connection whose results
     /// changed one transition to `ts`.
-    fn fan_out(&self, writes: &crate::engine::WriteSet, ts: Ts) -> Result<Vec<Outgoing>, StorageError> {
+    fn fan_out(&self, writes: &crate::engine::WriteSet, ts: Ts, now_ms: f64) -> Result<Vec<Outgoing>, StorageError> {
         let affected = self.subscriptions.borrow().affected(writes);
+        let rerun = affected.len();
         let mut changed: BTreeMap<ConnId, Vec<QueryModification>> = BTreeMap::new();
+        let mut callers: HashMap<ConnId, Option<Identity>> = HashMap::new();
         for (conn, query_id) in affected {
-            let rows = self.sql.exec(
-                "SELECT udf_path, args, journal, result_hash FROM _subs WHERE conn_id = ? AND query_id = ?",
-                &[conn.as_str().into(), i64::from(query_id).into()],
-            )?;
-            let Some(row) = rows.first() else { continue };
-            let args: Json = serde_json::from_str(&text_at(row, 1)?).unwrap_or(Json::Null);
-            let journal = row.get(2).and_then(SqlValue::as_text).map(str::to_string);
-            let run = self.run_query(&text_at(row, 0)?, &args, journal);
-            let old_hash = text_at(row, 3)?;
-            if run.hash == old_hash {
-                self.store_subscription(&conn, query_id, &run)?;
-                continue;
-            }
-            let key = (conn.clone(), query_id);
-            let base = self.results.borrow().entries.get(&key).filter(|(h, _, _)| *h == old_hash).cloned();
-            let modification = match (&run.result, base) {
-                (Ok(new), Some((base_hash, old, old_size))) => {
-                    let diff = ValueDiff::compute(&old, new);
-                    // A diff only when it is clearly smaller than the result itself.
-                    if diff.to_json().to_string().len() * 3 < old_size.max(64) * 2 {
-                        QueryModification::QueryDiff { query_id, base_hash, hash: run.hash.clone(), diff }
-                    } else {
-                        run.modification(query_id)
-                    }
-                }
-                _ => run.modification(query_id),
+            let caller = match callers.get(&conn) {
+                Some(caller) => caller.clone(),
+                None => callers.entry(conn.clone()).or_insert(self.caller_of(&conn, now_ms)?).clone(),
             };
-            self.store_subscription(&conn, query_id, &run)?;
-            changed.entry(conn).or_default().push(modification);
+            if let Some(modification) = self.rerun(&conn, query_id, caller.as_ref())? {
+                changed.entry(conn).or_default().push(modification);
+            }
         }
         let mut out = Vec::with_capacity(changed.len());
         for (conn, modifications) in changed {
@@ -723,7 +829,47 @@ impl<S: Sql> Room<S> {
                 message: ServerMessage::Transition { start_version: start, end_version: end, modifications },
             });
         }
+        self.activity.borrow_mut().record_fan_out(now_ms, ts, rerun, &out);
         Ok(out)
+    }
+
+    /// Re-runs one subscription for `caller`; the modification to send when its result
+    /// changed (a diff against the result the client holds when that is clearly smaller).
+    fn rerun(
+        &self,
+        conn: &ConnId,
+        query_id: QueryId,
+        caller: Option<&Identity>,
+    ) -> Result<Option<QueryModification>, StorageError> {
+        let rows = self.sql.exec(
+            "SELECT udf_path, args, journal, result_hash FROM _subs WHERE conn_id = ? AND query_id = ?",
+            &[conn.as_str().into(), i64::from(query_id).into()],
+        )?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        let args: Json = serde_json::from_str(&text_at(row, 1)?).unwrap_or(Json::Null);
+        let journal = row.get(2).and_then(SqlValue::as_text).map(str::to_string);
+        let run = self.run_query(&text_at(row, 0)?, &args, journal, caller);
+        let old_hash = text_at(row, 3)?;
+        if run.hash == old_hash {
+            self.store_subscription(conn, query_id, &run)?;
+            return Ok(None);
+        }
+        let key = (conn.clone(), query_id);
+        let base = self.results.borrow().entries.get(&key).filter(|(h, _, _)| *h == old_hash).cloned();
+        let modification = match (&run.result, base) {
+            (Ok(new), Some((base_hash, old, old_size))) => {
+                let diff = ValueDiff::compute(&old, new);
+                // A diff only when it is clearly smaller than the result itself.
+                if diff.to_json().to_string().len() * 3 < old_size.max(64) * 2 {
+                    QueryModification::QueryDiff { query_id, base_hash, hash: run.hash.clone(), diff }
+                } else {
+                    run.modification(query_id)
+                }
+            }
+            _ => run.modification(query_id),
+        };
+        self.store_subscription(conn, query_id, &run)?;
+        Ok(Some(modification))
     }
 }
 
@@ -755,11 +901,26 @@ fn truncate(text: &str, max_chars: usize) -> String {
 }
 
 fn error_to(conn: &ConnId, code: ErrorCode, message: String) -> Outgoing {
-    Outgoing { to: conn.clone(), message: ServerMessage::Error { code, message } }
+    Outgoing { to: conn.clone(), message: ServerMessage::Error { code, message, retry_after_ms: None } }
 }
+
+impl HttpReply {
+    /// `{"code", "message"}` with the code's HTTP status.
+    pub fn error(code: ErrorCode, message: String) -> Self {
+        Self { status: code.http_status(), body: serde_json::json!({"code": code.as_str(), "message": message}) }
+    }
+}
+
+mod auth;
+mod stats;
+
+pub use stats::RoomStats;
 
 #[cfg(test)]
 mod tests;
 
 #[cfg(test)]
 mod model_tests;
+
+#[cfg(test)]
+mod auth_tests;

@@ -23,6 +23,7 @@
 //! Definition errors (a typo in an index field, an id of a missing table, …) are collected
 //! by [`define_schema`] and reported together, each naming the table and the element.
 
+use crate::auth::{Access, Role};
 use crate::ids::table_code;
 use crate::validation::ValidationError;
 use crate::validator::{check_fields, describe_value, Path, Validator};
@@ -78,6 +79,12 @@ pub struct TableDef {
     pub indexes: Vec<IndexDef>,
     pub search_indexes: Vec<SearchIndexDef>,
     pub uniques: Vec<UniqueDef>,
+    /// Who may read the table's documents through functions (default: any signed-in role).
+    pub read_access: Access,
+    /// Who may insert, patch, replace or delete (default: members and up).
+    pub write_access: Access,
+    /// Top-level fields only some roles may read; others get the document without them.
+    pub field_access: BTreeMap<String, Access>,
     lookup: BTreeMap<String, Validator>,
 }
 
@@ -91,6 +98,9 @@ pub fn table<'a>(name: &str, fields: impl IntoIterator<Item = (&'a str, Validato
         indexes: Vec::new(),
         search_indexes: Vec::new(),
         uniques: Vec::new(),
+        read_access: Access::AtLeast(Role::Viewer),
+        write_access: Access::AtLeast(Role::Member),
+        field_access: BTreeMap::new(),
         lookup,
     }
 }
@@ -121,6 +131,26 @@ impl TableDef {
     /// Makes `fields` (one or several: a compound key) unique across the table.
     pub fn unique<'a>(mut self, fields: impl IntoIterator<Item = &'a str>) -> Self {
         self.uniques.push(UniqueDef { fields: fields.into_iter().map(str::to_string).collect() });
+        self
+    }
+
+    /// Sets who may read the table (e.g. `Access::AtLeast(Role::Admin)` for audit logs).
+    pub fn read_access(mut self, access: Access) -> Self {
+        self.read_access = access;
+        self
+    }
+
+    /// Sets who may write the table.
+    pub fn write_access(mut self, access: Access) -> Self {
+        self.write_access = access;
+        self
+    }
+
+    /// Restricts who may read one top-level field (e.g. national id numbers). Callers
+    /// without access get documents without the field; writes by callers who cannot read it
+    /// keep the stored value unless they set a new one.
+    pub fn field_access(mut self, field: &str, access: Access) -> Self {
+        self.field_access.insert(field.to_string(), access);
         self
     }
 
@@ -229,6 +259,11 @@ impl TableDef {
                 if self.resolve(field).is_none() {
                     push(format!("search index {s}: filter field {field:?} does not exist"));
                 }
+            }
+        }
+        for field in self.field_access.keys() {
+            if self.field(field).is_none() {
+                push(format!("field access rule: field {field:?} does not exist"));
             }
         }
         let mut unique_keys = BTreeSet::new();

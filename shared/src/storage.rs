@@ -68,8 +68,31 @@ pub type Row = Vec<SqlValue>;
 #[error("storage error: {0}")]
 pub struct StorageError(pub String);
 
+/// What a storage has done since it was opened, for the room's stats endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SqlCounters {
+    /// Rows SQLite visited (what Cloudflare bills as rows read); 0 when unknown.
+    pub rows_read: u64,
+    /// Rows SQLite wrote, index rows included; 0 when unknown.
+    pub rows_written: u64,
+    /// Size of the database file in bytes.
+    pub size_bytes: u64,
+}
+
 /// A SQLite connection that executes statements.
 pub trait Sql {
+    /// Rows read and written since opening, and the database size. Drivers that cannot
+    /// count rows report 0.
+    fn counters(&self) -> SqlCounters {
+        let pragma = |name: &str| {
+            self.exec(&format!("PRAGMA {name}"), &[])
+                .ok()
+                .and_then(|rows| rows.first().and_then(|r| r.first()).and_then(SqlValue::as_integer))
+                .unwrap_or(0) as u64
+        };
+        SqlCounters { size_bytes: pragma("page_count") * pragma("page_size"), ..SqlCounters::default() }
+    }
+
     /// Runs one statement with positional `?` parameters and returns every row it yields.
     fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StorageError>;
 

@@ -32,6 +32,11 @@ impl WranglerDev {
     /// Starts the already-built worker (see `scripts/build-worker.sh`) with its state under
     /// `persist_dir`, and waits until it answers. Panics with the log if it does not.
     pub fn start(persist_dir: &Path) -> Self {
+        Self::start_with(persist_dir, &[])
+    }
+
+    /// Like [`WranglerDev::start`], with extra worker variables (`("NAME", "value")`).
+    pub fn start_with(persist_dir: &Path, vars: &[(&str, &str)]) -> Self {
         let root = crate::repo_root();
         std::fs::create_dir_all(persist_dir).expect("create persist dir");
         let port = free_port();
@@ -55,6 +60,10 @@ impl WranglerDev {
             .arg(inspector_port.to_string())
             .arg("--persist-to")
             .arg(persist_dir)
+            // Test configuration (the repository's `.dev.vars`, if any, is overridden).
+            .args(["--var", &format!("ROOMSYNC_JWT_SECRET:{}", crate::TEST_SECRET)])
+            .args(["--var", "ROOMSYNC_DEV_TOKENS:1", "--var", "ROOMSYNC_TEST_HOOKS:1"])
+            .args(vars.iter().flat_map(|(name, value)| ["--var".to_string(), format!("{name}:{value}")]))
             .env("CI", "true")
             .env("WRANGLER_SEND_METRICS", "false")
             .env("ROOMSYNC_SKIP_WORKER_BUILD", "1")
@@ -67,6 +76,11 @@ impl WranglerDev {
         let mut dev = Self { child: Some(child), port, persist_dir: persist_dir.to_path_buf(), log_path };
         dev.wait_ready();
         dev
+    }
+
+    /// The process group of wrangler and its children (workerd), for measurements.
+    pub fn process_group(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
     }
 
     pub fn http_url(&self) -> String {
@@ -146,4 +160,25 @@ pub fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response)
+}
+
+/// The JSON body of a raw HTTP response (chunked bodies are de-chunked).
+pub fn json_body(response: &str) -> serde_json::Value {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let text = if response.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n.min(tail.len())]);
+            rest = tail.get(n + 2..).unwrap_or("");
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {response}"))
 }

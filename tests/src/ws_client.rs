@@ -23,6 +23,28 @@ impl RoomSocket {
         Self { ws }
     }
 
+    /// Connects to `room` and signs in as `role` (user `<role>-user`); waits for the room
+    /// to accept the token.
+    pub fn signed_in(url: &str, room: &str, role: &str) -> Self {
+        let mut socket = Self::connect(url);
+        socket.authenticate(Some(crate::token(room, &format!("{role}-user"), role)));
+        socket
+    }
+
+    /// Sends `authenticate` and waits for its answer: the identity transition (returned) or
+    /// an error.
+    pub fn authenticate(&mut self, token: Option<String>) -> ServerMessage {
+        self.send(&ClientMessage::Authenticate { token });
+        let answer = self.recv();
+        match &answer {
+            ServerMessage::Transition { start_version, end_version, .. }
+                if end_version.identity > start_version.identity => {}
+            ServerMessage::Error { .. } => {}
+            other => panic!("expected the answer to authenticate, got {other:?}"),
+        }
+        answer
+    }
+
     pub fn send(&mut self, message: &ClientMessage) {
         self.send_text(&message.to_json());
     }
@@ -58,6 +80,24 @@ impl RoomSocket {
     /// The next server message; panics after [`FRAME_TIMEOUT`].
     pub fn recv(&mut self) -> ServerMessage {
         self.recv_within(FRAME_TIMEOUT).unwrap_or_else(|| panic!("no frame within {FRAME_TIMEOUT:?}"))
+    }
+
+    /// Whether the server closes the socket within `timeout` (frames before that are skipped).
+    pub fn is_closed_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(Message::Close(_)) => return true,
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                {
+                    continue
+                }
+                Err(_) => return true,
+            }
+        }
+        false
     }
 
     pub fn close(mut self) {

@@ -85,8 +85,8 @@ fn two_clients_sync_and_data_survives_a_restart() {
     let state = state_dir("sync");
     let mut dev = WranglerDev::start(&state);
     let url = dev.ws_url("ngo-1");
-    let mut a = RoomSocket::connect(&url);
-    let mut b = RoomSocket::connect(&url);
+    let mut a = RoomSocket::signed_in(&url, "ngo-1", "admin");
+    let mut b = RoomSocket::signed_in(&url, "ngo-1", "member");
     let user = ensure_user(&mut a);
     assert_eq!(subscribe_tasks(&mut a, 1), json!([]));
     assert_eq!(subscribe_tasks(&mut b, 1), json!([]));
@@ -110,7 +110,7 @@ fn two_clients_sync_and_data_survives_a_restart() {
     }
 
     // Another room is another database.
-    let mut other_room = RoomSocket::connect(&dev.ws_url("ngo-2"));
+    let mut other_room = RoomSocket::signed_in(&dev.ws_url("ngo-2"), "ngo-2", "admin");
     assert_eq!(subscribe_tasks(&mut other_room, 1), json!([]));
 
     a.close();
@@ -119,7 +119,7 @@ fn two_clients_sync_and_data_survives_a_restart() {
     dev.stop();
 
     let dev = WranglerDev::start(&state);
-    let mut c = RoomSocket::connect(&dev.ws_url("ngo-1"));
+    let mut c = RoomSocket::signed_in(&dev.ws_url("ngo-1"), "ngo-1", "admin");
     assert_eq!(titles(&subscribe_tasks(&mut c, 5)), ["Call the donor"], "data must persist across a restart");
     assert_eq!(ensure_user(&mut c), user, "the user is found again by its unique email");
     mutation(&mut c, 1, "tasks:create", json!({"title": "Second", "created_by": user}));
@@ -133,21 +133,21 @@ fn bad_input_gets_a_named_error_and_the_room_keeps_serving() {
     let state = state_dir("bad-input");
     let dev = WranglerDev::start(&state);
     let url = dev.ws_url("bad-input");
-    let mut a = RoomSocket::connect(&url);
-    let mut b = RoomSocket::connect(&url);
+    let mut a = RoomSocket::signed_in(&url, "bad-input", "admin");
+    let mut b = RoomSocket::signed_in(&url, "bad-input", "admin");
     let user = ensure_user(&mut a);
     subscribe_tasks(&mut b, 1);
 
     a.send_text("{this is not json");
     match a.recv() {
-        ServerMessage::Error { code: ErrorCode::BadFrame, message } => {
+        ServerMessage::Error { code: ErrorCode::BadFrame, message, .. } => {
             assert!(message.starts_with("malformed frame"), "{message}")
         }
         other => panic!("expected BAD_FRAME, got {other:?}"),
     }
     a.send_binary(vec![1, 2, 3]);
     match a.recv() {
-        ServerMessage::Error { code: ErrorCode::BadFrame, message } => {
+        ServerMessage::Error { code: ErrorCode::BadFrame, message, .. } => {
             assert!(message.contains("binary frames"), "{message}")
         }
         other => panic!("expected BAD_FRAME, got {other:?}"),
@@ -209,7 +209,7 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     let state = state_dir("resume");
     let mut dev = WranglerDev::start(&state);
     let session = "session-0123456789abcdef".to_string();
-    let mut a = RoomSocket::connect(&dev.ws_url("resume"));
+    let mut a = RoomSocket::signed_in(&dev.ws_url("resume"), "resume", "admin");
     a.send(&ClientMessage::Connect { session_id: session.clone(), protocol_version: Some(1), schema_hash: None });
     let user = ensure_user(&mut a);
     let task = json!({"title": "Exactly once", "created_by": user});
@@ -232,7 +232,7 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     // Every deploy drops every socket: restart the worker, then reconnect as the same session.
     dev.stop();
     let dev = WranglerDev::start(&state);
-    let mut b = RoomSocket::connect(&dev.ws_url("resume"));
+    let mut b = RoomSocket::signed_in(&dev.ws_url("resume"), "resume", "admin");
     b.send(&ClientMessage::Connect { session_id: session, protocol_version: Some(1), schema_hash: None });
     b.send(&ClientMessage::Subscribe {
         query_id: 1,
@@ -260,7 +260,7 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
 fn turkish_search_is_live_in_the_durable_object() {
     let state = state_dir("search");
     let dev = WranglerDev::start(&state);
-    let mut a = RoomSocket::connect(&dev.ws_url("search"));
+    let mut a = RoomSocket::signed_in(&dev.ws_url("search"), "search", "admin");
     let beneficiary = |name: &str, tc: &str| {
         json!({
             "name": name, "tc_no": tc, "phone": "1", "address": "a", "city": "İstanbul", "district": "Şişli",
@@ -285,34 +285,18 @@ fn turkish_search_is_live_in_the_durable_object() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
-/// The JSON body of a raw HTTP response (chunked bodies are de-chunked).
-fn json_body(response: &str) -> Value {
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let text = if response.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((size, tail)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            out.push_str(&tail[..n.min(tail.len())]);
-            rest = tail.get(n + 2..).unwrap_or("");
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {response}"))
-}
-
 #[test]
 fn one_shot_http_routes_with_cors_reach_live_subscribers() {
-    use roomsync_tests::wrangler::http_request;
+    use roomsync_tests::wrangler::{http_request, json_body};
     let state = state_dir("http");
     let dev = WranglerDev::start(&state);
-    let origin = [("Origin", "http://panel.example.org"), ("Content-Type", "application/json")];
-    let mut live = RoomSocket::connect(&dev.ws_url("http-room"));
+    let bearer = format!("Bearer {}", roomsync_tests::token("http-room", "script", "admin"));
+    let origin = [
+        ("Origin", "http://panel.example.org"),
+        ("Content-Type", "application/json"),
+        ("Authorization", bearer.as_str()),
+    ];
+    let mut live = RoomSocket::signed_in(&dev.ws_url("http-room"), "http-room", "admin");
     live.send(&ClientMessage::Subscribe {
         query_id: 1,
         udf_path: "users:list".into(),

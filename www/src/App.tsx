@@ -1,4 +1,5 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { Component, useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { ROLES, type Role } from "./demoAuth";
 import type { Doc, Id, Tables } from "./generated/schema";
 import { useConnectionState, useMutation, useQuery, useSyncContext } from "./roomsync";
 
@@ -14,22 +15,60 @@ const STATUS_LABEL: Record<Status, string> = {
 };
 const PRIORITY_LABEL: Record<Priority, string> = { low: "Low", normal: "Normal", high: "High", urgent: "Urgent" };
 
-/** The demo signs everyone in as one user (authentication comes with the auth work). */
-function useDemoUser(): Id<"users"> | null {
-  const { client } = useSyncContext();
+/** The signed-in demo user's `users` document (created on first use; viewers cannot write,
+ *  so they get none and the form says why). */
+function useDemoUser(role: Role): Id<"users"> | null {
+  const { client, authenticated } = useSyncContext();
   const ensureUser = useMutation<{ name: string; email: string; role: string }, Id<"users">>("users:ensure");
   const [user, setUser] = useState<Id<"users"> | null>(null);
   useEffect(() => {
-    if (!client) return;
+    setUser(null);
+    if (!client || !authenticated || role === "viewer") return;
     let cancelled = false;
-    ensureUser({ name: "Demo Kullanıcı", email: "demo@roomsync.local", role: "admin" })
+    ensureUser({ name: `Demo ${role}`, email: `demo-${role}@roomsync.local`, role })
       .then((id) => !cancelled && setUser(id))
       .catch((e: unknown) => console.warn("roomsync demo: could not create the demo user", e));
     return () => {
       cancelled = true;
     };
-  }, [client, ensureUser]);
+  }, [client, authenticated, role, ensureUser]);
   return user;
+}
+
+/** Shows a query's error (signed out, forbidden, …) instead of unmounting the panel. */
+class QueryErrorBoundary extends Component<{ children: ReactNode }, { error: Error | null }> {
+  state = { error: null as Error | null };
+  static getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+  render() {
+    if (this.state.error) {
+      return (
+        <p role="alert" className="error" data-testid="query-error">
+          {this.state.error.message}{" "}
+          <button type="button" onClick={() => this.setState({ error: null })}>
+            Retry
+          </button>
+        </p>
+      );
+    }
+    return this.props.children;
+  }
+}
+
+function RolePicker({ role, onChange }: { role: Role; onChange: (role: Role) => void }) {
+  return (
+    <label className="role">
+      signed in as{" "}
+      <select aria-label="Role" value={role} onChange={(e) => onChange(e.target.value as Role)}>
+        {ROLES.map((r) => (
+          <option key={r} value={r}>
+            {r}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 function ConnectionBadge() {
@@ -43,7 +82,7 @@ function ConnectionBadge() {
   );
 }
 
-function NewTaskForm({ user }: { user: Id<"users"> | null }) {
+function NewTaskForm({ user, role }: { user: Id<"users"> | null; role: Role }) {
   const createTask = useMutation<{ title: string; status: Status; priority: Priority; created_by: Id<"users"> | null }, Id<"tasks">>(
     "tasks:create",
   );
@@ -55,7 +94,8 @@ function NewTaskForm({ user }: { user: Id<"users"> | null }) {
   const { client, status: sync } = useSyncContext();
   // While the client loads, and with a live client until the demo user exists (every task
   // has a creator), writing would only fail: wait.
-  const waitingForUser = sync === "loading" || (client !== null && user === null);
+  const readOnly = role === "viewer";
+  const waitingForUser = sync === "loading" || (client !== null && user === null && !readOnly);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -88,7 +128,7 @@ function NewTaskForm({ user }: { user: Id<"users"> | null }) {
           </option>
         ))}
       </select>
-      <button type="submit" disabled={saving || waitingForUser}>
+      <button type="submit" disabled={saving || waitingForUser} title={readOnly ? "Viewers cannot add tasks" : undefined}>
         Add task
       </button>
       {error && (
@@ -143,17 +183,20 @@ function TaskList() {
   );
 }
 
-export function App({ room }: { room: string }) {
-  const user = useDemoUser();
+export function App({ room, role, onRoleChange }: { room: string; role: Role; onRoleChange: (role: Role) => void }) {
+  const user = useDemoUser(role);
   return (
     <main>
       <header>
         <h1>Tasks</h1>
         <span className="room">room: {room}</span>
+        <RolePicker role={role} onChange={onRoleChange} />
         <ConnectionBadge />
       </header>
-      <NewTaskForm user={user} />
-      <TaskList />
+      <NewTaskForm user={user} role={role} />
+      <QueryErrorBoundary key={role}>
+        <TaskList />
+      </QueryErrorBoundary>
     </main>
   );
 }

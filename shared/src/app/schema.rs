@@ -5,7 +5,8 @@
 //! `tests/reference_schema.rs` checks this definition against the vendored
 //! `tests/fixtures/kafkasder-schema.json` table by table, field by field, index by index.
 
-use crate::schema::{define_schema, table, Schema, SchemaError};
+use crate::auth::{Access, Role};
+use crate::schema::{define_schema, table, Schema, SchemaError, TableDef};
 use crate::validator::v;
 use std::sync::OnceLock;
 
@@ -16,9 +17,36 @@ pub fn schema() -> &'static Schema {
     SCHEMA.get_or_init(|| define().unwrap_or_else(|e| panic!("{e}")))
 }
 
-/// The reference schema's definition.
+/// The reference schema's definition, with its access rules.
 pub fn define() -> Result<Schema, SchemaError> {
-    define_schema([
+    define_schema(tables().into_iter().map(access_rules))
+}
+
+/// Who may read and write what, by role (`admin > manager > member > viewer`). Defaults:
+/// every signed-in role reads, members and up write. On top of that:
+/// - national ids (`tc_no`), IBANs and passport numbers are read by managers and admins
+///   only; members may still enter them (data entry) but get documents without them;
+/// - password hashes and two-factor secrets are never returned to any caller;
+/// - security and system tables are admins' only; finance records need a manager.
+fn access_rules(table: TableDef) -> TableDef {
+    let managers = Access::AtLeast(Role::Manager);
+    let admins = Access::AtLeast(Role::Admin);
+    match table.name.as_str() {
+        "users" => table.field_access("passwordHash", Access::Nobody).field_access("passport_number", managers),
+        "beneficiaries" | "dependents" => table.field_access("tc_no", managers),
+        "scholarship_applications" => table.field_access("applicant_tc_no", managers),
+        "bank_accounts" => table.field_access("iban", managers),
+        "two_factor_settings" => table.field_access("secret", Access::Nobody).read_access(admins).write_access(admins),
+        "finance_records" => table.read_access(managers).write_access(managers),
+        "security_events" | "audit_logs" | "user_sessions" | "trusted_devices" | "rate_limit_log"
+        | "system_settings" => table.read_access(admins).write_access(admins),
+        _ => table,
+    }
+}
+
+/// The tables, as the reference app declares them.
+fn tables() -> Vec<TableDef> {
+    vec![
         table(
             "users",
             [
@@ -1008,5 +1036,5 @@ pub fn define() -> Result<Schema, SchemaError> {
         .index("by_is_default", ["is_default"])
         .index("by_is_custom", ["is_custom"])
         .index("by_created_by", ["created_by"]),
-    ])
+    ]
 }

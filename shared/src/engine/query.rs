@@ -98,7 +98,7 @@ fn after(key: &[u8]) -> Option<Vec<u8>> {
 
 impl<'t, 'a> Query<'t, 'a> {
     pub(super) fn new(tx: &'t mut Tx<'a>, table: &str) -> Self {
-        let error = tx.table(table).err();
+        let error = tx.readable_table(table).err();
         Self {
             tx,
             table: table.to_string(),
@@ -410,7 +410,8 @@ impl<'t, 'a> Query<'t, 'a> {
                         return Err(FnError::Storage(crate::storage::StorageError(format!("index key is {other:?}"))))
                     }
                 };
-                Ok((key, store::decode_document(&row[1..])?))
+                let def = self.tx.table(&self.table)?;
+                Ok((key, self.tx.visible(def, store::decode_document(&row[1..])?)))
             })
             .collect()
     }

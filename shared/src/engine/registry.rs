@@ -2,6 +2,7 @@
 //! validators, and the typed errors a function call can end with.
 
 use super::tx::Tx;
+use crate::auth::{Access, Identity, Role};
 use crate::ids::DocumentId;
 use crate::protocol::ErrorCode;
 use crate::storage::StorageError;
@@ -52,12 +53,28 @@ pub enum FnError {
     /// The function read more documents than one transaction may.
     #[error("the function scanned more than {limit} documents; use an index that narrows the range")]
     TooManyReads { limit: usize },
+    /// The call needs a signed-in caller (no token, or it expired).
+    #[error("{0}: sign in (authenticate with a token for this room) first")]
+    Unauthenticated(String),
+    /// The caller's role may not do this.
+    #[error("{action} is allowed to {allowed} only; you are signed in as {role}")]
+    Forbidden { action: String, allowed: String, role: Role },
     /// Storage failed; retrying may help.
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
 impl FnError {
+    /// The refusal for a caller `access` does not allow to do `action`.
+    pub fn denied(access: Access, identity: Option<&Identity>, action: impl Into<String>) -> Self {
+        match identity {
+            None => FnError::Unauthenticated(action.into()),
+            Some(identity) => {
+                FnError::Forbidden { action: action.into(), allowed: access.describe(), role: identity.role }
+            }
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             FnError::Validation(_) => ErrorCode::Validation,
@@ -67,6 +84,8 @@ impl FnError {
             FnError::Application(_) => ErrorCode::Application,
             FnError::BadQuery(_) => ErrorCode::BadQuery,
             FnError::TooManyReads { .. } => ErrorCode::TooManyReads,
+            FnError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            FnError::Forbidden { .. } => ErrorCode::Forbidden,
             FnError::Storage(_) => ErrorCode::Internal,
         }
     }
@@ -83,6 +102,9 @@ pub struct FunctionDef {
     /// Validator of the arguments object, checked before the handler runs.
     pub args: Validator,
     pub handler: Handler,
+    /// Who may call it. Queries default to any signed-in role, mutations to members and up
+    /// (viewers never write); [`Registry::allow`] changes it.
+    pub access: Access,
 }
 
 /// Every function of an application, by name.
@@ -97,12 +119,24 @@ impl Registry {
     }
 
     pub fn query(mut self, name: &'static str, args: Validator, handler: Handler) -> Self {
-        self.functions.insert(name, FunctionDef { name, kind: FunctionKind::Query, args, handler });
+        let access = Access::AtLeast(Role::Viewer);
+        self.functions.insert(name, FunctionDef { name, kind: FunctionKind::Query, args, handler, access });
         self
     }
 
     pub fn mutation(mut self, name: &'static str, args: Validator, handler: Handler) -> Self {
-        self.functions.insert(name, FunctionDef { name, kind: FunctionKind::Mutation, args, handler });
+        let access = Access::AtLeast(Role::Member);
+        self.functions.insert(name, FunctionDef { name, kind: FunctionKind::Mutation, args, handler, access });
+        self
+    }
+
+    /// Sets who may call a registered function (`Access::Public` for signed-out callers).
+    /// Naming a function that is not registered is a bug in the registry's definition.
+    pub fn allow(mut self, name: &'static str, access: Access) -> Self {
+        match self.functions.get_mut(name) {
+            Some(def) => def.access = access,
+            None => panic!("Registry::allow: no function named {name:?} is registered"),
+        }
         self
     }
 
@@ -111,12 +145,13 @@ impl Registry {
         self.functions.values().filter(|f| f.kind == kind).map(|f| f.name).collect()
     }
 
-    /// Looks a function up and checks its arguments.
+    /// Looks a function up, checks that the caller may call it, and checks its arguments.
     pub fn resolve(
         &self,
         name: &str,
         kind: FunctionKind,
         args: &serde_json::Value,
+        identity: Option<&Identity>,
     ) -> Result<(&FunctionDef, Value), FnError> {
         let def = self.functions.get(name).filter(|f| f.kind == kind).ok_or_else(|| {
             let names = self.names(kind);
@@ -127,6 +162,9 @@ impl Registry {
             };
             FnError::UnknownFunction { kind: kind.as_str(), name: name.to_string(), hint }
         })?;
+        if !def.access.allows(identity) {
+            return Err(FnError::denied(def.access, identity, format!("{kind} {name:?}", kind = kind.as_str())));
+        }
         let args = match args {
             serde_json::Value::Null => Value::Object(Default::default()),
             other => {

@@ -126,7 +126,7 @@ impl<'t, 'a> Search<'t, 'a> {
 
     /// Every matching document (at most [`MAX_RESULTS`]), most relevant first.
     pub fn collect(self) -> Result<Vec<Document>, FnError> {
-        let table = self.tx.table(&self.table)?;
+        let table = self.tx.readable_table(&self.table)?;
         let Some(def) = table.search_indexes.iter().find(|s| s.name == self.index) else {
             return Err(FnError::BadQuery(format!("table {} has no search index named {:?}", self.table, self.index)));
         };
@@ -158,7 +158,7 @@ impl<'t, 'a> Search<'t, 'a> {
         self.tx.count_scanned(rows.len())?;
         let mut docs = Vec::with_capacity(rows.len());
         for row in rows {
-            let doc = store::decode_document(&row)?;
+            let doc = self.tx.visible(table, store::decode_document(&row)?);
             if self.filters.iter().all(|(field, value)| doc.get_path(field).as_ref() == Some(value)) {
                 docs.push(doc);
             }

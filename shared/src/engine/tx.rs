@@ -7,6 +7,7 @@ use super::query::Query;
 use super::read_set::{KeyRange, ReadSet, WriteSet, WrittenKey};
 use super::registry::FnError;
 use super::store::{self, Document};
+use crate::auth::{Access, Identity};
 use crate::environment::Environment;
 use crate::ids::DocumentId;
 use crate::index_key::encode_key;
@@ -22,8 +23,18 @@ pub const MAX_SCANNED_DOCUMENTS: usize = 32_000;
 /// The pseudo-index under which point reads by id are recorded.
 pub const BY_ID: &str = "by_id";
 
+/// On whose behalf a transaction runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Caller {
+    /// The application's own code (migrations, tests, benchmarks): no access rules.
+    System,
+    /// A client, signed in (`Some`) or not: the schema's table and field rules apply.
+    Client(Option<Identity>),
+}
+
 pub struct Tx<'a> {
     pub(super) sql: &'a dyn Sql,
+    caller: Caller,
     pub(super) schema: &'a Schema,
     env: Option<&'a mut dyn Environment>,
     pub(super) read_set: ReadSet,
@@ -54,6 +65,7 @@ impl<'a> Tx<'a> {
     ) -> Self {
         Self {
             sql,
+            caller: Caller::System,
             schema,
             env,
             read_set: ReadSet::default(),
@@ -62,6 +74,59 @@ impl<'a> Tx<'a> {
             journal_in: journal,
             journal_out: None,
         }
+    }
+
+    /// Runs the transaction for `caller`: table rules refuse what the caller may not read
+    /// or write, and field rules strip fields it may not read from every document it gets.
+    pub fn for_caller(mut self, caller: Caller) -> Self {
+        self.caller = caller;
+        self
+    }
+
+    /// The signed-in caller, if any (`None` for anonymous clients and for system code).
+    pub fn identity(&self) -> Option<&Identity> {
+        match &self.caller {
+            Caller::Client(identity) => identity.as_ref(),
+            Caller::System => None,
+        }
+    }
+
+    /// Whether the caller passes `access` (system code always does).
+    fn may(&self, access: Access) -> bool {
+        match &self.caller {
+            Caller::System => true,
+            Caller::Client(identity) => access.allows(identity.as_ref()),
+        }
+    }
+
+    fn check(&self, access: Access, action: impl FnOnce() -> String) -> Result<(), FnError> {
+        if self.may(access) {
+            return Ok(());
+        }
+        Err(FnError::denied(access, self.identity(), action()))
+    }
+
+    /// The table, if the caller may read it.
+    pub(super) fn readable_table(&self, table: &str) -> Result<&'a TableDef, FnError> {
+        let def = self.table(table)?;
+        self.check(def.read_access, || format!("reading {table}"))?;
+        Ok(def)
+    }
+
+    fn writable_table(&self, table: &str) -> Result<&'a TableDef, FnError> {
+        let def = self.table(table)?;
+        self.check(def.write_access, || format!("writing {table}"))?;
+        Ok(def)
+    }
+
+    /// The document as the caller may see it: without the fields its role may not read.
+    pub(super) fn visible(&self, def: &TableDef, mut doc: Document) -> Document {
+        for (field, access) in &def.field_access {
+            if !self.may(*access) {
+                doc.fields.remove(field);
+            }
+        }
+        doc
     }
 
     /// What this transaction read, what it wrote, and the journal it pinned.
@@ -87,6 +152,12 @@ impl<'a> Tx<'a> {
 
     /// Reads one document by id. An id of another table is a validation error.
     pub fn get(&mut self, table: &str, id: &str) -> Result<Option<Document>, FnError> {
+        let def = self.readable_table(table)?;
+        Ok(self.get_stored(table, id)?.map(|doc| self.visible(def, doc)))
+    }
+
+    /// Reads a document whole, whatever the caller may see (writes keep what it cannot).
+    fn get_stored(&mut self, table: &str, id: &str) -> Result<Option<Document>, FnError> {
         self.table(table)?;
         DocumentId::parse_for_table(id, table).map_err(|found| {
             ValidationError::new(format!("{table}._id"), format!("id of a {table} document"), found)
@@ -123,7 +194,7 @@ impl<'a> Tx<'a> {
     pub fn insert(&mut self, table: &str, fields: Value) -> Result<DocumentId, FnError> {
         let env = self.env()?;
         let (now, random) = (env.now_ms(), env.random_u128());
-        let def = self.table(table)?;
+        let def = self.writable_table(table)?;
         def.validate_insert(&fields)?;
         let Value::Object(fields) = fields else { unreachable!("validate_insert accepts objects only") };
         let doc = Document { id: DocumentId::new(table, random), creation_time: now, fields };
@@ -155,12 +226,19 @@ impl<'a> Tx<'a> {
             return Err(ValidationError::new(table, "an object (a document)", fields.type_name()).into());
         };
         let old = self.load_for_write(table, id)?;
+        let mut fields = fields;
+        // Fields the caller cannot read were not in what it was shown: keep them.
+        for (field, access) in &self.table(table)?.field_access {
+            if let (false, false, Some(kept)) = (self.may(*access), fields.contains_key(field), old.fields.get(field)) {
+                fields.insert(field.clone(), kept.clone());
+            }
+        }
         self.store_update(table, old, fields)
     }
 
     /// Deletes a document.
     pub fn delete(&mut self, table: &str, id: &str) -> Result<(), FnError> {
-        let def = self.table(table)?;
+        let def = self.writable_table(table)?;
         let old = self.load_for_write(table, id)?;
         store::remove_index_entries(self.sql, def, &old)?;
         self.sql.exec("DELETE FROM _docs WHERE tbl = ? AND id = ?", &[table.into(), id.into()])?;
@@ -170,7 +248,8 @@ impl<'a> Tx<'a> {
 
     fn load_for_write(&mut self, table: &str, id: &str) -> Result<Document, FnError> {
         self.env()?;
-        self.get(table, id)?.ok_or_else(|| FnError::NotFound { table: table.into(), id: id.into() })
+        self.writable_table(table)?;
+        self.get_stored(table, id)?.ok_or_else(|| FnError::NotFound { table: table.into(), id: id.into() })
     }
 
     fn store_update(&mut self, table: &str, old: Document, fields: BTreeMap<String, Value>) -> Result<(), FnError> {

@@ -253,11 +253,11 @@ fn malformed_frames_get_an_error_and_the_room_keeps_serving() {
     let mut h = Harness::new();
     let a = conn("a");
     let out = h.room.handle(RoomInput::Frame { conn: &a, text: "{nope" }, &mut h.env);
-    let ServerMessage::Error { code, message } = single(out) else { panic!() };
+    let ServerMessage::Error { code, message, .. } = single(out) else { panic!() };
     assert_eq!(code, ErrorCode::BadFrame);
     assert!(message.starts_with("malformed frame: "), "{message}");
     let big = "x".repeat(MAX_FRAME_BYTES + 1);
-    let ServerMessage::Error { code, message } =
+    let ServerMessage::Error { code, message, .. } =
         single(h.room.handle(RoomInput::Frame { conn: &a, text: &big }, &mut h.env))
     else {
         panic!()
@@ -313,13 +313,15 @@ fn handshake_refuses_other_protocols_and_schemas() {
     let connect = |version: u32, hash: &str| json!({"type": "connect", "sessionId": "session-0123456789abcdef", "protocolVersion": version, "schemaHash": hash});
     let ours = crate::app::schema::schema().hash();
     assert!(h.frame(&a, connect(crate::PROTOCOL_VERSION, &ours)).is_empty());
-    let ServerMessage::Error { code, message } = single(h.frame(&a, connect(99, &ours))) else { panic!() };
+    let ServerMessage::Error { code, message, .. } = single(h.frame(&a, connect(99, &ours))) else { panic!() };
     assert_eq!(code, ErrorCode::ProtocolMismatch);
     assert_eq!(
         message,
         "this client speaks protocol 99 but the room speaks 1: reload the page to get the current client"
     );
-    let ServerMessage::Error { code, message } = single(h.frame(&a, connect(1, "0000000000000000"))) else { panic!() };
+    let ServerMessage::Error { code, message, .. } = single(h.frame(&a, connect(1, "0000000000000000"))) else {
+        panic!()
+    };
     assert_eq!(code, ErrorCode::SchemaMismatch);
     assert!(message.ends_with("reload the page to get the matching client"), "{message}");
 }
@@ -332,7 +334,7 @@ fn subscriptions_per_connection_are_limited_and_the_connection_keeps_serving() {
         h.subscribe(&a, q, "users:list", json!({}));
     }
     let out = h.frame(&a, json!({"type": "subscribe", "queryId": 9999, "udfPath": "users:list"}));
-    let ServerMessage::Error { code, message } = single(out) else { panic!() };
+    let ServerMessage::Error { code, message, .. } = single(out) else { panic!() };
     assert_eq!(code, ErrorCode::LimitExceeded);
     assert_eq!(message, "at most 256 subscriptions per connection; unsubscribe some first (queryId 9999 refused)");
     h.frame(&a, json!({"type": "unsubscribe", "queryId": 0}));
@@ -345,12 +347,13 @@ fn one_shot_http_calls_answer_with_status_and_reach_live_subscribers() {
     let watcher = conn("w");
     h.subscribe(&watcher, 1, "users:list", json!({}));
     let body = json!({"udfPath": "users:ensure", "args": {"name": "A", "email": "a@x", "role": "admin"}}).to_string();
-    let (reply, out) = h.room.http_call(FunctionKind::Mutation, &body, &mut h.env);
+    let (reply, out) = h.room.http_call(FunctionKind::Mutation, &body, None, &mut h.env);
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["ts"], "1");
     assert_eq!(out.len(), 1, "the live subscriber gets the new user");
     assert_eq!(out[0].to, watcher);
-    let (reply, _) = h.room.http_call(FunctionKind::Query, &json!({"udfPath": "users:list"}).to_string(), &mut h.env);
+    let (reply, _) =
+        h.room.http_call(FunctionKind::Query, &json!({"udfPath": "users:list"}).to_string(), None, &mut h.env);
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["value"][0]["email"], "a@x");
     let cases = [
@@ -372,7 +375,7 @@ fn one_shot_http_calls_answer_with_status_and_reach_live_subscribers() {
         ),
     ];
     for (kind, body, status, code) in cases {
-        let (reply, out) = h.room.http_call(kind, &body, &mut h.env);
+        let (reply, out) = h.room.http_call(kind, &body, None, &mut h.env);
         assert_eq!((reply.status, reply.body["code"].as_str()), (status, Some(code)), "{body}: {}", reply.body);
         assert!(out.is_empty());
     }
@@ -382,7 +385,7 @@ fn one_shot_http_calls_answer_with_status_and_reach_live_subscribers() {
 fn a_flooding_connection_is_slowed_and_others_keep_writing() {
     let mut h = Harness::new();
     h.room = std::mem::replace(&mut h.room, Room::open(NativeSql::in_memory().unwrap()).unwrap())
-        .with_limits(RoomLimits { mutations_per_second: 10.0, mutation_burst: 3.0 });
+        .with_limits(RoomLimits { mutations_per_second: 10.0, mutation_burst: 3.0, ..RoomLimits::default() });
     let (a, b) = (conn("a"), conn("b"));
     let args = json!({"name": "x", "email": "x@x", "role": "r"});
     for _ in 0..3 {

@@ -2,5 +2,5 @@
 // import time); the WASM client loads lazily in the browser.
 export { SyncProvider, useSyncContext, type SyncProviderProps } from "./provider";
 export { useQuery, useMutation, useConnectionState } from "./hooks";
-export type { ConnectionState, SyncError } from "../../../client-wasm/pkg/roomsync_client.js";
+export type { ConnectionState, FetchToken, SyncError } from "../../../client-wasm/pkg/roomsync_client.js";
 export { decodeValue, encodeValue, type JsonValue } from "./values";

@@ -1,11 +1,13 @@
-import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
-import type { SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
+import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from "react";
+import type { FetchToken, SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
 import { loadClient } from "./loader";
 
 interface SyncContextValue {
   client: SyncClient | null;
   /** Why there is no client: not configured, still loading, or failed. */
   status: "off" | "loading" | "ready" | "failed";
+  /** Whether the room accepted the token: `null` until it answers (or with no `fetchToken`). */
+  authenticated: boolean | null;
 }
 
 const SyncContext = createContext<SyncContextValue | null>(null);
@@ -17,6 +19,12 @@ export interface SyncProviderProps {
   room: string;
   /** `schemaHash` from the generated schema types; a room with another schema refuses the client. */
   schemaHash?: string;
+  /**
+   * Where tokens come from (your auth server): called at start, before a token expires and
+   * when the room refuses one. Signing in, refreshing or switching users keeps every live
+   * query; the room re-runs them under the new identity. Omit for signed-out use.
+   */
+  fetchToken?: FetchToken;
   children: ReactNode;
 }
 
@@ -25,8 +33,17 @@ export interface SyncProviderProps {
  * the browser only; with no URL, or if the WASM cannot load, children still render and the
  * hooks report "no data" instead of throwing (graceful fallback).
  */
-export function SyncProvider({ url, room, schemaHash, children }: SyncProviderProps) {
-  const [value, setValue] = useState<SyncContextValue>({ client: null, status: url ? "loading" : "off" });
+export function SyncProvider({ url, room, schemaHash, fetchToken, children }: SyncProviderProps) {
+  const [value, setValue] = useState<Omit<SyncContextValue, "authenticated">>({
+    client: null,
+    status: url ? "loading" : "off",
+  });
+  const [authenticated, setAuthenticated] = useState<boolean | null>(null);
+  // The latest token source, handed to a new client before its socket opens (so no query
+  // runs signed out); later changes go through `setAuth` on the live client.
+  const fetchTokenRef = useRef(fetchToken);
+  fetchTokenRef.current = fetchToken;
+  const appliedRef = useRef<FetchToken | undefined>(undefined);
 
   useEffect(() => {
     if (!url) {
@@ -40,6 +57,8 @@ export function SyncProvider({ url, room, schemaHash, children }: SyncProviderPr
       .then((module) => {
         if (cancelled) return;
         client = module.SyncClient.tryNew(url, { room, schemaHash }) ?? null;
+        appliedRef.current = fetchTokenRef.current;
+        if (client && fetchTokenRef.current) client.setAuth(fetchTokenRef.current, setAuthenticated);
         // For devtools and tests: the live client, inspectable from the console.
         (window as unknown as { __ROOMSYNC__?: { client: SyncClient | null } }).__ROOMSYNC__ = { client };
         setValue({ client, status: client ? "ready" : "failed" });
@@ -54,7 +73,19 @@ export function SyncProvider({ url, room, schemaHash, children }: SyncProviderPr
     };
   }, [url, room, schemaHash]);
 
-  return <SyncContext.Provider value={value}>{children}</SyncContext.Provider>;
+  const { client } = value;
+  useEffect(() => {
+    if (!client || appliedRef.current === fetchToken) return;
+    appliedRef.current = fetchToken;
+    setAuthenticated(null);
+    if (fetchToken) {
+      client.setAuth(fetchToken, setAuthenticated);
+    } else {
+      client.clearAuth();
+    }
+  }, [client, fetchToken]);
+
+  return <SyncContext.Provider value={{ ...value, authenticated }}>{children}</SyncContext.Provider>;
 }
 
 export function useSyncContext(): SyncContextValue {

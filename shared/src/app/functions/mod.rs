@@ -7,6 +7,7 @@ pub mod notifications;
 pub mod tasks;
 pub mod users;
 
+use crate::auth::{Access, Role};
 use crate::engine::store::Document;
 use crate::engine::{FnError, Registry};
 use crate::validation::ValidationError;
@@ -24,7 +25,13 @@ pub fn registry() -> &'static Registry {
         let registry = donations::register(registry);
         let registry = meetings::register(registry);
         let registry = notifications::register(registry);
-        beneficiaries::register(registry)
+        let registry = beneficiaries::register(registry);
+        // Approving money and removing people's records are managers' decisions.
+        let managers = Access::AtLeast(Role::Manager);
+        registry
+            .allow("donations:approve", managers)
+            .allow("donations:remove", managers)
+            .allow("beneficiaries:remove", managers)
     })
 }
 

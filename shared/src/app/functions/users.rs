@@ -1,6 +1,7 @@
 //! `users:*` — the people who use the panel.
 
 use super::{docs, id_arg, str_arg};
+use crate::auth::Access;
 use crate::engine::{FnError, Registry, Tx};
 use crate::validator::v;
 use crate::value::Value;
@@ -10,6 +11,8 @@ const TABLE: &str = "users";
 
 pub fn register(registry: Registry) -> Registry {
     registry
+        .query("auth:whoami", v::object([]), whoami)
+        .allow("auth:whoami", Access::Public)
         .query("users:list", v::object([]), list)
         .query("users:get", v::object([("id", v::id(TABLE))]), get)
         .mutation(
@@ -17,6 +20,23 @@ pub fn register(registry: Registry) -> Registry {
             v::object([("name", v::string()), ("email", v::string()), ("role", v::string())]),
             ensure,
         )
+}
+
+/// Who the caller is (`null` when signed out): `{subject, role, name?}`. Public, so a
+/// signed-out panel can ask; it re-runs when the connection's identity changes.
+fn whoami(tx: &mut Tx<'_>, _args: &Value) -> Result<Value, FnError> {
+    Ok(match tx.identity() {
+        None => Value::Null,
+        Some(identity) => {
+            let mut out = BTreeMap::new();
+            out.insert("subject".to_string(), Value::from(identity.subject.as_str()));
+            out.insert("role".to_string(), Value::from(identity.role.as_str()));
+            if let Some(name) = &identity.name {
+                out.insert("name".to_string(), Value::from(name.as_str()));
+            }
+            Value::Object(out)
+        }
+    })
 }
 
 fn list(tx: &mut Tx<'_>, _args: &Value) -> Result<Value, FnError> {

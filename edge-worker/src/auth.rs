@@ -1,0 +1,81 @@
+//! The worker's side of authentication: where the signing secret comes from, and the
+//! development-only token route the demo panel signs in with.
+//!
+//! The secret is `ROOMSYNC_JWT_SECRET`: a wrangler secret in production
+//! (`npx wrangler secret put ROOMSYNC_JWT_SECRET`), `.dev.vars` locally. Without it the
+//! worker falls back to the documented [`DEV_SECRET`] and says so in its log — fine on a
+//! laptop, never in production.
+
+use roomsync_shared::auth::{sign, Claims, Role, DEV_SECRET};
+use serde::Deserialize;
+use worker::{Env, Request, Response, Result};
+
+const SECRET_BINDING: &str = "ROOMSYNC_JWT_SECRET";
+/// `"1"` turns on `POST /rooms/:room/dev-token` (set in `.dev.vars` by `scripts/dev.sh`).
+const DEV_TOKENS_BINDING: &str = "ROOMSYNC_DEV_TOKENS";
+/// Longest lifetime of a development token.
+const MAX_DEV_TOKEN_SECONDS: f64 = 24.0 * 3600.0;
+
+/// The token-signing secret, or the development default.
+pub fn secret(env: &Env) -> Vec<u8> {
+    let configured = env
+        .secret(SECRET_BINDING)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(SECRET_BINDING).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty());
+    match configured {
+        Some(secret) => secret.into_bytes(),
+        None => {
+            worker::console_warn!(
+                "roomsync: {SECRET_BINDING} is not set; using the public development secret. Set it before deploying: npx wrangler secret put {SECRET_BINDING}"
+            );
+            DEV_SECRET.as_bytes().to_vec()
+        }
+    }
+}
+
+fn dev_tokens_enabled(env: &Env) -> bool {
+    env.var(DEV_TOKENS_BINDING).map(|v| v.to_string() == "1").unwrap_or(false)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DevTokenRequest {
+    sub: String,
+    role: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    ttl_seconds: Option<f64>,
+}
+
+/// `POST /rooms/:room/dev-token` with `{sub, role, name?, ttlSeconds?}`: a signed token for
+/// that user in that room. Only when `ROOMSYNC_DEV_TOKENS=1` (local development, tests);
+/// a real deployment has its own auth server sign tokens with the shared secret.
+pub async fn dev_token(mut req: Request, env: &Env, room: &str) -> Result<Response> {
+    if !dev_tokens_enabled(env) {
+        return Response::error(
+            format!("development tokens are off: set {DEV_TOKENS_BINDING}=1 in .dev.vars (never in production)"),
+            404,
+        );
+    }
+    let body = req.text().await?;
+    let request: DevTokenRequest = match serde_json::from_str(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return Response::error(format!("body must be {{\"sub\", \"role\", \"name\"?, \"ttlSeconds\"?}}: {e}"), 400)
+        }
+    };
+    if Role::parse(&request.role).is_none() {
+        return Response::error(format!("role {:?} is not one of admin, manager, member, viewer", request.role), 400);
+    }
+    let ttl = request.ttl_seconds.unwrap_or(3600.0);
+    if !(1.0..=MAX_DEV_TOKEN_SECONDS).contains(&ttl) {
+        return Response::error(format!("ttlSeconds must be from 1 to {MAX_DEV_TOKEN_SECONDS}, got {ttl}"), 400);
+    }
+    let exp = (js_sys::Date::now() / 1000.0 + ttl).floor();
+    let claims = Claims { sub: request.sub, role: request.role, room: room.to_string(), exp, name: request.name };
+    let token = sign(&claims, &secret(env));
+    Response::from_json(&serde_json::json!({ "token": token, "expiresAt": exp * 1000.0 }))
+}

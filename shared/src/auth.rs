@@ -1,0 +1,320 @@
+//! Who is calling a room: signed tokens, roles, and the rules that say what each role may do.
+//!
+//! Tokens are JWTs signed with HMAC-SHA256 (`alg: HS256`) by the application's own auth
+//! server, which shares one secret with the worker. Claims:
+//!
+//! | claim  | meaning                                                        |
+//! |--------|----------------------------------------------------------------|
+//! | `sub`  | the user's id in the application (required, 1–128 chars)       |
+//! | `role` | `admin`, `manager`, `member` or `viewer` (required)            |
+//! | `room` | the one room (tenant) the token opens (required, exact match)  |
+//! | `exp`  | expiry, seconds since the Unix epoch (required)                |
+//! | `name` | display name (optional)                                        |
+//!
+//! A token is bound to one room so that a user of organisation A can never open
+//! organisation B's data with it, even though both rooms share a worker and a secret.
+//! Verification is sans-IO: the caller passes the current time.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::fmt;
+use thiserror::Error;
+
+/// The documented development secret: `wrangler dev` uses it when neither `.dev.vars` nor a
+/// wrangler secret sets `ROOMSYNC_JWT_SECRET`. Anyone can read it here, so a deployed worker
+/// must never run with it (`npx wrangler secret put ROOMSYNC_JWT_SECRET`).
+pub const DEV_SECRET: &str = "roomsync-dev-secret-not-for-production";
+
+/// Longest accepted token (a JWT with these claims is a few hundred bytes).
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// The reference roles, weakest first: each can do what the ones before it can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads, never writes.
+    Viewer,
+    /// Reads and writes day-to-day records.
+    Member,
+    /// Also approves, removes, and reads sensitive fields (TC numbers, IBANs).
+    Manager,
+    /// Everything, including the room's statistics and security tables.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Member, Role::Manager, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A verified caller.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The user's id in the application (`sub`).
+    pub subject: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When the token stops being valid (ms since the epoch); `None` for trusted callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<f64>,
+}
+
+impl Identity {
+    /// A caller the host vouches for (native hosts that authenticate before the room,
+    /// tests): an admin whose identity never expires.
+    pub fn trusted() -> Self {
+        Self { subject: "trusted".into(), role: Role::Admin, name: None, expires_at_ms: None }
+    }
+
+    pub fn is_expired(&self, now_ms: f64) -> bool {
+        self.expires_at_ms.is_some_and(|at| now_ms >= at)
+    }
+}
+
+/// Who may do something: call a function, read a table or a field, write a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// A signed-in caller with at least this role.
+    AtLeast(Role),
+    /// No caller: the data is only for the application's own code (password hashes,
+    /// two-factor secrets). Functions still see it; results never do.
+    Nobody,
+}
+
+impl Access {
+    pub fn allows(self, identity: Option<&Identity>) -> bool {
+        match (self, identity) {
+            (Access::Public, _) => true,
+            (Access::AtLeast(role), Some(identity)) => identity.role >= role,
+            (Access::AtLeast(_), None) | (Access::Nobody, _) => false,
+        }
+    }
+
+    /// "signed-in managers and admins", for error messages.
+    pub fn describe(self) -> String {
+        match self {
+            Access::Public => "anyone".into(),
+            Access::AtLeast(Role::Admin) => "admins".into(),
+            Access::AtLeast(role) => {
+                let roles: Vec<&str> = Role::ALL.iter().filter(|r| **r >= role).map(|r| r.as_str()).collect();
+                format!("the roles {}", roles.join(", "))
+            }
+            Access::Nobody => "no caller".into(),
+        }
+    }
+}
+
+/// The claims of a Roomsync token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: String,
+    pub room: String,
+    /// Expiry in seconds since the epoch.
+    pub exp: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Why a token was refused. The message says what to do; the wire code is `UNAUTHENTICATED`.
+#[derive(Clone, Debug, PartialEq, Error)]
+pub enum AuthError {
+    #[error("the token is not a JWT: {0}")]
+    Malformed(String),
+    #[error("the token is signed with {0:?}; Roomsync accepts only HS256")]
+    UnsupportedAlgorithm(String),
+    #[error("the token's signature does not match: it was not signed with this worker's ROOMSYNC_JWT_SECRET")]
+    BadSignature,
+    #[error("the token's claim {claim:?} is invalid: {problem}")]
+    BadClaim { claim: &'static str, problem: String },
+    #[error("the token expired at {expired_at}; fetch a fresh one and authenticate again")]
+    Expired { expired_at: String },
+    #[error("the token is for room {token_room:?}, not for room {room:?}")]
+    WrongRoom { token_room: String, room: String },
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Signs claims into a token (the application's auth server, tests, `wrangler dev`'s demo
+/// token route).
+pub fn sign(claims: &Claims, secret: &[u8]) -> String {
+    let header = BASE64URL.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = BASE64URL.encode(serde_json::to_vec(claims).unwrap_or_default());
+    let signing_input = format!("{header}.{payload}");
+    let signature = BASE64URL.encode(mac(secret, signing_input.as_bytes()).finalize().into_bytes());
+    format!("{signing_input}.{signature}")
+}
+
+fn mac(secret: &[u8], data: &[u8]) -> HmacSha256 {
+    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC accepts any key"));
+    mac.update(data);
+    mac
+}
+
+/// Checks tokens for one room.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    secret: Vec<u8>,
+    room: String,
+}
+
+impl fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenVerifier").field("room", &self.room).finish_non_exhaustive()
+    }
+}
+
+impl TokenVerifier {
+    pub fn new(secret: impl Into<Vec<u8>>, room: impl Into<String>) -> Self {
+        Self { secret: secret.into(), room: room.into() }
+    }
+
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
+    /// Verifies a token's signature, expiry and room, and returns who it names.
+    pub fn verify(&self, token: &str, now_ms: f64) -> Result<Identity, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Malformed(format!(
+                "{} bytes is over the {MAX_TOKEN_BYTES}-byte limit",
+                token.len()
+            )));
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::Malformed("expected three base64url parts separated by '.'".into()));
+        };
+        let decode = |part: &str, what: &str| {
+            BASE64URL.decode(part).map_err(|e| AuthError::Malformed(format!("the {what} is not base64url: {e}")))
+        };
+        let header: Header = serde_json::from_slice(&decode(header, "header")?)
+            .map_err(|e| AuthError::Malformed(format!("the header is not a JWT header: {e}")))?;
+        if header.alg != "HS256" {
+            return Err(AuthError::UnsupportedAlgorithm(header.alg));
+        }
+        let signature = decode(signature, "signature")?;
+        let signing_input = &token[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
+        // Constant-time comparison inside `verify_slice`.
+        mac(&self.secret, signing_input.as_bytes()).verify_slice(&signature).map_err(|_| AuthError::BadSignature)?;
+        let claims: Claims = serde_json::from_slice(&decode(payload, "payload")?)
+            .map_err(|e| AuthError::Malformed(format!("the claims must be {{sub, role, room, exp}}: {e}")))?;
+        if claims.sub.is_empty() || claims.sub.chars().count() > 128 {
+            return Err(AuthError::BadClaim { claim: "sub", problem: "must be 1 to 128 characters".into() });
+        }
+        let role = Role::parse(&claims.role).ok_or_else(|| AuthError::BadClaim {
+            claim: "role",
+            problem: format!("{:?} is not one of admin, manager, member, viewer", claims.role),
+        })?;
+        if claims.room != self.room {
+            return Err(AuthError::WrongRoom { token_room: claims.room, room: self.room.clone() });
+        }
+        let expires_at_ms = claims.exp * 1000.0;
+        if !expires_at_ms.is_finite() {
+            return Err(AuthError::BadClaim { claim: "exp", problem: "must be seconds since the epoch".into() });
+        }
+        if now_ms >= expires_at_ms {
+            return Err(AuthError::Expired { expired_at: crate::text::iso_timestamp(expires_at_ms) });
+        }
+        Ok(Identity { subject: claims.sub, role, name: claims.name, expires_at_ms: Some(expires_at_ms) })
+    }
+}
+
+/// The expiry (ms since the epoch) a token claims, read without verifying it: the client
+/// uses it to refresh a token before it runs out.
+pub fn unverified_expiry_ms(token: &str) -> Option<f64> {
+    let payload = token.split('.').nth(1)?;
+    let claims: serde_json::Value = serde_json::from_slice(&BASE64URL.decode(payload).ok()?).ok()?;
+    claims.get("exp")?.as_f64().map(|s| s * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_800_000_000_000.0;
+
+    fn claims(role: &str, room: &str) -> Claims {
+        Claims { sub: "u1".into(), role: role.into(), room: room.into(), exp: NOW / 1000.0 + 60.0, name: None }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_for_its_room() {
+        let verifier = TokenVerifier::new(b"secret".to_vec(), "org-a");
+        let token = sign(&claims("manager", "org-a"), b"secret");
+        let identity = verifier.verify(&token, NOW).unwrap();
+        assert_eq!(identity.subject, "u1");
+        assert_eq!(identity.role, Role::Manager);
+        assert_eq!(identity.expires_at_ms, Some(NOW + 60_000.0));
+        assert_eq!(unverified_expiry_ms(&token), Some(NOW + 60_000.0));
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let verifier = TokenVerifier::new(b"secret".to_vec(), "org-a");
+        let other_room = sign(&claims("admin", "org-b"), b"secret");
+        assert_eq!(
+            verifier.verify(&other_room, NOW),
+            Err(AuthError::WrongRoom { token_room: "org-b".into(), room: "org-a".into() })
+        );
+        let forged = sign(&claims("admin", "org-a"), b"guess");
+        assert_eq!(verifier.verify(&forged, NOW), Err(AuthError::BadSignature));
+        let token = sign(&claims("admin", "org-a"), b"secret");
+        assert!(matches!(verifier.verify(&token, NOW + 60_000.0), Err(AuthError::Expired { .. })));
+        let bad_role = sign(&claims("root", "org-a"), b"secret");
+        let err = verifier.verify(&bad_role, NOW).unwrap_err();
+        assert!(err.to_string().contains("\"root\" is not one of admin"), "{err}");
+        assert!(matches!(verifier.verify("abc", NOW), Err(AuthError::Malformed(_))));
+        assert!(matches!(verifier.verify("a.b.c", NOW), Err(AuthError::Malformed(_))));
+        // Tampering with the claims breaks the signature.
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[1] = BASE64URL.encode(serde_json::to_vec(&claims("admin", "org-a")).unwrap()).replace('A', "B");
+        assert!(verifier.verify(&parts.join("."), NOW).is_err());
+        // "none" and other algorithms are refused before anything else.
+        let none = format!("{}.{}.", BASE64URL.encode(br#"{"alg":"none"}"#), token.split('.').nth(1).unwrap());
+        assert_eq!(verifier.verify(&none, NOW), Err(AuthError::UnsupportedAlgorithm("none".into())));
+    }
+
+    #[test]
+    fn access_follows_role_order() {
+        let member = Identity { subject: "m".into(), role: Role::Member, name: None, expires_at_ms: None };
+        assert!(Access::Public.allows(None));
+        assert!(!Access::AtLeast(Role::Viewer).allows(None));
+        assert!(Access::AtLeast(Role::Member).allows(Some(&member)));
+        assert!(!Access::AtLeast(Role::Manager).allows(Some(&member)));
+        assert!(!Access::Nobody.allows(Some(&Identity::trusted())));
+        assert_eq!(Access::AtLeast(Role::Manager).describe(), "the roles manager, admin");
+    }
+}

@@ -1,0 +1,126 @@
+//! Who each connection is: the identity its token proved, kept in `_conns` so it survives
+//! hibernation, and how it changes on a live socket.
+//!
+//! A connection starts signed out. `authenticate` with a valid token for this room makes it
+//! that user; another `authenticate` (a refreshed token, another user, or `null` to sign
+//! out) replaces the identity without dropping any subscription: every query of the
+//! connection re-runs under the new identity and the client gets one transition whose
+//! `identity` moved by one, carrying the results that changed. An expired token counts as
+//! signed out from the moment it expires — queries re-run by later commits fail with
+//! `UNAUTHENTICATED` until the client authenticates again.
+
+use super::{error_to, AuthPolicy, HttpReply, Outgoing, Room};
+use crate::auth::Identity;
+use crate::engine::FnError;
+use crate::ids::ConnId;
+use crate::protocol::{ErrorCode, QueryId, ServerMessage, StateVersion};
+use crate::storage::{Sql, SqlValue, StorageError};
+
+/// What `_conns.caller` holds for a connection.
+enum Stored {
+    SignedOut,
+    Valid(Identity),
+    Expired(Identity),
+}
+
+impl<S: Sql> Room<S> {
+    fn stored_caller(&self, conn: &ConnId, now_ms: f64) -> Result<Stored, StorageError> {
+        if let AuthPolicy::TrustAll = *self.auth.borrow() {
+            return Ok(Stored::Valid(Identity::trusted()));
+        }
+        let rows = self.sql.exec("SELECT caller FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
+        let stored = rows.first().and_then(|r| r.first()).and_then(SqlValue::as_text);
+        // An unreadable identity (written by another build) is treated as signed out.
+        Ok(match stored.and_then(|text| serde_json::from_str::<Identity>(text).ok()) {
+            None => Stored::SignedOut,
+            Some(identity) if identity.is_expired(now_ms) => Stored::Expired(identity),
+            Some(identity) => Stored::Valid(identity),
+        })
+    }
+
+    /// The identity a connection's calls run under now (`None`: signed out or expired).
+    pub(super) fn caller_of(&self, conn: &ConnId, now_ms: f64) -> Result<Option<Identity>, StorageError> {
+        Ok(match self.stored_caller(conn, now_ms)? {
+            Stored::Valid(identity) => Some(identity),
+            Stored::SignedOut | Stored::Expired(_) => None,
+        })
+    }
+
+    /// The caller of a mutation; an expired token is refused with a message that says so
+    /// (rather than running the mutation signed out).
+    pub(super) fn mutation_caller(
+        &self,
+        conn: &ConnId,
+        now_ms: f64,
+    ) -> Result<Result<Option<Identity>, FnError>, StorageError> {
+        Ok(match self.stored_caller(conn, now_ms)? {
+            Stored::Valid(identity) => Ok(Some(identity)),
+            Stored::SignedOut => Ok(None),
+            Stored::Expired(identity) => Err(FnError::Unauthenticated(format!(
+                "the token of {} expired at {}; refresh it",
+                identity.subject,
+                crate::text::iso_timestamp(identity.expires_at_ms.unwrap_or_default())
+            ))),
+        })
+    }
+
+    /// The caller of a one-shot HTTP call, from its `Authorization: Bearer <token>` header.
+    pub(super) fn http_caller(&self, authorization: Option<&str>, now_ms: f64) -> Result<Option<Identity>, HttpReply> {
+        let verifier = match &*self.auth.borrow() {
+            AuthPolicy::TrustAll => return Ok(Some(Identity::trusted())),
+            AuthPolicy::Tokens(verifier) => verifier.clone(),
+        };
+        let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else { return Ok(None) };
+        let Some(token) = header.strip_prefix("Bearer ").map(str::trim) else {
+            return Err(HttpReply::error(
+                ErrorCode::Unauthenticated,
+                "the Authorization header must be \"Bearer <token>\"".into(),
+            ));
+        };
+        verifier
+            .verify(token, now_ms)
+            .map(Some)
+            .map_err(|e| HttpReply::error(ErrorCode::Unauthenticated, e.to_string()))
+    }
+
+    /// `authenticate`: verifies the token, stores the new identity, re-runs the
+    /// connection's queries under it and sends one transition with what changed.
+    pub(super) fn authenticate(
+        &self,
+        conn: &ConnId,
+        token: Option<&str>,
+        now_ms: f64,
+    ) -> Result<Vec<Outgoing>, StorageError> {
+        let identity = match (&*self.auth.borrow(), token) {
+            (_, None) => None,
+            (AuthPolicy::TrustAll, Some(_)) => Some(Identity::trusted()),
+            (AuthPolicy::Tokens(verifier), Some(token)) => match verifier.verify(token, now_ms) {
+                Ok(identity) => Some(identity),
+                Err(e) => return Ok(vec![error_to(conn, ErrorCode::Unauthenticated, e.to_string())]),
+            },
+        };
+        let start = self.connection_version(conn)?;
+        let end = StateVersion { identity: start.identity + 1, ts: self.current_ts()?, ..start };
+        let stored =
+            identity.as_ref().and_then(|i| serde_json::to_string(i).ok()).map_or(SqlValue::Null, SqlValue::Text);
+        self.sql.exec(
+            "UPDATE _conns SET caller = ?, identity = ? WHERE conn_id = ?",
+            &[stored, i64::from(end.identity).into(), conn.as_str().into()],
+        )?;
+        self.set_connection_version(conn, end)?;
+        let caller = self.caller_of(conn, now_ms)?;
+        let query_ids =
+            self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ? ORDER BY query_id", &[conn.as_str().into()])?;
+        let mut modifications = Vec::new();
+        for row in query_ids {
+            let query_id = super::int_at(&row, 0) as QueryId;
+            if let Some(modification) = self.rerun(conn, query_id, caller.as_ref())? {
+                modifications.push(modification);
+            }
+        }
+        Ok(vec![Outgoing {
+            to: conn.clone(),
+            message: ServerMessage::Transition { start_version: start, end_version: end, modifications },
+        }])
+    }
+}

@@ -1,0 +1,101 @@
+//! What a room is doing, for operators: `GET /rooms/:room/stats` (admins only).
+//!
+//! Connection and subscription counts come from SQLite (they survive hibernation); commit
+//! and fan-out counters are kept in memory since the room last woke up, which is what an
+//! operator looking at a live incident wants; the commit timestamp counts every commit ever.
+
+use super::{HttpReply, Outgoing, Room};
+use crate::auth::{Access, Role};
+use crate::protocol::{ErrorCode, Ts};
+use crate::storage::{Sql, StorageError};
+use serde::Serialize;
+
+/// The last commit that reached subscribers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FanOut {
+    /// Wall-clock time of the fan-out (ms since the epoch).
+    pub at_ms: f64,
+    /// The commit it carried.
+    pub ts: Ts,
+    /// Subscriptions whose read sets the commit touched (re-run).
+    pub rerun: usize,
+    /// Connections that got a transition.
+    pub transitions: usize,
+    /// Bytes of the transition frames sent.
+    pub bytes: usize,
+}
+
+/// Counters since the room last woke up.
+#[derive(Debug, Default)]
+pub(super) struct Activity {
+    pub commits: u64,
+    pub fan_outs: u64,
+    pub connects_refused: u64,
+    pub last_fan_out: Option<FanOut>,
+}
+
+impl Activity {
+    pub(super) fn record_fan_out(&mut self, at_ms: f64, ts: Ts, rerun: usize, out: &[Outgoing]) {
+        self.fan_outs += 1;
+        let bytes = out.iter().map(|o| o.message.to_json().len()).sum();
+        self.last_fan_out = Some(FanOut { at_ms, ts, rerun, transitions: out.len(), bytes });
+    }
+}
+
+/// A room's statistics, as the stats endpoint returns them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomStats {
+    pub connections: u64,
+    pub subscriptions: u64,
+    /// The room's commit timestamp: commits ever made.
+    pub commit_ts: Ts,
+    pub commits_since_wake: u64,
+    pub fan_outs_since_wake: u64,
+    pub connects_refused_since_wake: u64,
+    pub last_fan_out: Option<FanOut>,
+    pub sqlite_bytes: u64,
+    pub rows_read: u64,
+    pub rows_written: u64,
+}
+
+impl<S: Sql> Room<S> {
+    pub fn stats(&self) -> Result<RoomStats, StorageError> {
+        let count = |table: &str| -> Result<u64, StorageError> {
+            let rows = self.sql.exec(&format!("SELECT COUNT(*) FROM {table}"), &[])?;
+            Ok(rows.first().map(|r| super::int_at(r, 0)).unwrap_or(0) as u64)
+        };
+        let activity = self.activity.borrow();
+        let counters = self.sql.counters();
+        Ok(RoomStats {
+            connections: count("_conns")?,
+            subscriptions: count("_subs")?,
+            commit_ts: self.current_ts()?,
+            commits_since_wake: activity.commits,
+            fan_outs_since_wake: activity.fan_outs,
+            connects_refused_since_wake: activity.connects_refused,
+            last_fan_out: activity.last_fan_out.clone(),
+            sqlite_bytes: counters.size_bytes,
+            rows_read: counters.rows_read,
+            rows_written: counters.rows_written,
+        })
+    }
+
+    /// `GET /rooms/:room/stats`: the stats for an admin of this room, a 401/403 otherwise.
+    pub fn stats_http(&self, authorization: Option<&str>, now_ms: f64) -> HttpReply {
+        let caller = match self.http_caller(authorization, now_ms) {
+            Ok(caller) => caller,
+            Err(reply) => return reply,
+        };
+        let admins = Access::AtLeast(Role::Admin);
+        if !admins.allows(caller.as_ref()) {
+            let e = crate::engine::FnError::denied(admins, caller.as_ref(), "reading the room's stats");
+            return HttpReply::error(e.code(), e.to_string());
+        }
+        match self.stats() {
+            Ok(stats) => HttpReply { status: 200, body: serde_json::to_value(stats).unwrap_or_default() },
+            Err(e) => HttpReply::error(ErrorCode::Internal, e.to_string()),
+        }
+    }
+}
