@@ -20,6 +20,7 @@ rows = [
     ("page_of_50_over_100k_rows", "engine_indexed_page_with_read_set", "baseline_raw_sql_50_rows", "indexed 50-row page over 100k rows vs raw SQL of the same rows"),
     ("commit", "tasks_create_via_room_0_subscribers", "baseline_raw_insert", "tasks:create through the room (validate, index, unique, ts) vs a raw INSERT"),
     ("commit", "tasks_create_via_room_100_subscribers", "tasks_create_via_room_0_subscribers", "commit with 100 unaffected subscribers vs none"),
+    ("fan_out", "update_seen_by_1000_subscribers", "update_seen_by_1_subscribers", "commit whose change 1,000 subscribers see vs 1 (frames encoded)"),
 ]
 print("\n| measurement | target (median) | baseline (median) | ratio |")
 print("|---|---|---|---|")

@@ -98,6 +98,69 @@ fn page_rerun(c: &mut Criterion) {
     let _ = std::fs::remove_file(&path);
 }
 
+type BenchRoom = Room<NativeSql>;
+
+fn mutation_frame(request_id: u32, path: &str, args: serde_json::Value) -> String {
+    json!({"type": "mutation", "requestId": request_id, "udfPath": path, "args": args}).to_string()
+}
+
+/// Runs a mutation that must succeed; returns its result.
+fn commit_ok(room: &BenchRoom, env: &mut TestEnvironment, conn: &ConnId, text: &str) -> serde_json::Value {
+    let out = room.handle(RoomInput::Frame { conn, text }, env);
+    match &out.last().expect("a response").message {
+        roomsync_shared::ServerMessage::MutationResponse {
+            outcome: roomsync_shared::protocol::MutationOutcome::Success { result, .. },
+            ..
+        } => result.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A room without rate limits, its clock, a writer connection and a user id.
+fn room_with_user() -> (BenchRoom, TestEnvironment, ConnId, serde_json::Value) {
+    let room = Room::open(NativeSql::in_memory().unwrap())
+        .unwrap()
+        .with_limits(roomsync_shared::room::RoomLimits::unlimited());
+    let mut env = TestEnvironment::new(1.7e12);
+    let writer = ConnId::from_stored("writer".into());
+    let ensure = mutation_frame(1, "users:ensure", json!({"name": "u", "email": "u@x", "role": "admin"}));
+    let user = commit_ok(&room, &mut env, &writer, &ensure);
+    (room, env, writer, user)
+}
+
+/// One commit that changes the result every subscriber holds (a task's title in the list
+/// everyone watches): the cost of fanning out to 1,000 panels vs to one.
+fn fan_out(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fan_out");
+    for subscribers in [1usize, 1000] {
+        group.bench_function(format!("update_seen_by_{subscribers}_subscribers"), |b| {
+            let (room, mut env, writer, user) = room_with_user();
+            let create = mutation_frame(2, "tasks:create", json!({"title": "t", "created_by": user}));
+            let task = commit_ok(&room, &mut env, &writer, &create);
+            for s in 0..subscribers {
+                let conn = ConnId::from_stored(format!("s{s}"));
+                let sub =
+                    json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:list", "args": {"status": "pending"}});
+                room.handle(RoomInput::Frame { conn: &conn, text: &sub.to_string() }, &mut env);
+            }
+            let mut n = 10u32;
+            b.iter_batched(
+                || {
+                    n += 1;
+                    mutation_frame(n, "tasks:update", json!({"id": task, "title": format!("title {n}")}))
+                },
+                |text| {
+                    let out = room.handle(RoomInput::Frame { conn: &writer, text: &text }, &mut env);
+                    // The frames as the worker sends them.
+                    black_box(out.iter().map(|o| o.message.to_json().len()).sum::<usize>())
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 fn commits(c: &mut Criterion) {
     let mut group = c.benchmark_group("commit");
     group.bench_function("baseline_raw_insert", |b| {
@@ -107,21 +170,7 @@ fn commits(c: &mut Criterion) {
     });
     for subscribers in [0usize, 100] {
         group.bench_function(format!("tasks_create_via_room_{subscribers}_subscribers"), |b| {
-            let room = Room::open(NativeSql::in_memory().unwrap()).unwrap().with_limits(roomsync_shared::room::RoomLimits::unlimited());
-            let mut env = TestEnvironment::new(1.7e12);
-            let writer = ConnId::from_stored("writer".into());
-            let frame = |request_id: u32, path: &str, args: serde_json::Value| {
-                json!({"type": "mutation", "requestId": request_id, "udfPath": path, "args": args}).to_string()
-            };
-            let ensure = frame(1, "users:ensure", json!({"name": "u", "email": "u@x", "role": "admin"}));
-            let out = room.handle(RoomInput::Frame { conn: &writer, text: &ensure }, &mut env);
-            let user = match &out.last().unwrap().message {
-                roomsync_shared::ServerMessage::MutationResponse {
-                    outcome: roomsync_shared::protocol::MutationOutcome::Success { result, .. },
-                    ..
-                } => result.clone(),
-                other => panic!("{other:?}"),
-            };
+            let (room, mut env, writer, user) = room_with_user();
             for s in 0..subscribers {
                 let conn = ConnId::from_stored(format!("s{s}"));
                 // Each watches its own (empty) status filter, so commits re-run none of them…
@@ -132,7 +181,7 @@ fn commits(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     n += 1;
-                    frame(n, "tasks:create", json!({"title": "x", "created_by": user}))
+                    mutation_frame(n, "tasks:create", json!({"title": "x", "created_by": user}))
                 },
                 |text| black_box(room.handle(RoomInput::Frame { conn: &writer, text: &text }, &mut env)),
                 BatchSize::SmallInput,
@@ -159,5 +208,5 @@ fn wire_size(c: &mut Criterion) {
     c.bench_function("noop", |b| b.iter(|| black_box(full)));
 }
 
-criterion_group!(benches, invalidation, page_rerun, commits, wire_size);
+criterion_group!(benches, invalidation, page_rerun, commits, fan_out, wire_size);
 criterion_main!(benches);

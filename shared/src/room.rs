@@ -29,6 +29,7 @@ use crate::storage::{Sql, SqlValue, StorageError};
 use serde_json::Value as Json;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 /// Most bytes of last results kept in memory to diff against (beyond it, full results are
 /// sent; after hibernation the cache starts empty and the first update is sent whole).
@@ -124,6 +125,32 @@ struct QueryRun {
     hash: String,
     /// Size of the result's JSON text (0 for an error), for the diff cache.
     size: usize,
+    /// The function asked who is calling: the result may differ between callers with the
+    /// same role, so it is not shared between them.
+    personal: bool,
+    /// The read set's stored text, made once however many subscribers share this run.
+    read_set_text: std::cell::OnceCell<String>,
+}
+
+/// Query runs shared within one fan-out: subscribers of the same query with the same
+/// arguments (the common case: every open panel shows the same list) cost one run, not one
+/// each. Runs are keyed by the caller's role, or by the caller itself when the function
+/// looked at who is calling.
+#[derive(Default)]
+struct SharedRuns {
+    runs: HashMap<(String, String, Option<String>, String), Rc<QueryRun>>,
+    /// Diffs by (base hash, new hash): `None` when the whole result is smaller to send.
+    diffs: HashMap<(String, String), Option<ValueDiff>>,
+}
+
+impl SharedRuns {
+    fn role_key(caller: Option<&Identity>) -> String {
+        caller.map_or("-".into(), |c| c.role.as_str().into())
+    }
+
+    fn caller_key(caller: Option<&Identity>) -> String {
+        caller.map_or("-".into(), |c| format!("{}|{}", c.role, c.subject))
+    }
 }
 
 impl QueryRun {
@@ -135,7 +162,7 @@ impl QueryRun {
             }
             Err(e) => (hash_text(&format!("error:{}:{e}", e.code())), 0),
         };
-        Self { result, read_set, journal, hash, size }
+        Self { result, read_set, journal, hash, size, personal: false, read_set_text: Default::default() }
     }
 
     fn modification(&self, query_id: QueryId) -> QueryModification {
@@ -228,25 +255,50 @@ impl TokenBucket {
     }
 }
 
+/// The last result each subscription was sent, to diff against. Results are stored once per
+/// hash: a thousand panels showing the same list hold one copy between them.
 #[derive(Default)]
 struct ResultCache {
-    entries: HashMap<SubKey, (String, Json, usize)>,
+    held: HashMap<SubKey, String>,
+    values: HashMap<String, CachedResult>,
     bytes: usize,
+}
+
+struct CachedResult {
+    value: Rc<Json>,
+    size: usize,
+    holders: usize,
 }
 
 impl ResultCache {
     fn remember(&mut self, key: SubKey, hash: String, value: &Json, size: usize) {
         self.forget(&key);
-        if self.bytes + size <= RESULT_CACHE_BYTES {
-            self.bytes += size;
-            self.entries.insert(key, (hash, value.clone(), size));
+        match self.values.get_mut(&hash) {
+            Some(cached) => cached.holders += 1,
+            None if self.bytes + size <= RESULT_CACHE_BYTES => {
+                self.bytes += size;
+                self.values.insert(hash.clone(), CachedResult { value: Rc::new(value.clone()), size, holders: 1 });
+            }
+            None => return,
         }
+        self.held.insert(key, hash);
     }
 
     fn forget(&mut self, key: &SubKey) {
-        if let Some((_, _, size)) = self.entries.remove(key) {
-            self.bytes -= size;
+        let Some(hash) = self.held.remove(key) else { return };
+        if let Some(cached) = self.values.get_mut(&hash) {
+            cached.holders -= 1;
+            if cached.holders == 0 {
+                self.bytes -= cached.size;
+                self.values.remove(&hash);
+            }
         }
+    }
+
+    /// The value `key` was last sent, if it is the one with `hash`.
+    fn base(&self, key: &SubKey, hash: &str) -> Option<(Rc<Json>, usize)> {
+        let held = self.held.get(key).filter(|h| *h == hash)?;
+        self.values.get(held).map(|c| (c.value.clone(), c.size))
     }
 }
 
@@ -539,15 +591,16 @@ impl<S: Sql> Room<S> {
         };
         let mut tx = Tx::reader(&self.sql, self.schema, journal).for_caller(Caller::Client(caller.cloned()));
         let result = (def.handler)(&mut tx, &args).map(|v| v.to_json());
+        let personal = tx.read_identity();
         let (read_set, _, journal) = tx.finish();
-        QueryRun::new(result, read_set, journal)
+        QueryRun { personal, ..QueryRun::new(result, read_set, journal) }
     }
 
     fn store_subscription(&self, conn: &ConnId, query_id: QueryId, run: &QueryRun) -> Result<(), StorageError> {
         self.sql.exec(
             "UPDATE _subs SET read_set = ?, journal = ?, result_hash = ? WHERE conn_id = ? AND query_id = ?",
             &[
-                run.read_set.to_text().into(),
+                run.read_set_text.get_or_init(|| run.read_set.to_text()).clone().into(),
                 run.journal.clone().map(SqlValue::Text).unwrap_or(SqlValue::Null),
                 run.hash.clone().into(),
                 conn.as_str().into(),
@@ -810,12 +863,13 @@ impl<S: Sql> Room<S> {
         let rerun = affected.len();
         let mut changed: BTreeMap<ConnId, Vec<QueryModification>> = BTreeMap::new();
         let mut callers: HashMap<ConnId, Option<Identity>> = HashMap::new();
+        let mut shared = SharedRuns::default();
         for (conn, query_id) in affected {
             let caller = match callers.get(&conn) {
                 Some(caller) => caller.clone(),
                 None => callers.entry(conn.clone()).or_insert(self.caller_of(&conn, now_ms)?).clone(),
             };
-            if let Some(modification) = self.rerun(&conn, query_id, caller.as_ref())? {
+            if let Some(modification) = self.rerun(&conn, query_id, caller.as_ref(), &mut shared)? {
                 changed.entry(conn).or_default().push(modification);
             }
         }
@@ -840,33 +894,53 @@ impl<S: Sql> Room<S> {
         conn: &ConnId,
         query_id: QueryId,
         caller: Option<&Identity>,
+        shared: &mut SharedRuns,
     ) -> Result<Option<QueryModification>, StorageError> {
         let rows = self.sql.exec(
             "SELECT udf_path, args, journal, result_hash FROM _subs WHERE conn_id = ? AND query_id = ?",
             &[conn.as_str().into(), i64::from(query_id).into()],
         )?;
         let Some(row) = rows.first() else { return Ok(None) };
-        let args: Json = serde_json::from_str(&text_at(row, 1)?).unwrap_or(Json::Null);
+        let (udf_path, args_text) = (text_at(row, 0)?, text_at(row, 1)?);
         let journal = row.get(2).and_then(SqlValue::as_text).map(str::to_string);
-        let run = self.run_query(&text_at(row, 0)?, &args, journal, caller);
+        let key = |who: String| (udf_path.clone(), args_text.clone(), journal.clone(), who);
+        let found = shared
+            .runs
+            .get(&key(SharedRuns::role_key(caller)))
+            .or_else(|| shared.runs.get(&key(SharedRuns::caller_key(caller))))
+            .cloned();
+        let run = match found {
+            Some(run) => run,
+            None => {
+                let args: Json = serde_json::from_str(&args_text).unwrap_or(Json::Null);
+                let run = Rc::new(self.run_query(&udf_path, &args, journal.clone(), caller));
+                let who = if run.personal { SharedRuns::caller_key(caller) } else { SharedRuns::role_key(caller) };
+                shared.runs.insert(key(who), run.clone());
+                run
+            }
+        };
         let old_hash = text_at(row, 3)?;
         if run.hash == old_hash {
             self.store_subscription(conn, query_id, &run)?;
             return Ok(None);
         }
         let key = (conn.clone(), query_id);
-        let base = self.results.borrow().entries.get(&key).filter(|(h, _, _)| *h == old_hash).cloned();
-        let modification = match (&run.result, base) {
-            (Ok(new), Some((base_hash, old, old_size))) => {
-                let diff = ValueDiff::compute(&old, new);
-                // A diff only when it is clearly smaller than the result itself.
-                if diff.to_json().to_string().len() * 3 < old_size.max(64) * 2 {
-                    QueryModification::QueryDiff { query_id, base_hash, hash: run.hash.clone(), diff }
-                } else {
-                    run.modification(query_id)
-                }
-            }
-            _ => run.modification(query_id),
+        let base = self.results.borrow().base(&key, &old_hash);
+        let diff = match (&run.result, base) {
+            (Ok(new), Some((old, old_size))) => shared
+                .diffs
+                .entry((old_hash.clone(), run.hash.clone()))
+                .or_insert_with(|| {
+                    let diff = ValueDiff::compute(&old, new);
+                    // A diff only when it is clearly smaller than the result itself.
+                    (diff.to_json().to_string().len() * 3 < old_size.max(64) * 2).then_some(diff)
+                })
+                .clone(),
+            _ => None,
+        };
+        let modification = match diff {
+            Some(diff) => QueryModification::QueryDiff { query_id, base_hash: old_hash, hash: run.hash.clone(), diff },
+            None => run.modification(query_id),
         };
         self.store_subscription(conn, query_id, &run)?;
         Ok(Some(modification))

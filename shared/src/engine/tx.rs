@@ -35,6 +35,9 @@ pub enum Caller {
 pub struct Tx<'a> {
     pub(super) sql: &'a dyn Sql,
     caller: Caller,
+    /// Whether the function looked at who is calling (beyond the role rules the engine
+    /// applies): if not, its result is the same for every caller with the same role.
+    identity_read: std::cell::Cell<bool>,
     pub(super) schema: &'a Schema,
     env: Option<&'a mut dyn Environment>,
     pub(super) read_set: ReadSet,
@@ -66,6 +69,7 @@ impl<'a> Tx<'a> {
         Self {
             sql,
             caller: Caller::System,
+            identity_read: std::cell::Cell::new(false),
             schema,
             env,
             read_set: ReadSet::default(),
@@ -85,6 +89,7 @@ impl<'a> Tx<'a> {
 
     /// The signed-in caller, if any (`None` for anonymous clients and for system code).
     pub fn identity(&self) -> Option<&Identity> {
+        self.identity_read.set(true);
         match &self.caller {
             Caller::Client(identity) => identity.as_ref(),
             Caller::System => None,
@@ -103,7 +108,11 @@ impl<'a> Tx<'a> {
         if self.may(access) {
             return Ok(());
         }
-        Err(FnError::denied(access, self.identity(), action()))
+        let identity = match &self.caller {
+            Caller::Client(identity) => identity.as_ref(),
+            Caller::System => None,
+        };
+        Err(FnError::denied(access, identity, action()))
     }
 
     /// The table, if the caller may read it.
@@ -127,6 +136,11 @@ impl<'a> Tx<'a> {
             }
         }
         doc
+    }
+
+    /// Whether the function asked who is calling ([`Tx::identity`]).
+    pub fn read_identity(&self) -> bool {
+        self.identity_read.get()
     }
 
     /// What this transaction read, what it wrote, and the journal it pinned.

@@ -112,9 +112,10 @@ impl<S: Sql> Room<S> {
         let query_ids =
             self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ? ORDER BY query_id", &[conn.as_str().into()])?;
         let mut modifications = Vec::new();
+        let mut shared = super::SharedRuns::default();
         for row in query_ids {
             let query_id = super::int_at(&row, 0) as QueryId;
-            if let Some(modification) = self.rerun(conn, query_id, caller.as_ref())? {
+            if let Some(modification) = self.rerun(conn, query_id, caller.as_ref(), &mut shared)? {
                 modifications.push(modification);
             }
         }

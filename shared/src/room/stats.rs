@@ -22,8 +22,6 @@ pub struct FanOut {
     pub rerun: usize,
     /// Connections that got a transition.
     pub transitions: usize,
-    /// Bytes of the transition frames sent.
-    pub bytes: usize,
 }
 
 /// Counters since the room last woke up.
@@ -38,8 +36,7 @@ pub(super) struct Activity {
 impl Activity {
     pub(super) fn record_fan_out(&mut self, at_ms: f64, ts: Ts, rerun: usize, out: &[Outgoing]) {
         self.fan_outs += 1;
-        let bytes = out.iter().map(|o| o.message.to_json().len()).sum();
-        self.last_fan_out = Some(FanOut { at_ms, ts, rerun, transitions: out.len(), bytes });
+        self.last_fan_out = Some(FanOut { at_ms, ts, rerun, transitions: out.len() });
     }
 }
 

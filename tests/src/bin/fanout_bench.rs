@@ -32,11 +32,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 /// Resident memory of the workerd processes in wrangler's process group, in bytes.
 fn workerd_rss(group: u32) -> u64 {
-    let output = std::process::Command::new("ps").args(["-o", "rss=,comm=", "-g", &group.to_string()]).output();
+    let output = std::process::Command::new("ps").args(["-e", "-o", "pgid=,rss=,comm="]).output();
     let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
     text.lines()
-        .filter(|l| l.contains("workerd"))
-        .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            let (pgid, rss, comm) =
+                (fields.next()?.parse::<u32>().ok()?, fields.next()?.parse::<u64>().ok()?, fields.next()?);
+            (pgid == group && comm.contains("workerd")).then_some(rss)
+        })
         .sum::<u64>()
         * 1024
 }
