@@ -61,8 +61,33 @@ impl Drop for Connection {
 }
 
 struct Subscriber {
+    /// Tells apart listeners that share one server query.
+    listener: u32,
     on_update: Function,
     on_error: Option<Function>,
+}
+
+/// Frames kept for devtools (newest last).
+const FRAME_RING: usize = 200;
+/// Characters of each frame kept for devtools.
+const FRAME_PREVIEW: usize = 600;
+/// Connection state changes kept for devtools.
+const HISTORY: usize = 50;
+
+/// One frame as devtools show it.
+struct FrameRecord {
+    outgoing: bool,
+    at_ms: f64,
+    bytes: usize,
+    preview: String,
+}
+
+/// Per-query timings for devtools.
+#[derive(Default, Clone, Copy)]
+struct QueryTiming {
+    subscribed_at_ms: f64,
+    first_result_ms: Option<f64>,
+    last_update_ms: Option<f64>,
 }
 
 struct PendingPromise {
@@ -78,9 +103,15 @@ pub struct Driver {
     attempts: Cell<u32>,
     closed: Cell<bool>,
     connection: RefCell<Option<Connection>>,
-    subscribers: RefCell<HashMap<QueryId, Subscriber>>,
+    subscribers: RefCell<HashMap<QueryId, Vec<Subscriber>>>,
+    next_subscriber: Cell<u32>,
+    frames: RefCell<std::collections::VecDeque<FrameRecord>>,
+    history: RefCell<std::collections::VecDeque<(ConnectionState, f64)>>,
+    timings: RefCell<HashMap<QueryId, QueryTiming>>,
     promises: RefCell<HashMap<RequestId, PendingPromise>>,
     state_listeners: RefCell<Vec<(u32, Function)>>,
+    /// Called with the number of unanswered mutations whenever it changes.
+    pending_listeners: RefCell<Vec<(u32, Function)>>,
     next_listener: Cell<u32>,
     /// Bumped on every new socket: timers of older sockets find it changed and stop.
     generation: Cell<u32>,
@@ -164,8 +195,13 @@ impl Driver {
             closed: Cell::new(false),
             connection: RefCell::new(None),
             subscribers: RefCell::new(HashMap::new()),
+            next_subscriber: Cell::new(0),
+            frames: RefCell::default(),
+            history: RefCell::default(),
+            timings: RefCell::default(),
             promises: RefCell::new(HashMap::new()),
             state_listeners: RefCell::new(Vec::new()),
+            pending_listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(0),
             generation: Cell::new(0),
             heartbeat: RefCell::new(None),
@@ -338,11 +374,34 @@ impl Driver {
 
     pub fn remove_state_listener(&self, id: u32) {
         self.state_listeners.borrow_mut().retain(|(i, _)| *i != id);
+        self.pending_listeners.borrow_mut().retain(|(i, _)| *i != id);
+    }
+
+    pub fn add_pending_listener(&self, callback: Function) -> u32 {
+        let id = self.next_listener.get() + 1;
+        self.next_listener.set(id);
+        self.pending_listeners.borrow_mut().push((id, callback));
+        id
+    }
+
+    fn pending_changed(&self) {
+        let listeners: Vec<Function> = self.pending_listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
+        let count = JsValue::from(self.pending_mutations() as u32);
+        for listener in listeners {
+            report(listener.call1(&JsValue::NULL, &count));
+        }
     }
 
     fn set_state(&self, state: ConnectionState) {
         if self.state.replace(state) == state {
             return;
+        }
+        {
+            let mut history = self.history.borrow_mut();
+            if history.len() == HISTORY {
+                history.pop_front();
+            }
+            history.push_back((state, js_sys::Date::now()));
         }
         let listeners: Vec<Function> = self.state_listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
         let value = JsValue::from_str(state.as_str());
@@ -451,6 +510,7 @@ impl Driver {
         if text == PONG {
             return;
         }
+        this.record_frame(false, text);
         let events = this.core.borrow_mut().receive(text);
         Self::dispatch(this, events);
     }
@@ -494,7 +554,9 @@ impl Driver {
         if let Some(connection) = self.connection.borrow().as_ref() {
             for frame in frames {
                 // A failed send means the socket is closing; its close handler takes over.
-                let _ = connection.ws.send_with_str(&frame.to_json());
+                let text = frame.to_json();
+                self.record_frame(true, &text);
+                let _ = connection.ws.send_with_str(&text);
             }
         }
     }
@@ -505,18 +567,12 @@ impl Driver {
         for event in events {
             match event {
                 ClientEvent::Query { query_id, result } => {
-                    let callbacks =
-                        this.subscribers.borrow().get(&query_id).map(|s| (s.on_update.clone(), s.on_error.clone()));
-                    let Some((on_update, on_error)) = callbacks else {
-                        continue;
-                    };
-                    match result {
-                        Ok(value) => report(on_update.call1(&JsValue::NULL, &json_to_js(&value))),
-                        Err(error) => match on_error {
-                            Some(on_error) => report(on_error.call1(&JsValue::NULL, &to_js_error(&error))),
-                            None => web_sys::console::error_1(&to_js_error(&error)),
-                        },
+                    if let Some(timing) = this.timings.borrow_mut().get_mut(&query_id) {
+                        let now = js_sys::Date::now();
+                        timing.first_result_ms.get_or_insert(now - timing.subscribed_at_ms);
+                        timing.last_update_ms = Some(now);
                     }
+                    Self::notify(this, query_id, &result);
                 }
                 ClientEvent::Mutation { request_id, result } => {
                     let Some(promise) = this.promises.borrow_mut().remove(&request_id) else {
@@ -526,6 +582,7 @@ impl Driver {
                         Ok(value) => report(promise.resolve.call1(&JsValue::NULL, &json_to_js(&value))),
                         Err(error) => report(promise.reject.call1(&JsValue::NULL, &to_js_error(&error))),
                     }
+                    this.pending_changed();
                 }
                 ClientEvent::ServerError {
                     code: code @ (ErrorCode::ProtocolMismatch | ErrorCode::SchemaMismatch),
@@ -573,24 +630,119 @@ impl Driver {
         }
     }
 
+    /// Calls every listener of a query with its result. Callbacks are cloned out first.
+    fn notify(this: &Rc<Self>, query_id: QueryId, result: &Result<Value, ClientError>) {
+        let callbacks: Vec<(Function, Option<Function>)> = this
+            .subscribers
+            .borrow()
+            .get(&query_id)
+            .map(|list| list.iter().map(|s| (s.on_update.clone(), s.on_error.clone())).collect())
+            .unwrap_or_default();
+        for (on_update, on_error) in callbacks {
+            match result {
+                Ok(value) => report(on_update.call1(&JsValue::NULL, &json_to_js(value))),
+                Err(error) => match on_error {
+                    Some(on_error) => report(on_error.call1(&JsValue::NULL, &to_js_error(error))),
+                    None => web_sys::console::error_1(&to_js_error(error)),
+                },
+            }
+        }
+    }
+
+    /// Subscribes; returns the query id and this listener's id (both needed to unsubscribe).
+    /// A listener joining a query that already has a result gets it at once.
     pub fn subscribe(
         this: &Rc<Self>,
         udf_path: &str,
         args: Value,
         on_update: Function,
         on_error: Option<Function>,
-    ) -> QueryId {
+    ) -> (QueryId, u32) {
         let (query_id, frame) = this.core.borrow_mut().subscribe(udf_path, args);
-        this.subscribers.borrow_mut().insert(query_id, Subscriber { on_update, on_error });
+        let listener = this.next_subscriber.get().wrapping_add(1);
+        this.next_subscriber.set(listener);
+        let cached = this.core.borrow().cached(query_id).cloned();
+        let subscriber = Subscriber { listener, on_update: on_update.clone(), on_error: on_error.clone() };
+        this.subscribers.borrow_mut().entry(query_id).or_default().push(subscriber);
+        this.timings
+            .borrow_mut()
+            .entry(query_id)
+            .or_insert(QueryTiming { subscribed_at_ms: js_sys::Date::now(), ..QueryTiming::default() });
         this.send_all(frame.as_slice());
-        query_id
+        match cached {
+            Some(Ok(value)) => report(on_update.call1(&JsValue::NULL, &json_to_js(&value))),
+            Some(Err(error)) => {
+                if let Some(on_error) = on_error {
+                    report(on_error.call1(&JsValue::NULL, &to_js_error(&error)));
+                }
+            }
+            None => {}
+        }
+        (query_id, listener)
     }
 
-    pub fn unsubscribe(this: &Rc<Self>, query_id: QueryId) {
-        let frame = this.core.borrow_mut().unsubscribe(query_id);
-        let removed = this.subscribers.borrow_mut().remove(&query_id);
+    pub fn unsubscribe(this: &Rc<Self>, query_id: QueryId, listener: u32) {
+        let removed = {
+            let mut subscribers = this.subscribers.borrow_mut();
+            let Some(list) = subscribers.get_mut(&query_id) else { return };
+            let Some(at) = list.iter().position(|s| s.listener == listener) else { return };
+            let removed = list.remove(at);
+            if list.is_empty() {
+                subscribers.remove(&query_id);
+                this.timings.borrow_mut().remove(&query_id);
+            }
+            removed
+        };
         drop(removed);
+        let frame = this.core.borrow_mut().unsubscribe(query_id);
         this.send_all(frame.as_slice());
+    }
+
+    fn record_frame(&self, outgoing: bool, text: &str) {
+        let mut frames = self.frames.borrow_mut();
+        if frames.len() == FRAME_RING {
+            frames.pop_front();
+        }
+        let preview: String = text.chars().take(FRAME_PREVIEW).collect();
+        frames.push_back(FrameRecord { outgoing, at_ms: js_sys::Date::now(), bytes: text.len(), preview });
+    }
+
+    /// What devtools show: session, state, live queries, recent frames, connection
+    /// history and the outbox.
+    pub fn debug(&self) -> Value {
+        let core = self.core.borrow();
+        let timings = self.timings.borrow();
+        let queries: Vec<Value> = core
+            .query_infos()
+            .into_iter()
+            .map(|q| {
+                let timing = timings.get(&q.query_id).copied().unwrap_or_default();
+                serde_json::json!({
+                    "queryId": q.query_id, "udfPath": q.udf_path, "args": q.args, "listeners": q.listeners,
+                    "state": match q.ok { None => "loading", Some(true) => "ready", Some(false) => "error" },
+                    "stale": q.stale, "rows": q.rows, "resultHash": q.hash,
+                    "firstResultMs": timing.first_result_ms, "lastUpdateAt": timing.last_update_ms,
+                })
+            })
+            .collect();
+        let frames: Vec<Value> = self
+            .frames
+            .borrow()
+            .iter()
+            .map(|f| {
+                serde_json::json!({"direction": if f.outgoing { "out" } else { "in" }, "at": f.at_ms, "bytes": f.bytes, "preview": f.preview})
+            })
+            .collect();
+        let history: Vec<Value> =
+            self.history.borrow().iter().map(|(s, at)| serde_json::json!({"state": s.as_str(), "at": at})).collect();
+        let outbox: Vec<Value> = core.pending().map(|m| serde_json::to_value(m).unwrap_or_default()).collect();
+        let version = core.version();
+        serde_json::json!({
+            "url": self.url, "sessionId": core.session_id(), "state": self.state.get().as_str(),
+            "reconnectAttempts": self.attempts.get(),
+            "version": {"querySet": version.query_set, "identity": version.identity, "ts": version.ts.0.to_string()},
+            "subscriptions": queries, "frames": frames, "connectionHistory": history, "outbox": outbox,
+        })
     }
 
     pub fn mutation(this: &Rc<Self>, udf_path: &str, args: Value, resolve: Function, reject: Function) {
@@ -601,6 +753,7 @@ impl Driver {
         let (request_id, frame) = this.core.borrow_mut().mutation(udf_path, args);
         this.promises.borrow_mut().insert(request_id, PendingPromise { resolve, reject });
         this.send_all(frame.as_slice());
+        this.pending_changed();
     }
 
     pub fn close(this: &Rc<Self>) {
@@ -615,8 +768,10 @@ impl Driver {
         Self::dispatch(this, events);
         let subscribers = std::mem::take(&mut *this.subscribers.borrow_mut());
         drop(subscribers);
+        this.timings.borrow_mut().clear();
         this.set_state(ConnectionState::Disconnected);
         this.state_listeners.borrow_mut().clear();
+        this.pending_listeners.borrow_mut().clear();
         this.heartbeat.borrow_mut().take();
         let listeners = std::mem::take(&mut *this.wake_listeners.borrow_mut());
         for l in &listeners {

@@ -43,6 +43,24 @@ export interface SyncError extends Error {
 /** Returns a token (a JWT for this room, from your auth server), or null when signed out.
  *  `forceRefresh` is true when the cached token was refused or is about to expire. */
 export type FetchToken = (options: { forceRefresh: boolean }) => Promise<string | null | undefined>;
+
+/** What `client.debug()` returns (devtools). Times are ms since the epoch. */
+export interface DebugInfo {
+  url: string;
+  sessionId: string;
+  state: ConnectionState;
+  reconnectAttempts: number;
+  version: { querySet: number; identity: number; ts: string };
+  subscriptions: Array<{
+    queryId: number; udfPath: string; args: unknown; listeners: number;
+    state: "loading" | "ready" | "error"; stale: boolean; rows: number; resultHash: string | null;
+    /** Round trip from subscribing to the first result, in ms. */
+    firstResultMs: number | null; lastUpdateAt: number | null;
+  }>;
+  frames: Array<{ direction: "in" | "out"; at: number; bytes: number; preview: string }>;
+  connectionHistory: Array<{ state: ConnectionState; at: number }>;
+  outbox: Array<{ type: "mutation"; requestId: number; udfPath: string; args: unknown }>;
+}
 "#;
 
 #[wasm_bindgen]
@@ -61,6 +79,10 @@ extern "C" {
     pub type Unsubscribe;
     #[wasm_bindgen(typescript_type = "Promise<any>")]
     pub type MutationPromise;
+    #[wasm_bindgen(typescript_type = "(pendingMutations: number) => void")]
+    pub type OnPendingChange;
+    #[wasm_bindgen(typescript_type = "DebugInfo")]
+    pub type DebugInfo;
     #[wasm_bindgen(typescript_type = "FetchToken")]
     pub type FetchToken;
     #[wasm_bindgen(typescript_type = "(isAuthenticated: boolean) => void")]
@@ -144,6 +166,35 @@ impl SyncClient {
         self.driver.pending_mutations()
     }
 
+    /// Whether any mutation awaits its answer (for an "all changes saved" indicator).
+    #[wasm_bindgen(getter, js_name = hasPendingWrites)]
+    pub fn has_pending_writes(&self) -> bool {
+        self.driver.pending_mutations() > 0
+    }
+
+    /// What devtools show: `{url, sessionId, state, reconnectAttempts, version,
+    /// subscriptions: [{queryId, udfPath, args, listeners, state, stale, rows, resultHash,
+    /// firstResultMs, lastUpdateAt}], frames: [{direction, at, bytes, preview}] (the last 200),
+    /// connectionHistory: [{state, at}], outbox: [mutation frames]}`.
+    pub fn debug(&self) -> DebugInfo {
+        errors::json_to_js(&self.driver.debug()).unchecked_into()
+    }
+
+    /// Calls `callback` with the number of unanswered mutations whenever it changes (an
+    /// "all changes saved" indicator); returns an unsubscribe function.
+    #[wasm_bindgen(js_name = onPendingMutationsChange)]
+    pub fn on_pending_mutations_change(&self, callback: OnPendingChange) -> Result<Unsubscribe, JsValue> {
+        let callback: Function =
+            callback.dyn_into().map_err(|_| js_error("INVALID_ARGS", "callback must be a function"))?;
+        let id = self.driver.add_pending_listener(callback);
+        let driver = Rc::downgrade(&self.driver);
+        Ok(unsubscribe_fn(move || {
+            if let Some(driver) = driver.upgrade() {
+                driver.remove_state_listener(id);
+            }
+        }))
+    }
+
     /// Calls `callback` with the new state on every change; returns an unsubscribe function.
     #[wasm_bindgen(js_name = onConnectionStateChange)]
     pub fn on_connection_state_change(&self, callback: OnStateChange) -> Result<Unsubscribe, JsValue> {
@@ -172,11 +223,11 @@ impl SyncClient {
         let on_update: Function =
             on_update.dyn_into().map_err(|_| js_error("INVALID_ARGS", "onUpdate must be a function"))?;
         let on_error: Option<Function> = on_error.and_then(|f| JsValue::from(f).dyn_into().ok());
-        let query_id = Driver::subscribe(&self.driver, udf_path, args, on_update, on_error);
+        let (query_id, listener) = Driver::subscribe(&self.driver, udf_path, args, on_update, on_error);
         let driver = Rc::downgrade(&self.driver);
         Ok(unsubscribe_fn(move || {
             if let Some(driver) = driver.upgrade() {
-                Driver::unsubscribe(&driver, query_id);
+                Driver::unsubscribe(&driver, query_id, listener);
             }
         }))
     }

@@ -76,6 +76,24 @@ struct Query {
     hash: Option<String>,
     /// Held from before the current connection and not yet confirmed.
     stale: bool,
+    /// How many `subscribe` calls share this server query (identical function and args).
+    listeners: usize,
+}
+
+/// What devtools show about one live query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryInfo {
+    pub query_id: QueryId,
+    pub udf_path: String,
+    pub args: Value,
+    pub listeners: usize,
+    pub stale: bool,
+    /// `None` while loading, else whether the last result was a value (not an error).
+    pub ok: Option<bool>,
+    /// Rows in the result: its length if a list, `documents.length` / `page.length` if a
+    /// page, else 1.
+    pub rows: usize,
+    pub hash: Option<String>,
 }
 
 /// The client's sans-IO core.
@@ -161,13 +179,28 @@ impl ClientCore {
         self.token.is_some()
     }
 
-    /// Adds a subscription; returns its id and the frame to send now (if connected).
+    /// Adds a subscription; returns its id and the frame to send now (if connected). An
+    /// identical subscription (same function, equal arguments) shares the existing server
+    /// query: no frame, and its cached result (if any) is current.
     pub fn subscribe(&mut self, udf_path: &str, args: Value) -> (QueryId, Option<ClientMessage>) {
+        if let Some((&query_id, query)) =
+            self.queries.iter_mut().find(|(_, q)| q.udf_path == udf_path && q.args == args)
+        {
+            query.listeners += 1;
+            return (query_id, None);
+        }
         self.next_query_id += 1;
         let query_id = self.next_query_id;
         self.queries.insert(
             query_id,
-            Query { udf_path: udf_path.to_string(), args: args.clone(), last: None, hash: None, stale: false },
+            Query {
+                udf_path: udf_path.to_string(),
+                args: args.clone(),
+                last: None,
+                hash: None,
+                stale: false,
+                listeners: 1,
+            },
         );
         let frame = self.connected.then(|| ClientMessage::Subscribe {
             query_id,
@@ -178,10 +211,41 @@ impl ClientCore {
         (query_id, frame)
     }
 
-    /// Removes a subscription; returns the frame to send now (if connected and it existed).
+    /// Drops one listener of a subscription; the last one removes it and returns the frame
+    /// to send now (if connected).
     pub fn unsubscribe(&mut self, query_id: QueryId) -> Option<ClientMessage> {
-        let existed = self.queries.remove(&query_id).is_some();
-        (existed && self.connected).then_some(ClientMessage::Unsubscribe { query_id })
+        let query = self.queries.get_mut(&query_id)?;
+        query.listeners = query.listeners.saturating_sub(1);
+        if query.listeners > 0 {
+            return None;
+        }
+        self.queries.remove(&query_id);
+        self.connected.then_some(ClientMessage::Unsubscribe { query_id })
+    }
+
+    /// Every live query, for devtools.
+    pub fn query_infos(&self) -> Vec<QueryInfo> {
+        self.queries
+            .iter()
+            .map(|(&query_id, q)| QueryInfo {
+                query_id,
+                udf_path: q.udf_path.clone(),
+                args: q.args.clone(),
+                listeners: q.listeners,
+                stale: q.stale,
+                ok: q.last.as_ref().map(Result::is_ok),
+                rows: match &q.last {
+                    Some(Ok(value)) => rows_in(value),
+                    _ => 0,
+                },
+                hash: q.hash.clone(),
+            })
+            .collect()
+    }
+
+    /// The unanswered mutations, oldest first, for devtools and the outbox.
+    pub fn pending(&self) -> impl Iterator<Item = &ClientMessage> {
+        self.pending.values()
     }
 
     /// Requests a mutation; returns its id and the frame to send now (if connected).
@@ -331,6 +395,19 @@ impl ClientCore {
     }
 }
 
+/// Rows a result holds, as devtools count them.
+fn rows_in(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.len(),
+        Value::Object(fields) => ["documents", "page"]
+            .iter()
+            .find_map(|k| fields.get(*k).and_then(Value::as_array).map(Vec::len))
+            .unwrap_or(1),
+        Value::Null => 0,
+        _ => 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +448,23 @@ mod tests {
             core.receive(&shed.to_json()),
             vec![ClientEvent::Overloaded { retry_after_ms: 1500, message: "m".into() }]
         );
+    }
+
+    #[test]
+    fn identical_subscriptions_share_one_server_query() {
+        let mut core = ClientCore::new("s1".into());
+        core.on_open();
+        let (a, frame) = core.subscribe("tasks:list", json!({"status": "pending", "x": 1}));
+        assert!(frame.is_some());
+        let (b, frame) = core.subscribe("tasks:list", json!({"x": 1, "status": "pending"}));
+        assert_eq!((b, frame), (a, None), "same function and equal args: one server query");
+        let (c, frame) = core.subscribe("tasks:list", json!({"status": "completed"}));
+        assert_ne!(c, a);
+        assert!(frame.is_some());
+        assert_eq!(core.query_infos().iter().map(|q| q.listeners).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(core.unsubscribe(a), None, "one listener left");
+        assert_eq!(core.unsubscribe(a), Some(ClientMessage::Unsubscribe { query_id: a }));
+        assert_eq!(core.unsubscribe(a), None, "already gone");
     }
 
     #[test]

@@ -104,3 +104,72 @@ test("with no server configured the panel still renders", async () => {
     await a.close();
   }
 });
+
+test("roles: a viewer is told it cannot write, and switching to a member on the live socket can", async () => {
+  const room = uniqueRoom("panel-roles");
+  const a = await openPanel({ server: workerUrl(), room, role: "viewer" });
+  try {
+    await a.page.getByTestId("tasks-empty").waitFor(WAIT);
+    await a.page.getByLabel("Title").fill("Viewer's task");
+    await a.page.getByRole("button", { name: "Add task" }).click();
+    assert.match(
+      await a.page.getByRole("alert").innerText(),
+      /allowed to the roles member, manager, admin only; you are signed in as viewer/,
+    );
+    await a.page.getByLabel("Role").selectOption("member");
+    // The same socket re-authenticates; the form becomes usable once the member's user exists.
+    await a.page.getByRole("button", { name: "Add task" }).and(a.page.locator(":enabled")).waitFor(WAIT);
+    await a.page.getByLabel("Title").fill("Member's task");
+    await a.page.getByRole("button", { name: "Add task" }).click();
+    await a.page.getByTestId("task").filter({ hasText: "Member's task" }).waitFor(WAIT);
+    await a.page.getByTestId("saved-state").filter({ hasText: "All changes saved" }).waitFor(WAIT);
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await a.close();
+  }
+});
+
+test("long lists load page by page, live, and devtools show the subscriptions", async () => {
+  const room = uniqueRoom("panel-pages");
+  // Seed 25 tasks through the HTTP route with a development token.
+  const http = workerUrl().replace(/^ws/, "http");
+  const tokenReply = await fetch(`${http}/rooms/${room}/dev-token`, {
+    method: "POST",
+    body: JSON.stringify({ sub: "seeder", role: "admin" }),
+  });
+  const { token } = await tokenReply.json();
+  const call = async (udfPath, args) => {
+    const reply = await fetch(`${http}/rooms/${room}/mutation`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ udfPath, args }),
+    });
+    assert.equal(reply.status, 200, await reply.clone().text());
+    return (await reply.json()).result;
+  };
+  const user = await call("users:ensure", { name: "Seeder", email: "seed@x", role: "admin" });
+  for (let i = 1; i <= 25; i++) await call("tasks:create", { title: `Seeded ${String(i).padStart(2, "0")}`, created_by: user });
+
+  const a = await openPanel({ server: workerUrl(), room });
+  try {
+    await a.page.getByTestId("task").first().waitFor(WAIT);
+    assert.equal(await a.page.getByTestId("task").count(), 20, "the first page holds 20");
+    await a.page.getByRole("button", { name: "Load more" }).click();
+    await a.page.getByTestId("task").filter({ hasText: "Seeded 01" }).waitFor(WAIT);
+    assert.equal(await a.page.getByTestId("task").count(), 25);
+    // A new task lands on the first page at once; nothing falls between pages.
+    await call("tasks:create", { title: "Seeded 26", created_by: user });
+    await a.page.getByTestId("task").filter({ hasText: "Seeded 26" }).waitFor(WAIT);
+    assert.equal(await a.page.getByTestId("task").count(), 26);
+    await a.page.getByRole("button", { name: "Roomsync devtools" }).click();
+    const table = a.page.getByTestId("devtools-subscriptions");
+    await table.filter({ hasText: "tasks:page" }).waitFor(WAIT);
+    const debug = await a.page.evaluate(() => window.__ROOMSYNC__.client.debug());
+    assert.ok(debug.subscriptions.filter((s) => s.udfPath === "tasks:page").length === 2, JSON.stringify(debug.subscriptions));
+    assert.ok(debug.frames.some((f) => f.direction === "in" && f.preview.includes("transition")));
+    assert.equal(debug.outbox.length, 0);
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await a.close();
+  }
+});

@@ -1,7 +1,14 @@
 import { Component, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { ROLES, type Role } from "./demoAuth";
 import type { Doc, Id, Tables } from "./generated/schema";
-import { useConnectionState, useMutation, useQuery, useSyncContext } from "./roomsync";
+import {
+  Devtools,
+  useConnectionState,
+  useMutation,
+  usePaginatedQuery,
+  usePendingMutations,
+  useSyncContext,
+} from "./roomsync";
 
 type Task = Doc<"tasks">;
 type Status = Tables["tasks"]["status"];
@@ -166,20 +173,42 @@ function TaskRow({ task }: { task: Task }) {
   );
 }
 
+const PAGE_SIZE = 20;
+
 function TaskList() {
-  const tasks = useQuery<Task[]>("tasks:list");
   const { status } = useSyncContext();
+  const { results: tasks, status: pages, loadMore } = usePaginatedQuery<Task>(
+    "tasks:page",
+    status === "ready" ? {} : "skip",
+    { initialNumItems: PAGE_SIZE },
+  );
   if (status === "off" || status === "failed") {
     return <p data-testid="tasks-offline">Live data is not available: the panel works without it, but shows no tasks.</p>;
   }
-  if (tasks === undefined) return <p data-testid="tasks-loading">Loading tasks…</p>;
+  if (pages === "LoadingFirstPage") return <p data-testid="tasks-loading">Loading tasks…</p>;
   if (tasks.length === 0) return <p data-testid="tasks-empty">No tasks yet.</p>;
   return (
-    <ul className="task-list" data-testid="task-list">
-      {tasks.map((task) => (
-        <TaskRow key={task._id} task={task} />
-      ))}
-    </ul>
+    <>
+      <ul className="task-list" data-testid="task-list">
+        {tasks.map((task) => (
+          <TaskRow key={task._id} task={task} />
+        ))}
+      </ul>
+      {pages === "CanLoadMore" && (
+        <button type="button" onClick={() => loadMore(PAGE_SIZE)}>
+          Load more
+        </button>
+      )}
+    </>
+  );
+}
+
+function SavedIndicator() {
+  const pending = usePendingMutations();
+  return (
+    <span className="saved" data-testid="saved-state">
+      {pending === 0 ? "All changes saved" : `Saving ${pending}…`}
+    </span>
   );
 }
 
@@ -191,12 +220,14 @@ export function App({ room, role, onRoleChange }: { room: string; role: Role; on
         <h1>Tasks</h1>
         <span className="room">room: {room}</span>
         <RolePicker role={role} onChange={onRoleChange} />
+        <SavedIndicator />
         <ConnectionBadge />
       </header>
       <NewTaskForm user={user} role={role} />
       <QueryErrorBoundary key={role}>
         <TaskList />
       </QueryErrorBoundary>
+      <Devtools />
     </main>
   );
 }

@@ -2,5 +2,13 @@
 // import time); the WASM client loads lazily in the browser.
 export { SyncProvider, useSyncContext, type SyncProviderProps } from "./provider";
 export { useQuery, useMutation, useConnectionState } from "./hooks";
-export type { ConnectionState, FetchToken, SyncError } from "../../../client-wasm/pkg/roomsync_client.js";
+export {
+  usePaginatedQuery,
+  usePendingMutations,
+  type PaginationResult,
+  type PaginationStatus,
+  type UsePaginatedQueryResult,
+} from "./paginated";
+export type { ConnectionState, DebugInfo, FetchToken, SyncError } from "../../../client-wasm/pkg/roomsync_client.js";
+export { Devtools } from "./Devtools";
 export { decodeValue, encodeValue, type JsonValue } from "./values";

@@ -42,6 +42,17 @@ pub fn register(registry: Registry) -> Registry {
             v::object([("status", v::optional(status())), ("assigned_to", v::optional(v::id("users")))]),
             list,
         )
+        .query(
+            "tasks:page",
+            v::object([
+                (
+                    "paginationOpts",
+                    v::object([("numItems", v::number()), ("cursor", v::optional(v::union([v::string(), v::null()])))]),
+                ),
+                ("status", v::optional(status())),
+            ]),
+            page,
+        )
         .mutation("tasks:create", v::object(create_args), create)
         .mutation("tasks:update", v::object(update_args), update)
         .mutation("tasks:remove", v::object([("id", v::id(TABLE))]), remove)
@@ -62,6 +73,27 @@ fn list(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
         .filter(move |d| wanted.as_deref().is_none_or(|s| d.fields.get("status").and_then(Value::as_str) == Some(s)))
         .take(LIST_LIMIT)?;
     Ok(docs(tasks))
+}
+
+/// Most tasks one page holds.
+const MAX_PAGE: usize = 100;
+
+/// One live cursor page of tasks, newest first: `{page, isDone, continueCursor}`. Pages stay
+/// gap-free while tasks come and go (each keeps the end of its first run).
+fn page(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
+    let opts = args.as_object().and_then(|a| a.get("paginationOpts")).cloned().unwrap_or(Value::Null);
+    let num_items = super::count_arg(&opts, "numItems", 20, MAX_PAGE)?.max(1);
+    let cursor = str_arg(&opts, "cursor").map(str::to_string);
+    let query = match str_arg(args, "status") {
+        Some(s) => tx.query(TABLE).with_index("by_status").eq(s),
+        None => tx.query(TABLE),
+    };
+    let page = query.order(Order::Desc).paginate(crate::engine::query::PageRequest { num_items, cursor })?;
+    Ok(super::object([
+        ("page", docs(page.page)),
+        ("isDone", Value::Boolean(page.is_done)),
+        ("continueCursor", Value::String(page.continue_cursor)),
+    ]))
 }
 
 fn create(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {

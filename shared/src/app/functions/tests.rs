@@ -162,3 +162,23 @@ fn meetings_with_decisions_action_items_and_notifications() {
         .unwrap_err();
     assert_eq!(code, ErrorCode::NotFound);
 }
+
+#[test]
+fn task_pages_walk_newest_first_with_cursors() {
+    let mut app = App::new();
+    let user = app.ok("users:ensure", json!({"name": "A", "email": "a@x", "role": "admin"}));
+    for i in 1..=5 {
+        app.ok("tasks:create", json!({"title": format!("t{i}"), "created_by": user}));
+    }
+    let first = app.query("tasks:page", json!({"paginationOpts": {"numItems": 2, "cursor": null}}));
+    let titles = |page: &Json| {
+        page["page"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!((titles(&first), first["isDone"].as_bool()), (vec!["t5".to_string(), "t4".to_string()], Some(false)));
+    let second = app.query("tasks:page", json!({"paginationOpts": {"numItems": 2, "cursor": first["continueCursor"]}}));
+    assert_eq!(titles(&second), ["t3", "t2"]);
+    let last = app.query("tasks:page", json!({"paginationOpts": {"numItems": 2, "cursor": second["continueCursor"]}}));
+    assert_eq!((titles(&last), last["isDone"].as_bool()), (vec!["t1".to_string()], Some(true)));
+    let bad = app.room.query_once("tasks:page", &json!({"paginationOpts": {"numItems": 1000}}));
+    assert!(bad.unwrap_err().to_string().contains("from 0 to 100"));
+}
