@@ -6,7 +6,7 @@ pub mod wrangler;
 pub mod ws_client;
 
 pub use wrangler::WranglerDev;
-pub use ws_client::RoomSocket;
+pub use ws_client::{Next, RoomSocket};
 
 use roomsync_shared::auth::{sign, Claims};
 use std::path::PathBuf;

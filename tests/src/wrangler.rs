@@ -114,6 +114,16 @@ impl WranglerDev {
         panic!("wrangler dev did not answer /health within {READY_TIMEOUT:?}:\n{log}");
     }
 
+    /// Kills the whole process group at once (SIGKILL: no graceful shutdown), as a crash or
+    /// an evicted machine would.
+    pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
+        let _ = child.wait();
+    }
+
     /// Stops the whole process group (node, esbuild, workerd): SIGINT, then SIGKILL.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {

@@ -9,6 +9,14 @@ use tungstenite::{Message, WebSocket};
 /// How long a test waits for an expected frame.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// What [`RoomSocket::next_text`] found.
+#[derive(Debug)]
+pub enum Next {
+    Text(String),
+    Timeout,
+    Closed(String),
+}
+
 pub struct RoomSocket {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
 }
@@ -53,28 +61,42 @@ impl RoomSocket {
         self.ws.send(Message::text(text)).expect("send frame");
     }
 
+    /// Sends a frame; `false` if the socket is gone (the server was killed).
+    pub fn try_send_text(&mut self, text: &str) -> bool {
+        self.ws.send(Message::text(text)).is_ok()
+    }
+
     pub fn send_binary(&mut self, bytes: Vec<u8>) {
         self.ws.send(Message::binary(bytes)).expect("send frame");
     }
 
-    /// The next server message, or `None` after `timeout`.
+    /// The next server message, or `None` after `timeout`. Panics if the socket fails.
     pub fn recv_within(&mut self, timeout: Duration) -> Option<ServerMessage> {
+        match self.next_text(timeout) {
+            Next::Text(text) => Some(ServerMessage::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"))),
+            Next::Timeout => None,
+            Next::Closed(why) => panic!("socket failed: {why}"),
+        }
+    }
+
+    /// The next text frame, a timeout, or the end of the socket (for chaos tests that kill
+    /// the server under it).
+    pub fn next_text(&mut self, timeout: Duration) -> Next {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             match self.ws.read() {
-                Ok(Message::Text(text)) => {
-                    return Some(ServerMessage::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}")));
-                }
+                Ok(Message::Text(text)) => return Next::Text(text.to_string()),
+                Ok(Message::Close(frame)) => return Next::Closed(format!("closed by the server: {frame:?}")),
                 Ok(_) => continue,
                 Err(tungstenite::Error::Io(e))
                     if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
                 {
                     continue
                 }
-                Err(e) => panic!("socket failed: {e}"),
+                Err(e) => return Next::Closed(e.to_string()),
             }
         }
-        None
+        Next::Timeout
     }
 
     /// The next server message; panics after [`FRAME_TIMEOUT`].

@@ -233,7 +233,10 @@ impl World {
                 let (path, args) = query_specs(&user)[query].clone();
                 let (query_id, frame) = self.clients[client].core.subscribe(path, args.clone());
                 self.clients[client].subs.push((query_id, path, args));
-                self.send(client, frame.expect("connected"));
+                // An identical subscription shares the live one: nothing to send.
+                if let Some(frame) = frame {
+                    self.send(client, frame);
+                }
             }
             Step::Unsubscribe { client, nth } => {
                 let subs = &mut self.clients[client].subs;
