@@ -121,6 +121,10 @@ pub struct Driver {
     wake_listeners: RefCell<Vec<WakeListener>>,
     /// Why the last socket ended (decides the next delay).
     last_close: Cell<CloseReason>,
+    /// Optimistic updates of unanswered mutations, in request order.
+    optimistic: RefCell<Vec<(RequestId, Function)>>,
+    /// What those updates made of the queries they touched (shown instead of the room's).
+    overlays: RefCell<HashMap<QueryId, JsValue>>,
     auth: RefCell<Auth>,
 }
 
@@ -207,6 +211,8 @@ impl Driver {
             heartbeat: RefCell::new(None),
             wake_listeners: RefCell::new(Vec::new()),
             last_close: Cell::new(CloseReason::Lost),
+            optimistic: RefCell::default(),
+            overlays: RefCell::default(),
             auth: RefCell::new(Auth::default()),
         })
     }
@@ -564,6 +570,9 @@ impl Driver {
     /// Reports core events to the application. Callbacks are cloned out first so that no
     /// borrow is held while JS runs (a callback may call back into the client).
     fn dispatch(this: &Rc<Self>, events: Vec<ClientEvent>) {
+        // With optimistic updates pending, new server results are shown only after the
+        // updates are re-applied on top of them (below), all at once.
+        let mut rebase: Vec<QueryId> = Vec::new();
         for event in events {
             match event {
                 ClientEvent::Query { query_id, result } => {
@@ -572,9 +581,24 @@ impl Driver {
                         timing.first_result_ms.get_or_insert(now - timing.subscribed_at_ms);
                         timing.last_update_ms = Some(now);
                     }
-                    Self::notify(this, query_id, &result);
+                    if this.optimistic.borrow().is_empty() && this.overlays.borrow().is_empty() {
+                        Self::notify(this, query_id, &result);
+                    } else {
+                        rebase.push(query_id);
+                    }
                 }
                 ClientEvent::Mutation { request_id, result } => {
+                    // The room's answer comes after the transition that holds the write: the
+                    // optimistic guess is no longer needed.
+                    let had_update = {
+                        let mut optimistic = this.optimistic.borrow_mut();
+                        let before = optimistic.len();
+                        optimistic.retain(|(id, _)| *id != request_id);
+                        optimistic.len() != before
+                    };
+                    if had_update {
+                        Self::replay_optimistic(this, std::mem::take(&mut rebase));
+                    }
                     let Some(promise) = this.promises.borrow_mut().remove(&request_id) else {
                         continue;
                     };
@@ -627,6 +651,53 @@ impl Driver {
                     }
                 }
             }
+        }
+        if !rebase.is_empty() {
+            Self::replay_optimistic(this, rebase);
+        }
+    }
+
+    /// Re-applies every pending optimistic update, in order, on top of the room's latest
+    /// results, and shows the outcome: queries an update touched (now or before) and queries
+    /// in `changed` get their new displayed value.
+    fn replay_optimistic(this: &Rc<Self>, changed: Vec<QueryId>) {
+        let updates: Vec<Function> = this.optimistic.borrow().iter().map(|(_, f)| f.clone()).collect();
+        let overlays: Rc<RefCell<HashMap<QueryId, JsValue>>> = Rc::default();
+        for update in updates {
+            let store = LocalStore::new(this, overlays.clone());
+            report(update.call1(&JsValue::NULL, &store.object));
+        }
+        let new = std::mem::take(&mut *overlays.borrow_mut());
+        let old = std::mem::replace(&mut *this.overlays.borrow_mut(), new);
+        let mut touched: Vec<QueryId> = changed;
+        touched.extend(old.keys().copied());
+        touched.extend(this.overlays.borrow().keys().copied());
+        touched.sort_unstable();
+        touched.dedup();
+        for query_id in touched {
+            let overlay = this.overlays.borrow().get(&query_id).cloned();
+            match overlay {
+                Some(value) => Self::notify_js(this, query_id, &value),
+                None => {
+                    let server = this.core.borrow().cached(query_id).cloned();
+                    if let Some(result) = server {
+                        Self::notify(this, query_id, &result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls every listener of a query with an already converted value.
+    fn notify_js(this: &Rc<Self>, query_id: QueryId, value: &JsValue) {
+        let callbacks: Vec<Function> = this
+            .subscribers
+            .borrow()
+            .get(&query_id)
+            .map(|list| list.iter().map(|s| s.on_update.clone()).collect())
+            .unwrap_or_default();
+        for on_update in callbacks {
+            report(on_update.call1(&JsValue::NULL, value));
         }
     }
 
@@ -745,13 +816,24 @@ impl Driver {
         })
     }
 
-    pub fn mutation(this: &Rc<Self>, udf_path: &str, args: Value, resolve: Function, reject: Function) {
+    pub fn mutation(
+        this: &Rc<Self>,
+        udf_path: &str,
+        args: Value,
+        optimistic_update: Option<Function>,
+        resolve: Function,
+        reject: Function,
+    ) {
         if this.closed.get() {
             report(reject.call1(&JsValue::NULL, &js_error("CLIENT_CLOSED", "the client was closed")));
             return;
         }
         let (request_id, frame) = this.core.borrow_mut().mutation(udf_path, args);
         this.promises.borrow_mut().insert(request_id, PendingPromise { resolve, reject });
+        if let Some(update) = optimistic_update {
+            this.optimistic.borrow_mut().push((request_id, update));
+            Self::replay_optimistic(this, Vec::new());
+        }
         this.send_all(frame.as_slice());
         this.pending_changed();
     }
@@ -764,6 +846,8 @@ impl Driver {
             // close() may be called from inside a callback that one of its handlers runs.
             set_timeout(move || drop(old), 0);
         }
+        this.optimistic.borrow_mut().clear();
+        this.overlays.borrow_mut().clear();
         let events = this.core.borrow_mut().close();
         Self::dispatch(this, events);
         let subscribers = std::mem::take(&mut *this.subscribers.borrow_mut());
@@ -779,6 +863,78 @@ impl Driver {
         }
         // Released on a later turn: close() may run inside one of these listeners.
         set_timeout(move || drop(listeners), 0);
+    }
+}
+
+/// The view of the cached queries an optimistic update reads and edits:
+/// `getQuery(udfPath, args)` and `setQuery(udfPath, args, value)`. Its functions live until
+/// the update returns.
+struct LocalStore {
+    object: js_sys::Object,
+    _get: Closure<dyn FnMut(String, JsValue) -> JsValue>,
+    _get_all: Closure<dyn FnMut(String) -> JsValue>,
+    _set: Closure<dyn FnMut(String, JsValue, JsValue)>,
+}
+
+/// The value shown for a query: an optimistic overlay, else the room's result.
+fn shown(driver: &Driver, overlays: &HashMap<QueryId, JsValue>, query_id: QueryId) -> JsValue {
+    if let Some(value) = overlays.get(&query_id) {
+        return value.clone();
+    }
+    match driver.core.borrow().cached(query_id) {
+        Some(Ok(value)) => json_to_js(value),
+        _ => JsValue::UNDEFINED,
+    }
+}
+
+impl LocalStore {
+    fn new(driver: &Rc<Driver>, overlays: Rc<RefCell<HashMap<QueryId, JsValue>>>) -> Self {
+        let find = {
+            let weak = Rc::downgrade(driver);
+            move |path: &str, args: &JsValue| -> Option<QueryId> {
+                let args = crate::errors::args_to_json(args).ok()?;
+                weak.upgrade()?.core.borrow().find_query(path, &args)
+            }
+        };
+        let get = {
+            let (find, overlays, weak) = (find.clone(), overlays.clone(), Rc::downgrade(driver));
+            Closure::<dyn FnMut(String, JsValue) -> JsValue>::new(move |path: String, args: JsValue| {
+                match (find(&path, &args), weak.upgrade()) {
+                    (Some(query_id), Some(driver)) => shown(&driver, &overlays.borrow(), query_id),
+                    _ => JsValue::UNDEFINED,
+                }
+            })
+        };
+        // Every live query of one function (each page of a paginated list): [{args, value}].
+        let get_all = {
+            let (overlays, weak) = (overlays.clone(), Rc::downgrade(driver));
+            Closure::<dyn FnMut(String) -> JsValue>::new(move |path: String| {
+                let out = js_sys::Array::new();
+                let Some(driver) = weak.upgrade() else { return out.into() };
+                let infos = driver.core.borrow().query_infos();
+                for info in infos.into_iter().filter(|q| q.udf_path == path) {
+                    let entry = js_sys::Object::new();
+                    let _ = js_sys::Reflect::set(&entry, &"args".into(), &json_to_js(&info.args));
+                    let _ = js_sys::Reflect::set(
+                        &entry,
+                        &"value".into(),
+                        &shown(&driver, &overlays.borrow(), info.query_id),
+                    );
+                    out.push(&entry);
+                }
+                out.into()
+            })
+        };
+        let set = Closure::<dyn FnMut(String, JsValue, JsValue)>::new(move |path: String, args: JsValue, value| {
+            if let Some(query_id) = find(&path, &args) {
+                overlays.borrow_mut().insert(query_id, value);
+            }
+        });
+        let object = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&object, &"getQuery".into(), get.as_ref());
+        let _ = js_sys::Reflect::set(&object, &"setQuery".into(), set.as_ref());
+        let _ = js_sys::Reflect::set(&object, &"getAllQueries".into(), get_all.as_ref());
+        Self { object, _get: get, _get_all: get_all, _set: set }
     }
 }
 

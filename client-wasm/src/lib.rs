@@ -44,6 +44,20 @@ export interface SyncError extends Error {
  *  `forceRefresh` is true when the cached token was refused or is about to expire. */
 export type FetchToken = (options: { forceRefresh: boolean }) => Promise<string | null | undefined>;
 
+/** Reads and edits cached query results inside an optimistic update. */
+export interface OptimisticLocalStore {
+  /** The result currently shown for this query, or undefined if it is not subscribed/loaded. */
+  getQuery(udfPath: string, args: unknown): any;
+  /** Shows `value` for this query until the mutation is answered (ignored if not subscribed). */
+  setQuery(udfPath: string, args: unknown, value: unknown): void;
+  /** Every live query of one function (e.g. each page of a paginated list). */
+  getAllQueries(udfPath: string): Array<{ args: any; value: any }>;
+}
+
+export interface MutationOptions {
+  optimisticUpdate?: (localStore: OptimisticLocalStore) => void;
+}
+
 /** What `client.debug()` returns (devtools). Times are ms since the epoch. */
 export interface DebugInfo {
   url: string;
@@ -81,6 +95,8 @@ extern "C" {
     pub type MutationPromise;
     #[wasm_bindgen(typescript_type = "(pendingMutations: number) => void")]
     pub type OnPendingChange;
+    #[wasm_bindgen(typescript_type = "MutationOptions")]
+    pub type MutationOptions;
     #[wasm_bindgen(typescript_type = "DebugInfo")]
     pub type DebugInfo;
     #[wasm_bindgen(typescript_type = "FetchToken")]
@@ -234,12 +250,38 @@ impl SyncClient {
 
     /// Runs a mutation. Resolves with its result once the update it caused has been
     /// applied to this client's subscriptions; rejects with a `SyncError`.
-    pub fn mutation(&self, udf_path: &str, args: JsValue) -> Result<MutationPromise, JsValue> {
+    ///
+    /// `options.optimisticUpdate(localStore)` shows the write at once: it reads and edits
+    /// cached results with `localStore.getQuery(udfPath, args)` and
+    /// `localStore.setQuery(udfPath, args, value)`. It is re-applied on top of every new
+    /// result from the room until the room answers this mutation, then dropped (the room's
+    /// results already hold the write by then; on failure the guess simply disappears).
+    pub fn mutation(
+        &self,
+        udf_path: &str,
+        args: JsValue,
+        options: Option<MutationOptions>,
+    ) -> Result<MutationPromise, JsValue> {
         let args = errors::args_to_json(&args)?;
+        let update = match options.map(JsValue::from) {
+            Some(options) if !options.is_undefined() && !options.is_null() => {
+                let update = js_sys::Reflect::get(&options, &"optimisticUpdate".into())?;
+                match update.is_undefined() || update.is_null() {
+                    true => None,
+                    false => Some(
+                        update
+                            .dyn_into::<Function>()
+                            .map_err(|_| js_error("INVALID_ARGS", "options.optimisticUpdate must be a function"))?,
+                    ),
+                }
+            }
+            _ => None,
+        };
         let driver = self.driver.clone();
         let path = udf_path.to_string();
+        let mut update = Some(update);
         let promise = Promise::new(&mut |resolve, reject| {
-            Driver::mutation(&driver, &path, args.clone(), resolve, reject);
+            Driver::mutation(&driver, &path, args.clone(), update.take().flatten(), resolve, reject);
         });
         Ok(promise.unchecked_into())
     }

@@ -96,7 +96,7 @@ async fn ensure_user(client: &SyncClient) -> JsValue {
     Reflect::set(&args, &"name".into(), &"Ayşe".into()).unwrap();
     Reflect::set(&args, &"email".into(), &"ayse@example.org".into()).unwrap();
     Reflect::set(&args, &"role".into(), &"admin".into()).unwrap();
-    let promise: Promise = client.mutation("users:ensure", args.into()).unwrap().unchecked_into();
+    let promise: Promise = client.mutation("users:ensure", args.into(), None).unwrap().unchecked_into();
     JsFuture::from(promise).await.expect("users:ensure resolves")
 }
 
@@ -146,7 +146,7 @@ async fn two_clients_see_each_others_writes() {
     let args = Object::new();
     Reflect::set(&args, &"title".into(), &"From the browser".into()).unwrap();
     Reflect::set(&args, &"created_by".into(), &ensure_user(&a).await).unwrap();
-    let promise: Promise = a.mutation("tasks:create", args.into()).unwrap().unchecked_into();
+    let promise: Promise = a.mutation("tasks:create", args.into(), None).unwrap().unchecked_into();
     let id = JsFuture::from(promise).await.expect("mutation resolves");
     assert_eq!(id.as_string().map(|s| s.len()), Some(30));
     // Read-your-writes: when the promise resolved, A already showed the task.
@@ -165,7 +165,7 @@ async fn invalid_writes_reject_with_the_validation_message() {
     Reflect::set(&args, &"title".into(), &"x".into()).unwrap();
     Reflect::set(&args, &"status".into(), &"someday".into()).unwrap();
     Reflect::set(&args, &"created_by".into(), &ensure_user(&a).await).unwrap();
-    let promise: Promise = a.mutation("tasks:create", args.into()).unwrap().unchecked_into();
+    let promise: Promise = a.mutation("tasks:create", args.into(), None).unwrap().unchecked_into();
     let err = JsFuture::from(promise).await.expect_err("mutation rejects");
     assert_eq!(error_code(&err), "VALIDATION");
     let message = Reflect::get(&err, &"message".into()).unwrap().as_string().unwrap();
@@ -174,7 +174,7 @@ async fn invalid_writes_reject_with_the_validation_message() {
         r#"args.status: expected one of "pending", "in_progress", "completed", "cancelled" or nothing, found string "someday""#
     );
     a.close();
-    let closed: Promise = a.mutation("tasks:create", JsValue::UNDEFINED).unwrap().unchecked_into();
+    let closed: Promise = a.mutation("tasks:create", JsValue::UNDEFINED, None).unwrap().unchecked_into();
     assert_eq!(error_code(&JsFuture::from(closed).await.unwrap_err()), "CLIENT_CLOSED");
 }
 
@@ -226,7 +226,7 @@ async fn an_idle_connection_is_kept_alive_by_the_heartbeat() {
     let args = Object::new();
     Reflect::set(&args, &"title".into(), &"After the quiet".into()).unwrap();
     Reflect::set(&args, &"created_by".into(), &ensure_user(&a).await).unwrap();
-    let promise: Promise = a.mutation("tasks:create", args.into()).unwrap().unchecked_into();
+    let promise: Promise = a.mutation("tasks:create", args.into(), None).unwrap().unchecked_into();
     JsFuture::from(promise).await.expect("the socket still works");
     assert_eq!(titles(seen.borrow().last().unwrap()), ["After the quiet"]);
     a.close();
@@ -239,7 +239,8 @@ async fn roles_apply_and_signing_in_again_keeps_subscriptions() {
     let viewer = client_as(&room, "viewer");
     let (seen, _unsub) = watch_tasks(&viewer);
     wait_until("the viewer's first result", || !seen.borrow().is_empty()).await;
-    let promise: Promise = viewer.mutation("tasks:remove", JsValue::from(Object::new())).unwrap().unchecked_into();
+    let promise: Promise =
+        viewer.mutation("tasks:remove", JsValue::from(Object::new()), None).unwrap().unchecked_into();
     let err = JsFuture::from(promise).await.expect_err("viewers cannot write");
     assert_eq!(error_code(&err), "FORBIDDEN");
     // Sign in again as an admin on the live socket: the same subscription keeps updating.
@@ -255,9 +256,120 @@ async fn roles_apply_and_signing_in_again_keeps_subscriptions() {
     let task = Object::new();
     Reflect::set(&task, &"title".into(), &"Signed in".into()).unwrap();
     Reflect::set(&task, &"created_by".into(), &user).unwrap();
-    let promise: Promise = viewer.mutation("tasks:create", task.into()).unwrap().unchecked_into();
+    let promise: Promise = viewer.mutation("tasks:create", task.into(), None).unwrap().unchecked_into();
     JsFuture::from(promise).await.expect("admins write");
     let last = seen.borrow().last().cloned().unwrap();
     assert_eq!(titles(&last), ["Signed in"], "the subscription made before signing in still updates");
     viewer.close();
+}
+
+/// `{optimisticUpdate}` whose update appends a task titled `title` to the cached `tasks:list`.
+fn append_optimistically(title: &str) -> JsValue {
+    let update = Function::new_with_args(
+        "store",
+        &format!(
+            "const list = store.getQuery('tasks:list', {{}}) || []; \
+             store.setQuery('tasks:list', {{}}, [{{_id: 'optimistic', title: '{title}'}}, ...list]);"
+        ),
+    );
+    let options = Object::new();
+    Reflect::set(&options, &"optimisticUpdate".into(), &update).unwrap();
+    options.into()
+}
+
+#[wasm_bindgen_test]
+async fn optimistic_updates_show_at_once_and_give_way_to_the_room() {
+    let room = unique_room("wasm-optimistic");
+    let a = client(&room);
+    let (seen, _unsub) = watch_tasks(&a);
+    wait_until("the first result", || !seen.borrow().is_empty()).await;
+    let user = ensure_user(&a).await;
+
+    let args = Object::new();
+    Reflect::set(&args, &"title".into(), &"Real task".into()).unwrap();
+    Reflect::set(&args, &"created_by".into(), &user).unwrap();
+    let promise: Promise = a
+        .mutation("tasks:create", args.into(), Some(append_optimistically("Guess").unchecked_into()))
+        .unwrap()
+        .unchecked_into();
+    // Shown in the same tick, before any answer could arrive.
+    assert_eq!(titles(seen.borrow().last().unwrap()), ["Guess"]);
+    JsFuture::from(promise).await.expect("the mutation resolves");
+    // The room's result replaced the guess.
+    assert_eq!(titles(seen.borrow().last().unwrap()), ["Real task"]);
+
+    // A refused mutation: the guess shows, then disappears.
+    let bad = Object::new();
+    Reflect::set(&bad, &"title".into(), &"".into()).unwrap();
+    Reflect::set(&bad, &"created_by".into(), &user).unwrap();
+    let promise: Promise = a
+        .mutation("tasks:create", bad.into(), Some(append_optimistically("Doomed").unchecked_into()))
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(titles(seen.borrow().last().unwrap()), ["Doomed", "Real task"]);
+    let err = JsFuture::from(promise).await.expect_err("an empty title is refused");
+    assert_eq!(error_code(&err), "VALIDATION");
+    assert_eq!(titles(seen.borrow().last().unwrap()), ["Real task"]);
+    a.close();
+}
+
+#[wasm_bindgen_test]
+async fn identical_subscriptions_share_one_query_and_debug_shows_it() {
+    let room = unique_room("wasm-shared");
+    let a = client(&room);
+    let (first, unsub_first) = watch_tasks(&a);
+    wait_until("the first result", || !first.borrow().is_empty()).await;
+    // A second identical subscription gets the cached result at once, with no new query.
+    let (second, _unsub_second) = watch_tasks(&a);
+    assert_eq!(second.borrow().len(), 1, "delivered synchronously from the cache");
+    let debug = a.debug();
+    let subs: Array = Reflect::get(&debug, &"subscriptions".into()).unwrap().unchecked_into();
+    assert_eq!(subs.length(), 1);
+    assert_eq!(Reflect::get(&subs.get(0), &"listeners".into()).unwrap().as_f64(), Some(2.0));
+    let frames: Array = Reflect::get(&debug, &"frames".into()).unwrap().unchecked_into();
+    let subscribes = frames
+        .iter()
+        .filter(|f| {
+            Reflect::get(f, &"preview".into()).unwrap().as_string().unwrap_or_default().contains("\"subscribe\"")
+        })
+        .count();
+    assert_eq!(subscribes, 1, "one subscribe frame for two listeners");
+    // Dropping one listener keeps the query for the other.
+    unsub_first.unchecked_ref::<Function>().call0(&JsValue::NULL).unwrap();
+    let debug = a.debug();
+    let subs: Array = Reflect::get(&debug, &"subscriptions".into()).unwrap().unchecked_into();
+    assert_eq!(Reflect::get(&subs.get(0), &"listeners".into()).unwrap().as_f64(), Some(1.0));
+    a.close();
+}
+
+#[wasm_bindgen_test]
+async fn ten_thousand_subscribe_unsubscribe_cycles_leave_memory_flat() {
+    let room = unique_room("wasm-leak");
+    let a = client(&room);
+    let memory = || {
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    let cycle = |n: usize| {
+        for i in 0..n {
+            let on_update = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
+            let args = Object::new();
+            Reflect::set(&args, &"status".into(), &(if i % 2 == 0 { "pending" } else { "completed" }).into()).unwrap();
+            let stop =
+                a.subscribe("tasks:list", args.into(), on_update.as_ref().clone().unchecked_into(), None).unwrap();
+            stop.unchecked_ref::<Function>().call0(&JsValue::NULL).unwrap();
+        }
+    };
+    cycle(2_000); // warm up: allocator pools, the frame ring
+    let before = memory();
+    cycle(10_000);
+    let after = memory();
+    assert!(after <= before + 64 * 1024, "WASM memory grew from {before} to {after} bytes over 10,000 cycles");
+    let debug = a.debug();
+    let subs: Array = Reflect::get(&debug, &"subscriptions".into()).unwrap().unchecked_into();
+    assert_eq!(subs.length(), 0);
+    a.close();
 }

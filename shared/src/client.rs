@@ -223,6 +223,11 @@ impl ClientCore {
         self.connected.then_some(ClientMessage::Unsubscribe { query_id })
     }
 
+    /// The live query for this function and these arguments, if any.
+    pub fn find_query(&self, udf_path: &str, args: &Value) -> Option<QueryId> {
+        self.queries.iter().find(|(_, q)| q.udf_path == udf_path && q.args == *args).map(|(&id, _)| id)
+    }
+
     /// Every live query, for devtools.
     pub fn query_infos(&self) -> Vec<QueryInfo> {
         self.queries

@@ -3,6 +3,8 @@ import { ROLES, type Role } from "./demoAuth";
 import type { Doc, Id, Tables } from "./generated/schema";
 import {
   Devtools,
+  type LocalStore,
+  type PaginationResult,
   useConnectionState,
   useMutation,
   usePaginatedQuery,
@@ -147,9 +149,28 @@ function NewTaskForm({ user, role }: { user: Id<"users"> | null; role: Role }) {
   );
 }
 
+type TaskPage = PaginationResult<Task>;
+
+/** Edits every loaded page of the task list in the local cache (for optimistic updates). */
+function editTaskPages(store: LocalStore, edit: (tasks: Task[]) => Task[]) {
+  for (const { args, value } of store.getAllQueries<TaskPage>("tasks:page")) {
+    if (value) store.setQuery("tasks:page", args, { ...value, page: edit(value.page) });
+  }
+}
+
+// Status changes and deletions show at once; the room's answer replaces the guess.
+const showStatus = {
+  optimisticUpdate: (store: LocalStore, { id, status }: { id: Id<"tasks">; status: Status }) =>
+    editTaskPages(store, (tasks) => tasks.map((t) => (t._id === id ? { ...t, status } : t))),
+};
+const showRemoval = {
+  optimisticUpdate: (store: LocalStore, { id }: { id: Id<"tasks"> }) =>
+    editTaskPages(store, (tasks) => tasks.filter((t) => t._id !== id)),
+};
+
 function TaskRow({ task }: { task: Task }) {
-  const updateTask = useMutation<{ id: Id<"tasks">; status: Status }>("tasks:update");
-  const removeTask = useMutation<{ id: Id<"tasks"> }>("tasks:remove");
+  const updateTask = useMutation<{ id: Id<"tasks">; status: Status }>("tasks:update", showStatus);
+  const removeTask = useMutation<{ id: Id<"tasks"> }>("tasks:remove", showRemoval);
   return (
     <li data-testid="task">
       <span className="task-title">{task.title}</span>

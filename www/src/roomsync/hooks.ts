@@ -1,5 +1,5 @@
 import { useCallback, useMemo, useSyncExternalStore } from "react";
-import type { ConnectionState, SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
+import type { ConnectionState, OptimisticLocalStore, SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
 import { useSyncContext } from "./provider";
 import { decodeValue, encodeValue } from "./values";
 
@@ -43,17 +43,53 @@ export function useQuery<T = unknown>(udfPath: string, args: Record<string, unkn
   return snapshot as T | undefined;
 }
 
-/** A stable function that runs a mutation and resolves with its result. */
+/** Cached query results as an optimistic update sees them (values decoded, like `useQuery`'s). */
+export interface LocalStore {
+  getQuery<T = unknown>(udfPath: string, args?: Record<string, unknown>): T | undefined;
+  setQuery(udfPath: string, args: Record<string, unknown>, value: unknown): void;
+  /** Every live query of one function, e.g. each page of a `usePaginatedQuery` list. */
+  getAllQueries<T = unknown>(udfPath: string): Array<{ args: Record<string, unknown>; value: T | undefined }>;
+}
+
+export interface MutationOptions<Args> {
+  /**
+   * Shows the write at once: edit the cached results the mutation will change. Re-applied on
+   * every new result until the room answers, then dropped (on failure the guess disappears).
+   */
+  optimisticUpdate?: (localStore: LocalStore, args: Args) => void;
+}
+
+function decodedStore(raw: OptimisticLocalStore): LocalStore {
+  return {
+    getQuery: <T>(udfPath: string, args: Record<string, unknown> = {}) =>
+      decodeValue(raw.getQuery(udfPath, encodeValue(args))) as T | undefined,
+    setQuery: (udfPath, args, value) => raw.setQuery(udfPath, encodeValue(args), encodeValue(value)),
+    getAllQueries: <T>(udfPath: string) =>
+      raw.getAllQueries(udfPath).map(({ args, value }) => ({
+        args: decodeValue(args) as Record<string, unknown>,
+        value: decodeValue(value) as T | undefined,
+      })),
+  };
+}
+
+/**
+ * A stable function that runs a mutation and resolves with its result once this client's
+ * queries show the write. `options.optimisticUpdate` shows it before the room answers.
+ */
 export function useMutation<Args extends Record<string, unknown>, Result = unknown>(
   udfPath: string,
+  options?: MutationOptions<Args>,
 ): (args: Args) => Promise<Result> {
   const { client } = useSyncContext();
+  const update = options?.optimisticUpdate;
   return useCallback(
     (args: Args) =>
       client
-        ? (client.mutation(udfPath, encodeValue(args)).then(decodeValue) as Promise<Result>)
+        ? (client
+            .mutation(udfPath, encodeValue(args), update ? { optimisticUpdate: (raw) => update(decodedStore(raw), args) } : undefined)
+            .then(decodeValue) as Promise<Result>)
         : Promise.reject(Object.assign(new Error("Roomsync is not connected: no sync URL is configured"), { code: "NO_CLIENT" })),
-    [client, udfPath],
+    [client, udfPath, update],
   );
 }
 
