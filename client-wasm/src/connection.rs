@@ -125,6 +125,12 @@ pub struct Driver {
     optimistic: RefCell<Vec<(RequestId, Function)>>,
     /// What those updates made of the queries they touched (shown instead of the room's).
     overlays: RefCell<HashMap<QueryId, JsValue>>,
+    /// Where unanswered mutations are persisted (IndexedDB), if anywhere.
+    outbox: Option<crate::outbox::OutboxStore>,
+    /// The persisted outbox is being read: the socket waits (its session comes from it).
+    outbox_loading: Cell<bool>,
+    /// The socket opened while a token or the outbox was still loading.
+    open_waiting: Cell<bool>,
     auth: RefCell<Auth>,
 }
 
@@ -136,8 +142,6 @@ struct Auth {
     /// A fetch is in flight: a socket that opens meanwhile waits for it (so no query runs
     /// signed out and flashes an error).
     fetching: bool,
-    /// The socket opened while a fetch was in flight; finish opening when it lands.
-    open_waiting: bool,
     /// Bumped by every `set_auth`/`clear_auth`: answers to older fetches are dropped.
     generation: u32,
     /// The room refused a freshly fetched token: do not loop, report it.
@@ -188,8 +192,9 @@ fn random_u128() -> u128 {
 }
 
 impl Driver {
-    pub fn new(url: String, schema_hash: Option<String>) -> Rc<Self> {
+    pub fn new(url: String, schema_hash: Option<String>, persist_outbox: bool) -> Rc<Self> {
         let session_id = roomsync_shared::ids::encode_base32(random_u128());
+        let outbox = if persist_outbox { crate::outbox::OutboxStore::for_url(&url) } else { None };
         Rc::new(Self {
             url,
             backoff: Backoff::default(),
@@ -213,6 +218,9 @@ impl Driver {
             last_close: Cell::new(CloseReason::Lost),
             optimistic: RefCell::default(),
             overlays: RefCell::default(),
+            outbox,
+            outbox_loading: Cell::new(false),
+            open_waiting: Cell::new(false),
             auth: RefCell::new(Auth::default()),
         })
     }
@@ -314,9 +322,54 @@ impl Driver {
     }
 
     fn finish_waiting_open(this: &Rc<Self>) {
-        let waiting = std::mem::take(&mut this.auth.borrow_mut().open_waiting);
-        if waiting && this.connection.borrow().is_some() {
+        if this.auth.borrow().fetching || this.outbox_loading.get() {
+            return;
+        }
+        if this.open_waiting.replace(false) && this.connection.borrow().is_some() {
             Self::on_open(this);
+        }
+    }
+
+    /// Reads the persisted outbox of this tab (after a reload) and continues its session:
+    /// its mutations are re-sent first, exactly once. The socket waits until it is read.
+    pub fn load_outbox(this: &Rc<Self>) {
+        let Some(store) = this.outbox.as_ref() else { return };
+        this.outbox_loading.set(true);
+        let weak = Rc::downgrade(this);
+        let loaded = Closure::once_into_js(move |text: JsValue| {
+            with(&weak, |d| {
+                d.outbox_loading.set(false);
+                if let Some(text) = text.as_string() {
+                    Self::restore_outbox(d, &text);
+                }
+                d.pending_changed();
+                Self::finish_waiting_open(d);
+            })
+        });
+        let promise = store.load();
+        if let Ok(then) = js_sys::Reflect::get(&promise, &"then".into()).and_then(|f| f.dyn_into::<Function>()) {
+            let _ = then.call1(&promise, &loaded);
+        }
+    }
+
+    fn restore_outbox(this: &Rc<Self>, text: &str) {
+        let restored = serde_json::from_str::<roomsync_shared::client::Outbox>(text)
+            .map_err(|e| e.to_string())
+            .and_then(|outbox| this.core.borrow_mut().restore(outbox));
+        match restored {
+            Ok(renumbered) => {
+                // Mutations made before the outbox was read now follow it, under new ids.
+                let mut promises = this.promises.borrow_mut();
+                let moved: Vec<(RequestId, PendingPromise)> =
+                    renumbered.iter().filter_map(|(old, new)| promises.remove(old).map(|p| (*new, p))).collect();
+                promises.extend(moved);
+                for (id, _) in this.optimistic.borrow_mut().iter_mut() {
+                    if let Some((_, new)) = renumbered.iter().find(|(old, _)| old == id) {
+                        *id = *new;
+                    }
+                }
+            }
+            Err(e) => web_sys::console::warn_1(&format!("roomsync: ignoring a saved outbox: {e}").into()),
         }
     }
 
@@ -391,6 +444,10 @@ impl Driver {
     }
 
     fn pending_changed(&self) {
+        if let (Some(store), false) = (self.outbox.as_ref(), self.outbox_loading.get()) {
+            let outbox = self.core.borrow().outbox();
+            store.save((!outbox.pending.is_empty()).then(|| serde_json::to_string(&outbox).unwrap_or_default()));
+        }
         let listeners: Vec<Function> = self.pending_listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
         let count = JsValue::from(self.pending_mutations() as u32);
         for listener in listeners {
@@ -462,8 +519,8 @@ impl Driver {
     }
 
     fn on_open(this: &Rc<Self>) {
-        if this.auth.borrow().fetching {
-            this.auth.borrow_mut().open_waiting = true;
+        if this.auth.borrow().fetching || this.outbox_loading.get() {
+            this.open_waiting.set(true);
             return;
         }
         this.attempts.set(0);

@@ -8,6 +8,7 @@
 
 mod connection;
 mod errors;
+mod outbox;
 
 use connection::Driver;
 use errors::js_error;
@@ -29,6 +30,11 @@ export interface SyncClientOptions {
    *  the client with SCHEMA_MISMATCH (reload to get the matching build) instead of serving
    *  data the app would misread. */
   schemaHash?: string;
+  /** Keep unanswered mutations in IndexedDB so a page reload loses none (default true).
+   *  After a reload the client continues the same session and re-sends them first; the room
+   *  applies each exactly once. Their promises are gone with the old page, but their effects
+   *  reach every subscription. */
+  offlineOutbox?: boolean;
 }
 
 /** Errors thrown or rejected by the client carry a stable `code`. */
@@ -132,9 +138,16 @@ impl SyncClient {
         let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
         let room = string_option(&options, "room", "INVALID_ROOM")?;
         let schema_hash = string_option(&options, "schemaHash", "INVALID_ARGS")?;
+        let persist = match (options.is_object()).then(|| js_sys::Reflect::get(&options, &"offlineOutbox".into())) {
+            Some(Ok(value)) if !value.is_undefined() => {
+                value.as_bool().ok_or_else(|| js_error("INVALID_ARGS", "options.offlineOutbox must be a boolean"))?
+            }
+            _ => true,
+        };
         let url = sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        let driver = Driver::new(url, schema_hash);
+        let driver = Driver::new(url, schema_hash, persist);
         Driver::watch_wake_events(&driver);
+        Driver::load_outbox(&driver);
         Driver::connect(&driver);
         Ok(SyncClient { driver })
     }

@@ -373,3 +373,38 @@ async fn ten_thousand_subscribe_unsubscribe_cycles_leave_memory_flat() {
     assert_eq!(subs.length(), 0);
     a.close();
 }
+
+#[wasm_bindgen_test]
+async fn mutations_left_unsent_by_a_page_are_sent_once_by_the_next() {
+    let room = unique_room("wasm-outbox");
+    let helper = client(&room);
+    let user = ensure_user(&helper).await;
+    helper.close();
+    // The "old page": its token never arrives, so its mutation stays in the outbox.
+    let old = SyncClient::new(server_url(), Some(options(&room).unchecked_into())).expect("valid URL");
+    let never = Function::new_no_args("return new Promise(() => {})");
+    old.set_auth(never.unchecked_into(), None).unwrap();
+    let args = Object::new();
+    Reflect::set(&args, &"title".into(), &"Written before the reload".into()).unwrap();
+    Reflect::set(&args, &"created_by".into(), &user).unwrap();
+    let _never_answered = old.mutation("tasks:create", args.into(), None).unwrap();
+    assert!(old.has_pending_writes());
+    sleep(300).await; // IndexedDB writes are asynchronous
+                      // The "new page" (same tab, same room): continues the session and sends it.
+    let new = client(&room);
+    let (seen, _unsub) = watch_tasks(&new);
+    wait_until("the saved mutation applied", || {
+        seen.borrow().last().is_some_and(|l| titles(l) == ["Written before the reload"])
+    })
+    .await;
+    wait_until("the outbox drained", || new.pending_mutations() == 0).await;
+    // A third page finds nothing left to send: still exactly one task.
+    let third = client(&room);
+    let (seen_third, _unsub_third) = watch_tasks(&third);
+    wait_until("the third page's list", || !seen_third.borrow().is_empty()).await;
+    assert_eq!(titles(seen_third.borrow().last().unwrap()), ["Written before the reload"]);
+    assert_eq!(third.pending_mutations(), 0);
+    old.close();
+    new.close();
+    third.close();
+}

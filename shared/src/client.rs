@@ -96,6 +96,17 @@ pub struct QueryInfo {
     pub hash: Option<String>,
 }
 
+/// The unanswered mutations of a session, as persisted so that a page reload loses none:
+/// after the reload the new client continues the same session and re-sends them, and the
+/// room applies each exactly once.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outbox {
+    pub session_id: String,
+    pub next_request_id: RequestId,
+    pub pending: Vec<ClientMessage>,
+}
+
 /// The client's sans-IO core.
 pub struct ClientCore {
     session_id: String,
@@ -221,6 +232,47 @@ impl ClientCore {
         }
         self.queries.remove(&query_id);
         self.connected.then_some(ClientMessage::Unsubscribe { query_id })
+    }
+
+    /// What must survive a reload: the session and its unanswered mutations.
+    pub fn outbox(&self) -> Outbox {
+        Outbox {
+            session_id: self.session_id.clone(),
+            next_request_id: self.next_request_id,
+            pending: self.pending.values().cloned().collect(),
+        }
+    }
+
+    /// Continues a persisted session before the first connection: its unanswered mutations
+    /// go first, in their order; mutations requested meanwhile (not sent yet) follow them
+    /// with new request ids. Returns `(old id, new id)` for those. Refused once connected
+    /// (the session was already announced), and for an outbox that is not well formed.
+    pub fn restore(&mut self, outbox: Outbox) -> Result<Vec<(RequestId, RequestId)>, String> {
+        if self.connected {
+            return Err("the outbox must be restored before connecting".into());
+        }
+        let mut restored = BTreeMap::new();
+        for frame in outbox.pending {
+            match frame {
+                ClientMessage::Mutation { request_id, .. } if request_id <= outbox.next_request_id => {
+                    restored.insert(request_id, frame);
+                }
+                other => return Err(format!("not an unanswered mutation of that session: {other:?}")),
+            }
+        }
+        let queued = std::mem::replace(&mut self.pending, restored);
+        self.session_id = outbox.session_id;
+        self.next_request_id = outbox.next_request_id;
+        let mut renumbered = Vec::with_capacity(queued.len());
+        for (old, frame) in queued {
+            self.next_request_id += 1;
+            let new = self.next_request_id;
+            if let ClientMessage::Mutation { udf_path, args, .. } = frame {
+                self.pending.insert(new, ClientMessage::Mutation { request_id: new, udf_path, args });
+            }
+            renumbered.push((old, new));
+        }
+        Ok(renumbered)
     }
 
     /// The live query for this function and these arguments, if any.
@@ -470,6 +522,39 @@ mod tests {
         assert_eq!(core.unsubscribe(a), None, "one listener left");
         assert_eq!(core.unsubscribe(a), Some(ClientMessage::Unsubscribe { query_id: a }));
         assert_eq!(core.unsubscribe(a), None, "already gone");
+    }
+
+    #[test]
+    fn a_restored_outbox_goes_first_and_later_mutations_are_renumbered() {
+        let mut before_reload = ClientCore::new("old-session".into());
+        before_reload.mutation("tasks:create", json!({"title": "a"}));
+        before_reload.mutation("tasks:create", json!({"title": "b"}));
+        let saved = serde_json::to_string(&before_reload.outbox()).unwrap();
+
+        let mut after_reload = ClientCore::new("new-session".into());
+        let (early, _) = after_reload.mutation("tasks:create", json!({"title": "c"}));
+        let outbox: Outbox = serde_json::from_str(&saved).unwrap();
+        assert_eq!(after_reload.restore(outbox).unwrap(), vec![(early, 3)]);
+        let frames = after_reload.on_open();
+        assert_eq!(
+            frames[0],
+            ClientMessage::Connect {
+                session_id: "old-session".into(),
+                protocol_version: Some(crate::PROTOCOL_VERSION),
+                schema_hash: None
+            }
+        );
+        let titles: Vec<(u32, String)> = frames[1..]
+            .iter()
+            .map(|f| match f {
+                ClientMessage::Mutation { request_id, args, .. } => {
+                    (*request_id, args["title"].as_str().unwrap().to_string())
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(titles, [(1, "a".to_string()), (2, "b".to_string()), (3, "c".to_string())]);
+        assert!(after_reload.restore(Outbox { session_id: "x".into(), next_request_id: 0, pending: vec![] }).is_err());
     }
 
     #[test]
