@@ -895,6 +895,23 @@ impl Driver {
         this.pending_changed();
     }
 
+    /// Drops the current socket and opens a new one at once (the app knows the network
+    /// changed, or wants fresh state). Results stay shown, flagged stale, until the room
+    /// confirms them; unanswered mutations are re-sent.
+    pub fn reconnect(this: &Rc<Self>) {
+        if this.closed.get() {
+            return;
+        }
+        if let Some(old) = this.connection.borrow_mut().take() {
+            set_timeout(move || drop(old), 0);
+        }
+        this.heartbeat.borrow_mut().take();
+        let events = this.core.borrow_mut().on_close();
+        Self::dispatch(this, events);
+        this.attempts.set(0);
+        Self::connect(this);
+    }
+
     pub fn close(this: &Rc<Self>) {
         if this.closed.replace(true) {
             return;

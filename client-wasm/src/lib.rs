@@ -319,6 +319,12 @@ impl SyncClient {
         Driver::clear_auth(&self.driver);
     }
 
+    /// Drops the socket and reconnects now: results stay (flagged stale until the room
+    /// confirms them by hash), unanswered mutations are re-sent exactly once.
+    pub fn reconnect(&self) {
+        Driver::reconnect(&self.driver);
+    }
+
     /// Closes the connection for good: pending mutations reject with `CLIENT_CLOSED`, all
     /// callbacks are released, no reconnect follows.
     pub fn close(&self) {

@@ -59,8 +59,8 @@ export function SyncProvider({ url, room, schemaHash, fetchToken, children }: Sy
         client = module.SyncClient.tryNew(url, { room, schemaHash }) ?? null;
         appliedRef.current = fetchTokenRef.current;
         if (client && fetchTokenRef.current) client.setAuth(fetchTokenRef.current, setAuthenticated);
-        // For devtools and tests: the live client, inspectable from the console.
-        (window as unknown as { __ROOMSYNC__?: { client: SyncClient | null } }).__ROOMSYNC__ = { client };
+        // For devtools and tests: the live client (and the class, to open more), from the console.
+        (window as unknown as { __ROOMSYNC__?: unknown }).__ROOMSYNC__ = { client, SyncClient: module.SyncClient };
         setValue({ client, status: client ? "ready" : "failed" });
       })
       .catch((error: unknown) => {
