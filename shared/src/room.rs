@@ -998,3 +998,6 @@ mod model_tests;
 
 #[cfg(test)]
 mod auth_tests;
+
+#[cfg(test)]
+mod network_tests;
