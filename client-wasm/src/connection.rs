@@ -576,6 +576,9 @@ impl Driver {
         this.record_frame(false, text);
         let events = this.core.borrow_mut().receive(text);
         Self::dispatch(this, events);
+        // Answers free room in the in-flight window: send what waited.
+        let frames = this.core.borrow_mut().flush();
+        this.send_all(&frames);
     }
 
     fn on_close(this: &Rc<Self>) {
@@ -694,6 +697,21 @@ impl Driver {
                         web_sys::console::warn_1(&format!("roomsync: the room refused the token: {message}").into());
                         Self::auth_changed(this, false);
                     }
+                }
+                ClientEvent::MutationsThrottled => {
+                    // Not applied; sent again after a pause (a second, with jitter).
+                    let weak = Rc::downgrade(this);
+                    let generation = this.generation.get();
+                    let resume = move || {
+                        with(&weak, |d| {
+                            d.core.borrow_mut().resume_sending();
+                            if d.generation.get() == generation {
+                                let frames = d.core.borrow_mut().flush();
+                                d.send_all(&frames);
+                            }
+                        })
+                    };
+                    set_timeout(resume, (1000.0 + 500.0 * js_sys::Math::random()) as i32);
                 }
                 ClientEvent::Overloaded { retry_after_ms, message } => {
                     web_sys::console::warn_1(&format!("roomsync: {message}").into());

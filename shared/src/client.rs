@@ -64,6 +64,9 @@ pub enum ClientEvent {
     Authenticated,
     /// The room is shedding load and will close the socket: reconnect no sooner than this.
     Overloaded { retry_after_ms: u64, message: String },
+    /// The room's rate limit refused mutations (not applied): wait, then `resume_sending`
+    /// and `flush` — they are sent again, nothing is lost.
+    MutationsThrottled,
     /// The transition chain broke: reconnect to rebuild state from scratch.
     ResyncRequired { reason: String },
 }
@@ -107,6 +110,11 @@ pub struct Outbox {
     pub pending: Vec<ClientMessage>,
 }
 
+/// Most mutations on the wire without an answer. The rest wait, in order, in the outbox: a
+/// client back from a long time offline does not flood the room (whose per-connection
+/// burst is 200) and get its own writes refused.
+pub const MAX_IN_FLIGHT: usize = 32;
+
 /// The client's sans-IO core.
 pub struct ClientCore {
     session_id: String,
@@ -119,6 +127,10 @@ pub struct ClientCore {
     queries: BTreeMap<QueryId, Query>,
     /// Every mutation without an answer yet, as its frame, in request order.
     pending: BTreeMap<RequestId, ClientMessage>,
+    /// Those sent on the current socket and not answered yet (at most [`MAX_IN_FLIGHT`]).
+    in_flight: std::collections::BTreeSet<RequestId>,
+    /// The room refused a mutation for the rate limit: hold the rest until `resume_sending`.
+    throttled: bool,
     /// The token to authenticate with (sent after `connect`, before any query).
     token: Option<String>,
 }
@@ -136,6 +148,8 @@ impl ClientCore {
             next_request_id: 0,
             queries: BTreeMap::new(),
             pending: BTreeMap::new(),
+            in_flight: Default::default(),
+            throttled: false,
             token: None,
         }
     }
@@ -305,13 +319,38 @@ impl ClientCore {
         self.pending.values()
     }
 
-    /// Requests a mutation; returns its id and the frame to send now (if connected).
+    /// Requests a mutation; returns its id and the frame to send now (if connected and the
+    /// in-flight window has room; otherwise it is sent by a later [`ClientCore::flush`]).
     pub fn mutation(&mut self, udf_path: &str, args: Value) -> (RequestId, Option<ClientMessage>) {
         self.next_request_id += 1;
         let request_id = self.next_request_id;
         let frame = ClientMessage::Mutation { request_id, udf_path: udf_path.to_string(), args };
-        self.pending.insert(request_id, frame.clone());
-        (request_id, self.connected.then_some(frame))
+        self.pending.insert(request_id, frame);
+        let mut frames = self.flush();
+        debug_assert!(frames.len() <= 1, "only the new mutation can become sendable here");
+        (request_id, frames.pop())
+    }
+
+    /// Queued mutations that may go out now, in request order (call after every `receive`
+    /// and after `resume_sending`, and send what it returns).
+    pub fn flush(&mut self) -> Vec<ClientMessage> {
+        if !self.connected || self.throttled {
+            return Vec::new();
+        }
+        let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.len());
+        let next: Vec<RequestId> =
+            self.pending.keys().filter(|id| !self.in_flight.contains(id)).take(room).copied().collect();
+        next.into_iter()
+            .filter_map(|id| {
+                self.in_flight.insert(id);
+                self.pending.get(&id).cloned()
+            })
+            .collect()
+    }
+
+    /// The rate-limit pause is over: `flush` sends again.
+    pub fn resume_sending(&mut self) {
+        self.throttled = false;
     }
 
     /// The socket opened: a fresh server connection starts at version zero. Sends the
@@ -337,7 +376,9 @@ impl ClientCore {
                 result_hash: q.hash.clone(),
             });
         }
-        frames.extend(self.pending.values().cloned());
+        self.in_flight.clear();
+        self.throttled = false;
+        frames.extend(self.flush());
         frames
     }
 
@@ -351,6 +392,7 @@ impl ClientCore {
     /// The client is shutting down: every pending mutation fails with `Closed`.
     pub fn close(&mut self) -> Vec<ClientEvent> {
         self.connected = false;
+        self.in_flight.clear();
         self.queries.clear();
         std::mem::take(&mut self.pending)
             .into_keys()
@@ -430,6 +472,15 @@ impl ClientCore {
                 events
             }
             ServerMessage::MutationResponse { request_id, outcome } => {
+                self.in_flight.remove(&request_id);
+                // Refused by the rate limit: not applied, so sending it again is safe.
+                if let MutationOutcome::Failure { code: ErrorCode::LimitExceeded, .. } = &outcome {
+                    if self.pending.contains_key(&request_id) {
+                        let first = !self.throttled;
+                        self.throttled = true;
+                        return if first { vec![ClientEvent::MutationsThrottled] } else { Vec::new() };
+                    }
+                }
                 if self.pending.remove(&request_id).is_none() {
                     return Vec::new();
                 }
@@ -555,6 +606,47 @@ mod tests {
             .collect();
         assert_eq!(titles, [(1, "a".to_string()), (2, "b".to_string()), (3, "c".to_string())]);
         assert!(after_reload.restore(Outbox { session_id: "x".into(), next_request_id: 0, pending: vec![] }).is_err());
+    }
+
+    #[test]
+    fn at_most_a_window_of_mutations_is_in_flight_and_rate_limited_ones_are_resent() {
+        let mut core = ClientCore::new("s1".into());
+        for i in 0..40 {
+            core.mutation("tasks:create", json!({"title": i}));
+        }
+        let frames = core.on_open();
+        let sent =
+            |frames: &[ClientMessage]| frames.iter().filter(|f| matches!(f, ClientMessage::Mutation { .. })).count();
+        assert_eq!(sent(&frames), MAX_IN_FLIGHT, "the rest wait in the outbox");
+        assert!(core.flush().is_empty(), "the window is full");
+        let answer = |request_id: u32, outcome: MutationOutcome| {
+            ServerMessage::MutationResponse { request_id, outcome }.to_json()
+        };
+        core.receive(&answer(1, MutationOutcome::Success { result: json!(null), ts: Ts(1) }));
+        assert_eq!(
+            core.flush(),
+            vec![core
+                .pending()
+                .find(|m| matches!(m, ClientMessage::Mutation { request_id: 33, .. }))
+                .cloned()
+                .unwrap()]
+        );
+        // The room's rate limit refused request 2: not lost, held, then sent again.
+        let limited = MutationOutcome::Failure { code: ErrorCode::LimitExceeded, message: "retry in 20 ms".into() };
+        assert_eq!(core.receive(&answer(2, limited.clone())), vec![ClientEvent::MutationsThrottled]);
+        assert_eq!(core.receive(&answer(3, limited)), vec![], "one notice per pause");
+        assert!(core.flush().is_empty(), "paused");
+        assert_eq!(core.pending_mutations(), 39);
+        core.resume_sending();
+        let resent: Vec<u32> = core
+            .flush()
+            .iter()
+            .map(|f| match f {
+                ClientMessage::Mutation { request_id, .. } => *request_id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(resent, [2, 3], "refused ones go out again, first");
     }
 
     #[test]

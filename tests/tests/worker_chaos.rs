@@ -17,9 +17,16 @@ struct Client {
     core: ClientCore,
     socket: Option<RoomSocket>,
     results: Vec<(u32, Result<Value, String>)>,
+    /// When to send again after the room's rate limit refused mutations.
+    resume_at: Option<Instant>,
+    throttled: usize,
 }
 
 impl Client {
+    fn new(session: &str) -> Self {
+        Self { core: ClientCore::new(session.into()), socket: None, results: vec![], resume_at: None, throttled: 0 }
+    }
+
     fn connect(&mut self, dev: &WranglerDev) {
         self.core.on_close();
         let mut socket = RoomSocket::connect(&dev.ws_url(ROOM));
@@ -41,12 +48,30 @@ impl Client {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline && !done(&self.core) {
             let Some(socket) = self.socket.as_mut() else { return false };
+            if self.resume_at.is_some_and(|at| Instant::now() >= at) {
+                self.resume_at = None;
+                self.core.resume_sending();
+                for frame in self.core.flush() {
+                    socket.try_send_text(&frame.to_json());
+                }
+            }
             match socket.next_text(Duration::from_millis(100)) {
                 Next::Text(text) => {
                     for event in self.core.receive(&text) {
-                        if let ClientEvent::Mutation { request_id, result } = event {
-                            self.results.push((request_id, result.map_err(|e| e.message)));
+                        match event {
+                            ClientEvent::Mutation { request_id, result } => {
+                                self.results.push((request_id, result.map_err(|e| e.message)));
+                            }
+                            ClientEvent::MutationsThrottled => {
+                                self.throttled += 1;
+                                self.resume_at = Some(Instant::now() + Duration::from_millis(1000));
+                            }
+                            _ => {}
                         }
+                    }
+                    // Answers free room in the in-flight window.
+                    for frame in self.core.flush() {
+                        socket.try_send_text(&frame.to_json());
                     }
                 }
                 Next::Timeout => {}
@@ -65,7 +90,7 @@ fn killing_the_worker_mid_mutation_loses_nothing_and_doubles_nothing() {
     let state = roomsync_tests::repo_root().join(".test-state").join(format!("chaos-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     let mut dev = WranglerDev::start(&state);
-    let mut client = Client { core: ClientCore::new("chaos-session-0123456789".into()), socket: None, results: vec![] };
+    let mut client = Client::new("chaos-session-0123456789");
     client.core.set_auth(Some(token(ROOM, "chaos-user", "admin")));
     client.connect(&dev);
     let (_, frame) =
@@ -109,6 +134,34 @@ fn killing_the_worker_mid_mutation_loses_nothing_and_doubles_nothing() {
     titles.sort();
     let expected: Vec<String> = (0..MUTATIONS).map(|i| format!("chaos {i:02}")).collect();
     assert_eq!(titles, expected, "each mutation exactly once ({unanswered_at_kill} were unanswered at the kill)");
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn a_backlog_larger_than_the_rooms_burst_is_delivered_in_full() {
+    let state = roomsync_tests::repo_root().join(".test-state").join(format!("backlog-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let dev = WranglerDev::start(&state);
+    let mut client = Client::new("backlog-session-0123456789");
+    client.core.set_auth(Some(token(ROOM, "backlog-user", "admin")));
+    // Written offline: 300 mutations wait in the outbox (the room's burst is 200, then 50/s).
+    let (_, _) = client.core.mutation("users:ensure", json!({"name": "B", "email": "b@x", "role": "admin"}));
+    for i in 0..300 {
+        client
+            .core
+            .mutation("users:ensure", json!({"name": format!("u{i}"), "email": format!("u{i}@x"), "role": "member"}));
+    }
+    client.connect(&dev);
+    assert!(
+        client.pump(Duration::from_secs(60), |core| core.pending_mutations() == 0),
+        "{} still pending",
+        client.core.pending_mutations()
+    );
+    let failures: Vec<_> = client.results.iter().filter(|(_, r)| r.is_err()).collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(client.results.len(), 301);
+    assert!(client.throttled >= 1, "the room's rate limit was reached and waited out");
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
 }

@@ -183,6 +183,8 @@ impl World {
                 c.last_version = *end_version;
             }
             let events = self.clients[target].core.receive(&message.to_json());
+            // Every unanswered mutation fits the in-flight window here (one step, one frame).
+            assert!(self.clients[target].core.flush().is_empty());
             for e in &events {
                 assert!(!matches!(e, ClientEvent::ResyncRequired { .. }), "client {target} saw a gap: {e:?}");
             }

@@ -187,6 +187,9 @@ impl Net {
             let Some(text) = self.clients[client].to_client.pop_front() else { return };
             let c = &mut self.clients[client];
             let events = c.core.receive(&text);
+            // The in-flight window moved: queued mutations may go out now.
+            let more = c.core.flush();
+            c.to_room.extend(more.iter().map(ClientMessage::to_json));
             let version = c.core.version();
             assert!(
                 (version.query_set, version.identity, version.ts)
@@ -201,6 +204,7 @@ impl Net {
                         c.answers.entry(request_id).or_default().push(result.map_err(|e| e.message));
                     }
                     ClientEvent::ResyncRequired { reason } => panic!("client {client}: unexpected resync: {reason}"),
+                    ClientEvent::MutationsThrottled => panic!("client {client}: throttled with unlimited limits"),
                     _ => {}
                 }
             }

@@ -9,7 +9,7 @@
 //! wrangler is stopped by process group at the end.
 
 use roomsync_shared::protocol::{ClientMessage, ServerMessage};
-use roomsync_tests::{RoomSocket, WranglerDev};
+use roomsync_tests::{Next, RoomSocket, WranglerDev};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,6 +63,7 @@ fn run(dev: &WranglerDev, subscribers: usize) -> Measured {
         Arc::new((0..=ROUNDS).map(|_| Round { received: AtomicUsize::new(0), last: Mutex::new(None) }).collect());
     let stop = Arc::new(AtomicBool::new(false));
     let ready = Arc::new(AtomicUsize::new(0));
+    let lost = Arc::new(AtomicUsize::new(0));
     let mut readers = Vec::with_capacity(subscribers);
     for _ in 0..subscribers {
         let mut socket = RoomSocket::signed_in(&url, &room, "viewer");
@@ -72,14 +73,18 @@ fn run(dev: &WranglerDev, subscribers: usize) -> Measured {
             args: json!({"status": "pending"}),
             result_hash: None,
         });
-        let (rounds, stop, ready) = (rounds.clone(), stop.clone(), ready.clone());
+        let (rounds, stop, ready, lost) = (rounds.clone(), stop.clone(), ready.clone(), lost.clone());
         readers.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let Some(ServerMessage::Transition { end_version, .. }) =
-                    socket.recv_within(Duration::from_millis(200))
-                else {
-                    continue;
+                let text = match socket.next_text(Duration::from_millis(200)) {
+                    Next::Text(text) => text,
+                    Next::Timeout => continue,
+                    Next::Closed(_) => {
+                        lost.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
                 };
+                let Ok(ServerMessage::Transition { end_version, .. }) = ServerMessage::parse(&text) else { continue };
                 let at = Instant::now();
                 let ts = end_version.ts.0 as usize;
                 if ts == 0 {
@@ -97,6 +102,20 @@ fn run(dev: &WranglerDev, subscribers: usize) -> Measured {
         std::thread::sleep(Duration::from_millis(10));
     }
     let connect_time = started.elapsed();
+    let held = ready.load(Ordering::Relaxed);
+    if held < subscribers {
+        stop.store(true, Ordering::Relaxed);
+        println!(
+            "{subscribers} sockets: only {held} got their first result within {ROUND_TIMEOUT:?}; {} were closed by the server",
+            lost.load(Ordering::Relaxed)
+        );
+        let rss_with_sockets = workerd_rss(dev.process_group());
+        for reader in readers {
+            let _ = reader.join();
+        }
+        let zero = Duration::ZERO;
+        return Measured { subscribers: held, p50: zero, p99: zero, rss_before, rss_with_sockets, connect_time };
+    }
     let rss_with_sockets = workerd_rss(dev.process_group());
     let mut writer = RoomSocket::signed_in(&url, &room, "admin");
     writer.send(&ClientMessage::Mutation {
