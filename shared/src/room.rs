@@ -412,6 +412,7 @@ impl<S: Sql> Room<S> {
 
     /// Handles one input and returns the frames to deliver, in order.
     pub fn handle(&self, input: RoomInput<'_>, env: &mut dyn Environment) -> Vec<Outgoing> {
+        self.activity.borrow_mut().woke_at_ms.get_or_insert(env.now_ms());
         let result = match input {
             RoomInput::Open { conn } => self.open_connection(conn).map(|()| Vec::new()),
             RoomInput::Close { conn } => self.close_connection(conn).map(|()| Vec::new()),
@@ -804,6 +805,7 @@ impl<S: Sql> Room<S> {
         authorization: Option<&str>,
         env: &mut dyn Environment,
     ) -> (HttpReply, Vec<Outgoing>) {
+        self.activity.borrow_mut().woke_at_ms.get_or_insert(env.now_ms());
         let fail = |code: ErrorCode, message: String| (HttpReply::error(code, message), Vec::new());
         let caller = match self.http_caller(authorization, env.now_ms()) {
             Ok(caller) => caller,

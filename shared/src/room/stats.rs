@@ -27,6 +27,8 @@ pub struct FanOut {
 /// Counters since the room last woke up.
 #[derive(Debug, Default)]
 pub(super) struct Activity {
+    /// When this engine handled its first input: the room's wake-up (or start) time.
+    pub woke_at_ms: Option<f64>,
     pub commits: u64,
     pub fan_outs: u64,
     pub connects_refused: u64,
@@ -48,6 +50,8 @@ pub struct RoomStats {
     pub subscriptions: u64,
     /// The room's commit timestamp: commits ever made.
     pub commit_ts: Ts,
+    /// When the room last woke (or started): a hibernated room is rebuilt from SQLite.
+    pub woke_at_ms: Option<f64>,
     pub commits_since_wake: u64,
     pub fan_outs_since_wake: u64,
     pub connects_refused_since_wake: u64,
@@ -69,6 +73,7 @@ impl<S: Sql> Room<S> {
             connections: count("_conns")?,
             subscriptions: count("_subs")?,
             commit_ts: self.current_ts()?,
+            woke_at_ms: activity.woke_at_ms,
             commits_since_wake: activity.commits,
             fan_outs_since_wake: activity.fan_outs,
             connects_refused_since_wake: activity.connects_refused,
@@ -81,6 +86,7 @@ impl<S: Sql> Room<S> {
 
     /// `GET /rooms/:room/stats`: the stats for an admin of this room, a 401/403 otherwise.
     pub fn stats_http(&self, authorization: Option<&str>, now_ms: f64) -> HttpReply {
+        self.activity.borrow_mut().woke_at_ms.get_or_insert(now_ms);
         let caller = match self.http_caller(authorization, now_ms) {
             Ok(caller) => caller,
             Err(reply) => return reply,

@@ -102,6 +102,7 @@ fn run(dev: &WranglerDev, subscribers: usize) -> Measured {
         std::thread::sleep(Duration::from_millis(10));
     }
     let connect_time = started.elapsed();
+    eprintln!("fanout-bench: {subscribers} sockets: {} got their first result in {connect_time:?}", ready.load(Ordering::Relaxed));
     let held = ready.load(Ordering::Relaxed);
     if held < subscribers {
         stop.store(true, Ordering::Relaxed);
@@ -151,7 +152,7 @@ fn run(dev: &WranglerDev, subscribers: usize) -> Measured {
         let last = round.last.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or(sent);
         latencies.push(last.saturating_duration_since(sent));
         // Drain the writer's own frames (its response).
-        while writer.recv_within(Duration::from_millis(1)).is_some() {}
+        while let Next::Text(_) = writer.next_text(Duration::from_millis(1)) {}
     }
     stop.store(true, Ordering::Relaxed);
     for reader in readers {
