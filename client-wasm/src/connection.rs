@@ -526,6 +526,19 @@ impl Driver {
         this.attempts.set(0);
         let frames = this.core.borrow_mut().on_open();
         this.send_all(&frames);
+        // Results kept through the reconnect are now stale until the room confirms them.
+        let stale = this.core.borrow().stale_queries();
+        for query_id in stale {
+            let shown = this.overlays.borrow().get(&query_id).cloned();
+            match shown {
+                Some(value) => Self::notify_js(this, query_id, &value),
+                None => {
+                    if let Some(result @ Ok(_)) = this.core.borrow().cached(query_id).cloned() {
+                        Self::notify(this, query_id, &result);
+                    }
+                }
+            }
+        }
         *this.heartbeat.borrow_mut() = Some(Heartbeat::new(js_sys::Date::now()));
         Self::schedule_heartbeat(this, this.generation.get(), 0.0);
         this.set_state(ConnectionState::Connected);
@@ -679,6 +692,17 @@ impl Driver {
                 ClientEvent::ServerError { code, message } => {
                     web_sys::console::warn_1(&format!("roomsync: server refused a frame ({code}): {message}").into());
                 }
+                ClientEvent::QueryConfirmed { query_id } => {
+                    let shown = this.overlays.borrow().get(&query_id).cloned();
+                    match shown {
+                        Some(value) => Self::notify_js(this, query_id, &value),
+                        None => {
+                            if let Some(result) = this.core.borrow().cached(query_id).cloned() {
+                                Self::notify(this, query_id, &result);
+                            }
+                        }
+                    }
+                }
                 ClientEvent::Authenticated => {
                     this.auth.borrow_mut().refused_fresh = false;
                     Self::auth_changed(this, true);
@@ -771,8 +795,9 @@ impl Driver {
             .get(&query_id)
             .map(|list| list.iter().map(|s| s.on_update.clone()).collect())
             .unwrap_or_default();
+        let meta = update_meta(this.core.borrow().is_stale(query_id));
         for on_update in callbacks {
-            report(on_update.call1(&JsValue::NULL, value));
+            report(on_update.call2(&JsValue::NULL, value, &meta));
         }
     }
 
@@ -784,9 +809,10 @@ impl Driver {
             .get(&query_id)
             .map(|list| list.iter().map(|s| (s.on_update.clone(), s.on_error.clone())).collect())
             .unwrap_or_default();
+        let meta = update_meta(this.core.borrow().is_stale(query_id));
         for (on_update, on_error) in callbacks {
             match result {
-                Ok(value) => report(on_update.call1(&JsValue::NULL, &json_to_js(value))),
+                Ok(value) => report(on_update.call2(&JsValue::NULL, &json_to_js(value), &meta)),
                 Err(error) => match on_error {
                     Some(on_error) => report(on_error.call1(&JsValue::NULL, &to_js_error(error))),
                     None => web_sys::console::error_1(&to_js_error(error)),
@@ -816,7 +842,10 @@ impl Driver {
             .or_insert(QueryTiming { subscribed_at_ms: js_sys::Date::now(), ..QueryTiming::default() });
         this.send_all(frame.as_slice());
         match cached {
-            Some(Ok(value)) => report(on_update.call1(&JsValue::NULL, &json_to_js(&value))),
+            Some(Ok(value)) => {
+                let meta = update_meta(this.core.borrow().is_stale(query_id));
+                report(on_update.call2(&JsValue::NULL, &json_to_js(&value), &meta))
+            }
             Some(Err(error)) => {
                 if let Some(on_error) = on_error {
                     report(on_error.call1(&JsValue::NULL, &to_js_error(&error)));
@@ -1028,6 +1057,14 @@ impl LocalStore {
         let _ = js_sys::Reflect::set(&object, &"getAllQueries".into(), get_all.as_ref());
         Self { object, _get: get, _get_all: get_all, _set: set }
     }
+}
+
+/// The second argument of `onUpdate`: `{ stale }` — the value predates the current
+/// connection and the room has not confirmed it yet.
+fn update_meta(stale: bool) -> JsValue {
+    let meta = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&meta, &"stale".into(), &stale.into());
+    meta.into()
 }
 
 fn with(weak: &Weak<Driver>, f: impl FnOnce(&Rc<Driver>)) {

@@ -89,7 +89,7 @@ extern "C" {
     pub type SyncClientOptions;
     #[wasm_bindgen(typescript_type = "ConnectionState")]
     pub type ConnectionStateJs;
-    #[wasm_bindgen(typescript_type = "(result: any) => void")]
+    #[wasm_bindgen(typescript_type = "(result: any, meta: { stale: boolean }) => void")]
     pub type OnUpdate;
     #[wasm_bindgen(typescript_type = "(error: SyncError) => void")]
     pub type OnError;
@@ -238,8 +238,10 @@ impl SyncClient {
         }))
     }
 
-    /// Subscribes to a query. `onUpdate` is called with every new result (first with the
-    /// current one); `onError` with a `SyncError` if the query fails. Returns a function
+    /// Subscribes to a query. `onUpdate(result, {stale})` is called with every new result
+    /// (first with the current one), and again with `stale: true` when a reconnect leaves
+    /// the result unconfirmed and `stale: false` once the room confirms it; `onError` with a
+    /// `SyncError` if the query fails. Returns a function
     /// that unsubscribes and releases both callbacks.
     pub fn subscribe(
         &self,

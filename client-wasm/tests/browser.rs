@@ -408,3 +408,23 @@ async fn mutations_left_unsent_by_a_page_are_sent_once_by_the_next() {
     new.close();
     third.close();
 }
+
+#[wasm_bindgen_test]
+async fn results_kept_through_a_reconnect_are_flagged_stale_until_confirmed() {
+    let room = unique_room("wasm-stale");
+    let a = client(&room);
+    let metas: Rc<RefCell<Vec<bool>>> = Rc::default();
+    let sink = metas.clone();
+    let on_update = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_value: JsValue, meta: JsValue| {
+        sink.borrow_mut().push(Reflect::get(&meta, &"stale".into()).unwrap().as_bool().unwrap());
+    });
+    let _unsub =
+        a.subscribe("tasks:list", JsValue::UNDEFINED, on_update.as_ref().clone().unchecked_into(), None).unwrap();
+    on_update.forget();
+    wait_until("the first result", || !metas.borrow().is_empty()).await;
+    assert_eq!(*metas.borrow(), [false]);
+    a.reconnect();
+    wait_until("confirmed after the reconnect", || metas.borrow().len() == 3).await;
+    assert_eq!(*metas.borrow(), [false, true, false], "kept (stale), then confirmed by hash without rows");
+    a.close();
+}

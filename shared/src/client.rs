@@ -53,6 +53,9 @@ pub struct ClientError {
 pub enum ClientEvent {
     /// A query has a new result (or failed).
     Query { query_id: QueryId, result: Result<Value, ClientError> },
+    /// A result held from before the reconnect is current again (the room confirmed it by
+    /// hash): no longer stale, value unchanged.
+    QueryConfirmed { query_id: QueryId },
     /// A mutation finished.
     Mutation { request_id: RequestId, result: Result<Value, ClientError> },
     /// The server refused a frame; nothing to retry, but worth logging.
@@ -186,6 +189,11 @@ impl ClientCore {
     /// The last result of a query, kept through reconnects so screens never flash empty.
     pub fn cached(&self, query_id: QueryId) -> Option<&Result<Value, ClientError>> {
         self.queries.get(&query_id).and_then(|q| q.last.as_ref())
+    }
+
+    /// Queries whose results are shown but not yet confirmed on this connection.
+    pub fn stale_queries(&self) -> Vec<QueryId> {
+        self.queries.iter().filter(|(_, q)| q.stale).map(|(&id, _)| id).collect()
     }
 
     /// Whether a query's result predates the current connection and is not yet confirmed.
@@ -436,7 +444,9 @@ impl ClientCore {
                         }
                         QueryModification::QueryUnchanged { query_id } => {
                             if let Some(query) = self.queries.get_mut(&query_id) {
-                                query.stale = false;
+                                if std::mem::replace(&mut query.stale, false) {
+                                    events.push(ClientEvent::QueryConfirmed { query_id });
+                                }
                             }
                             continue;
                         }
@@ -728,7 +738,7 @@ mod tests {
         assert!(core.is_stale(q));
         assert_eq!(core.version(), StateVersion::default());
         let events = core.receive(&transition((0, 0), (1, 3), vec![QueryModification::QueryUnchanged { query_id: q }]));
-        assert!(events.is_empty());
+        assert_eq!(events, vec![ClientEvent::QueryConfirmed { query_id: q }], "confirmed, value unchanged");
         assert!(!core.is_stale(q));
         assert_eq!(core.cached(q), Some(&Ok(json!([1]))));
         // Request ids keep growing across connections.

@@ -102,7 +102,10 @@ fn run(dev: &WranglerDev, subscribers: usize) -> Measured {
         std::thread::sleep(Duration::from_millis(10));
     }
     let connect_time = started.elapsed();
-    eprintln!("fanout-bench: {subscribers} sockets: {} got their first result in {connect_time:?}", ready.load(Ordering::Relaxed));
+    eprintln!(
+        "fanout-bench: {subscribers} sockets: {} got their first result in {connect_time:?}",
+        ready.load(Ordering::Relaxed)
+    );
     let held = ready.load(Ordering::Relaxed);
     if held < subscribers {
         stop.store(true, Ordering::Relaxed);

@@ -5,29 +5,45 @@ import { decodeValue, encodeValue } from "./values";
 
 type Listener = () => void;
 
+/** What one live query holds, as `useSyncExternalStore` snapshots it. */
+interface QuerySnapshot {
+  value: unknown;
+  error?: Error;
+  /** A result kept through a reconnect that the room has not confirmed yet. */
+  stale: boolean;
+  loaded: boolean;
+}
+
+const EMPTY: QuerySnapshot = { value: undefined, stale: false, loaded: false };
+
 /** One live query as an external store for `useSyncExternalStore`. */
 function queryStore(client: SyncClient | null, udfPath: string, argsJson: string | null) {
-  let value: unknown = undefined;
-  let error: Error | undefined;
+  let snapshot = EMPTY;
   return {
     subscribe(onChange: Listener) {
       if (!client || argsJson === null) return () => {};
       return client.subscribe(
         udfPath,
         JSON.parse(argsJson),
-        (result) => {
-          value = decodeValue(result);
-          error = undefined;
+        (result, meta) => {
+          snapshot = { value: decodeValue(result), stale: meta.stale, loaded: true };
           onChange();
         },
         (e) => {
-          error = e;
+          snapshot = { ...snapshot, error: e, loaded: true };
           onChange();
         },
       );
     },
-    getSnapshot: () => (error ? error : value),
+    getSnapshot: () => snapshot,
   };
+}
+
+function useQuerySnapshot(udfPath: string, args: Record<string, unknown> | "skip"): QuerySnapshot {
+  const { client } = useSyncContext();
+  const argsJson = args === "skip" ? null : JSON.stringify(encodeValue(args));
+  const store = useMemo(() => queryStore(client, udfPath, argsJson), [client, udfPath, argsJson]);
+  return useSyncExternalStore(store.subscribe, store.getSnapshot, () => EMPTY);
 }
 
 /**
@@ -35,12 +51,26 @@ function queryStore(client: SyncClient | null, udfPath: string, argsJson: string
  * result as the room commits. Pass `"skip"` to not subscribe. Throws the query's error.
  */
 export function useQuery<T = unknown>(udfPath: string, args: Record<string, unknown> | "skip" = {}): T | undefined {
-  const { client } = useSyncContext();
-  const argsJson = args === "skip" ? null : JSON.stringify(encodeValue(args));
-  const store = useMemo(() => queryStore(client, udfPath, argsJson), [client, udfPath, argsJson]);
-  const snapshot = useSyncExternalStore(store.subscribe, store.getSnapshot, () => undefined);
-  if (snapshot instanceof Error) throw snapshot;
-  return snapshot as T | undefined;
+  const snapshot = useQuerySnapshot(udfPath, args);
+  if (snapshot.error) throw snapshot.error;
+  return snapshot.value as T | undefined;
+}
+
+/**
+ * Like `useQuery`, without throwing: `{ data, error, isLoading, isStale }`. `isStale` is true
+ * while a result kept through a reconnect waits for the room to confirm it (show it dimmed).
+ */
+export function useQueryState<T = unknown>(
+  udfPath: string,
+  args: Record<string, unknown> | "skip" = {},
+): { data: T | undefined; error: Error | undefined; isLoading: boolean; isStale: boolean } {
+  const snapshot = useQuerySnapshot(udfPath, args);
+  return {
+    data: snapshot.value as T | undefined,
+    error: snapshot.error,
+    isLoading: !snapshot.loaded && args !== "skip",
+    isStale: snapshot.stale,
+  };
 }
 
 /** Cached query results as an optimistic update sees them (values decoded, like `useQuery`'s). */

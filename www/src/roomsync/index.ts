@@ -1,7 +1,14 @@
 // Roomsync's React layer: provider and hooks. Safe to import anywhere (no browser access at
 // import time); the WASM client loads lazily in the browser.
 export { SyncProvider, useSyncContext, type SyncProviderProps } from "./provider";
-export { useQuery, useMutation, useConnectionState, type LocalStore, type MutationOptions } from "./hooks";
+export {
+  useQuery,
+  useQueryState,
+  useMutation,
+  useConnectionState,
+  type LocalStore,
+  type MutationOptions,
+} from "./hooks";
 export {
   usePaginatedQuery,
   usePendingMutations,
