@@ -60,12 +60,12 @@ pub struct RoomObject {
 
 impl RoomObject {
     /// Opens the engine over the object's storage, with token auth for the room's stored
-    /// name (a room that never had a request yet has none: it accepts no token until then).
+    /// name. Never trusting: a room that has not learned its name yet checks tokens against
+    /// the empty name, which no token can carry, until the first request names it.
     fn open(state: &State, env: &Env) -> std::result::Result<Room<DoSql>, String> {
         let room = Room::open(DoSql::new(state.storage())).map_err(|e| e.to_string())?.with_limits(limits(env));
-        if let Some(name) = room.name().map_err(|e| e.to_string())? {
-            room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(crate::auth::secret(env), name)));
-        }
+        let name = room.name().map_err(|e| e.to_string())?.unwrap_or_default();
+        room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(crate::auth::secret(env), name)));
         Ok(room)
     }
 
