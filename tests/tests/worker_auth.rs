@@ -336,8 +336,9 @@ fn a_hibernated_room_wakes_and_serves_its_sockets() {
     let woke = stats()["wokeAtMs"].clone();
     for _ in 0..7 {
         std::thread::sleep(Duration::from_secs(10));
-        watcher.send_text("ping"); // answered by the runtime: the room may stay asleep
-        while let Next::Text(_) = watcher.next_text(Duration::from_millis(100)) {} // the "pong"
+        // Answered by the runtime ("pong"): the room may stay asleep.
+        watcher.send_text("ping");
+        while let Next::Text(_) = watcher.next_text(Duration::from_millis(100)) {}
     }
     let body = r#"{"udfPath":"users:ensure","args":{"name":"H","email":"h@x","role":"admin"}}"#;
     let written = http_request(dev.port, "POST", "/rooms/sleepy/mutation", &[("Authorization", &admin)], body)
