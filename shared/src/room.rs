@@ -189,6 +189,8 @@ pub struct Room<S: Sql> {
     connect_bucket: RefCell<Option<TokenBucket>>,
     auth: RefCell<AuthPolicy>,
     activity: RefCell<stats::Activity>,
+    /// Memory copies of `_conns` / `_subs` rows (write-through, filled lazily).
+    rows: rows::Rows,
 }
 
 /// Per-connection protection against a client that floods the room.
@@ -350,6 +352,7 @@ impl<S: Sql> Room<S> {
             connect_bucket: RefCell::default(),
             auth: RefCell::new(AuthPolicy::TrustAll),
             activity: RefCell::default(),
+            rows: rows::Rows::default(),
         })
     }
 
@@ -444,6 +447,7 @@ impl<S: Sql> Room<S> {
     fn open_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
         self.sql
             .exec("INSERT OR IGNORE INTO _conns (conn_id, query_set, ts) VALUES (?, 0, 0)", &[conn.as_str().into()])?;
+        self.rows.forget_conn_row(conn);
         Ok(())
     }
 
@@ -455,6 +459,7 @@ impl<S: Sql> Room<S> {
             self.sql.exec("DELETE FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
             Ok::<(), StorageError>(())
         })?;
+        self.rows.forget_conn(conn);
         let mut index = self.subscriptions.borrow_mut();
         let mut results = self.results.borrow_mut();
         for row in ids {
@@ -553,21 +558,16 @@ impl<S: Sql> Room<S> {
     }
 
     fn connection_version(&self, conn: &ConnId) -> Result<StateVersion, StorageError> {
-        let select =
-            || self.sql.exec("SELECT query_set, ts, identity FROM _conns WHERE conn_id = ?", &[conn.as_str().into()]);
-        let mut rows = select()?;
-        if rows.is_empty() {
-            // A frame can arrive for a connection the room has not seen (a socket accepted by
-            // an older build): register it on first use.
-            self.open_connection(conn)?;
-            rows = select()?;
-        }
-        let row = rows.first().ok_or_else(|| StorageError(format!("connection {conn} vanished")))?;
-        Ok(StateVersion {
-            query_set: int_at(row, 0) as u32,
-            identity: int_at(row, 2) as u32,
-            ts: Ts(int_at(row, 1) as u64),
-        })
+        let row = match self.rows.conn(&self.sql, conn)? {
+            Some(row) => row,
+            None => {
+                // A frame can arrive for a connection the room has not seen (a socket
+                // accepted by an older build): register it on first use.
+                self.open_connection(conn)?;
+                self.rows.conn(&self.sql, conn)?.ok_or_else(|| StorageError(format!("connection {conn} vanished")))?
+            }
+        };
+        Ok(row.version)
     }
 
     fn set_connection_version(&self, conn: &ConnId, version: StateVersion) -> Result<(), StorageError> {
@@ -575,6 +575,7 @@ impl<S: Sql> Room<S> {
             "UPDATE _conns SET query_set = ?, ts = ? WHERE conn_id = ?",
             &[i64::from(version.query_set).into(), (version.ts.0 as i64).into(), conn.as_str().into()],
         )?;
+        self.rows.set_version(conn, version);
         Ok(())
     }
 
@@ -608,6 +609,7 @@ impl<S: Sql> Room<S> {
                 i64::from(query_id).into(),
             ],
         )?;
+        self.rows.set_run(&(conn.clone(), query_id), run.journal.clone(), &run.hash);
         self.subscriptions.borrow_mut().insert((conn.clone(), query_id), &run.read_set);
         match &run.result {
             Ok(value) => {
@@ -656,6 +658,7 @@ impl<S: Sql> Room<S> {
         // but not kept; a query that failed on the data is kept, since data can change.
         let keep = !matches!(run.result, Err(FnError::UnknownFunction { .. } | FnError::Validation(_)));
         if keep {
+            self.rows.forget_sub(&(conn.clone(), query_id));
             self.sql.exec(
                 "INSERT INTO _subs (conn_id, query_id, udf_path, args, read_set, journal, result_hash)
                  VALUES (?, ?, ?, ?, '[]', NULL, '')",
@@ -694,6 +697,7 @@ impl<S: Sql> Room<S> {
         }
         self.subscriptions.borrow_mut().remove(&(conn.clone(), query_id));
         self.results.borrow_mut().forget(&(conn.clone(), query_id));
+        self.rows.forget_sub(&(conn.clone(), query_id));
         let start = self.connection_version(conn)?;
         let end = StateVersion { query_set: start.query_set + 1, ..start };
         self.set_connection_version(conn, end)?;
@@ -898,13 +902,8 @@ impl<S: Sql> Room<S> {
         caller: Option<&Identity>,
         shared: &mut SharedRuns,
     ) -> Result<Option<QueryModification>, StorageError> {
-        let rows = self.sql.exec(
-            "SELECT udf_path, args, journal, result_hash FROM _subs WHERE conn_id = ? AND query_id = ?",
-            &[conn.as_str().into(), i64::from(query_id).into()],
-        )?;
-        let Some(row) = rows.first() else { return Ok(None) };
-        let (udf_path, args_text) = (text_at(row, 0)?, text_at(row, 1)?);
-        let journal = row.get(2).and_then(SqlValue::as_text).map(str::to_string);
+        let Some(row) = self.rows.sub(&self.sql, &(conn.clone(), query_id))? else { return Ok(None) };
+        let rows::SubRow { udf_path, args: args_text, journal, result_hash: old_hash } = row;
         let key = |who: String| (udf_path.clone(), args_text.clone(), journal.clone(), who);
         let found = shared
             .runs
@@ -921,7 +920,6 @@ impl<S: Sql> Room<S> {
                 run
             }
         };
-        let old_hash = text_at(row, 3)?;
         if run.hash == old_hash {
             self.store_subscription(conn, query_id, &run)?;
             return Ok(None);
@@ -988,6 +986,7 @@ impl HttpReply {
 }
 
 mod auth;
+mod rows;
 mod stats;
 
 pub use stats::RoomStats;

@@ -28,10 +28,8 @@ impl<S: Sql> Room<S> {
         if let AuthPolicy::TrustAll = *self.auth.borrow() {
             return Ok(Stored::Valid(Identity::trusted()));
         }
-        let rows = self.sql.exec("SELECT caller FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
-        let stored = rows.first().and_then(|r| r.first()).and_then(SqlValue::as_text);
-        // An unreadable identity (written by another build) is treated as signed out.
-        Ok(match stored.and_then(|text| serde_json::from_str::<Identity>(text).ok()) {
+        let stored = self.rows.conn(&self.sql, conn)?.and_then(|row| row.caller);
+        Ok(match stored {
             None => Stored::SignedOut,
             Some(identity) if identity.is_expired(now_ms) => Stored::Expired(identity),
             Some(identity) => Stored::Valid(identity),
@@ -107,6 +105,7 @@ impl<S: Sql> Room<S> {
             "UPDATE _conns SET caller = ?, identity = ? WHERE conn_id = ?",
             &[stored, i64::from(end.identity).into(), conn.as_str().into()],
         )?;
+        self.rows.forget_conn_row(conn);
         self.set_connection_version(conn, end)?;
         let caller = self.caller_of(conn, now_ms)?;
         let query_ids =
