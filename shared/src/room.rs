@@ -141,7 +141,12 @@ struct SharedRuns {
     runs: HashMap<(String, String, Option<String>, String), Rc<QueryRun>>,
     /// Diffs by (base hash, new hash): `None` when the whole result is smaller to send.
     diffs: HashMap<(String, String), Option<ValueDiff>>,
+    /// Runs to write to `_subs` once the fan-out is done ([`Room::flush_runs`]).
+    stored: Vec<(SubKey, Rc<QueryRun>)>,
 }
+
+/// Connections per batched `UPDATE` (Durable Object SQLite binds at most 100 parameters).
+const UPDATE_CHUNK: usize = 90;
 
 impl SharedRuns {
     fn role_key(caller: Option<&Identity>) -> String {
@@ -609,6 +614,12 @@ impl<S: Sql> Room<S> {
                 i64::from(query_id).into(),
             ],
         )?;
+        self.remember_run(conn, query_id, run);
+        Ok(())
+    }
+
+    /// The in-memory side of storing a run: the subscription index, the diff base, the row copy.
+    fn remember_run(&self, conn: &ConnId, query_id: QueryId, run: &QueryRun) {
         self.rows.set_run(&(conn.clone(), query_id), run.journal.clone(), &run.hash);
         self.subscriptions.borrow_mut().insert((conn.clone(), query_id), &run.read_set);
         match &run.result {
@@ -616,6 +627,32 @@ impl<S: Sql> Room<S> {
                 self.results.borrow_mut().remember((conn.clone(), query_id), run.hash.clone(), value, run.size)
             }
             Err(_) => self.results.borrow_mut().forget(&(conn.clone(), query_id)),
+        }
+    }
+
+    /// Writes the runs of a fan-out to `_subs`: one `UPDATE` per shared run and query id
+    /// for up to [`UPDATE_CHUNK`] connections, instead of one per subscriber.
+    fn flush_runs(&self, shared: &mut SharedRuns) -> Result<(), StorageError> {
+        let mut groups: BTreeMap<(usize, QueryId), (Rc<QueryRun>, Vec<ConnId>)> = BTreeMap::new();
+        for ((conn, query_id), run) in std::mem::take(&mut shared.stored) {
+            let key = (Rc::as_ptr(&run) as usize, query_id);
+            groups.entry(key).or_insert_with(|| (run, Vec::new())).1.push(conn);
+        }
+        for ((_, query_id), (run, conns)) in groups {
+            let read_set = run.read_set_text.get_or_init(|| run.read_set.to_text()).clone();
+            let journal = run.journal.clone().map(SqlValue::Text).unwrap_or(SqlValue::Null);
+            for chunk in conns.chunks(UPDATE_CHUNK) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let mut params: Vec<SqlValue> =
+                    vec![read_set.clone().into(), journal.clone(), run.hash.clone().into(), i64::from(query_id).into()];
+                params.extend(chunk.iter().map(|c| SqlValue::from(c.as_str())));
+                self.sql.exec(
+                    &format!(
+                        "UPDATE _subs SET read_set = ?, journal = ?, result_hash = ? WHERE query_id = ? AND conn_id IN ({marks})"
+                    ),
+                    &params,
+                )?;
+            }
         }
         Ok(())
     }
@@ -879,15 +916,28 @@ impl<S: Sql> Room<S> {
                 changed.entry(conn).or_default().push(modification);
             }
         }
+        self.flush_runs(&mut shared)?;
         let mut out = Vec::with_capacity(changed.len());
         for (conn, modifications) in changed {
             let start = self.connection_version(&conn)?;
             let end = StateVersion { ts, ..start };
-            self.set_connection_version(&conn, end)?;
             out.push(Outgoing {
                 to: conn,
                 message: ServerMessage::Transition { start_version: start, end_version: end, modifications },
             });
+        }
+        // A fan-out moves only the commit timestamp of each connection it reaches.
+        let conns: Vec<&ConnId> = out.iter().map(|o| &o.to).collect();
+        for chunk in conns.chunks(UPDATE_CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut params: Vec<SqlValue> = vec![(ts.0 as i64).into()];
+            params.extend(chunk.iter().map(|c| SqlValue::from(c.as_str())));
+            self.sql.exec(&format!("UPDATE _conns SET ts = ? WHERE conn_id IN ({marks})"), &params)?;
+        }
+        for o in &out {
+            if let ServerMessage::Transition { end_version, .. } = &o.message {
+                self.rows.set_version(&o.to, *end_version);
+            }
         }
         self.activity.borrow_mut().record_fan_out(now_ms, ts, rerun, &out);
         Ok(out)
@@ -921,7 +971,9 @@ impl<S: Sql> Room<S> {
             }
         };
         if run.hash == old_hash {
-            self.store_subscription(conn, query_id, &run)?;
+            // Same result: keep the new read set (it may differ), send nothing.
+            self.remember_run(conn, query_id, &run);
+            shared.stored.push(((conn.clone(), query_id), run));
             return Ok(None);
         }
         let key = (conn.clone(), query_id);
@@ -942,7 +994,8 @@ impl<S: Sql> Room<S> {
             Some(diff) => QueryModification::QueryDiff { query_id, base_hash: old_hash, hash: run.hash.clone(), diff },
             None => run.modification(query_id),
         };
-        self.store_subscription(conn, query_id, &run)?;
+        self.remember_run(conn, query_id, &run);
+        shared.stored.push(((conn.clone(), query_id), run));
         Ok(Some(modification))
     }
 }

@@ -118,6 +118,7 @@ impl<S: Sql> Room<S> {
                 modifications.push(modification);
             }
         }
+        self.flush_runs(&mut shared)?;
         Ok(vec![Outgoing {
             to: conn.clone(),
             message: ServerMessage::Transition { start_version: start, end_version: end, modifications },

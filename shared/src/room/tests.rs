@@ -399,3 +399,48 @@ fn a_flooding_connection_is_slowed_and_others_keep_writing() {
     h.env.now_ms += 150.0;
     h.ok(&a, "users:ensure", args);
 }
+
+#[test]
+fn a_fan_out_to_hundreds_is_written_in_batches_that_survive_reopening() {
+    let mut h = Harness::new();
+    h.room = Room::open(NativeSql::in_memory().unwrap()).unwrap().with_limits(RoomLimits::unlimited());
+    let writer = conn("writer");
+    let user = h.user(&writer);
+    let watchers: Vec<ConnId> = (0..200).map(|i| conn(&format!("w{i}"))).collect();
+    for w in &watchers {
+        h.subscribe(w, 1, "tasks:list", json!({}));
+    }
+    let first = h.mutate(&writer, 1, "tasks:create", json!({"title": "one", "created_by": user}));
+    assert_eq!(first.len(), 201, "200 transitions and the response");
+    let sent_hash = first
+        .iter()
+        .find_map(|o| match &o.message {
+            ServerMessage::Transition { modifications, .. } => match &modifications[0] {
+                QueryModification::QueryUpdated { hash, .. } | QueryModification::QueryDiff { hash, .. } => {
+                    Some(hash.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap();
+    let stored = h.room.storage().exec("SELECT DISTINCT result_hash FROM _subs WHERE conn_id LIKE 'w%'", &[]).unwrap();
+    assert_eq!(stored, vec![vec![SqlValue::Text(sent_hash)]], "every row got the hash it was sent");
+    let ts = h.room.storage().exec("SELECT DISTINCT ts FROM _conns WHERE conn_id LIKE 'w%'", &[]).unwrap();
+    assert_eq!(ts, vec![vec![SqlValue::Integer(2)]]);
+    // Rebuild the engine over the same storage (hibernation): versions and hashes were stored.
+    let Harness { room, env } = h;
+    let mut h = Harness { room: Room::open(room.sql).unwrap().with_limits(RoomLimits::unlimited()), env };
+    let second = h.mutate(&writer, 2, "tasks:create", json!({"title": "two", "created_by": user}));
+    let transitions: Vec<_> = second
+        .iter()
+        .filter_map(|o| match &o.message {
+            ServerMessage::Transition { start_version, end_version, modifications } => {
+                Some((start_version.ts, end_version.ts, modifications.len()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(transitions.len(), 200);
+    assert!(transitions.iter().all(|t| *t == (Ts(2), Ts(3), 1)), "{:?}", &transitions[..3]);
+}
