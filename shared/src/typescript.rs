@@ -38,8 +38,12 @@ export interface Tables {{
 
 export type TableName = keyof Tables;
 
-/** A stored document: its fields plus the system fields the room sets. */
-export type Doc<T extends TableName> = Tables[T] & { _id: Id<T>; _creationTime: number };
+/** A stored document as a caller gets it: its fields plus the system fields the room sets.
+ *  Fields in `RestrictedFields` are absent for roles that may not read them. */
+export type Doc<T extends TableName> = Omit<Tables[T], Restricted<T>> &
+  Partial<Pick<Tables[T], Restricted<T>>> & { _id: Id<T>; _creationTime: number };
+
+type Restricted<T extends TableName> = T extends keyof RestrictedFields ? RestrictedFields[T] & keyof Tables[T] : never;
 
 /** What an insert into table `T` takes. */
 export type Insert<T extends TableName> = Tables[T];
@@ -55,6 +59,14 @@ export const tableNames = [
         let _ = writeln!(out, "  {:?},", table.name);
     }
     out.push_str("] as const satisfies readonly TableName[];\n");
+    out.push_str(
+        "\n/** Fields only some roles may read (the schema's field rules). */\nexport interface RestrictedFields {\n",
+    );
+    for table in schema.tables().iter().filter(|t| !t.field_access.is_empty()) {
+        let fields: Vec<String> = table.field_access.keys().map(|f| format!("{f:?}")).collect();
+        let _ = writeln!(out, "  {}: {};", table.name, fields.join(" | "));
+    }
+    out.push_str("}\n");
     out
 }
 
@@ -140,7 +152,8 @@ mod tests {
             "    tags: (string | null)[];\n",
             "    meta?: Record<string, any>;\n",
             "    at: {\n      lat: number;\n      note?: string;\n    };\n",
-            "export type Doc<T extends TableName> = Tables[T] & { _id: Id<T>; _creationTime: number };",
+            "export type Doc<T extends TableName> = Omit<Tables[T], Restricted<T>> &",
+            "export interface RestrictedFields {\n}\n",
         ] {
             assert!(ts.contains(expected), "missing {expected:?} in\n{ts}");
         }

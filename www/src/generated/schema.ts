@@ -697,8 +697,12 @@ export interface Tables {
 
 export type TableName = keyof Tables;
 
-/** A stored document: its fields plus the system fields the room sets. */
-export type Doc<T extends TableName> = Tables[T] & { _id: Id<T>; _creationTime: number };
+/** A stored document as a caller gets it: its fields plus the system fields the room sets.
+ *  Fields in `RestrictedFields` are absent for roles that may not read them. */
+export type Doc<T extends TableName> = Omit<Tables[T], Restricted<T>> &
+  Partial<Pick<Tables[T], Restricted<T>>> & { _id: Id<T>; _creationTime: number };
+
+type Restricted<T extends TableName> = T extends keyof RestrictedFields ? RestrictedFields[T] & keyof Tables[T] : never;
 
 /** What an insert into table `T` takes. */
 export type Insert<T extends TableName> = Tables[T];
@@ -751,3 +755,13 @@ export const tableNames = [
   "system_settings",
   "theme_presets",
 ] as const satisfies readonly TableName[];
+
+/** Fields only some roles may read (the schema's field rules). */
+export interface RestrictedFields {
+  users: "passport_number" | "passwordHash";
+  beneficiaries: "tc_no";
+  two_factor_settings: "secret";
+  bank_accounts: "iban";
+  dependents: "tc_no";
+  scholarship_applications: "applicant_tc_no";
+}

@@ -53,3 +53,6 @@ export const unknownField: Patch<"tasks"> = { titel: "typo" };
 
 // @ts-expect-error — nested objects are typed too.
 export const badCoordinates: Patch<"donations"> = { location_coordinates: { lat: "north", lng: 1 } };
+
+// @ts-expect-error — TC numbers are restricted to managers: a document may come without one.
+export const tcAlwaysThere = (b: Doc<"beneficiaries">): string => b.tc_no;
