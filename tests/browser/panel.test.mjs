@@ -173,3 +173,34 @@ test("long lists load page by page, live, and devtools show the subscriptions", 
     await a.close();
   }
 });
+
+test("beneficiaries: a live offset page with its total, Turkish search, and TC numbers only for managers", async () => {
+  const room = uniqueRoom("panel-beneficiaries");
+  const a = await openPanel({ server: workerUrl(), room, role: "manager" });
+  const b = await openPanel({ server: workerUrl(), room, role: "member" });
+  try {
+    await a.page.getByTestId("beneficiary-total").filter({ hasText: /^0$/ }).waitFor(WAIT);
+    await a.page.getByRole("button", { name: "Add sample beneficiaries" }).click();
+    await a.page.getByTestId("beneficiary-total").filter({ hasText: /^3$/ }).waitFor(WAIT);
+    await a.page.getByRole("button", { name: "Add sample beneficiaries" }).click();
+    // Page B (a member) follows live: 6 in all, 5 per page, numbers hidden.
+    await b.page.getByTestId("beneficiary-total").filter({ hasText: /^6$/ }).waitFor(WAIT);
+    assert.equal(await b.page.getByTestId("beneficiary-page").innerText(), "Page 1 of 2");
+    assert.equal(await b.page.getByTestId("beneficiary").count(), 5);
+    assert.equal(await b.page.locator("td.tc").first().innerText(), "hidden");
+    await b.page.getByRole("button", { name: "Next ›" }).click();
+    await b.page.getByTestId("beneficiary-page").filter({ hasText: "Page 2 of 2" }).waitFor(WAIT);
+    assert.equal(await b.page.getByTestId("beneficiary").count(), 1);
+    // The manager sees the numbers, and searches the Turkish way ("ismail" finds "İsmail").
+    assert.match(await a.page.locator("td.tc").first().innerText(), /^\d{11}$/);
+    await a.page.getByLabel("Search beneficiaries").fill("ismail");
+    await a.page.getByTestId("beneficiary-total").filter({ hasText: /^2$/ }).waitFor(WAIT);
+    const names = await a.page.getByTestId("beneficiary").locator("td:first-child").allInnerTexts();
+    assert.deepEqual(names, ["İsmail Şahin", "İsmail Şahin"]);
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

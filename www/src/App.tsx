@@ -1,4 +1,5 @@
 import { Component, useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { Beneficiaries } from "./Beneficiaries";
 import { ROLES, type Role } from "./demoAuth";
 import type { Doc, Id, Tables } from "./generated/schema";
 import {
@@ -247,6 +248,9 @@ export function App({ room, role, onRoleChange }: { room: string; role: Role; on
       <NewTaskForm user={user} role={role} />
       <QueryErrorBoundary key={role}>
         <TaskList />
+      </QueryErrorBoundary>
+      <QueryErrorBoundary key={`b-${role}`}>
+        <Beneficiaries />
       </QueryErrorBoundary>
       <Devtools />
     </main>

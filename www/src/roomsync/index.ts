@@ -12,6 +12,8 @@ export {
 export {
   usePaginatedQuery,
   usePendingMutations,
+  useOffsetQuery,
+  type UseOffsetQueryResult,
   type PaginationResult,
   type PaginationStatus,
   type UsePaginatedQueryResult,

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
 import { useSyncContext } from "./provider";
+import { useQueryState } from "./hooks";
 import { decodeValue, encodeValue } from "./values";
 
 /** What a paginated query function returns (`tasks:page`, …). */
@@ -116,4 +117,46 @@ export function usePendingMutations(): number {
     return client.onPendingMutationsChange(setCount);
   }, [client]);
   return count;
+}
+
+export interface UseOffsetQueryResult<T> {
+  /** The current page's documents (the previous page's while the next one loads: no flash). */
+  documents: T[];
+  /** How many documents match in all, live. */
+  total: number;
+  page: number;
+  pageCount: number;
+  setPage: (page: number) => void;
+  isLoading: boolean;
+}
+
+/**
+ * A live offset page with its total, for admin tables: the function takes `{ ...args, limit,
+ * skip }` and returns `{ documents, total }` (like `beneficiaries:list`). Rows added, changed
+ * or removed anywhere in the range update the page and the total at once. Changing `args`
+ * goes back to the first page.
+ */
+export function useOffsetQuery<T = unknown>(
+  udfPath: string,
+  args: Record<string, unknown> | "skip",
+  options: { pageSize: number },
+): UseOffsetQueryResult<T> {
+  const [page, setPage] = useState(0);
+  const argsKey = args === "skip" ? null : JSON.stringify(encodeValue(args));
+  useEffect(() => setPage(0), [argsKey]);
+  const pageArgs = args === "skip" ? "skip" : { ...args, limit: options.pageSize, skip: page * options.pageSize };
+  const { data, error, isLoading } = useQueryState<{ documents: T[]; total: number }>(udfPath, pageArgs);
+  if (error) throw error;
+  // Keep showing the last page while the next one loads.
+  const last = useRef<{ documents: T[]; total: number }>({ documents: [], total: 0 });
+  if (data) last.current = data;
+  const shown = data ?? last.current;
+  return {
+    documents: shown.documents,
+    total: shown.total,
+    page,
+    pageCount: Math.max(1, Math.ceil(shown.total / options.pageSize)),
+    setPage,
+    isLoading,
+  };
 }
