@@ -52,8 +52,12 @@ test("a task added, changed and deleted in page A shows in page B without reload
     await a.page.getByTestId("task").filter({ hasText: "Deliver food parcels" }).waitFor(WAIT);
     assert.equal(await a.page.getByLabel("Title").inputValue(), "");
 
-    // A patch in A reaches B.
+    // A patch in A reaches B — also B's live count through the TanStack Query adapter.
+    await b.page.getByTestId("pending-summary").filter({ hasText: /^0 pending$/ }).waitFor(WAIT);
+    await a.page.getByLabel("Status of Deliver food parcels — Çankaya").selectOption("pending");
+    await b.page.getByTestId("pending-summary").filter({ hasText: /^1 pending$/ }).waitFor(WAIT);
     await a.page.getByLabel("Status of Deliver food parcels — Çankaya").selectOption("completed");
+    await b.page.getByTestId("pending-summary").filter({ hasText: /^0 pending$/ }).waitFor(WAIT);
     await b.page.waitForFunction(
       () => document.querySelector('select[aria-label="Status of Deliver food parcels — Çankaya"]')?.value === "completed",
       null,

@@ -1,9 +1,11 @@
+import { useQuery as useTanstackQuery } from "@tanstack/react-query";
 import { Component, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Beneficiaries } from "./Beneficiaries";
 import { ROLES, type Role } from "./demoAuth";
 import type { Doc, Id, Tables } from "./generated/schema";
 import {
   Devtools,
+  roomsyncQuery,
   type LocalStore,
   type PaginationResult,
   useConnectionState,
@@ -225,6 +227,18 @@ function TaskList() {
   );
 }
 
+/** Through the TanStack Query adapter: a live count of pending tasks. */
+function PendingSummary() {
+  const { status } = useSyncContext();
+  const { data } = useTanstackQuery({ ...roomsyncQuery("tasks:list", { status: "pending" }), enabled: status === "ready" });
+  if (!Array.isArray(data)) return null;
+  return (
+    <span className="summary" data-testid="pending-summary">
+      {data.length} pending
+    </span>
+  );
+}
+
 function SavedIndicator() {
   const pending = usePendingMutations();
   return (
@@ -242,6 +256,7 @@ export function App({ room, role, onRoleChange }: { room: string; role: Role; on
         <h1>Tasks</h1>
         <span className="room">room: {room}</span>
         <RolePicker role={role} onChange={onRoleChange} />
+        <PendingSummary />
         <SavedIndicator />
         <ConnectionBadge />
       </header>

@@ -20,4 +20,5 @@ export {
 } from "./paginated";
 export type { ConnectionState, DebugInfo, FetchToken, SyncError } from "../../../client-wasm/pkg/roomsync_client.js";
 export { Devtools } from "./Devtools";
+export { roomsyncQuery, connectTanstack, useRoomsyncTanstack, type RoomsyncQueryKey } from "./tanstack";
 export { decodeValue, encodeValue, type JsonValue } from "./values";
