@@ -190,15 +190,17 @@ test("beneficiaries: a live offset page with its total, Turkish search, and TC n
     // Page B (a member) follows live: 6 in all, 5 per page, numbers hidden.
     await b.page.getByTestId("beneficiary-total").filter({ hasText: /^6$/ }).waitFor(WAIT);
     assert.equal(await b.page.getByTestId("beneficiary-page").innerText(), "Page 1 of 2");
-    assert.equal(await b.page.getByTestId("beneficiary").count(), 5);
+    await b.page.waitForFunction(() => document.querySelectorAll('[data-testid="beneficiary"]').length === 5, null, WAIT);
     assert.equal(await b.page.locator("td.tc").first().innerText(), "hidden");
     await b.page.getByRole("button", { name: "Next ›" }).click();
     await b.page.getByTestId("beneficiary-page").filter({ hasText: "Page 2 of 2" }).waitFor(WAIT);
-    assert.equal(await b.page.getByTestId("beneficiary").count(), 1);
+    // The first page stays on screen until the second arrives (no flash), then one row.
+    await b.page.waitForFunction(() => document.querySelectorAll('[data-testid="beneficiary"]').length === 1, null, WAIT);
     // The manager sees the numbers, and searches the Turkish way ("ismail" finds "İsmail").
     assert.match(await a.page.locator("td.tc").first().innerText(), /^\d{11}$/);
     await a.page.getByLabel("Search beneficiaries").fill("ismail");
     await a.page.getByTestId("beneficiary-total").filter({ hasText: /^2$/ }).waitFor(WAIT);
+    await a.page.waitForFunction(() => document.querySelectorAll('[data-testid="beneficiary"]').length === 2, null, WAIT);
     const names = await a.page.getByTestId("beneficiary").locator("td:first-child").allInnerTexts();
     assert.deepEqual(names, ["İsmail Şahin", "İsmail Şahin"]);
     assert.deepEqual(a.errors, []);
