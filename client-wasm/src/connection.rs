@@ -292,9 +292,7 @@ impl Driver {
                 settle(None);
             }
         });
-        if let Ok(then) = js_sys::Reflect::get(&promise, &"then".into()).and_then(|f| f.dyn_into::<Function>()) {
-            let _ = then.call2(&promise, &on_ok, &on_err);
-        }
+        then(&promise, &on_ok, Some(&on_err));
     }
 
     /// A fetched token (or none): authenticate with it and plan its refresh.
@@ -346,10 +344,7 @@ impl Driver {
                 Self::finish_waiting_open(d);
             })
         });
-        let promise = store.load();
-        if let Ok(then) = js_sys::Reflect::get(&promise, &"then".into()).and_then(|f| f.dyn_into::<Function>()) {
-            let _ = then.call1(&promise, &loaded);
-        }
+        then(&store.load(), &loaded, None);
     }
 
     fn restore_outbox(this: &Rc<Self>, text: &str) {
@@ -527,17 +522,13 @@ impl Driver {
         let frames = this.core.borrow_mut().on_open();
         this.send_all(&frames);
         // Results kept through the reconnect are now stale until the room confirms them.
-        let stale = this.core.borrow().stale_queries();
+        let stale: Vec<QueryId> = {
+            let (core, overlays) = (this.core.borrow(), this.overlays.borrow());
+            let showable = |q: &QueryId| overlays.contains_key(q) || matches!(core.cached(*q), Some(Ok(_)));
+            core.stale_queries().into_iter().filter(showable).collect()
+        };
         for query_id in stale {
-            let shown = this.overlays.borrow().get(&query_id).cloned();
-            match shown {
-                Some(value) => Self::notify_js(this, query_id, &value),
-                None => {
-                    if let Some(result @ Ok(_)) = this.core.borrow().cached(query_id).cloned() {
-                        Self::notify(this, query_id, &result);
-                    }
-                }
-            }
+            Self::show(this, query_id);
         }
         *this.heartbeat.borrow_mut() = Some(Heartbeat::new(js_sys::Date::now()));
         Self::schedule_heartbeat(this, this.generation.get(), 0.0);
@@ -692,17 +683,7 @@ impl Driver {
                 ClientEvent::ServerError { code, message } => {
                     web_sys::console::warn_1(&format!("roomsync: server refused a frame ({code}): {message}").into());
                 }
-                ClientEvent::QueryConfirmed { query_id } => {
-                    let shown = this.overlays.borrow().get(&query_id).cloned();
-                    match shown {
-                        Some(value) => Self::notify_js(this, query_id, &value),
-                        None => {
-                            if let Some(result) = this.core.borrow().cached(query_id).cloned() {
-                                Self::notify(this, query_id, &result);
-                            }
-                        }
-                    }
-                }
+                ClientEvent::QueryConfirmed { query_id } => Self::show(this, query_id),
                 ClientEvent::Authenticated => {
                     this.auth.borrow_mut().refused_fresh = false;
                     Self::auth_changed(this, true);
@@ -774,16 +755,20 @@ impl Driver {
         touched.sort_unstable();
         touched.dedup();
         for query_id in touched {
-            let overlay = this.overlays.borrow().get(&query_id).cloned();
-            match overlay {
-                Some(value) => Self::notify_js(this, query_id, &value),
-                None => {
-                    let server = this.core.borrow().cached(query_id).cloned();
-                    if let Some(result) = server {
-                        Self::notify(this, query_id, &result);
-                    }
-                }
-            }
+            Self::show(this, query_id);
+        }
+    }
+
+    /// Gives a query's listeners what it shows now: the optimistic overlay if any, else the
+    /// room's result. Both are cloned out first: no borrow is held while JS runs.
+    fn show(this: &Rc<Self>, query_id: QueryId) {
+        let overlay = this.overlays.borrow().get(&query_id).cloned();
+        if let Some(value) = overlay {
+            return Self::notify_js(this, query_id, &value);
+        }
+        let server = this.core.borrow().cached(query_id).cloned();
+        if let Some(result) = server {
+            Self::notify(this, query_id, &result);
         }
     }
 
@@ -1065,6 +1050,16 @@ fn update_meta(stale: bool) -> JsValue {
     let meta = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&meta, &"stale".into(), &stale.into());
     meta.into()
+}
+
+/// `promise.then(on_ok, on_err)`, called through `Reflect` (no typed-promise glue).
+fn then(promise: &JsValue, on_ok: &JsValue, on_err: Option<&JsValue>) {
+    if let Ok(then) = js_sys::Reflect::get(promise, &"then".into()).and_then(|f| f.dyn_into::<Function>()) {
+        let _ = match on_err {
+            Some(on_err) => then.call2(promise, on_ok, on_err),
+            None => then.call1(promise, on_ok),
+        };
+    }
 }
 
 fn with(weak: &Weak<Driver>, f: impl FnOnce(&Rc<Driver>)) {

@@ -54,6 +54,10 @@ fn limits(env: &Env) -> RoomLimits {
 pub struct RoomObject {
     state: State,
     env: Env,
+    /// The token secret, read once per object (not per request).
+    secret: Vec<u8>,
+    /// The room's name is known and stored: requests need not check it again.
+    bound: std::cell::Cell<bool>,
     /// The engine; replaced only by the eviction test hook.
     room: RefCell<std::result::Result<Room<DoSql>, String>>,
 }
@@ -62,10 +66,10 @@ impl RoomObject {
     /// Opens the engine over the object's storage, with token auth for the room's stored
     /// name. Never trusting: a room that has not learned its name yet checks tokens against
     /// the empty name, which no token can carry, until the first request names it.
-    fn open(state: &State, env: &Env) -> std::result::Result<Room<DoSql>, String> {
+    fn open(state: &State, env: &Env, secret: &[u8]) -> std::result::Result<Room<DoSql>, String> {
         let room = Room::open(DoSql::new(state.storage())).map_err(|e| e.to_string())?.with_limits(limits(env));
         let name = room.name().map_err(|e| e.to_string())?.unwrap_or_default();
-        room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(crate::auth::secret(env), name)));
+        room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(secret.to_vec(), name)));
         Ok(room)
     }
 
@@ -79,16 +83,20 @@ impl RoomObject {
     /// Learns the room's name from a forwarded request (first request, or after a rename
     /// of nothing: the name never changes for one object).
     fn bind_name(&self, req: &Request) -> Result<()> {
+        if self.bound.get() {
+            return Ok(());
+        }
         let Some(name) = req.headers().get(ROOM_HEADER)? else { return Ok(()) };
         let known = self.with_room(|room| room.name())?.map_err(|e| Error::RustError(e.to_string()))?;
         if known.as_deref() != Some(name.as_str()) {
             self.with_room(|room| {
                 room.remember_name(&name)?;
-                room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(crate::auth::secret(&self.env), name)));
+                room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(self.secret.clone(), name)));
                 Ok::<(), roomsync_shared::StorageError>(())
             })?
             .map_err(|e| Error::RustError(e.to_string()))?;
         }
+        self.bound.set(true);
         Ok(())
     }
 
@@ -140,7 +148,7 @@ impl RoomObject {
         if !hooks {
             return Response::error("test hooks are off", 404);
         }
-        let fresh = Self::open(&self.state, &self.env);
+        let fresh = Self::open(&self.state, &self.env, &self.secret);
         *self.room.borrow_mut() = fresh;
         Response::ok("evicted")
     }
@@ -148,12 +156,13 @@ impl RoomObject {
 
 impl worker::DurableObject for RoomObject {
     fn new(state: State, env: Env) -> Self {
-        let room = RefCell::new(Self::open(&state, &env));
+        let secret = crate::auth::secret(&env);
+        let room = RefCell::new(Self::open(&state, &env, &secret));
         // Keep-alive pings are answered by the runtime without waking the object.
         if let Ok(pair) = WebSocketRequestResponsePair::new("ping", "pong") {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state, env, room }
+        Self { state, env, secret, bound: std::cell::Cell::new(false), room }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

@@ -554,12 +554,12 @@ impl<S: Sql> Room<S> {
         self.open_connection(conn)?;
         self.sql
             .exec("UPDATE _conns SET session_id = ? WHERE conn_id = ?", &[session_id.into(), conn.as_str().into()])?;
+        self.rows.forget_conn_row(conn);
         Ok(Vec::new())
     }
 
     fn session_of(&self, conn: &ConnId) -> Result<Option<String>, StorageError> {
-        let rows = self.sql.exec("SELECT session_id FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
-        Ok(rows.first().and_then(|r| r.first()).and_then(SqlValue::as_text).map(str::to_string))
+        Ok(self.rows.conn(&self.sql, conn)?.and_then(|row| row.session))
     }
 
     fn connection_version(&self, conn: &ConnId) -> Result<StateVersion, StorageError> {
@@ -905,13 +905,10 @@ impl<S: Sql> Room<S> {
         let affected = self.subscriptions.borrow().affected(writes);
         let rerun = affected.len();
         let mut changed: BTreeMap<ConnId, Vec<QueryModification>> = BTreeMap::new();
-        let mut callers: HashMap<ConnId, Option<Identity>> = HashMap::new();
         let mut shared = SharedRuns::default();
         for (conn, query_id) in affected {
-            let caller = match callers.get(&conn) {
-                Some(caller) => caller.clone(),
-                None => callers.entry(conn.clone()).or_insert(self.caller_of(&conn, now_ms)?).clone(),
-            };
+            // From the row copy: no storage read per subscription.
+            let caller = self.caller_of(&conn, now_ms)?;
             if let Some(modification) = self.rerun(&conn, query_id, caller.as_ref(), &mut shared)? {
                 changed.entry(conn).or_default().push(modification);
             }

@@ -1,5 +1,5 @@
-//! Memory copies of the rows a fan-out reads for every subscriber: each connection's version
-//! and identity (`_conns`) and each subscription's function, arguments, journal and result
+//! Memory copies of the rows a fan-out (and every mutation) reads: each connection's version,
+//! identity and session (`_conns`) and each subscription's function, arguments, journal and result
 //! hash (`_subs`). SQLite stays the source of truth — every write goes there first — and the
 //! copies are filled lazily, so a room rebuilt after hibernation starts empty and reads each
 //! row once. Without them a commit seen by a thousand subscribers costs three thousand
@@ -19,6 +19,8 @@ pub(super) struct ConnRow {
     pub version: StateVersion,
     /// The stored identity (possibly expired), `None` when signed out.
     pub caller: Option<Identity>,
+    /// The client session named in `connect` (for exactly-once mutations).
+    pub session: Option<String>,
 }
 
 /// A subscription's row (what a re-run needs).
@@ -42,8 +44,10 @@ impl Rows {
         if let Some(row) = self.conns.borrow().get(conn) {
             return Ok(Some(row.clone()));
         }
-        let rows =
-            sql.exec("SELECT query_set, ts, identity, caller FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
+        let rows = sql.exec(
+            "SELECT query_set, ts, identity, caller, session_id FROM _conns WHERE conn_id = ?",
+            &[conn.as_str().into()],
+        )?;
         let Some(row) = rows.first() else { return Ok(None) };
         let version = StateVersion {
             query_set: int_at(row, 0) as u32,
@@ -52,7 +56,8 @@ impl Rows {
         };
         // An unreadable identity (written by another build) counts as signed out.
         let caller = row.get(3).and_then(SqlValue::as_text).and_then(|text| serde_json::from_str(text).ok());
-        let row = ConnRow { version, caller };
+        let session = row.get(4).and_then(SqlValue::as_text).map(str::to_string);
+        let row = ConnRow { version, caller, session };
         self.conns.borrow_mut().insert(conn.clone(), row.clone());
         Ok(Some(row))
     }

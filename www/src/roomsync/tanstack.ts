@@ -29,13 +29,13 @@ function firstResult(client: SyncClient, udfPath: string, args: Record<string, u
       // Not from inside the client's callback; a shared live subscription keeps the query.
       setTimeout(() => stop?.());
     };
+    // A cached result may arrive inside `subscribe`: `settle` defers `stop` until it is set.
     stop = client.subscribe(
       udfPath,
       encodeValue(args),
       (value) => settle(() => resolve(decodeValue(value))),
       (error) => settle(() => reject(error)),
     );
-    if (settled) setTimeout(() => stop?.());
   });
 }
 
