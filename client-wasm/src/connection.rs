@@ -4,15 +4,15 @@
 //! and `Disconnected` once closed for good. Reconnects wait a capped exponential backoff with
 //! full jitter (shared [`Backoff`]); the attempt counter resets when a socket opens.
 
-use crate::errors::{js_error, json_to_js};
-use js_sys::Function;
+use crate::errors::js_error;
+use crate::wire::{self, object, Js};
+use js_sys::{Function, JsString};
 use roomsync_shared::backoff::{Backoff, CloseReason};
-use roomsync_shared::client::{ClientCore, ClientError, ClientEvent};
+use roomsync_shared::client::VecMap as HashMap;
+use roomsync_shared::client::{ClientCore, ClientError, ClientEvent, Frame};
 use roomsync_shared::heartbeat::{Heartbeat, HeartbeatAction, PING, PONG};
-use roomsync_shared::protocol::{ClientMessage, ErrorCode, QueryId, RequestId};
-use serde_json::Value;
+use roomsync_shared::protocol::{ErrorCode, QueryId, RequestId};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -98,7 +98,7 @@ struct PendingPromise {
 pub struct Driver {
     url: String,
     backoff: Backoff,
-    core: RefCell<ClientCore>,
+    core: RefCell<ClientCore<Js>>,
     state: Cell<ConnectionState>,
     attempts: Cell<u32>,
     closed: Cell<bool>,
@@ -162,10 +162,21 @@ fn listen(target: &JsValue, method: &str, kind: &str, f: &Closure<dyn FnMut()>) 
     }
 }
 
+/// A JS function that runs `f` once. Boxed, so every caller shares one closure shim (each
+/// closure type otherwise brings its own glue into the WASM).
+pub fn once_fn(f: Box<dyn FnOnce()>) -> JsValue {
+    Closure::once_into_js(f)
+}
+
+/// [`once_fn`] for callbacks that take one value (promise callbacks).
+fn once_fn1(f: Box<dyn FnOnce(JsValue)>) -> JsValue {
+    Closure::once_into_js(f)
+}
+
 /// Runs `f` on a later turn of the event loop. Used to drop a socket's handlers from inside
 /// one of them, and for reconnect timers. The closure frees itself after it runs.
 fn set_timeout(f: impl FnOnce() + 'static, delay_ms: i32) {
-    let callback = Closure::once_into_js(f);
+    let callback = once_fn(Box::new(f));
     let global = js_sys::global();
     if let Ok(set_timeout) = js_sys::Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<Function>())
     {
@@ -278,26 +289,26 @@ impl Driver {
             }
         };
         let settle = Rc::new(RefCell::new(Some(settle)));
-        let on_ok = Closure::once_into_js({
+        let on_ok = once_fn1(Box::new({
             let settle = settle.clone();
             move |value: JsValue| {
                 if let Some(settle) = settle.borrow_mut().take() {
                     settle(value.as_string().filter(|t| !t.is_empty()));
                 }
             }
-        });
-        let on_err = Closure::once_into_js(move |e: JsValue| {
+        }));
+        let on_err = once_fn1(Box::new(move |e: JsValue| {
             web_sys::console::error_2(&"roomsync: fetchToken failed:".into(), &e);
             if let Some(settle) = settle.borrow_mut().take() {
                 settle(None);
             }
-        });
+        }));
         then(&promise, &on_ok, Some(&on_err));
     }
 
     /// A fetched token (or none): authenticate with it and plan its refresh.
     fn use_token(this: &Rc<Self>, token: Option<String>, generation: u32) {
-        let expiry = token.as_deref().and_then(roomsync_shared::auth::unverified_expiry_ms);
+        let expiry = token.as_deref().and_then(wire::token_expiry_ms);
         let frame = this.core.borrow_mut().set_auth(token);
         this.send_all(frame.as_slice());
         Self::finish_waiting_open(this);
@@ -334,7 +345,7 @@ impl Driver {
         let Some(store) = this.outbox.as_ref() else { return };
         this.outbox_loading.set(true);
         let weak = Rc::downgrade(this);
-        let loaded = Closure::once_into_js(move |text: JsValue| {
+        let loaded = once_fn1(Box::new(move |text: JsValue| {
             with(&weak, |d| {
                 d.outbox_loading.set(false);
                 if let Some(text) = text.as_string() {
@@ -343,28 +354,28 @@ impl Driver {
                 d.pending_changed();
                 Self::finish_waiting_open(d);
             })
-        });
+        }));
         then(&store.load(), &loaded, None);
     }
 
     fn restore_outbox(this: &Rc<Self>, text: &str) {
-        let restored = serde_json::from_str::<roomsync_shared::client::Outbox>(text)
-            .map_err(|e| e.to_string())
-            .and_then(|outbox| this.core.borrow_mut().restore(outbox));
+        let restored = wire::decode_outbox(text).and_then(|outbox| this.core.borrow_mut().restore(outbox));
         match restored {
             Ok(renumbered) => {
                 // Mutations made before the outbox was read now follow it, under new ids.
                 let mut promises = this.promises.borrow_mut();
                 let moved: Vec<(RequestId, PendingPromise)> =
-                    renumbered.iter().filter_map(|(old, new)| promises.remove(old).map(|p| (*new, p))).collect();
-                promises.extend(moved);
+                    renumbered.iter().filter_map(|(old, new)| promises.remove(*old).map(|p| (*new, p))).collect();
+                for (id, promise) in moved {
+                    promises.insert(id, promise);
+                }
                 for (id, _) in this.optimistic.borrow_mut().iter_mut() {
                     if let Some((_, new)) = renumbered.iter().find(|(old, _)| old == id) {
                         *id = *new;
                     }
                 }
             }
-            Err(e) => web_sys::console::warn_1(&format!("roomsync: ignoring a saved outbox: {e}").into()),
+            Err(e) => warn(&["roomsync: ignoring a saved outbox: ", &e]),
         }
     }
 
@@ -441,7 +452,7 @@ impl Driver {
     fn pending_changed(&self) {
         if let (Some(store), false) = (self.outbox.as_ref(), self.outbox_loading.get()) {
             let outbox = self.core.borrow().outbox();
-            store.save((!outbox.pending.is_empty()).then(|| serde_json::to_string(&outbox).unwrap_or_default()));
+            store.save((!outbox.pending.is_empty()).then(|| outbox.to_json()));
         }
         let listeners: Vec<Function> = self.pending_listeners.borrow().iter().map(|(_, f)| f.clone()).collect();
         let count = JsValue::from(self.pending_mutations() as u32);
@@ -495,8 +506,9 @@ impl Driver {
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
             let weak = weak.clone();
             move |event: MessageEvent| {
-                if let Some(text) = event.data().as_string() {
-                    with(&weak, |d| Self::on_message(d, &text));
+                let data = event.data();
+                if data.is_string() {
+                    with(&weak, |d| Self::on_message(d, data.unchecked_ref()));
                 }
             }
         });
@@ -524,7 +536,7 @@ impl Driver {
         // Results kept through the reconnect are now stale until the room confirms them.
         let stale: Vec<QueryId> = {
             let (core, overlays) = (this.core.borrow(), this.overlays.borrow());
-            let showable = |q: &QueryId| overlays.contains_key(q) || matches!(core.cached(*q), Some(Ok(_)));
+            let showable = |q: &QueryId| overlays.contains_key(*q) || matches!(core.cached(*q), Some(Ok(_)));
             core.stale_queries().into_iter().filter(showable).collect()
         };
         for query_id in stale {
@@ -570,15 +582,23 @@ impl Driver {
         );
     }
 
-    fn on_message(this: &Rc<Self>, text: &str) {
+    /// One text frame: parsed by `JSON.parse` and kept as JS values (never copied into
+    /// WASM memory whole).
+    fn on_message(this: &Rc<Self>, text: &JsString) {
         if let Some(hb) = this.heartbeat.borrow_mut().as_mut() {
             hb.on_receive(js_sys::Date::now());
         }
-        if text == PONG {
+        if text.length() as usize == PONG.len() && text == PONG {
             return;
         }
-        this.record_frame(false, text);
-        let events = this.core.borrow_mut().receive(text);
+        this.record_frame(false, &String::from(text.slice(0, FRAME_PREVIEW as u32)), text.length() as usize);
+        let decoded = wire::parse_json(text)
+            .map_err(|_| String::from("a frame from the room is not JSON"))
+            .and_then(|frame| wire::decode(&wire::deep_freeze(frame)));
+        let events = match decoded {
+            Ok(frame) => this.core.borrow_mut().receive_frame(frame),
+            Err(reason) => vec![ClientEvent::ResyncRequired { reason }],
+        };
         Self::dispatch(this, events);
         // Answers free room in the in-flight window: send what waited.
         let frames = this.core.borrow_mut().flush();
@@ -620,12 +640,12 @@ impl Driver {
         set_timeout(retry, delay.as_millis().min(i32::MAX as u128) as i32);
     }
 
-    fn send_all(&self, frames: &[ClientMessage]) {
+    fn send_all(&self, frames: &[Frame]) {
         if let Some(connection) = self.connection.borrow().as_ref() {
             for frame in frames {
                 // A failed send means the socket is closing; its close handler takes over.
                 let text = frame.to_json();
-                self.record_frame(true, &text);
+                self.record_frame(true, &text, text.len());
                 let _ = connection.ws.send_with_str(&text);
             }
         }
@@ -633,14 +653,14 @@ impl Driver {
 
     /// Reports core events to the application. Callbacks are cloned out first so that no
     /// borrow is held while JS runs (a callback may call back into the client).
-    fn dispatch(this: &Rc<Self>, events: Vec<ClientEvent>) {
+    fn dispatch(this: &Rc<Self>, events: Vec<ClientEvent<Js>>) {
         // With optimistic updates pending, new server results are shown only after the
         // updates are re-applied on top of them (below), all at once.
         let mut rebase: Vec<QueryId> = Vec::new();
         for event in events {
             match event {
                 ClientEvent::Query { query_id, result } => {
-                    if let Some(timing) = this.timings.borrow_mut().get_mut(&query_id) {
+                    if let Some(timing) = this.timings.borrow_mut().get_mut(query_id) {
                         let now = js_sys::Date::now();
                         timing.first_result_ms.get_or_insert(now - timing.subscribed_at_ms);
                         timing.last_update_ms = Some(now);
@@ -663,11 +683,11 @@ impl Driver {
                     if had_update {
                         Self::replay_optimistic(this, std::mem::take(&mut rebase));
                     }
-                    let Some(promise) = this.promises.borrow_mut().remove(&request_id) else {
+                    let Some(promise) = this.promises.borrow_mut().remove(request_id) else {
                         continue;
                     };
                     match result {
-                        Ok(value) => report(promise.resolve.call1(&JsValue::NULL, &json_to_js(&value))),
+                        Ok(value) => report(promise.resolve.call1(&JsValue::NULL, &value.0)),
                         Err(error) => report(promise.reject.call1(&JsValue::NULL, &to_js_error(&error))),
                     }
                     this.pending_changed();
@@ -677,11 +697,11 @@ impl Driver {
                     message,
                 } => {
                     // Retrying cannot help: this build does not match the room. Stop, say so.
-                    web_sys::console::error_1(&format!("roomsync: {code}: {message}").into());
+                    web_sys::console::error_1(&concat(&["roomsync: ", code.as_str(), ": ", &message]).into());
                     Self::close(this);
                 }
                 ClientEvent::ServerError { code, message } => {
-                    web_sys::console::warn_1(&format!("roomsync: server refused a frame ({code}): {message}").into());
+                    warn(&["roomsync: server refused a frame (", code.as_str(), "): ", &message]);
                 }
                 ClientEvent::QueryConfirmed { query_id } => Self::show(this, query_id),
                 ClientEvent::Authenticated => {
@@ -699,7 +719,7 @@ impl Driver {
                     if retry {
                         Self::fetch_token(this, true);
                     } else {
-                        web_sys::console::warn_1(&format!("roomsync: the room refused the token: {message}").into());
+                        warn(&["roomsync: the room refused the token: ", &message]);
                         Self::auth_changed(this, false);
                     }
                 }
@@ -719,12 +739,12 @@ impl Driver {
                     set_timeout(resume, (1000.0 + 500.0 * js_sys::Math::random()) as i32);
                 }
                 ClientEvent::Overloaded { retry_after_ms, message } => {
-                    web_sys::console::warn_1(&format!("roomsync: {message}").into());
+                    warn(&["roomsync: ", &message]);
                     let retry_after = std::time::Duration::from_millis(retry_after_ms);
                     this.last_close.set(CloseReason::Overloaded { retry_after });
                 }
                 ClientEvent::ResyncRequired { reason } => {
-                    web_sys::console::warn_1(&format!("roomsync: resyncing: {reason}").into());
+                    warn(&["roomsync: resyncing: ", &reason]);
                     this.last_close.set(CloseReason::ClosedByClient);
                     if let Some(connection) = this.connection.borrow().as_ref() {
                         let _ = connection.ws.close_with_code_and_reason(CLOSE_RESYNC, "resync");
@@ -749,12 +769,11 @@ impl Driver {
         }
         let new = std::mem::take(&mut *overlays.borrow_mut());
         let old = std::mem::replace(&mut *this.overlays.borrow_mut(), new);
-        let mut touched: Vec<QueryId> = changed;
-        touched.extend(old.keys().copied());
-        touched.extend(this.overlays.borrow().keys().copied());
-        touched.sort_unstable();
-        touched.dedup();
-        for query_id in touched {
+        let mut touched: HashMap<QueryId, ()> = HashMap::new();
+        for query_id in changed.into_iter().chain(old.keys()).chain(this.overlays.borrow().keys()) {
+            touched.insert(query_id, ());
+        }
+        for query_id in touched.keys().collect::<Vec<_>>() {
             Self::show(this, query_id);
         }
     }
@@ -762,7 +781,7 @@ impl Driver {
     /// Gives a query's listeners what it shows now: the optimistic overlay if any, else the
     /// room's result. Both are cloned out first: no borrow is held while JS runs.
     fn show(this: &Rc<Self>, query_id: QueryId) {
-        let overlay = this.overlays.borrow().get(&query_id).cloned();
+        let overlay = this.overlays.borrow().get(query_id).cloned();
         if let Some(value) = overlay {
             return Self::notify_js(this, query_id, &value);
         }
@@ -777,7 +796,7 @@ impl Driver {
         let callbacks: Vec<Function> = this
             .subscribers
             .borrow()
-            .get(&query_id)
+            .get(query_id)
             .map(|list| list.iter().map(|s| s.on_update.clone()).collect())
             .unwrap_or_default();
         let meta = update_meta(this.core.borrow().is_stale(query_id));
@@ -787,17 +806,17 @@ impl Driver {
     }
 
     /// Calls every listener of a query with its result. Callbacks are cloned out first.
-    fn notify(this: &Rc<Self>, query_id: QueryId, result: &Result<Value, ClientError>) {
+    fn notify(this: &Rc<Self>, query_id: QueryId, result: &Result<Js, ClientError>) {
         let callbacks: Vec<(Function, Option<Function>)> = this
             .subscribers
             .borrow()
-            .get(&query_id)
+            .get(query_id)
             .map(|list| list.iter().map(|s| (s.on_update.clone(), s.on_error.clone())).collect())
             .unwrap_or_default();
         let meta = update_meta(this.core.borrow().is_stale(query_id));
         for (on_update, on_error) in callbacks {
             match result {
-                Ok(value) => report(on_update.call2(&JsValue::NULL, &json_to_js(value), &meta)),
+                Ok(value) => report(on_update.call2(&JsValue::NULL, &value.0, &meta)),
                 Err(error) => match on_error {
                     Some(on_error) => report(on_error.call1(&JsValue::NULL, &to_js_error(error))),
                     None => web_sys::console::error_1(&to_js_error(error)),
@@ -811,7 +830,7 @@ impl Driver {
     pub fn subscribe(
         this: &Rc<Self>,
         udf_path: &str,
-        args: Value,
+        args: String,
         on_update: Function,
         on_error: Option<Function>,
     ) -> (QueryId, u32) {
@@ -820,16 +839,16 @@ impl Driver {
         this.next_subscriber.set(listener);
         let cached = this.core.borrow().cached(query_id).cloned();
         let subscriber = Subscriber { listener, on_update: on_update.clone(), on_error: on_error.clone() };
-        this.subscribers.borrow_mut().entry(query_id).or_default().push(subscriber);
-        this.timings
-            .borrow_mut()
-            .entry(query_id)
-            .or_insert(QueryTiming { subscribed_at_ms: js_sys::Date::now(), ..QueryTiming::default() });
+        this.subscribers.borrow_mut().entry_or_insert_with(query_id, Vec::new).push(subscriber);
+        this.timings.borrow_mut().entry_or_insert_with(query_id, || QueryTiming {
+            subscribed_at_ms: js_sys::Date::now(),
+            ..QueryTiming::default()
+        });
         this.send_all(frame.as_slice());
         match cached {
             Some(Ok(value)) => {
                 let meta = update_meta(this.core.borrow().is_stale(query_id));
-                report(on_update.call2(&JsValue::NULL, &json_to_js(&value), &meta))
+                report(on_update.call2(&JsValue::NULL, &value.0, &meta))
             }
             Some(Err(error)) => {
                 if let Some(on_error) = on_error {
@@ -844,12 +863,12 @@ impl Driver {
     pub fn unsubscribe(this: &Rc<Self>, query_id: QueryId, listener: u32) {
         let removed = {
             let mut subscribers = this.subscribers.borrow_mut();
-            let Some(list) = subscribers.get_mut(&query_id) else { return };
+            let Some(list) = subscribers.get_mut(query_id) else { return };
             let Some(at) = list.iter().position(|s| s.listener == listener) else { return };
             let removed = list.remove(at);
             if list.is_empty() {
-                subscribers.remove(&query_id);
-                this.timings.borrow_mut().remove(&query_id);
+                subscribers.remove(query_id);
+                this.timings.borrow_mut().remove(query_id);
             }
             removed
         };
@@ -858,57 +877,104 @@ impl Driver {
         this.send_all(frame.as_slice());
     }
 
-    fn record_frame(&self, outgoing: bool, text: &str) {
+    /// Keeps a frame for devtools: its size and the start of its text.
+    fn record_frame(&self, outgoing: bool, text: &str, bytes: usize) {
         let mut frames = self.frames.borrow_mut();
         if frames.len() == FRAME_RING {
             frames.pop_front();
         }
         let preview: String = text.chars().take(FRAME_PREVIEW).collect();
-        frames.push_back(FrameRecord { outgoing, at_ms: js_sys::Date::now(), bytes: text.len(), preview });
+        frames.push_back(FrameRecord { outgoing, at_ms: js_sys::Date::now(), bytes, preview });
     }
 
     /// What devtools show: session, state, live queries, recent frames, connection
     /// history and the outbox.
-    pub fn debug(&self) -> Value {
+    pub fn debug(&self) -> JsValue {
         let core = self.core.borrow();
         let timings = self.timings.borrow();
-        let queries: Vec<Value> = core
+        let list = |items: Vec<JsValue>| JsValue::from(items.into_iter().collect::<js_sys::Array>());
+        let num = |n: usize| JsValue::from(n as f64);
+        let opt = |v: Option<f64>| v.map(JsValue::from).unwrap_or(JsValue::NULL);
+        let queries = core
             .query_infos()
             .into_iter()
             .map(|q| {
-                let timing = timings.get(&q.query_id).copied().unwrap_or_default();
-                serde_json::json!({
-                    "queryId": q.query_id, "udfPath": q.udf_path, "args": q.args, "listeners": q.listeners,
-                    "state": match q.ok { None => "loading", Some(true) => "ready", Some(false) => "error" },
-                    "stale": q.stale, "rows": q.rows, "resultHash": q.hash,
-                    "firstResultMs": timing.first_result_ms, "lastUpdateAt": timing.last_update_ms,
-                })
+                let timing = timings.get(q.query_id).copied().unwrap_or_default();
+                let state = match q.ok {
+                    None => "loading",
+                    Some(true) => "ready",
+                    Some(false) => "error",
+                };
+                object(&[
+                    ("queryId", q.query_id.into()),
+                    ("udfPath", q.udf_path.into()),
+                    ("args", parse_args(&q.args)),
+                    ("listeners", num(q.listeners)),
+                    ("state", state.into()),
+                    ("stale", q.stale.into()),
+                    ("rows", num(q.rows)),
+                    ("resultHash", q.hash.map(JsValue::from).unwrap_or(JsValue::NULL)),
+                    ("firstResultMs", opt(timing.first_result_ms)),
+                    ("lastUpdateAt", opt(timing.last_update_ms)),
+                ])
             })
             .collect();
-        let frames: Vec<Value> = self
+        let frames = self
             .frames
             .borrow()
             .iter()
             .map(|f| {
-                serde_json::json!({"direction": if f.outgoing { "out" } else { "in" }, "at": f.at_ms, "bytes": f.bytes, "preview": f.preview})
+                object(&[
+                    ("direction", if f.outgoing { "out" } else { "in" }.into()),
+                    ("at", f.at_ms.into()),
+                    ("bytes", num(f.bytes)),
+                    ("preview", f.preview.as_str().into()),
+                ])
             })
             .collect();
-        let history: Vec<Value> =
-            self.history.borrow().iter().map(|(s, at)| serde_json::json!({"state": s.as_str(), "at": at})).collect();
-        let outbox: Vec<Value> = core.pending().map(|m| serde_json::to_value(m).unwrap_or_default()).collect();
+        let history = self
+            .history
+            .borrow()
+            .iter()
+            .map(|(s, at)| object(&[("state", s.as_str().into()), ("at", (*at).into())]))
+            .collect();
+        let outbox = core
+            .pending()
+            .filter_map(|m| match m {
+                Frame::Mutation { request_id, udf_path, args } => Some(object(&[
+                    ("type", "mutation".into()),
+                    ("requestId", (*request_id).into()),
+                    ("udfPath", udf_path.as_str().into()),
+                    ("args", parse_args(args)),
+                ])),
+                _ => None,
+            })
+            .collect();
         let version = core.version();
-        serde_json::json!({
-            "url": self.url, "sessionId": core.session_id(), "state": self.state.get().as_str(),
-            "reconnectAttempts": self.attempts.get(),
-            "version": {"querySet": version.query_set, "identity": version.identity, "ts": version.ts.0.to_string()},
-            "subscriptions": queries, "frames": frames, "connectionHistory": history, "outbox": outbox,
-        })
+        object(&[
+            ("url", self.url.as_str().into()),
+            ("sessionId", core.session_id().into()),
+            ("state", self.state.get().as_str().into()),
+            ("reconnectAttempts", self.attempts.get().into()),
+            (
+                "version",
+                object(&[
+                    ("querySet", version.query_set.into()),
+                    ("identity", version.identity.into()),
+                    ("ts", version.ts.0.to_string().into()),
+                ]),
+            ),
+            ("subscriptions", list(queries)),
+            ("frames", list(frames)),
+            ("connectionHistory", list(history)),
+            ("outbox", list(outbox)),
+        ])
     }
 
     pub fn mutation(
         this: &Rc<Self>,
         udf_path: &str,
-        args: Value,
+        args: String,
         optimistic_update: Option<Function>,
         resolve: Function,
         reject: Function,
@@ -984,11 +1050,11 @@ struct LocalStore {
 
 /// The value shown for a query: an optimistic overlay, else the room's result.
 fn shown(driver: &Driver, overlays: &HashMap<QueryId, JsValue>, query_id: QueryId) -> JsValue {
-    if let Some(value) = overlays.get(&query_id) {
+    if let Some(value) = overlays.get(query_id) {
         return value.clone();
     }
     match driver.core.borrow().cached(query_id) {
-        Some(Ok(value)) => json_to_js(value),
+        Some(Ok(value)) => value.0.clone(),
         _ => JsValue::UNDEFINED,
     }
 }
@@ -998,7 +1064,7 @@ impl LocalStore {
         let find = {
             let weak = Rc::downgrade(driver);
             move |path: &str, args: &JsValue| -> Option<QueryId> {
-                let args = crate::errors::args_to_json(args).ok()?;
+                let args = crate::errors::args_to_text(args).ok()?;
                 weak.upgrade()?.core.borrow().find_query(path, &args)
             }
         };
@@ -1020,7 +1086,7 @@ impl LocalStore {
                 let infos = driver.core.borrow().query_infos();
                 for info in infos.into_iter().filter(|q| q.udf_path == path) {
                     let entry = js_sys::Object::new();
-                    let _ = js_sys::Reflect::set(&entry, &"args".into(), &json_to_js(&info.args));
+                    let _ = js_sys::Reflect::set(&entry, &"args".into(), &parse_args(&info.args));
                     let _ = js_sys::Reflect::set(
                         &entry,
                         &"value".into(),
@@ -1070,6 +1136,20 @@ fn with(weak: &Weak<Driver>, f: impl FnOnce(&Rc<Driver>)) {
 
 fn to_js_error(error: &ClientError) -> JsValue {
     js_error(error.code.as_str(), &error.message)
+}
+
+/// Arguments kept as JSON text, as a JS value again (for devtools and `getAllQueries`).
+fn parse_args(text: &str) -> JsValue {
+    wire::parse_json(&JsValue::from_str(text)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn concat(parts: &[&str]) -> String {
+    parts.concat()
+}
+
+/// One console warning made of `parts` (no formatting machinery).
+fn warn(parts: &[&str]) {
+    web_sys::console::warn_1(&concat(parts).into());
 }
 
 /// An exception thrown by an application callback must not break the client's loop.

@@ -9,6 +9,7 @@
 mod connection;
 mod errors;
 mod outbox;
+mod wire;
 
 use connection::Driver;
 use errors::js_error;
@@ -126,7 +127,7 @@ fn string_option(options: &JsValue, name: &str, code: &str) -> Result<Option<Str
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    value.as_string().map(Some).ok_or_else(|| js_error(code, &format!("options.{name} must be a string")))
+    value.as_string().map(Some).ok_or_else(|| js_error(code, &["options.", name, " must be a string"].concat()))
 }
 
 #[wasm_bindgen]
@@ -165,7 +166,7 @@ impl SyncClient {
             Err(e) => {
                 let message =
                     js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
-                web_sys::console::warn_1(&format!("roomsync: realtime updates are off: {message}").into());
+                web_sys::console::warn_1(&["roomsync: realtime updates are off: ", &message].concat().into());
                 None
             }
         }
@@ -206,7 +207,7 @@ impl SyncClient {
     /// firstResultMs, lastUpdateAt}], frames: [{direction, at, bytes, preview}] (the last 200),
     /// connectionHistory: [{state, at}], outbox: [mutation frames]}`.
     pub fn debug(&self) -> DebugInfo {
-        errors::json_to_js(&self.driver.debug()).unchecked_into()
+        self.driver.debug().unchecked_into()
     }
 
     /// Calls `callback` with the number of unanswered mutations whenever it changes (an
@@ -250,7 +251,7 @@ impl SyncClient {
         on_update: OnUpdate,
         on_error: Option<OnError>,
     ) -> Result<Unsubscribe, JsValue> {
-        let args = errors::args_to_json(&args)?;
+        let args = errors::args_to_text(&args)?;
         let on_update: Function =
             on_update.dyn_into().map_err(|_| js_error("INVALID_ARGS", "onUpdate must be a function"))?;
         let on_error: Option<Function> = on_error.and_then(|f| JsValue::from(f).dyn_into().ok());
@@ -277,7 +278,7 @@ impl SyncClient {
         args: JsValue,
         options: Option<MutationOptions>,
     ) -> Result<MutationPromise, JsValue> {
-        let args = errors::args_to_json(&args)?;
+        let args = errors::args_to_text(&args)?;
         let update = match options.map(JsValue::from) {
             Some(options) if !options.is_undefined() && !options.is_null() => {
                 let update = js_sys::Reflect::get(&options, &"optimisticUpdate".into())?;
@@ -336,5 +337,5 @@ impl SyncClient {
 
 /// A JS function that runs `f` once.
 fn unsubscribe_fn(f: impl FnOnce() + 'static) -> Unsubscribe {
-    Closure::once_into_js(f).unchecked_into()
+    connection::once_fn(Box::new(f)).unchecked_into()
 }

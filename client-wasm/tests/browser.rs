@@ -428,3 +428,47 @@ async fn results_kept_through_a_reconnect_are_flagged_stale_until_confirmed() {
     assert_eq!(*metas.borrow(), [false, true, false], "kept (stale), then confirmed by hash without rows");
     a.close();
 }
+
+fn id_of(row: &JsValue) -> Option<String> {
+    Reflect::get(row, &"_id".into()).ok()?.as_string()
+}
+
+#[wasm_bindgen_test]
+async fn results_are_frozen_and_a_diff_keeps_unchanged_rows_as_the_same_objects() {
+    let room = unique_room("wasm-diff");
+    let a = client(&room);
+    let (seen, _unsub) = watch_tasks(&a);
+    let user = ensure_user(&a).await;
+    for title in ["one", "two", "three"] {
+        let args = Object::new();
+        Reflect::set(&args, &"title".into(), &title.into()).unwrap();
+        Reflect::set(&args, &"created_by".into(), &user).unwrap();
+        let promise: Promise = a.mutation("tasks:create", args.into(), None).unwrap().unchecked_into();
+        JsFuture::from(promise).await.expect("tasks:create resolves");
+    }
+    let before = seen.borrow().last().cloned().unwrap();
+    assert_eq!(before.length(), 3);
+    let args = Object::new();
+    Reflect::set(&args, &"title".into(), &"four".into()).unwrap();
+    Reflect::set(&args, &"created_by".into(), &user).unwrap();
+    let promise: Promise = a.mutation("tasks:create", args.into(), None).unwrap().unchecked_into();
+    JsFuture::from(promise).await.expect("tasks:create resolves");
+    let after = seen.borrow().last().cloned().unwrap();
+    assert_eq!(after.length(), 4);
+    // The room sent a diff: rows that did not change are the very objects shown before.
+    for row in before.iter() {
+        let same = after.iter().find(|r| id_of(r) == id_of(&row)).expect("row still listed");
+        assert!(Object::is(&same, &row), "unchanged row {:?} was copied", id_of(&row));
+    }
+    // Frozen: a listener writing into a result cannot corrupt the base of the next diff.
+    assert!(Object::is_frozen(&after) && after.iter().all(|r| Object::is_frozen(r.unchecked_ref::<Object>())));
+    assert!(!Reflect::set(&after.get(0), &"title".into(), &"scribbled".into()).unwrap());
+    let debug = a.debug();
+    let frames: Array = Reflect::get(&debug, &"frames".into()).unwrap().unchecked_into();
+    let diffs = frames
+        .iter()
+        .filter(|f| Reflect::get(f, &"preview".into()).unwrap().as_string().unwrap_or_default().contains("queryDiff"))
+        .count();
+    assert!(diffs > 0, "the room sent diffs");
+    a.close();
+}

@@ -32,8 +32,18 @@ impl Backoff {
     /// The delay before retry number `attempt`, given `random` uniform in `[0, 1)`.
     /// Out-of-range randoms are clamped, never trusted.
     pub fn delay(&self, attempt: u32, random: f64) -> Duration {
-        let r = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.5 };
-        self.ceiling(attempt).mul_f64(r)
+        self.ceiling(attempt).mul_f64(unit(random))
+    }
+}
+
+/// `random` forced into `[0, 1]` (0.5 when not a number). `max`/`min` rather than `clamp`:
+/// `clamp`'s panic message formats floats, which costs the browser build ~18 KB.
+#[allow(clippy::manual_clamp)]
+fn unit(random: f64) -> f64 {
+    if random.is_finite() {
+        random.max(0.0).min(1.0)
+    } else {
+        0.5
     }
 }
 
@@ -58,7 +68,7 @@ impl Backoff {
     /// room's hint (plus jitter, so the shed crowd does not come back at one instant).
     pub fn next_delay(&self, attempt: u32, random: f64, reason: CloseReason) -> Duration {
         match reason {
-            CloseReason::ClosedByClient if attempt == 0 => QUICK_RETRY.mul_f64(random.clamp(0.0, 1.0)),
+            CloseReason::ClosedByClient if attempt == 0 => QUICK_RETRY.mul_f64(unit(random)),
             CloseReason::Overloaded { retry_after } => retry_after.saturating_add(self.delay(attempt, random)),
             CloseReason::Lost | CloseReason::ClosedByClient => self.delay(attempt, random),
         }
@@ -97,5 +107,6 @@ mod tests {
         assert_eq!(b.delay(3, 0.5), Duration::from_secs(2));
         assert_eq!(b.delay(3, 7.0), Duration::from_secs(4));
         assert_eq!(b.delay(3, f64::NAN), Duration::from_secs(2));
+        assert_eq!(b.next_delay(0, f64::NAN, CloseReason::ClosedByClient), QUICK_RETRY / 2, "never a panic");
     }
 }

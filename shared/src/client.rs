@@ -2,7 +2,12 @@
 //! them the client holds, and which mutations await an answer.
 //!
 //! The driver (`client-wasm`) owns the socket and the timers; it feeds this core the frames
-//! it receives and the fact that the socket opened or closed, and sends what the core returns.
+//! it receives (decoded, see [`frame::Incoming`]) and the fact that the socket opened or
+//! closed, and sends what the core returns ([`frame::Frame`]s, written as text here).
+//!
+//! The core is generic over the results it holds ([`Payload`]): the browser keeps them as JS
+//! values (parsed by the browser's own `JSON.parse`, so the client WASM carries no JSON
+//! parser), native hosts as `serde_json::Value`. Arguments are JSON text.
 //!
 //! Invariants:
 //! - A transition is applied only if its `startVersion` equals the version held; otherwise
@@ -17,12 +22,29 @@
 //!   room confirms or replaces them; resuming sends each result's hash, so unchanged results
 //!   cost no rows.
 
-use crate::diff::hash_value;
-use crate::protocol::{
-    ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId, ServerMessage, StateVersion,
-};
-use serde_json::Value;
-use std::collections::BTreeMap;
+pub mod frame;
+mod json;
+pub mod vec_map;
+
+pub use frame::{Frame, Incoming, Modification, Outbox};
+pub use json::IntoArgs;
+pub use vec_map::VecMap;
+
+use crate::protocol::{ErrorCode, QueryId, RequestId, StateVersion};
+
+/// What the core needs of a query result.
+pub trait Payload: Clone {
+    /// How the room encodes a change of this result (see [`crate::diff`]).
+    type Diff;
+    /// The new result from this one and a diff; `None` when the diff does not fit.
+    fn apply_diff(&self, diff: &Self::Diff) -> Option<Self>;
+    /// Whether this value is the one the room hashed as `hash` (checked after a diff; a
+    /// host that cannot recompute the room's hash trusts the base hash and says `true`).
+    fn has_hash(&self, hash: &str) -> bool;
+    /// Rows in the result, as devtools count them: its length if a list,
+    /// `documents.length` / `page.length` if a page, else 1.
+    fn rows(&self) -> usize;
+}
 
 /// Why a client-side operation failed. Server codes pass through; some are the client's own.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,14 +72,14 @@ pub struct ClientError {
 
 /// What the driver must report to the application.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ClientEvent {
+pub enum ClientEvent<P = serde_json::Value> {
     /// A query has a new result (or failed).
-    Query { query_id: QueryId, result: Result<Value, ClientError> },
+    Query { query_id: QueryId, result: Result<P, ClientError> },
     /// A result held from before the reconnect is current again (the room confirmed it by
     /// hash): no longer stale, value unchanged.
     QueryConfirmed { query_id: QueryId },
     /// A mutation finished.
-    Mutation { request_id: RequestId, result: Result<Value, ClientError> },
+    Mutation { request_id: RequestId, result: Result<P, ClientError> },
     /// The server refused a frame; nothing to retry, but worth logging.
     ServerError { code: ErrorCode, message: String },
     /// The room refused the token (missing, expired, forged, for another room): fetch a
@@ -74,10 +96,11 @@ pub enum ClientEvent {
     ResyncRequired { reason: String },
 }
 
-struct Query {
+struct Query<P> {
     udf_path: String,
-    args: Value,
-    last: Option<Result<Value, ClientError>>,
+    /// JSON text.
+    args: String,
+    last: Option<Result<P, ClientError>>,
     /// The room's hash of `last` (when it was a value), for resuming.
     hash: Option<String>,
     /// Held from before the current connection and not yet confirmed.
@@ -91,26 +114,15 @@ struct Query {
 pub struct QueryInfo {
     pub query_id: QueryId,
     pub udf_path: String,
-    pub args: Value,
+    /// JSON text.
+    pub args: String,
     pub listeners: usize,
     pub stale: bool,
     /// `None` while loading, else whether the last result was a value (not an error).
     pub ok: Option<bool>,
-    /// Rows in the result: its length if a list, `documents.length` / `page.length` if a
-    /// page, else 1.
+    /// Rows in the result ([`Payload::rows`]).
     pub rows: usize,
     pub hash: Option<String>,
-}
-
-/// The unanswered mutations of a session, as persisted so that a page reload loses none:
-/// after the reload the new client continues the same session and re-sends them, and the
-/// room applies each exactly once.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Outbox {
-    pub session_id: String,
-    pub next_request_id: RequestId,
-    pub pending: Vec<ClientMessage>,
 }
 
 /// Most mutations on the wire without an answer. The rest wait, in order, in the outbox: a
@@ -118,8 +130,19 @@ pub struct Outbox {
 /// burst is 200) and get its own writes refused.
 pub const MAX_IN_FLIGHT: usize = 32;
 
+/// A version as people read it in a resync reason.
+fn describe(v: StateVersion) -> String {
+    let mut out = String::from("query set ");
+    out.push_str(&v.query_set.to_string());
+    out.push_str(", identity ");
+    out.push_str(&v.identity.to_string());
+    out.push_str(", ts ");
+    out.push_str(&v.ts.0.to_string());
+    out
+}
+
 /// The client's sans-IO core.
-pub struct ClientCore {
+pub struct ClientCore<P = serde_json::Value> {
     session_id: String,
     /// The schema hash the application was built against, sent in `connect`.
     schema_hash: Option<String>,
@@ -127,18 +150,18 @@ pub struct ClientCore {
     version: StateVersion,
     next_query_id: QueryId,
     next_request_id: RequestId,
-    queries: BTreeMap<QueryId, Query>,
+    queries: VecMap<QueryId, Query<P>>,
     /// Every mutation without an answer yet, as its frame, in request order.
-    pending: BTreeMap<RequestId, ClientMessage>,
+    pending: VecMap<RequestId, Frame>,
     /// Those sent on the current socket and not answered yet (at most [`MAX_IN_FLIGHT`]).
-    in_flight: std::collections::BTreeSet<RequestId>,
+    in_flight: VecMap<RequestId, ()>,
     /// The room refused a mutation for the rate limit: hold the rest until `resume_sending`.
     throttled: bool,
     /// The token to authenticate with (sent after `connect`, before any query).
     token: Option<String>,
 }
 
-impl ClientCore {
+impl<P: Payload> ClientCore<P> {
     /// A core for one session. `session_id` must be unique per client instance (the driver
     /// makes it from 128 random bits).
     pub fn new(session_id: String) -> Self {
@@ -149,9 +172,9 @@ impl ClientCore {
             version: StateVersion::default(),
             next_query_id: 0,
             next_request_id: 0,
-            queries: BTreeMap::new(),
-            pending: BTreeMap::new(),
-            in_flight: Default::default(),
+            queries: VecMap::new(),
+            pending: VecMap::new(),
+            in_flight: VecMap::new(),
             throttled: false,
             token: None,
         }
@@ -187,73 +210,68 @@ impl ClientCore {
     }
 
     /// The last result of a query, kept through reconnects so screens never flash empty.
-    pub fn cached(&self, query_id: QueryId) -> Option<&Result<Value, ClientError>> {
-        self.queries.get(&query_id).and_then(|q| q.last.as_ref())
+    pub fn cached(&self, query_id: QueryId) -> Option<&Result<P, ClientError>> {
+        self.queries.get(query_id).and_then(|q| q.last.as_ref())
     }
 
     /// Queries whose results are shown but not yet confirmed on this connection.
     pub fn stale_queries(&self) -> Vec<QueryId> {
-        self.queries.iter().filter(|(_, q)| q.stale).map(|(&id, _)| id).collect()
+        self.queries.iter().filter(|(_, q)| q.stale).map(|(id, _)| id).collect()
     }
 
     /// Whether a query's result predates the current connection and is not yet confirmed.
     pub fn is_stale(&self, query_id: QueryId) -> bool {
-        self.queries.get(&query_id).is_some_and(|q| q.stale)
+        self.queries.get(query_id).is_some_and(|q| q.stale)
     }
 
     /// Sets (or with `None` clears) the token; returns the frame to send now (if
     /// connected). Subscriptions stay; the room re-runs them under the new identity.
-    pub fn set_auth(&mut self, token: Option<String>) -> Option<ClientMessage> {
+    pub fn set_auth(&mut self, token: Option<String>) -> Option<Frame> {
         self.token = token.clone();
-        self.connected.then_some(ClientMessage::Authenticate { token })
+        self.connected.then_some(Frame::Authenticate { token })
     }
 
     pub fn has_token(&self) -> bool {
         self.token.is_some()
     }
 
-    /// Adds a subscription; returns its id and the frame to send now (if connected). An
-    /// identical subscription (same function, equal arguments) shares the existing server
-    /// query: no frame, and its cached result (if any) is current.
-    pub fn subscribe(&mut self, udf_path: &str, args: Value) -> (QueryId, Option<ClientMessage>) {
-        if let Some((&query_id, query)) =
-            self.queries.iter_mut().find(|(_, q)| q.udf_path == udf_path && q.args == args)
-        {
-            query.listeners += 1;
+    /// Adds a subscription (`args`: JSON text, or a value natively); returns its id and the
+    /// frame to send now (if connected). An identical subscription (same function, same
+    /// argument text) shares the existing server query: no frame, and its cached result (if
+    /// any) is current.
+    pub fn subscribe(&mut self, udf_path: &str, args: impl IntoArgs) -> (QueryId, Option<Frame>) {
+        let args = args.into_args();
+        if let Some(query_id) = self.find_query(udf_path, &args) {
+            if let Some(query) = self.queries.get_mut(query_id) {
+                query.listeners += 1;
+            }
             return (query_id, None);
         }
         self.next_query_id += 1;
         let query_id = self.next_query_id;
-        self.queries.insert(
-            query_id,
-            Query {
-                udf_path: udf_path.to_string(),
-                args: args.clone(),
-                last: None,
-                hash: None,
-                stale: false,
-                listeners: 1,
-            },
-        );
-        let frame = self.connected.then(|| ClientMessage::Subscribe {
+        let frame = self.connected.then(|| Frame::Subscribe {
             query_id,
             udf_path: udf_path.to_string(),
-            args,
+            args: args.clone(),
             result_hash: None,
         });
+        self.queries.insert(
+            query_id,
+            Query { udf_path: udf_path.to_string(), args, last: None, hash: None, stale: false, listeners: 1 },
+        );
         (query_id, frame)
     }
 
     /// Drops one listener of a subscription; the last one removes it and returns the frame
     /// to send now (if connected).
-    pub fn unsubscribe(&mut self, query_id: QueryId) -> Option<ClientMessage> {
-        let query = self.queries.get_mut(&query_id)?;
+    pub fn unsubscribe(&mut self, query_id: QueryId) -> Option<Frame> {
+        let query = self.queries.get_mut(query_id)?;
         query.listeners = query.listeners.saturating_sub(1);
         if query.listeners > 0 {
             return None;
         }
-        self.queries.remove(&query_id);
-        self.connected.then_some(ClientMessage::Unsubscribe { query_id })
+        self.queries.remove(query_id);
+        self.connected.then_some(Frame::Unsubscribe { query_id })
     }
 
     /// What must survive a reload: the session and its unanswered mutations.
@@ -273,40 +291,40 @@ impl ClientCore {
         if self.connected {
             return Err("the outbox must be restored before connecting".into());
         }
-        let mut restored = BTreeMap::new();
+        let mut restored = VecMap::new();
         for frame in outbox.pending {
             match frame {
-                ClientMessage::Mutation { request_id, .. } if request_id <= outbox.next_request_id => {
+                Frame::Mutation { request_id, .. } if request_id <= outbox.next_request_id => {
                     restored.insert(request_id, frame);
                 }
-                other => return Err(format!("not an unanswered mutation of that session: {other:?}")),
+                _ => return Err("an outbox entry is not an unanswered mutation of that session".into()),
             }
         }
         let queued = std::mem::replace(&mut self.pending, restored);
         self.session_id = outbox.session_id;
         self.next_request_id = outbox.next_request_id;
         let mut renumbered = Vec::with_capacity(queued.len());
-        for (old, frame) in queued {
+        for (old, frame) in queued.into_entries() {
             self.next_request_id += 1;
             let new = self.next_request_id;
-            if let ClientMessage::Mutation { udf_path, args, .. } = frame {
-                self.pending.insert(new, ClientMessage::Mutation { request_id: new, udf_path, args });
+            if let Frame::Mutation { udf_path, args, .. } = frame {
+                self.pending.insert(new, Frame::Mutation { request_id: new, udf_path, args });
             }
             renumbered.push((old, new));
         }
         Ok(renumbered)
     }
 
-    /// The live query for this function and these arguments, if any.
-    pub fn find_query(&self, udf_path: &str, args: &Value) -> Option<QueryId> {
-        self.queries.iter().find(|(_, q)| q.udf_path == udf_path && q.args == *args).map(|(&id, _)| id)
+    /// The live query for this function and these arguments (JSON text), if any.
+    pub fn find_query(&self, udf_path: &str, args: &str) -> Option<QueryId> {
+        self.queries.iter().find(|(_, q)| q.udf_path == udf_path && q.args == args).map(|(id, _)| id)
     }
 
     /// Every live query, for devtools.
     pub fn query_infos(&self) -> Vec<QueryInfo> {
         self.queries
             .iter()
-            .map(|(&query_id, q)| QueryInfo {
+            .map(|(query_id, q)| QueryInfo {
                 query_id,
                 udf_path: q.udf_path.clone(),
                 args: q.args.clone(),
@@ -314,7 +332,7 @@ impl ClientCore {
                 stale: q.stale,
                 ok: q.last.as_ref().map(Result::is_ok),
                 rows: match &q.last {
-                    Some(Ok(value)) => rows_in(value),
+                    Some(Ok(value)) => value.rows(),
                     _ => 0,
                 },
                 hash: q.hash.clone(),
@@ -323,16 +341,17 @@ impl ClientCore {
     }
 
     /// The unanswered mutations, oldest first, for devtools and the outbox.
-    pub fn pending(&self) -> impl Iterator<Item = &ClientMessage> {
+    pub fn pending(&self) -> impl Iterator<Item = &Frame> {
         self.pending.values()
     }
 
-    /// Requests a mutation; returns its id and the frame to send now (if connected and the
-    /// in-flight window has room; otherwise it is sent by a later [`ClientCore::flush`]).
-    pub fn mutation(&mut self, udf_path: &str, args: Value) -> (RequestId, Option<ClientMessage>) {
+    /// Requests a mutation (`args`: JSON text, or a value natively); returns its id and the
+    /// frame to send now (if connected and the in-flight window has room; otherwise it is
+    /// sent by a later [`ClientCore::flush`]).
+    pub fn mutation(&mut self, udf_path: &str, args: impl IntoArgs) -> (RequestId, Option<Frame>) {
         self.next_request_id += 1;
         let request_id = self.next_request_id;
-        let frame = ClientMessage::Mutation { request_id, udf_path: udf_path.to_string(), args };
+        let frame = Frame::Mutation { request_id, udf_path: udf_path.to_string(), args: args.into_args() };
         self.pending.insert(request_id, frame);
         let mut frames = self.flush();
         debug_assert!(frames.len() <= 1, "only the new mutation can become sendable here");
@@ -341,17 +360,17 @@ impl ClientCore {
 
     /// Queued mutations that may go out now, in request order (call after every `receive`
     /// and after `resume_sending`, and send what it returns).
-    pub fn flush(&mut self) -> Vec<ClientMessage> {
+    pub fn flush(&mut self) -> Vec<Frame> {
         if !self.connected || self.throttled {
             return Vec::new();
         }
         let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.len());
         let next: Vec<RequestId> =
-            self.pending.keys().filter(|id| !self.in_flight.contains(id)).take(room).copied().collect();
+            self.pending.keys().filter(|id| !self.in_flight.contains_key(*id)).take(room).collect();
         next.into_iter()
             .filter_map(|id| {
-                self.in_flight.insert(id);
-                self.pending.get(&id).cloned()
+                self.in_flight.insert(id, ());
+                self.pending.get(id).cloned()
             })
             .collect()
     }
@@ -364,20 +383,17 @@ impl ClientCore {
     /// The socket opened: a fresh server connection starts at version zero. Sends the
     /// session, every subscription (with the hash of the result held), then every
     /// unanswered mutation in order — the room skips those it already committed.
-    pub fn on_open(&mut self) -> Vec<ClientMessage> {
+    pub fn on_open(&mut self) -> Vec<Frame> {
         self.connected = true;
         self.version = StateVersion::default();
-        let mut frames = vec![ClientMessage::Connect {
-            session_id: self.session_id.clone(),
-            protocol_version: Some(crate::PROTOCOL_VERSION),
-            schema_hash: self.schema_hash.clone(),
-        }];
+        let mut frames =
+            vec![Frame::Connect { session_id: self.session_id.clone(), schema_hash: self.schema_hash.clone() }];
         if let Some(token) = &self.token {
-            frames.push(ClientMessage::Authenticate { token: Some(token.clone()) });
+            frames.push(Frame::Authenticate { token: Some(token.clone()) });
         }
-        for (&query_id, q) in &mut self.queries {
+        for (query_id, q) in self.queries.iter_mut() {
             q.stale = q.last.is_some();
-            frames.push(ClientMessage::Subscribe {
+            frames.push(Frame::Subscribe {
                 query_id,
                 udf_path: q.udf_path.clone(),
                 args: q.args.clone(),
@@ -392,43 +408,36 @@ impl ClientCore {
 
     /// The socket closed. Queries keep their last results (marked stale on reopen);
     /// unanswered mutations wait to be re-sent.
-    pub fn on_close(&mut self) -> Vec<ClientEvent> {
+    pub fn on_close(&mut self) -> Vec<ClientEvent<P>> {
         self.connected = false;
         Vec::new()
     }
 
     /// The client is shutting down: every pending mutation fails with `Closed`.
-    pub fn close(&mut self) -> Vec<ClientEvent> {
+    pub fn close(&mut self) -> Vec<ClientEvent<P>> {
         self.connected = false;
         self.in_flight.clear();
         self.queries.clear();
         std::mem::take(&mut self.pending)
-            .into_keys()
-            .map(|request_id| ClientEvent::Mutation {
+            .into_entries()
+            .into_iter()
+            .map(|(request_id, _)| ClientEvent::Mutation {
                 request_id,
                 result: Err(ClientError { code: ClientErrorCode::Closed, message: "the client was closed".into() }),
             })
             .collect()
     }
 
-    /// Handles one text frame from the server.
-    pub fn receive(&mut self, text: &str) -> Vec<ClientEvent> {
-        match ServerMessage::parse(text) {
-            Ok(message) => self.receive_message(message),
-            Err(reason) => vec![ClientEvent::ResyncRequired { reason }],
-        }
-    }
-
-    fn receive_message(&mut self, message: ServerMessage) -> Vec<ClientEvent> {
+    /// Handles one decoded frame from the server.
+    pub fn receive_frame(&mut self, message: Incoming<P>) -> Vec<ClientEvent<P>> {
         match message {
-            ServerMessage::Transition { start_version, end_version, modifications } => {
+            Incoming::Transition { start_version, end_version, modifications } => {
                 if start_version != self.version {
-                    return vec![ClientEvent::ResyncRequired {
-                        reason: format!(
-                            "transition starts at {start_version:?} but the client holds {:?}",
-                            self.version
-                        ),
-                    }];
+                    let mut reason = String::from("a transition starts at ");
+                    reason.push_str(&describe(start_version));
+                    reason.push_str(" but the client holds ");
+                    reason.push_str(&describe(self.version));
+                    return vec![ClientEvent::ResyncRequired { reason }];
                 }
                 let authenticated = end_version.identity != start_version.identity;
                 self.version = end_version;
@@ -438,41 +447,40 @@ impl ClientCore {
                 }
                 for modification in modifications {
                     let (query_id, result, hash) = match modification {
-                        QueryModification::QueryUpdated { query_id, value, hash } => (query_id, Ok(value), Some(hash)),
-                        QueryModification::QueryFailed { query_id, code, message } => {
+                        Modification::Updated { query_id, value, hash } => (query_id, Ok(value), Some(hash)),
+                        Modification::Failed { query_id, code, message } => {
                             (query_id, Err(ClientError { code: ClientErrorCode::Server(code), message }), None)
                         }
-                        QueryModification::QueryUnchanged { query_id } => {
-                            if let Some(query) = self.queries.get_mut(&query_id) {
+                        Modification::Unchanged { query_id } => {
+                            if let Some(query) = self.queries.get_mut(query_id) {
                                 if std::mem::replace(&mut query.stale, false) {
                                     events.push(ClientEvent::QueryConfirmed { query_id });
                                 }
                             }
                             continue;
                         }
-                        QueryModification::QueryDiff { query_id, base_hash, hash, diff } => {
-                            let Some(query) = self.queries.get(&query_id) else { continue };
+                        Modification::Diff { query_id, base_hash, hash, diff } => {
+                            let Some(query) = self.queries.get(query_id) else { continue };
                             let applied = match (&query.last, &query.hash) {
                                 (Some(Ok(old)), Some(held)) if *held == base_hash => {
-                                    diff.apply(old).filter(|v| hash_value(v) == hash)
+                                    old.apply_diff(&diff).filter(|v| v.has_hash(&hash))
                                 }
                                 _ => None,
                             };
                             match applied {
                                 Some(value) => (query_id, Ok(value), Some(hash)),
                                 None => {
-                                    return vec![ClientEvent::ResyncRequired {
-                                        reason: format!(
-                                            "the diff for query {query_id} does not apply to the result held"
-                                        ),
-                                    }]
+                                    let mut reason = String::from("the diff for query ");
+                                    reason.push_str(&query_id.to_string());
+                                    reason.push_str(" does not apply to the result held");
+                                    return vec![ClientEvent::ResyncRequired { reason }];
                                 }
                             }
                         }
-                        QueryModification::QueryRemoved { .. } => continue,
+                        Modification::Removed { .. } => continue,
                     };
                     // A result for a query unsubscribed meanwhile is dropped.
-                    if let Some(query) = self.queries.get_mut(&query_id) {
+                    if let Some(query) = self.queries.get_mut(query_id) {
                         query.last = Some(result.clone());
                         query.hash = hash;
                         query.stale = false;
@@ -481,56 +489,48 @@ impl ClientCore {
                 }
                 events
             }
-            ServerMessage::MutationResponse { request_id, outcome } => {
-                self.in_flight.remove(&request_id);
+            Incoming::MutationResponse { request_id, outcome } => {
+                self.in_flight.remove(request_id);
                 // Refused by the rate limit: not applied, so sending it again is safe.
-                if let MutationOutcome::Failure { code: ErrorCode::LimitExceeded, .. } = &outcome {
-                    if self.pending.contains_key(&request_id) {
+                if let Err((ErrorCode::LimitExceeded, _)) = &outcome {
+                    if self.pending.contains_key(request_id) {
                         let first = !self.throttled;
                         self.throttled = true;
                         return if first { vec![ClientEvent::MutationsThrottled] } else { Vec::new() };
                     }
                 }
-                if self.pending.remove(&request_id).is_none() {
+                if self.pending.remove(request_id).is_none() {
                     return Vec::new();
                 }
-                let result = match outcome {
-                    MutationOutcome::Success { result, .. } => Ok(result),
-                    MutationOutcome::Failure { code, message } => {
-                        Err(ClientError { code: ClientErrorCode::Server(code), message })
-                    }
-                };
+                let result =
+                    outcome.map_err(|(code, message)| ClientError { code: ClientErrorCode::Server(code), message });
                 vec![ClientEvent::Mutation { request_id, result }]
             }
-            ServerMessage::Error { code: ErrorCode::Unauthenticated, message, .. } => {
+            Incoming::Error { code: ErrorCode::Unauthenticated, message, .. } => {
                 vec![ClientEvent::AuthFailed { message }]
             }
-            ServerMessage::Error { code: ErrorCode::Overloaded, message, retry_after_ms } => {
+            Incoming::Error { code: ErrorCode::Overloaded, message, retry_after_ms } => {
                 vec![ClientEvent::Overloaded { retry_after_ms: retry_after_ms.unwrap_or(1000), message }]
             }
-            ServerMessage::Error { code, message, .. } => vec![ClientEvent::ServerError { code, message }],
+            Incoming::Error { code, message, .. } => vec![ClientEvent::ServerError { code, message }],
         }
-    }
-}
-
-/// Rows a result holds, as devtools count them.
-fn rows_in(value: &Value) -> usize {
-    match value {
-        Value::Array(items) => items.len(),
-        Value::Object(fields) => ["documents", "page"]
-            .iter()
-            .find_map(|k| fields.get(*k).and_then(Value::as_array).map(Vec::len))
-            .unwrap_or(1),
-        Value::Null => 0,
-        _ => 1,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Ts;
+    use crate::protocol::{ClientMessage, MutationOutcome, QueryModification, ServerMessage, Ts};
     use serde_json::json;
+
+    /// The frames as the room reads them.
+    fn read(frames: &[Frame]) -> Vec<ClientMessage> {
+        frames.iter().map(Frame::to_message).collect()
+    }
+
+    fn core(session: &str) -> ClientCore {
+        ClientCore::new(session.into())
+    }
 
     fn transition(start: (u32, u64), end: (u32, u64), modifications: Vec<QueryModification>) -> String {
         ServerMessage::Transition {
@@ -543,14 +543,14 @@ mod tests {
 
     #[test]
     fn the_token_is_sent_after_connect_and_before_queries_and_refreshed_in_place() {
-        let mut core = ClientCore::new("s1".into());
+        let mut core = core("s1");
         assert_eq!(core.set_auth(Some("t1".into())), None);
         core.subscribe("tasks:list", json!({}));
-        let frames = core.on_open();
+        let frames = read(&core.on_open());
         assert!(matches!(frames[0], ClientMessage::Connect { .. }));
         assert_eq!(frames[1], ClientMessage::Authenticate { token: Some("t1".into()) });
         assert!(matches!(frames[2], ClientMessage::Subscribe { .. }));
-        assert_eq!(core.set_auth(Some("t2".into())), Some(ClientMessage::Authenticate { token: Some("t2".into()) }));
+        assert_eq!(core.set_auth(Some("t2".into())), Some(Frame::Authenticate { token: Some("t2".into()) }));
         let answer = ServerMessage::Transition {
             start_version: StateVersion::default(),
             end_version: StateVersion { identity: 1, ..StateVersion::default() },
@@ -570,7 +570,7 @@ mod tests {
 
     #[test]
     fn identical_subscriptions_share_one_server_query() {
-        let mut core = ClientCore::new("s1".into());
+        let mut core = core("s1");
         core.on_open();
         let (a, frame) = core.subscribe("tasks:list", json!({"status": "pending", "x": 1}));
         assert!(frame.is_some());
@@ -581,22 +581,22 @@ mod tests {
         assert!(frame.is_some());
         assert_eq!(core.query_infos().iter().map(|q| q.listeners).collect::<Vec<_>>(), [2, 1]);
         assert_eq!(core.unsubscribe(a), None, "one listener left");
-        assert_eq!(core.unsubscribe(a), Some(ClientMessage::Unsubscribe { query_id: a }));
+        assert_eq!(core.unsubscribe(a), Some(Frame::Unsubscribe { query_id: a }));
         assert_eq!(core.unsubscribe(a), None, "already gone");
     }
 
     #[test]
     fn a_restored_outbox_goes_first_and_later_mutations_are_renumbered() {
-        let mut before_reload = ClientCore::new("old-session".into());
+        let mut before_reload = core("old-session");
         before_reload.mutation("tasks:create", json!({"title": "a"}));
         before_reload.mutation("tasks:create", json!({"title": "b"}));
-        let saved = serde_json::to_string(&before_reload.outbox()).unwrap();
+        let saved = before_reload.outbox().to_json();
 
-        let mut after_reload = ClientCore::new("new-session".into());
+        let mut after_reload = core("new-session");
         let (early, _) = after_reload.mutation("tasks:create", json!({"title": "c"}));
-        let outbox: Outbox = serde_json::from_str(&saved).unwrap();
+        let outbox = Outbox::parse(&saved).unwrap();
         assert_eq!(after_reload.restore(outbox).unwrap(), vec![(early, 3)]);
-        let frames = after_reload.on_open();
+        let frames = read(&after_reload.on_open());
         assert_eq!(
             frames[0],
             ClientMessage::Connect {
@@ -620,13 +620,12 @@ mod tests {
 
     #[test]
     fn at_most_a_window_of_mutations_is_in_flight_and_rate_limited_ones_are_resent() {
-        let mut core = ClientCore::new("s1".into());
+        let mut core = core("s1");
         for i in 0..40 {
             core.mutation("tasks:create", json!({"title": i}));
         }
         let frames = core.on_open();
-        let sent =
-            |frames: &[ClientMessage]| frames.iter().filter(|f| matches!(f, ClientMessage::Mutation { .. })).count();
+        let sent = |frames: &[Frame]| frames.iter().filter(|f| matches!(f, Frame::Mutation { .. })).count();
         assert_eq!(sent(&frames), MAX_IN_FLIGHT, "the rest wait in the outbox");
         assert!(core.flush().is_empty(), "the window is full");
         let answer = |request_id: u32, outcome: MutationOutcome| {
@@ -635,11 +634,7 @@ mod tests {
         core.receive(&answer(1, MutationOutcome::Success { result: json!(null), ts: Ts(1) }));
         assert_eq!(
             core.flush(),
-            vec![core
-                .pending()
-                .find(|m| matches!(m, ClientMessage::Mutation { request_id: 33, .. }))
-                .cloned()
-                .unwrap()]
+            vec![core.pending().find(|m| matches!(m, Frame::Mutation { request_id: 33, .. })).cloned().unwrap()]
         );
         // The room's rate limit refused request 2: not lost, held, then sent again.
         let limited = MutationOutcome::Failure { code: ErrorCode::LimitExceeded, message: "retry in 20 ms".into() };
@@ -652,7 +647,7 @@ mod tests {
             .flush()
             .iter()
             .map(|f| match f {
-                ClientMessage::Mutation { request_id, .. } => *request_id,
+                Frame::Mutation { request_id, .. } => *request_id,
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -661,12 +656,12 @@ mod tests {
 
     #[test]
     fn offline_subscriptions_and_mutations_are_sent_on_open() {
-        let mut core = ClientCore::new("s1".into());
+        let mut core = core("s1");
         let (q, frame) = core.subscribe("tasks:list", json!({}));
         assert!(frame.is_none());
         let (r, frame) = core.mutation("tasks:create", json!({"title": "x"}));
         assert!(frame.is_none());
-        let frames = core.on_open();
+        let frames = read(&core.on_open());
         assert_eq!(
             frames,
             vec![
@@ -689,7 +684,7 @@ mod tests {
 
     #[test]
     fn transitions_apply_in_a_chain_and_gaps_ask_for_resync() {
-        let mut core = ClientCore::new("s".into());
+        let mut core = core("s");
         core.on_open();
         let (q, _) = core.subscribe("tasks:list", json!({}));
         let events = core.receive(&transition(
@@ -705,7 +700,7 @@ mod tests {
 
     #[test]
     fn reconnect_resends_unanswered_mutations_and_resumes_with_hashes() {
-        let mut core = ClientCore::new("s".into());
+        let mut core = core("s");
         core.on_open();
         let (q, _) = core.subscribe("tasks:list", json!({}));
         core.receive(&transition(
@@ -717,7 +712,7 @@ mod tests {
         assert!(frame.is_some());
         assert_eq!(core.on_close(), vec![]);
         assert_eq!(core.cached(q), Some(&Ok(json!([1]))), "results are kept while offline");
-        let frames = core.on_open();
+        let frames = read(&core.on_open());
         assert_eq!(
             frames,
             vec![
@@ -748,7 +743,7 @@ mod tests {
 
     #[test]
     fn mutation_responses_settle_once() {
-        let mut core = ClientCore::new("s".into());
+        let mut core = core("s");
         core.on_open();
         let (r, _) = core.mutation("tasks:create", json!({}));
         let response = ServerMessage::MutationResponse {
@@ -763,10 +758,10 @@ mod tests {
 
     #[test]
     fn unsubscribed_results_are_dropped() {
-        let mut core = ClientCore::new("s".into());
+        let mut core = core("s");
         core.on_open();
         let (q, _) = core.subscribe("tasks:list", json!({}));
-        assert_eq!(core.unsubscribe(q), Some(ClientMessage::Unsubscribe { query_id: q }));
+        assert_eq!(core.unsubscribe(q), Some(Frame::Unsubscribe { query_id: q }));
         let events = core.receive(&transition(
             (0, 0),
             (1, 0),
@@ -778,7 +773,7 @@ mod tests {
 
     #[test]
     fn garbage_from_the_server_asks_for_resync() {
-        let mut core = ClientCore::new("s".into());
+        let mut core = core("s");
         assert!(matches!(&core.receive("<html>")[..], [ClientEvent::ResyncRequired { .. }]));
     }
 }

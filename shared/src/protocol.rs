@@ -218,6 +218,31 @@ impl ErrorCode {
         }
     }
 
+    /// Every code, for decoders that do without serde.
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::BadFrame,
+        ErrorCode::Validation,
+        ErrorCode::UnknownFunction,
+        ErrorCode::BadQueryId,
+        ErrorCode::NotFound,
+        ErrorCode::UniqueViolation,
+        ErrorCode::Application,
+        ErrorCode::BadQuery,
+        ErrorCode::TooManyReads,
+        ErrorCode::LimitExceeded,
+        ErrorCode::ProtocolMismatch,
+        ErrorCode::SchemaMismatch,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::Overloaded,
+        ErrorCode::Internal,
+    ];
+
+    /// The code with this wire name (`"NOT_FOUND"`), if any.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        Self::ALL.into_iter().find(|code| code.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadFrame => "BAD_FRAME",
@@ -328,6 +353,15 @@ mod tests {
         assert!(err.contains("unknown variant `explode`"), "{err}");
         let err = ClientMessage::parse(r#"{"type":"unsubscribe","queryId":1,"extra":1}"#).unwrap_err();
         assert!(err.contains("unknown field `extra`"), "{err}");
+    }
+
+    #[test]
+    fn every_error_code_is_found_by_its_wire_name() {
+        for code in ErrorCode::ALL {
+            let wire: String = serde_json::from_value(serde_json::to_value(code).unwrap()).unwrap();
+            assert_eq!(ErrorCode::from_name(&wire), Some(code));
+        }
+        assert_eq!(ErrorCode::from_name("NOPE"), None);
     }
 
     #[test]

@@ -3,8 +3,7 @@
 //! [`ClientCore`] the browser runs; after a restart it reconnects with its session and
 //! re-sends what was unanswered. Every mutation must then exist exactly once.
 
-use roomsync_shared::client::{ClientCore, ClientEvent};
-use roomsync_shared::protocol::ClientMessage;
+use roomsync_shared::client::{ClientCore, ClientEvent, Frame};
 use roomsync_tests::{token, Next, RoomSocket, WranglerDev};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -31,12 +30,12 @@ impl Client {
         self.core.on_close();
         let mut socket = RoomSocket::connect(&dev.ws_url(ROOM));
         for frame in self.core.on_open() {
-            socket.send(&frame);
+            socket.send_text(&frame.to_json());
         }
         self.socket = Some(socket);
     }
 
-    fn send(&mut self, frame: Option<ClientMessage>) {
+    fn send(&mut self, frame: Option<Frame>) {
         if let (Some(frame), Some(socket)) = (frame, self.socket.as_mut()) {
             // A send into a dead socket is fine: the core re-sends after reconnecting.
             socket.try_send_text(&frame.to_json());

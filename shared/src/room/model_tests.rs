@@ -4,7 +4,7 @@
 //! query (the oracle), and every client's version chain must be unbroken and move forward.
 
 use super::*;
-use crate::client::{ClientCore, ClientEvent};
+use crate::client::{ClientCore, ClientEvent, Frame};
 use crate::environment::TestEnvironment;
 use crate::sqlite::NativeSql;
 use proptest::prelude::*;
@@ -166,7 +166,7 @@ impl World {
     }
 
     /// Sends a frame from a client and routes every outgoing frame to its client's core.
-    fn send(&mut self, client: usize, frame: ClientMessage) -> Vec<ClientEvent> {
+    fn send(&mut self, client: usize, frame: Frame) -> Vec<ClientEvent> {
         self.env.now_ms += 1.0;
         let conn = self.clients[client].conn.clone();
         let out = self.room.handle(RoomInput::Frame { conn: &conn, text: &frame.to_json() }, &mut self.env);

@@ -8,7 +8,7 @@
 //! - every client's version only ever moved forward within a connection.
 
 use super::*;
-use crate::client::{ClientCore, ClientEvent};
+use crate::client::{ClientCore, ClientEvent, Frame};
 use crate::environment::TestEnvironment;
 use crate::sqlite::NativeSql;
 use proptest::prelude::*;
@@ -139,7 +139,7 @@ impl Net {
         net
     }
 
-    fn send(&mut self, client: usize, frame: Option<ClientMessage>) {
+    fn send(&mut self, client: usize, frame: Option<Frame>) {
         let c = &mut self.clients[client];
         if let (Some(frame), Some(_)) = (frame, &c.conn) {
             c.to_room.push_back(frame.to_json());
@@ -157,7 +157,7 @@ impl Net {
         c.conn = Some(conn);
         c.last_version = StateVersion::default();
         let frames = c.core.on_open();
-        c.to_room.extend(frames.iter().map(ClientMessage::to_json));
+        c.to_room.extend(frames.iter().map(Frame::to_json));
     }
 
     fn drop_socket(&mut self, client: usize) {
@@ -189,7 +189,7 @@ impl Net {
             let events = c.core.receive(&text);
             // The in-flight window moved: queued mutations may go out now.
             let more = c.core.flush();
-            c.to_room.extend(more.iter().map(ClientMessage::to_json));
+            c.to_room.extend(more.iter().map(Frame::to_json));
             let version = c.core.version();
             assert!(
                 (version.query_set, version.identity, version.ts)
@@ -280,7 +280,8 @@ impl Net {
                 assert!(answers[0].is_ok(), "client {i} request {request_id}: {answers:?}");
             }
             for info in c.core.query_infos() {
-                let fresh = self.room.query_once(&info.udf_path, &info.args).unwrap();
+                let args: Json = serde_json::from_str(&info.args).unwrap();
+                let fresh = self.room.query_once(&info.udf_path, &args).unwrap();
                 let held = c.core.cached(info.query_id).cloned().unwrap_or(Ok(Json::Null)).unwrap_or(Json::Null);
                 assert_eq!(held, fresh, "client {i}: {} {} diverged", info.udf_path, info.args);
                 assert!(!info.stale, "client {i}: {} still stale after healing", info.udf_path);

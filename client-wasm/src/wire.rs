@@ -1,0 +1,229 @@
+//! Frames from the room as JS values: parsed by the browser's `JSON.parse` (the WASM holds
+//! no JSON parser), decoded into the core's [`Incoming`] with a few property reads, and
+//! kept as JS values — results go to the application as they are, without a copy.
+//!
+//! Results are deep-frozen when they arrive: the same objects are the base the room's next
+//! diff applies to and what every listener gets, so an application writing into one would
+//! corrupt the next update. Frozen, such a write fails loudly at its source instead.
+//! Diffs share the unchanged rows of the old result (structural sharing, as React likes it).
+
+use js_sys::{Array, Object, Reflect};
+use roomsync_shared::client::{Frame, Incoming, Modification, Outbox, Payload};
+use roomsync_shared::protocol::{ErrorCode, StateVersion, Ts};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+export function deep_freeze(v) {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k in v) deep_freeze(v[k]);
+  }
+  return v;
+}
+export function parse_json(text) { return JSON.parse(text); }
+// Canonical JSON text of arguments (object keys sorted), so equal arguments written in any
+// key order share one subscription.
+export function args_text(args) {
+  if (args === undefined || args === null) return "{}";
+  return JSON.stringify(args, (_, v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.keys(v).sort().reduce((o, k) => ((o[k] = v[k]), o), {})
+      : v);
+}
+export function token_expiry_ms(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const exp = JSON.parse(atob(part + "===".slice((part.length + 3) % 4))).exp;
+    return typeof exp === "number" ? exp * 1000 : undefined;
+  } catch (_) { return undefined; }
+}
+"#)]
+extern "C" {
+    pub fn deep_freeze(value: JsValue) -> JsValue;
+    /// `JSON.parse` of a JS string (no copy through WASM memory).
+    #[wasm_bindgen(catch)]
+    pub fn parse_json(text: &JsValue) -> Result<JsValue, JsValue>;
+    /// Canonical JSON text of arguments; throws for BigInt and cycles.
+    #[wasm_bindgen(catch)]
+    pub fn args_text(args: &JsValue) -> Result<String, JsValue>;
+    /// The `exp` claim of a JWT in ms, read without verifying (to plan its refresh).
+    pub fn token_expiry_ms(token: &str) -> Option<f64>;
+}
+
+/// A query or mutation result: a frozen JS value.
+#[derive(Clone)]
+pub struct Js(pub JsValue);
+
+impl Payload for Js {
+    /// The diff as the room sent it (`{set}`, `{splice}` or `{fields}`).
+    type Diff = JsValue;
+
+    fn apply_diff(&self, diff: &JsValue) -> Option<Self> {
+        apply(&self.0, diff).map(Js)
+    }
+
+    /// The room hashes its own JSON text, which JS cannot reproduce exactly (`1.0` vs `1`):
+    /// the browser trusts the base hash it checked before applying the diff.
+    fn has_hash(&self, _hash: &str) -> bool {
+        true
+    }
+
+    fn rows(&self) -> usize {
+        let len = |v: &JsValue| Array::is_array(v).then(|| Array::from(v).length() as usize);
+        if self.0.is_null() || self.0.is_undefined() {
+            return 0;
+        }
+        len(&self.0).or_else(|| len(&get(&self.0, "documents"))).or_else(|| len(&get(&self.0, "page"))).unwrap_or(1)
+    }
+}
+
+pub fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn has(value: &JsValue, key: &str) -> bool {
+    value.is_object() && Reflect::has(value, &JsValue::from_str(key)).unwrap_or(false)
+}
+
+/// `{}` with these properties.
+pub fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let out = Object::new();
+    for (key, value) in entries {
+        let _ = Reflect::set(&out, &JsValue::from_str(key), value);
+    }
+    out.into()
+}
+
+/// The new value from `old` and a diff; `None` when it does not fit.
+fn apply(old: &JsValue, diff: &JsValue) -> Option<JsValue> {
+    if has(diff, "set") {
+        return Some(get(diff, "set"));
+    }
+    if has(diff, "splice") && Array::is_array(old) {
+        let (old, out) = (Array::from(old), Array::new());
+        for segment in Array::from(&get(diff, "splice")).iter() {
+            if has(&segment, "copy") {
+                let run = get(&segment, "copy");
+                let (from, len) = (index(&get(&run, "0"))?, index(&get(&run, "1"))?);
+                if from.checked_add(len)? > old.length() {
+                    return None;
+                }
+                for i in from..from + len {
+                    out.push(&old.get(i));
+                }
+            } else {
+                for value in Array::from(&get(&segment, "insert")).iter() {
+                    out.push(&value);
+                }
+            }
+        }
+        return Some(Object::freeze(&out).into());
+    }
+    if has(diff, "fields") && old.is_object() && !Array::is_array(old) {
+        let changed = get(diff, "fields");
+        let out = Object::assign(&Object::new(), &Object::from(old.clone()));
+        for key in Object::keys(&Object::from(changed.clone())).iter() {
+            if !Reflect::has(old, &key).ok()? {
+                return None;
+            }
+            let value = apply(&Reflect::get(old, &key).ok()?, &Reflect::get(&changed, &key).ok()?)?;
+            let _ = Reflect::set(&out, &key, &value);
+        }
+        return Some(Object::freeze(&out).into());
+    }
+    None
+}
+
+/// A non-negative integer that fits in `u32`.
+fn index(value: &JsValue) -> Option<u32> {
+    let n = value.as_f64()?;
+    (n >= 0.0 && n <= f64::from(u32::MAX) && n.fract() == 0.0).then_some(n as u32)
+}
+
+fn text(value: &JsValue, key: &str) -> Result<String, String> {
+    get(value, key).as_string().ok_or_else(|| expected(key, "a string"))
+}
+
+fn number(value: &JsValue, key: &str) -> Result<u32, String> {
+    index(&get(value, key)).ok_or_else(|| expected(key, "a non-negative integer"))
+}
+
+fn expected(key: &str, what: &str) -> String {
+    let mut message = String::from("malformed server frame: `");
+    message.push_str(key);
+    message.push_str("` must be ");
+    message.push_str(what);
+    message
+}
+
+fn code(value: &JsValue) -> ErrorCode {
+    get(value, "code").as_string().and_then(|c| ErrorCode::from_name(&c)).unwrap_or(ErrorCode::Internal)
+}
+
+fn version(value: &JsValue) -> Result<StateVersion, String> {
+    let ts = text(value, "ts")?.parse::<u64>().map_err(|_| expected("ts", "a decimal u64 string"))?;
+    Ok(StateVersion { query_set: number(value, "querySet")?, identity: number(value, "identity")?, ts: Ts(ts) })
+}
+
+/// Decodes one parsed (and frozen) frame from the room.
+pub fn decode(frame: &JsValue) -> Result<Incoming<Js>, String> {
+    match text(frame, "type")?.as_str() {
+        "transition" => {
+            let mut modifications = Vec::new();
+            for m in Array::from(&get(frame, "modifications")).iter() {
+                let query_id = number(&m, "queryId")?;
+                modifications.push(match text(&m, "type")?.as_str() {
+                    "queryUpdated" => {
+                        Modification::Updated { query_id, value: Js(get(&m, "value")), hash: text(&m, "hash")? }
+                    }
+                    "queryUnchanged" => Modification::Unchanged { query_id },
+                    "queryDiff" => Modification::Diff {
+                        query_id,
+                        base_hash: text(&m, "baseHash")?,
+                        hash: text(&m, "hash")?,
+                        diff: get(&m, "diff"),
+                    },
+                    "queryFailed" => Modification::Failed { query_id, code: code(&m), message: text(&m, "message")? },
+                    _ => Modification::Removed { query_id },
+                });
+            }
+            Ok(Incoming::Transition {
+                start_version: version(&get(frame, "startVersion"))?,
+                end_version: version(&get(frame, "endVersion"))?,
+                modifications,
+            })
+        }
+        "mutationResponse" => Ok(Incoming::MutationResponse {
+            request_id: number(frame, "requestId")?,
+            outcome: match text(frame, "outcome")?.as_str() {
+                "success" => Ok(Js(get(frame, "result"))),
+                _ => Err((code(frame), text(frame, "message")?)),
+            },
+        }),
+        "error" => Ok(Incoming::Error {
+            code: code(frame),
+            message: text(frame, "message")?,
+            retry_after_ms: get(frame, "retryAfterMs").as_f64().map(|ms| ms.max(0.0) as u64),
+        }),
+        _ => Err(expected("type", "transition, mutationResponse or error")),
+    }
+}
+
+/// Reads a saved outbox (the text [`Outbox::to_json`] wrote).
+pub fn decode_outbox(text: &str) -> Result<Outbox, String> {
+    let saved = parse_json(&JsValue::from_str(text)).map_err(|_| String::from("not JSON"))?;
+    let mut pending = Vec::new();
+    for m in Array::from(&get(&saved, "pending")).iter() {
+        let args = args_text(&get(&m, "args")).map_err(|_| String::from("arguments that are not JSON"))?;
+        pending.push(Frame::Mutation {
+            request_id: number(&m, "requestId")?,
+            udf_path: self::text(&m, "udfPath")?,
+            args,
+        });
+    }
+    Ok(Outbox {
+        session_id: self::text(&saved, "sessionId")?,
+        next_request_id: number(&saved, "nextRequestId")?,
+        pending,
+    })
+}
