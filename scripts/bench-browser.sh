@@ -7,6 +7,7 @@ cd "$root"
 export PATH="$HOME/.cargo/bin:$PATH"
 bash scripts/build-worker.sh >/dev/null
 bash scripts/build-client.sh
+bash scripts/size-client.sh
 node_modules/.bin/vite build www --logLevel warn
 cargo build --quiet -p roomsync-tests --bins
 ROOMSYNC_SKIP_WORKER_BUILD=1 target/debug/with-wrangler -- node tests/browser/bench.mjs

@@ -15,7 +15,7 @@ bash scripts/install.sh
 say "lint: rustfmt and clippy (native and wasm32)"
 cargo fmt --all --check
 cargo clippy --quiet -p roomsync-shared -p roomsync-tests --all-targets -- -D warnings
-cargo clippy --quiet -p roomsync-client -p roomsync-edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --quiet -p roomsync-client -p roomsync-optimistic -p roomsync-edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 say "shared: native unit, property and schema tests"
 cargo test --quiet -p roomsync-shared

@@ -1044,7 +1044,7 @@ impl Driver {
 struct LocalStore {
     object: js_sys::Object,
     _get: Closure<dyn FnMut(String, JsValue) -> JsValue>,
-    _get_all: Closure<dyn FnMut(String) -> JsValue>,
+    _get_all: Closure<dyn FnMut(JsValue) -> JsValue>,
     _set: Closure<dyn FnMut(String, JsValue, JsValue)>,
 }
 
@@ -1077,22 +1077,22 @@ impl LocalStore {
                 }
             })
         };
-        // Every live query of one function (each page of a paginated list): [{args, value}].
+        // Every live query of one function (each page of a paginated list), or of all
+        // functions (automatic predictions): [{udfPath, args, value}].
         let get_all = {
             let (overlays, weak) = (overlays.clone(), Rc::downgrade(driver));
-            Closure::<dyn FnMut(String) -> JsValue>::new(move |path: String| {
+            Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |path: JsValue| {
                 let out = js_sys::Array::new();
                 let Some(driver) = weak.upgrade() else { return out.into() };
+                let path = path.as_string();
                 let infos = driver.core.borrow().query_infos();
-                for info in infos.into_iter().filter(|q| q.udf_path == path) {
-                    let entry = js_sys::Object::new();
-                    let _ = js_sys::Reflect::set(&entry, &"args".into(), &parse_args(&info.args));
-                    let _ = js_sys::Reflect::set(
-                        &entry,
-                        &"value".into(),
-                        &shown(&driver, &overlays.borrow(), info.query_id),
-                    );
-                    out.push(&entry);
+                for info in infos.into_iter().filter(|q| path.as_ref().is_none_or(|p| *p == q.udf_path)) {
+                    let value = shown(&driver, &overlays.borrow(), info.query_id);
+                    out.push(&object(&[
+                        ("udfPath", info.udf_path.as_str().into()),
+                        ("args", parse_args(&info.args)),
+                        ("value", value),
+                    ]));
                 }
                 out.into()
             })
@@ -1102,11 +1102,13 @@ impl LocalStore {
                 overlays.borrow_mut().insert(query_id, value);
             }
         });
-        let object = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&object, &"getQuery".into(), get.as_ref());
-        let _ = js_sys::Reflect::set(&object, &"setQuery".into(), set.as_ref());
-        let _ = js_sys::Reflect::set(&object, &"getAllQueries".into(), get_all.as_ref());
-        Self { object, _get: get, _get_all: get_all, _set: set }
+        let store = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&store, &"getQuery".into(), get.as_ref());
+        let _ = js_sys::Reflect::set(&store, &"setQuery".into(), set.as_ref());
+        let _ = js_sys::Reflect::set(&store, &"getAllQueries".into(), get_all.as_ref());
+        let token = driver.core.borrow().token().map(JsValue::from).unwrap_or(JsValue::NULL);
+        let _ = js_sys::Reflect::set(&store, &"token".into(), &token);
+        Self { object: store, _get: get, _get_all: get_all, _set: set }
     }
 }
 

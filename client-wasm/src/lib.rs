@@ -58,7 +58,12 @@ export interface OptimisticLocalStore {
   /** Shows `value` for this query until the mutation is answered (ignored if not subscribed). */
   setQuery(udfPath: string, args: unknown, value: unknown): void;
   /** Every live query of one function (e.g. each page of a paginated list). */
-  getAllQueries(udfPath: string): Array<{ args: any; value: any }>;
+  /** Every live query of one function (each page of a paginated list), or of every function
+   *  when `udfPath` is omitted. `value` is undefined while a query loads. */
+  getAllQueries(udfPath?: string): Array<{ udfPath: string; args: any; value: any }>;
+  /** The token the client signed in with (for predictions that run the functions' access
+   *  rules as the room will), or null. */
+  token: string | null;
 }
 
 export interface MutationOptions {

@@ -235,6 +235,11 @@ impl<P: Payload> ClientCore<P> {
         self.token.is_some()
     }
 
+    /// The token the client authenticates with (what the application's `fetchToken` gave).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// Adds a subscription (`args`: JSON text, or a value natively); returns its id and the
     /// frame to send now (if connected). An identical subscription (same function, same
     /// argument text) shares the existing server query: no frame, and its cached result (if

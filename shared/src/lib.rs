@@ -17,6 +17,8 @@ pub mod environment;
 pub mod heartbeat;
 pub mod ids;
 pub mod index_key;
+pub mod memory_sql;
+pub mod optimistic;
 pub mod protocol;
 pub mod room;
 pub mod schema;

@@ -584,6 +584,12 @@ impl<S: Sql> Room<S> {
         Ok(())
     }
 
+    /// The room's storage (tests read it directly).
+    #[cfg(test)]
+    pub(crate) fn sql(&self) -> &S {
+        &self.sql
+    }
+
     /// Runs a query once as a trusted admin, outside any subscription (tests' oracles,
     /// native hosts).
     pub fn query_once(&self, udf_path: &str, args: &Json) -> Result<Json, FnError> {

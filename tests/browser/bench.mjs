@@ -9,6 +9,8 @@
 //    new list (a diff applied to the held result) vs the same mutation's HTTP round trip.
 // 3. 100 live subscriptions: reconnect-to-synced (every result confirmed by hash) vs the
 //    cold connect-to-synced of a new client with the same 100 subscriptions.
+// 4. The row of 2. predicted in the browser by the automatic optimistic update (mutation
+//    call → the predicted list shown, same tick) vs the room's update of 2.
 import { launchChromium, startPreview, uniqueRoom, workerUrl } from "./harness.mjs";
 
 const ROWS = 1000;
@@ -99,6 +101,21 @@ try {
         // Let the HTTP write's update reach the live list before the next round.
         await new Promise((r) => setTimeout(r, 50));
       }
+      // 4. The same write predicted in the browser (automatic optimistic update: the
+      //    predictor loads the 1,000 users, reproduces the list, runs users:ensure and
+      //    re-runs it) vs the room's answer above.
+      const { loadPredictor, automaticUpdate } = window.__ROOMSYNC__;
+      const predictor = await loadPredictor();
+      const predicted = [];
+      for (let i = 0; i < REPS; i++) {
+        const before = latest.length;
+        const args = { name: `Tahmin ${i}`, email: `guess${i}@x`, role: "member" };
+        const t0 = performance.now();
+        const answered = client.mutation("users:ensure", args, { optimisticUpdate: automaticUpdate(predictor, "users:ensure", args) });
+        if (latest.length <= before) throw new Error("the write was not predicted");
+        predicted.push(performance.now() - t0);
+        await answered;
+      }
       stop();
       // 3. 100 subscriptions: reconnect-to-synced vs cold connect-to-synced.
       const allSynced = (c) => {
@@ -131,7 +148,7 @@ try {
       client.close();
       return {
         subscribe: median(ws), http: median(viaHttp),
-        live: median(live), httpMutation: median(httpMutation),
+        live: median(live), httpMutation: median(httpMutation), predicted: median(predicted),
         cold: median(cold), resume: median(resume),
       };
     },
@@ -143,6 +160,7 @@ try {
   console.log("|---|---|---|---|");
   row(`${ROWS}-row result: subscribe → callback vs HTTP query + JSON.parse`, results.subscribe, results.http);
   row(`one row added to a live ${ROWS}-row list: mutation → callback vs HTTP mutation round trip`, results.live, results.httpMutation);
+  row(`that row predicted (automatic optimistic update over ${ROWS} cached rows) vs the room's update`, results.predicted, results.live);
   row("100 subscriptions: reconnect → all confirmed vs cold connect → all loaded", results.resume, results.cold);
 } finally {
   await browser.close();

@@ -210,3 +210,51 @@ test("beneficiaries: a live offset page with its total, Turkish search, and TC n
     await b.close();
   }
 });
+
+test("automatic optimistic updates: tasks:create's own code shows the task at once in the list and the first page", async () => {
+  const room = uniqueRoom("panel-auto");
+  const a = await openPanel({ server: workerUrl(), room, role: "manager" });
+  const b = await openPanel({ server: workerUrl(), room, role: "manager" });
+  try {
+    await a.page.getByTestId("connection-state").filter({ hasText: /^Connected$/ }).waitFor(WAIT);
+    const seen = await a.page.evaluate(async () => {
+      const { client, loadPredictor, automaticUpdate } = window.__ROOMSYNC__;
+      const predictor = await loadPredictor();
+      const user = await client.mutation("users:ensure", { name: "Ayşe", email: "auto@example.org", role: "admin" });
+      for (const title of ["first", "second", "third"]) await client.mutation("tasks:create", { title, created_by: user });
+      let list, page;
+      const stopList = client.subscribe("tasks:list", {}, (v) => (list = v));
+      const stopPage = client.subscribe("tasks:page", { paginationOpts: { numItems: 3, cursor: null } }, (v) => (page = v));
+      for (let i = 0; i < 400 && (list?.length !== 3 || page === undefined); i++) await new Promise((r) => setTimeout(r, 25));
+      const args = { title: "Predicted", created_by: user };
+      const answered = client.mutation("tasks:create", args, { optimisticUpdate: automaticUpdate(predictor, "tasks:create", args) });
+      // Same tick as the call: the room cannot have answered yet.
+      const atOnce = { list: list.map((t) => t.title), page: page.page.map((t) => t.title) };
+      const id = await answered;
+      const fromRoom = { list: list.map((t) => t.title), page: page.page.map((t) => t.title), hasRealId: list[0]._id === id };
+      // A mutation the predictor refuses (empty title) shows nothing and fails as usual.
+      const bad = { title: " ", created_by: user };
+      const refused = client.mutation("tasks:create", bad, { optimisticUpdate: automaticUpdate(predictor, "tasks:create", bad) });
+      const afterRefused = list.length;
+      const error = await refused.then(() => null, (e) => e.code);
+      stopList();
+      stopPage();
+      return { atOnce, fromRoom, afterRefused, error };
+    });
+    // The live page keeps the end of its first run, so it grows by the new task (as the room's does).
+    const shown = ["Predicted", "third", "second", "first"];
+    assert.deepEqual(seen.atOnce, { list: shown, page: shown });
+    assert.deepEqual(seen.fromRoom, { list: shown, page: shown, hasRealId: true });
+    assert.equal(seen.afterRefused, 4);
+    assert.equal(seen.error, "VALIDATION");
+    // The form uses `optimisticUpdate: "auto"`: a task added in page B shows in page A too.
+    await b.page.getByLabel("Title").fill("From the form");
+    await b.page.getByRole("button", { name: "Add task" }).click();
+    await a.page.getByText("From the form").waitFor(WAIT);
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

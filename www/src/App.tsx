@@ -95,8 +95,11 @@ function ConnectionBadge() {
 }
 
 function NewTaskForm({ user, role }: { user: Id<"users"> | null; role: Role }) {
+  // "auto": the new task shows at once in every loaded list and page (predicted by running
+  // tasks:create's own Rust code in the browser), before the room answers.
   const createTask = useMutation<{ title: string; status: Status; priority: Priority; created_by: Id<"users"> | null }, Id<"tasks">>(
     "tasks:create",
+    { optimisticUpdate: "auto" },
   );
   const [title, setTitle] = useState("");
   const [status, setStatus] = useState<Status>("pending");

@@ -1,6 +1,7 @@
-import { useCallback, useMemo, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useMemo, useSyncExternalStore } from "react";
 import type { ConnectionState, OptimisticLocalStore, SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
 import { useSyncContext } from "./provider";
+import { automaticUpdate, loadedPredictor } from "./optimistic";
 import { decodeValue, encodeValue } from "./values";
 
 type Listener = () => void;
@@ -78,15 +79,19 @@ export interface LocalStore {
   getQuery<T = unknown>(udfPath: string, args?: Record<string, unknown>): T | undefined;
   setQuery(udfPath: string, args: Record<string, unknown>, value: unknown): void;
   /** Every live query of one function, e.g. each page of a `usePaginatedQuery` list. */
-  getAllQueries<T = unknown>(udfPath: string): Array<{ args: Record<string, unknown>; value: T | undefined }>;
+  getAllQueries<T = unknown>(udfPath: string): Array<{ udfPath: string; args: Record<string, unknown>; value: T | undefined }>;
 }
 
 export interface MutationOptions<Args> {
   /**
    * Shows the write at once: edit the cached results the mutation will change. Re-applied on
    * every new result until the room answers, then dropped (on failure the guess disappears).
+   *
+   * `"auto"`: predict it instead, by running the mutation's own Rust code on the documents the
+   * client holds (loads the predictor bundle on first use; until it has loaded, mutations
+   * show when the room answers). Results the prediction cannot reproduce are left alone.
    */
-  optimisticUpdate?: (localStore: LocalStore, args: Args) => void;
+  optimisticUpdate?: "auto" | ((localStore: LocalStore, args: Args) => void);
 }
 
 function decodedStore(raw: OptimisticLocalStore): LocalStore {
@@ -95,7 +100,8 @@ function decodedStore(raw: OptimisticLocalStore): LocalStore {
       decodeValue(raw.getQuery(udfPath, encodeValue(args))) as T | undefined,
     setQuery: (udfPath, args, value) => raw.setQuery(udfPath, encodeValue(args), encodeValue(value)),
     getAllQueries: <T>(udfPath: string) =>
-      raw.getAllQueries(udfPath).map(({ args, value }) => ({
+      raw.getAllQueries(udfPath).map(({ udfPath, args, value }) => ({
+        udfPath,
         args: decodeValue(args) as Record<string, unknown>,
         value: decodeValue(value) as T | undefined,
       })),
@@ -112,13 +118,25 @@ export function useMutation<Args extends Record<string, unknown>, Result = unkno
 ): (args: Args) => Promise<Result> {
   const { client } = useSyncContext();
   const update = options?.optimisticUpdate;
+  // Start loading the predictor with the component, so it is ready by the first click.
+  useEffect(() => {
+    if (update === "auto" && client) loadedPredictor();
+  }, [update, client]);
   return useCallback(
-    (args: Args) =>
-      client
-        ? (client
-            .mutation(udfPath, encodeValue(args), update ? { optimisticUpdate: (raw) => update(decodedStore(raw), args) } : undefined)
-            .then(decodeValue) as Promise<Result>)
-        : Promise.reject(Object.assign(new Error("Roomsync is not connected: no sync URL is configured"), { code: "NO_CLIENT" })),
+    (args: Args) => {
+      if (!client) {
+        return Promise.reject(Object.assign(new Error("Roomsync is not connected: no sync URL is configured"), { code: "NO_CLIENT" }));
+      }
+      const encoded = encodeValue(args);
+      const predictor = update === "auto" ? loadedPredictor() : null;
+      const optimisticUpdate =
+        typeof update === "function"
+          ? (raw: OptimisticLocalStore) => update(decodedStore(raw), args)
+          : predictor
+            ? automaticUpdate(predictor, udfPath, encoded)
+            : undefined;
+      return client.mutation(udfPath, encoded, optimisticUpdate ? { optimisticUpdate } : undefined).then(decodeValue) as Promise<Result>;
+    },
     [client, udfPath, update],
   );
 }

@@ -22,3 +22,4 @@ export type { ConnectionState, DebugInfo, FetchToken, SyncError } from "../../..
 export { Devtools } from "./Devtools";
 export { roomsyncQuery, connectTanstack, useRoomsyncTanstack, type RoomsyncQueryKey } from "./tanstack";
 export { decodeValue, encodeValue, type JsonValue } from "./values";
+export { automaticUpdate, loadPredictor, type Predictor } from "./optimistic";

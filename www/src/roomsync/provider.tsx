@@ -1,6 +1,7 @@
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from "react";
 import type { FetchToken, SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
 import { loadClient } from "./loader";
+import { automaticUpdate, loadPredictor } from "./optimistic";
 
 interface SyncContextValue {
   client: SyncClient | null;
@@ -60,7 +61,12 @@ export function SyncProvider({ url, room, schemaHash, fetchToken, children }: Sy
         appliedRef.current = fetchTokenRef.current;
         if (client && fetchTokenRef.current) client.setAuth(fetchTokenRef.current, setAuthenticated);
         // For devtools and tests: the live client (and the class, to open more), from the console.
-        (window as unknown as { __ROOMSYNC__?: unknown }).__ROOMSYNC__ = { client, SyncClient: module.SyncClient };
+        (window as unknown as { __ROOMSYNC__?: unknown }).__ROOMSYNC__ = {
+          client,
+          SyncClient: module.SyncClient,
+          loadPredictor,
+          automaticUpdate,
+        };
         setValue({ client, status: client ? "ready" : "failed" });
       })
       .catch((error: unknown) => {

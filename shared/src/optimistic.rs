@@ -1,0 +1,166 @@
+//! Automatic optimistic updates: what a mutation will do to the results a client shows,
+//! predicted by running the application's own Rust mutation and queries on the client.
+//!
+//! The client holds query results, not tables. So the prediction
+//! 1. loads every document found in the cached results (objects with an `_id` of a schema
+//!    table and a `_creationTime`) into an in-memory store ([`MemorySql`]);
+//! 2. re-runs each cached query there and keeps only those it *reproduces exactly*: a query
+//!    whose result depends on documents the client does not hold (a count, a total, an
+//!    offset page, a search) does not reproduce and is left alone — a guess is never worse
+//!    than the room's last word;
+//! 3. runs the mutation (same validators, unique keys, access rules, as the caller the token
+//!    names) and re-runs the reproduced queries as the room re-runs live ones: an insert lands
+//!    at its place in index order (a live cursor page keeps its end, so it grows, as the
+//!    room's does), a patch changes the row in every result, a delete removes it.
+//!
+//! Cursor pages are recognised by their shape (`{page, isDone, continueCursor}`, what
+//! `paginate` returns): one that grew or shrank since its first run is reproduced pinned to
+//! the end it shows, as the room's subscription is.
+//!
+//! The driver shows the predictions until the room answers the mutation (they are replayed on
+//! top of every transition meanwhile); a mutation that fails locally predicts nothing.
+
+use crate::auth::Identity;
+use crate::engine::tx::Caller;
+use crate::engine::{store, FunctionKind, Registry, Tx};
+use crate::ids::{table_code, DocumentId};
+use crate::memory_sql::MemorySql;
+use crate::schema::{Schema, TableDef};
+use crate::storage::{Sql, SqlValue};
+use crate::value::Value;
+use crate::Environment;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// A query result the client shows.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedQuery {
+    pub udf_path: String,
+    #[serde(default)]
+    pub args: Json,
+    pub value: Json,
+}
+
+/// A predicted result for `cached[index]`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Prediction {
+    pub index: usize,
+    pub value: Json,
+}
+
+/// Predicts the results `mutation(udf_path, args)` leads to, for the cached queries the
+/// client's documents reproduce. `Err` says why nothing can be predicted (the mutation fails
+/// locally: unknown, refused, invalid, or it needs documents the client does not hold).
+pub fn predict(
+    schema: &Schema,
+    registry: &Registry,
+    identity: Option<&Identity>,
+    cached: &[CachedQuery],
+    udf_path: &str,
+    args: &Json,
+    env: &mut dyn Environment,
+) -> Result<Vec<Prediction>, String> {
+    let store = MemorySql::new();
+    let tables: BTreeMap<String, &TableDef> = schema.tables().iter().map(|t| (table_code(&t.name), t)).collect();
+    for query in cached {
+        load_documents(&store, &tables, &query.value)?;
+    }
+    // A query run: its result and the journal it pinned (a live page's end).
+    let run = |query: &CachedQuery, journal: Option<String>| -> Option<(Json, Option<String>)> {
+        let (def, args) = registry.resolve(&query.udf_path, FunctionKind::Query, &query.args, identity).ok()?;
+        let mut tx = Tx::reader(&store, schema, journal).for_caller(Caller::Client(identity.cloned()));
+        let value = (def.handler)(&mut tx, &args).ok()?.to_json();
+        Some((value, tx.finish().2))
+    };
+    // Reproduce each result as the room keeps it live: a fresh run, or (a cursor page that
+    // grew or shrank since its first run) a run pinned to the end it shows.
+    let reproduce = |query: &CachedQuery| -> Option<Option<String>> {
+        let fresh = run(query, None)?;
+        if same(&fresh.0, &query.value) {
+            return Some(fresh.1);
+        }
+        let live = query.value.get("isDone").and_then(Json::as_bool) == Some(false);
+        let end = query.value.get("continueCursor").and_then(Json::as_str).filter(|_| live)?.to_string();
+        let pinned = run(query, Some(end))?;
+        same(&pinned.0, &query.value).then_some(pinned.1)
+    };
+    let reproduced: Vec<(usize, Option<String>)> =
+        (0..cached.len()).filter_map(|i| reproduce(&cached[i]).map(|journal| (i, journal))).collect();
+    if reproduced.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (def, args) = registry.resolve(udf_path, FunctionKind::Mutation, args, identity).map_err(|e| e.to_string())?;
+    store
+        .atomically(|| {
+            let mut tx = Tx::writer(&store, schema, env).for_caller(Caller::Client(identity.cloned()));
+            (def.handler)(&mut tx, &args).map(|_| ())
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(reproduced
+        .into_iter()
+        .filter_map(|(index, journal)| {
+            let (value, _) = run(&cached[index], journal)?;
+            (!same(&value, &cached[index].value)).then_some(Prediction { index, value })
+        })
+        .collect())
+}
+
+/// Loads every document found in `value` (not descending into documents themselves).
+fn load_documents(store: &MemorySql, tables: &BTreeMap<String, &TableDef>, value: &Json) -> Result<(), String> {
+    match value {
+        Json::Array(items) => items.iter().try_for_each(|v| load_documents(store, tables, v)),
+        Json::Object(fields) => {
+            let id = fields.get("_id").and_then(Json::as_str).filter(|id| id.len() == crate::ids::DOCUMENT_ID_LEN);
+            let table = id.and_then(|id| id.get(id.len() - 4..)).and_then(|code| tables.get(code));
+            match (id, table, fields.get("_creationTime").and_then(Json::as_f64)) {
+                (Some(id), Some(table), Some(created)) => load_document(store, table, id, created, fields),
+                _ => fields.values().try_for_each(|v| load_documents(store, tables, v)),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn load_document(
+    store: &MemorySql,
+    table: &TableDef,
+    id: &str,
+    created: f64,
+    fields: &serde_json::Map<String, Json>,
+) -> Result<(), String> {
+    let user: serde_json::Map<String, Json> =
+        fields.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let Ok(Value::Object(user)) = Value::from_json(&Json::Object(user), id) else {
+        return Ok(()); // not a document after all: skip it
+    };
+    let doc = store::Document { id: DocumentId::from_stored(id.to_string()), creation_time: created, fields: user };
+    let fail = |e: crate::storage::StorageError| e.to_string();
+    if store::load(store, &table.name, id).map_err(fail)?.is_some() {
+        return Ok(()); // already loaded from another result
+    }
+    store
+        .exec(
+            "INSERT INTO _docs (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)",
+            &[table.name.as_str().into(), id.into(), SqlValue::Real(created), store::encode_body(&doc.fields).into()],
+        )
+        .map_err(fail)?;
+    store::add_index_entries(store, table, &doc).map_err(fail)?;
+    store::add_unique_entries(store, table, &doc).map_err(fail)
+}
+
+/// Equal as JSON values, numbers compared as numbers (a result that went through a
+/// browser's `JSON.parse` holds `1`, the room's own encoding may hold `1.0`).
+fn same(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => x.as_f64() == y.as_f64(),
+        (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests;
