@@ -11,6 +11,7 @@ cargo build --quiet --release --target wasm32-unknown-unknown -p roomsync-client
 # package <crate file name> <out dir> <npm name>
 package() {
   local name="$1" out="$2" npm="$3"
+  rm -rf "$out" # no stale snippets from earlier builds
   wasm-bindgen --target web --out-dir "$out" --out-name "$name" \
     "target/wasm32-unknown-unknown/release/$name.wasm"
   "$root/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \

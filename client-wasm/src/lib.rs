@@ -1,21 +1,20 @@
-//! Roomsync's browser client: `SyncClient`, a thin driver that moves frames and timers
-//! between the browser and the shared sans-IO [`ClientCore`].
+//! Roomsync's browser client: `SyncClient`.
 //!
-//! Ownership: every closure handed to the browser is owned by the client (the socket's
-//! handlers by its `Connection`, callbacks by the subscription table) and released on
-//! unsubscribe or `close()`. JS callbacks run only after every Rust borrow is released, so
-//! a callback may call back into the client (subscribe, mutate, close) safely.
+//! Two halves: [`core::Core`] — the shared sans-IO client core with the backoff and heartbeat
+//! rules, compiled to WASM: every decision — and `driver.js`, the browser glue that moves
+//! frames, timers and callbacks (WebSocket, `setTimeout`, IndexedDB, listeners). `SyncClient`
+//! validates what it is given (URL, options) and hands the calls to the driver.
+//!
+//! The glue is JavaScript because it is glue: as Rust behind wasm-bindgen it was half of the
+//! client's WASM. Results never enter WASM memory either: frames are parsed by the browser's
+//! `JSON.parse` and the core works on the JS values ([`wire`]).
 
-mod connection;
+mod core;
 mod errors;
-mod outbox;
 mod wire;
 
-use connection::Driver;
+use crate::core::Core;
 use errors::js_error;
-use js_sys::{Function, Promise};
-use roomsync_shared::endpoint::sync_url;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -117,10 +116,49 @@ extern "C" {
     pub type OnAuthChange;
 }
 
+#[wasm_bindgen(module = "/src/driver.js")]
+extern "C" {
+    /// The browser glue (see `driver.js`).
+    type Driver;
+    #[wasm_bindgen(constructor)]
+    fn new(core: Core, url: &str, persist_outbox: bool) -> Driver;
+    #[wasm_bindgen(method, getter, js_name = connectionState)]
+    fn connection_state(this: &Driver) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = reconnectAttempts)]
+    fn reconnect_attempts(this: &Driver) -> u32;
+    #[wasm_bindgen(method, getter, js_name = pendingMutations)]
+    fn pending_mutations(this: &Driver) -> u32;
+    #[wasm_bindgen(method)]
+    fn debug(this: &Driver) -> JsValue;
+    #[wasm_bindgen(method, catch, js_name = onPendingMutationsChange)]
+    fn on_pending_mutations_change(this: &Driver, callback: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = onConnectionStateChange)]
+    fn on_connection_state_change(this: &Driver, callback: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn subscribe(
+        this: &Driver,
+        udf_path: &str,
+        args: JsValue,
+        on_update: JsValue,
+        on_error: JsValue,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn mutation(this: &Driver, udf_path: &str, args: JsValue, options: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = setAuth)]
+    fn set_auth(this: &Driver, fetch_token: JsValue, on_change: JsValue) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, js_name = clearAuth)]
+    fn clear_auth(this: &Driver);
+    #[wasm_bindgen(method)]
+    fn reconnect(this: &Driver);
+    #[wasm_bindgen(method)]
+    fn close(this: &Driver);
+}
+
 /// A live connection to one Roomsync room.
 #[wasm_bindgen]
 pub struct SyncClient {
-    driver: Rc<Driver>,
+    url: String,
+    driver: Driver,
 }
 
 /// A string option, if given; `code` names the error when it is not a string.
@@ -133,6 +171,24 @@ fn string_option(options: &JsValue, name: &str, code: &str) -> Result<Option<Str
         return Ok(None);
     }
     value.as_string().map(Some).ok_or_else(|| js_error(code, &["options.", name, " must be a string"].concat()))
+}
+
+/// 128 bits from the browser's `crypto.getRandomValues` (falls back to `Math.random` where
+/// there is no Web Crypto, e.g. an old test runner: session ids need uniqueness, not secrecy).
+fn random_u128() -> u128 {
+    let from_crypto = || -> Result<u128, JsValue> {
+        let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())?;
+        let fill: js_sys::Function = js_sys::Reflect::get(&crypto, &"getRandomValues".into())?.dyn_into()?;
+        let bytes = js_sys::Uint8Array::new_with_length(16);
+        fill.call1(&crypto, &bytes)?;
+        let mut buf = [0u8; 16];
+        bytes.copy_to(&mut buf);
+        Ok(u128::from_le_bytes(buf))
+    };
+    from_crypto().unwrap_or_else(|_| {
+        let part = || (js_sys::Math::random() * 9_007_199_254_740_992.0) as u128;
+        (part() << 75) ^ (part() << 22) ^ part()
+    })
 }
 
 #[wasm_bindgen]
@@ -150,12 +206,11 @@ impl SyncClient {
             }
             _ => true,
         };
-        let url = sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.to_string()))?;
-        let driver = Driver::new(url, schema_hash, persist);
-        Driver::watch_wake_events(&driver);
-        Driver::load_outbox(&driver);
-        Driver::connect(&driver);
-        Ok(SyncClient { driver })
+        let url = roomsync_shared::endpoint::sync_url(url, room.as_deref())
+            .map_err(|e| js_error(e.code(), &e.to_string()))?;
+        let session_id = roomsync_shared::ids::encode_base32(random_u128());
+        let driver = Driver::new(Core::new(session_id, schema_hash), &url, persist);
+        Ok(SyncClient { url, driver })
     }
 
     /// For optional realtime: returns `null` instead of throwing when `url` is missing or
@@ -180,24 +235,24 @@ impl SyncClient {
     /// The room's WebSocket URL this client connects to.
     #[wasm_bindgen(getter)]
     pub fn url(&self) -> String {
-        self.driver.url().to_string()
+        self.url.clone()
     }
 
     /// `Disconnected`, `Connecting`, `Connected` or `Reconnecting`.
     #[wasm_bindgen(getter, js_name = connectionState)]
     pub fn connection_state(&self) -> ConnectionStateJs {
-        JsValue::from_str(self.driver.state().as_str()).unchecked_into()
+        self.driver.connection_state().unchecked_into()
     }
 
     /// Reconnect attempts since the last successful connection.
     #[wasm_bindgen(getter, js_name = reconnectAttempts)]
     pub fn reconnect_attempts(&self) -> u32 {
-        self.driver.attempts()
+        self.driver.reconnect_attempts()
     }
 
     /// Mutations sent or queued that have no answer yet ("all changes saved" when 0).
     #[wasm_bindgen(getter, js_name = pendingMutations)]
-    pub fn pending_mutations(&self) -> usize {
+    pub fn pending_mutations(&self) -> u32 {
         self.driver.pending_mutations()
     }
 
@@ -219,36 +274,20 @@ impl SyncClient {
     /// "all changes saved" indicator); returns an unsubscribe function.
     #[wasm_bindgen(js_name = onPendingMutationsChange)]
     pub fn on_pending_mutations_change(&self, callback: OnPendingChange) -> Result<Unsubscribe, JsValue> {
-        let callback: Function =
-            callback.dyn_into().map_err(|_| js_error("INVALID_ARGS", "callback must be a function"))?;
-        let id = self.driver.add_pending_listener(callback);
-        let driver = Rc::downgrade(&self.driver);
-        Ok(unsubscribe_fn(move || {
-            if let Some(driver) = driver.upgrade() {
-                driver.remove_state_listener(id);
-            }
-        }))
+        Ok(self.driver.on_pending_mutations_change(callback.into())?.unchecked_into())
     }
 
     /// Calls `callback` with the new state on every change; returns an unsubscribe function.
     #[wasm_bindgen(js_name = onConnectionStateChange)]
     pub fn on_connection_state_change(&self, callback: OnStateChange) -> Result<Unsubscribe, JsValue> {
-        let callback: Function =
-            callback.dyn_into().map_err(|_| js_error("INVALID_ARGS", "callback must be a function"))?;
-        let id = self.driver.add_state_listener(callback);
-        let driver = Rc::downgrade(&self.driver);
-        Ok(unsubscribe_fn(move || {
-            if let Some(driver) = driver.upgrade() {
-                driver.remove_state_listener(id);
-            }
-        }))
+        Ok(self.driver.on_connection_state_change(callback.into())?.unchecked_into())
     }
 
     /// Subscribes to a query. `onUpdate(result, {stale})` is called with every new result
     /// (first with the current one), and again with `stale: true` when a reconnect leaves
     /// the result unconfirmed and `stale: false` once the room confirms it; `onError` with a
-    /// `SyncError` if the query fails. Returns a function
-    /// that unsubscribes and releases both callbacks.
+    /// `SyncError` if the query fails. Results are shared and deep-frozen (copy before
+    /// sorting in place). Returns a function that unsubscribes and releases both callbacks.
     pub fn subscribe(
         &self,
         udf_path: &str,
@@ -256,17 +295,8 @@ impl SyncClient {
         on_update: OnUpdate,
         on_error: Option<OnError>,
     ) -> Result<Unsubscribe, JsValue> {
-        let args = errors::args_to_text(&args)?;
-        let on_update: Function =
-            on_update.dyn_into().map_err(|_| js_error("INVALID_ARGS", "onUpdate must be a function"))?;
-        let on_error: Option<Function> = on_error.and_then(|f| JsValue::from(f).dyn_into().ok());
-        let (query_id, listener) = Driver::subscribe(&self.driver, udf_path, args, on_update, on_error);
-        let driver = Rc::downgrade(&self.driver);
-        Ok(unsubscribe_fn(move || {
-            if let Some(driver) = driver.upgrade() {
-                Driver::unsubscribe(&driver, query_id, listener);
-            }
-        }))
+        let on_error = on_error.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        Ok(self.driver.subscribe(udf_path, args, on_update.into(), on_error)?.unchecked_into())
     }
 
     /// Runs a mutation. Resolves with its result once the update it caused has been
@@ -283,28 +313,8 @@ impl SyncClient {
         args: JsValue,
         options: Option<MutationOptions>,
     ) -> Result<MutationPromise, JsValue> {
-        let args = errors::args_to_text(&args)?;
-        let update = match options.map(JsValue::from) {
-            Some(options) if !options.is_undefined() && !options.is_null() => {
-                let update = js_sys::Reflect::get(&options, &"optimisticUpdate".into())?;
-                match update.is_undefined() || update.is_null() {
-                    true => None,
-                    false => Some(
-                        update
-                            .dyn_into::<Function>()
-                            .map_err(|_| js_error("INVALID_ARGS", "options.optimisticUpdate must be a function"))?,
-                    ),
-                }
-            }
-            _ => None,
-        };
-        let driver = self.driver.clone();
-        let path = udf_path.to_string();
-        let mut update = Some(update);
-        let promise = Promise::new(&mut |resolve, reject| {
-            Driver::mutation(&driver, &path, args.clone(), update.take().flatten(), resolve, reject);
-        });
-        Ok(promise.unchecked_into())
+        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        Ok(self.driver.mutation(udf_path, args, options)?.unchecked_into())
     }
 
     /// Signs in: `fetchToken` is called now, again a minute before the token expires, and
@@ -314,33 +324,25 @@ impl SyncClient {
     /// whether the room accepted the identity.
     #[wasm_bindgen(js_name = setAuth)]
     pub fn set_auth(&self, fetch_token: FetchToken, on_change: Option<OnAuthChange>) -> Result<(), JsValue> {
-        let fetch_token: Function =
-            fetch_token.dyn_into().map_err(|_| js_error("INVALID_ARGS", "fetchToken must be a function"))?;
-        let on_change: Option<Function> = on_change.and_then(|f| JsValue::from(f).dyn_into().ok());
-        Driver::set_auth(&self.driver, fetch_token, on_change);
-        Ok(())
+        let on_change = on_change.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+        self.driver.set_auth(fetch_token.into(), on_change)
     }
 
     /// Signs out (queries re-run signed out; only public functions answer).
     #[wasm_bindgen(js_name = clearAuth)]
     pub fn clear_auth(&self) {
-        Driver::clear_auth(&self.driver);
+        self.driver.clear_auth();
     }
 
     /// Drops the socket and reconnects now: results stay (flagged stale until the room
     /// confirms them by hash), unanswered mutations are re-sent exactly once.
     pub fn reconnect(&self) {
-        Driver::reconnect(&self.driver);
+        self.driver.reconnect();
     }
 
     /// Closes the connection for good: pending mutations reject with `CLIENT_CLOSED`, all
     /// callbacks are released, no reconnect follows.
     pub fn close(&self) {
-        Driver::close(&self.driver);
+        self.driver.close();
     }
-}
-
-/// A JS function that runs `f` once.
-fn unsubscribe_fn(f: impl FnOnce() + 'static) -> Unsubscribe {
-    connection::once_fn(Box::new(f)).unchecked_into()
 }

@@ -1,54 +1,17 @@
 //! Frames from the room as JS values: parsed by the browser's `JSON.parse` (the WASM holds
-//! no JSON parser), decoded into the core's [`Incoming`] with a few property reads, and
-//! kept as JS values — results go to the application as they are, without a copy.
+//! no JSON parser) and deep-frozen by the driver, decoded here into the core's [`Incoming`]
+//! with a few property reads, and kept as JS values — results go to the application as they
+//! are, without a copy.
 //!
-//! Results are deep-frozen when they arrive: the same objects are the base the room's next
-//! diff applies to and what every listener gets, so an application writing into one would
-//! corrupt the next update. Frozen, such a write fails loudly at its source instead.
-//! Diffs share the unchanged rows of the old result (structural sharing, as React likes it).
+//! Frozen, because the same objects are the base the room's next diff applies to and what
+//! every listener gets: an application writing into one would corrupt the next update; now
+//! such a write fails loudly at its source. Diffs keep the unchanged rows of the old result
+//! (structural sharing, as React likes it); the arrays and objects they build are frozen too.
 
 use js_sys::{Array, Object, Reflect};
 use roomsync_shared::client::{Frame, Incoming, Modification, Outbox, Payload};
 use roomsync_shared::protocol::{ErrorCode, StateVersion, Ts};
 use wasm_bindgen::prelude::*;
-
-#[wasm_bindgen(inline_js = r#"
-export function deep_freeze(v) {
-  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const k in v) deep_freeze(v[k]);
-  }
-  return v;
-}
-export function parse_json(text) { return JSON.parse(text); }
-// Canonical JSON text of arguments (object keys sorted), so equal arguments written in any
-// key order share one subscription.
-export function args_text(args) {
-  if (args === undefined || args === null) return "{}";
-  return JSON.stringify(args, (_, v) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.keys(v).sort().reduce((o, k) => ((o[k] = v[k]), o), {})
-      : v);
-}
-export function token_expiry_ms(token) {
-  try {
-    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const exp = JSON.parse(atob(part + "===".slice((part.length + 3) % 4))).exp;
-    return typeof exp === "number" ? exp * 1000 : undefined;
-  } catch (_) { return undefined; }
-}
-"#)]
-extern "C" {
-    pub fn deep_freeze(value: JsValue) -> JsValue;
-    /// `JSON.parse` of a JS string (no copy through WASM memory).
-    #[wasm_bindgen(catch)]
-    pub fn parse_json(text: &JsValue) -> Result<JsValue, JsValue>;
-    /// Canonical JSON text of arguments; throws for BigInt and cycles.
-    #[wasm_bindgen(catch)]
-    pub fn args_text(args: &JsValue) -> Result<String, JsValue>;
-    /// The `exp` claim of a JWT in ms, read without verifying (to plan its refresh).
-    pub fn token_expiry_ms(token: &str) -> Option<f64>;
-}
 
 /// A query or mutation result: a frozen JS value.
 #[derive(Clone)]
@@ -209,21 +172,20 @@ pub fn decode(frame: &JsValue) -> Result<Incoming<Js>, String> {
     }
 }
 
-/// Reads a saved outbox (the text [`Outbox::to_json`] wrote).
-pub fn decode_outbox(text: &str) -> Result<Outbox, String> {
-    let saved = parse_json(&JsValue::from_str(text)).map_err(|_| String::from("not JSON"))?;
+/// Reads a saved outbox, parsed by the driver: `{sessionId, nextRequestId, pending:
+/// [{requestId, udfPath, args}]}` with `args` as JSON text.
+pub fn decode_outbox(saved: &JsValue) -> Result<Outbox, String> {
     let mut pending = Vec::new();
-    for m in Array::from(&get(&saved, "pending")).iter() {
-        let args = args_text(&get(&m, "args")).map_err(|_| String::from("arguments that are not JSON"))?;
+    for m in Array::from(&get(saved, "pending")).iter() {
         pending.push(Frame::Mutation {
             request_id: number(&m, "requestId")?,
             udf_path: self::text(&m, "udfPath")?,
-            args,
+            args: self::text(&m, "args")?,
         });
     }
     Ok(Outbox {
-        session_id: self::text(&saved, "sessionId")?,
-        next_request_id: number(&saved, "nextRequestId")?,
+        session_id: self::text(saved, "sessionId")?,
+        next_request_id: number(saved, "nextRequestId")?,
         pending,
     })
 }

@@ -1,0 +1,295 @@
+//! `Core`: the shared sans-IO [`ClientCore`] (with the backoff and heartbeat rules) as the JS
+//! driver (`driver.js`) sees it. Every decision lives here — which frames to send, which
+//! transitions to apply, when to give up on a socket, how long to wait before the next
+//! attempt; the driver only moves frames, timers and callbacks.
+//!
+//! Frames to send are queued by each call and taken with [`Core::take_frames`]; events come
+//! back as plain JS objects (`{type: "query", queryId, value}` …).
+
+use crate::wire::{self, object, Js};
+use js_sys::Array;
+use roomsync_shared::backoff::{Backoff, CloseReason};
+use roomsync_shared::client::{ClientCore, ClientError, ClientEvent, Frame};
+use roomsync_shared::heartbeat::{Heartbeat, HeartbeatAction};
+use std::time::Duration;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+pub struct Core {
+    core: ClientCore<Js>,
+    backoff: Backoff,
+    heartbeat: Option<Heartbeat>,
+    /// Frames produced since the last `take_frames`, in order.
+    out: Vec<Frame>,
+}
+
+fn error_object(error: &ClientError) -> JsValue {
+    object(&[("code", error.code.as_str().into()), ("message", error.message.as_str().into())])
+}
+
+/// A result as the driver reports it: `{value}` or `{error: {code, message}}`.
+fn result_object(result: &Result<Js, ClientError>) -> JsValue {
+    match result {
+        Ok(value) => object(&[("value", value.0.clone())]),
+        Err(error) => object(&[("error", error_object(error))]),
+    }
+}
+
+fn event_object(event: ClientEvent<Js>) -> JsValue {
+    let kind = |k: &str| ("type", JsValue::from_str(k));
+    match event {
+        ClientEvent::Query { query_id, result } => {
+            let out = result_object(&result);
+            let _ = js_sys::Reflect::set(&out, &"type".into(), &"query".into());
+            let _ = js_sys::Reflect::set(&out, &"queryId".into(), &query_id.into());
+            out
+        }
+        ClientEvent::Mutation { request_id, result } => {
+            let out = result_object(&result);
+            let _ = js_sys::Reflect::set(&out, &"type".into(), &"mutation".into());
+            let _ = js_sys::Reflect::set(&out, &"requestId".into(), &request_id.into());
+            out
+        }
+        ClientEvent::QueryConfirmed { query_id } => object(&[kind("confirmed"), ("queryId", query_id.into())]),
+        ClientEvent::ServerError { code, message } => {
+            object(&[kind("serverError"), ("code", code.as_str().into()), ("message", message.into())])
+        }
+        ClientEvent::AuthFailed { message } => object(&[kind("authFailed"), ("message", message.into())]),
+        ClientEvent::Authenticated => object(&[kind("authenticated")]),
+        ClientEvent::Overloaded { retry_after_ms, message } => {
+            object(&[kind("overloaded"), ("retryAfterMs", (retry_after_ms as f64).into()), ("message", message.into())])
+        }
+        ClientEvent::MutationsThrottled => object(&[kind("throttled")]),
+        ClientEvent::ResyncRequired { reason } => object(&[kind("resync"), ("reason", reason.into())]),
+    }
+}
+
+fn events(list: Vec<ClientEvent<Js>>) -> Array {
+    list.into_iter().map(event_object).collect()
+}
+
+#[wasm_bindgen]
+impl Core {
+    #[wasm_bindgen(constructor)]
+    pub fn new(session_id: String, schema_hash: Option<String>) -> Core {
+        Core {
+            core: ClientCore::new(session_id).with_schema_hash(schema_hash),
+            backoff: Backoff::default(),
+            heartbeat: None,
+            out: Vec::new(),
+        }
+    }
+
+    #[wasm_bindgen(getter, js_name = sessionId)]
+    pub fn session_id(&self) -> String {
+        self.core.session_id().to_string()
+    }
+
+    /// The frames to send now, as text, in order.
+    #[wasm_bindgen(js_name = takeFrames)]
+    pub fn take_frames(&mut self) -> Array {
+        self.out.drain(..).map(|f| JsValue::from(f.to_json())).collect()
+    }
+
+    /// Subscribes (`args`: canonical JSON text); returns the query id (shared by identical
+    /// subscriptions).
+    pub fn subscribe(&mut self, udf_path: &str, args: String) -> u32 {
+        let (query_id, frame) = self.core.subscribe(udf_path, args);
+        self.out.extend(frame);
+        query_id
+    }
+
+    pub fn unsubscribe(&mut self, query_id: u32) {
+        self.out.extend(self.core.unsubscribe(query_id));
+    }
+
+    /// Requests a mutation (`args`: JSON text); returns its request id.
+    pub fn mutation(&mut self, udf_path: &str, args: String) -> u32 {
+        let (request_id, frame) = self.core.mutation(udf_path, args);
+        self.out.extend(frame);
+        request_id
+    }
+
+    /// Queues the mutations the in-flight window has room for.
+    pub fn flush(&mut self) {
+        let frames = self.core.flush();
+        self.out.extend(frames);
+    }
+
+    #[wasm_bindgen(js_name = resumeSending)]
+    pub fn resume_sending(&mut self) {
+        self.core.resume_sending();
+        self.flush();
+    }
+
+    #[wasm_bindgen(js_name = setAuth)]
+    pub fn set_auth(&mut self, token: Option<String>) {
+        self.out.extend(self.core.set_auth(token));
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn token(&self) -> Option<String> {
+        self.core.token().map(str::to_string)
+    }
+
+    /// The socket opened at `now_ms`: the session, subscriptions (with hashes) and unanswered
+    /// mutations are queued; the heartbeat starts.
+    #[wasm_bindgen(js_name = onOpen)]
+    pub fn on_open(&mut self, now_ms: f64) {
+        let frames = self.core.on_open();
+        self.out.extend(frames);
+        self.heartbeat = Some(Heartbeat::new(now_ms));
+    }
+
+    #[wasm_bindgen(js_name = onClose)]
+    pub fn on_close(&mut self) -> Array {
+        self.heartbeat = None;
+        self.out.clear();
+        events(self.core.on_close())
+    }
+
+    /// Shuts down: every pending mutation fails with `CLIENT_CLOSED`.
+    pub fn close(&mut self) -> Array {
+        self.heartbeat = None;
+        self.out.clear();
+        events(self.core.close())
+    }
+
+    /// One parsed (and frozen) frame from the room; returns the events, then queues what the
+    /// answers let go out.
+    pub fn receive(&mut self, frame: &JsValue, now_ms: f64) -> Array {
+        if let Some(hb) = self.heartbeat.as_mut() {
+            hb.on_receive(now_ms);
+        }
+        let list = match wire::decode(frame) {
+            Ok(frame) => self.core.receive_frame(frame),
+            Err(reason) => vec![ClientEvent::ResyncRequired { reason }],
+        };
+        self.flush();
+        events(list)
+    }
+
+    /// Any text arrived (a `pong` too): the socket is alive.
+    pub fn alive(&mut self, now_ms: f64) {
+        if let Some(hb) = self.heartbeat.as_mut() {
+            hb.on_receive(now_ms);
+        }
+    }
+
+    /// A heartbeat tick: `"ping"` (send one), `"dead"` (close and reconnect) or `""`;
+    /// [`Core::next_tick_in`] says when to tick again.
+    pub fn tick(&mut self, now_ms: f64) -> String {
+        match self.heartbeat.as_mut().map(|hb| hb.tick(now_ms)) {
+            Some(HeartbeatAction::SendPing) => "ping".into(),
+            Some(HeartbeatAction::Dead) => "dead".into(),
+            _ => String::new(),
+        }
+    }
+
+    #[wasm_bindgen(js_name = nextTickIn)]
+    pub fn next_tick_in(&self, now_ms: f64) -> f64 {
+        self.heartbeat.as_ref().map_or(-1.0, |hb| hb.next_tick_in(now_ms))
+    }
+
+    /// Milliseconds before reconnect attempt `attempt` (0-based) after a socket ended for
+    /// `reason` (`"lost"`, `"client"` or `"overloaded"` with the room's hint).
+    #[wasm_bindgen(js_name = nextDelay)]
+    pub fn next_delay(&self, attempt: u32, random: f64, reason: &str, retry_after_ms: f64) -> f64 {
+        let reason = match reason {
+            "client" => CloseReason::ClosedByClient,
+            "overloaded" => {
+                CloseReason::Overloaded { retry_after: Duration::from_millis(retry_after_ms.max(0.0) as u64) }
+            }
+            _ => CloseReason::Lost,
+        };
+        self.backoff.next_delay(attempt, random, reason).as_millis() as f64
+    }
+
+    /// The held result of a query: `{value}`, `{error}`, or undefined while it loads.
+    pub fn cached(&self, query_id: u32) -> JsValue {
+        self.core.cached(query_id).map(result_object).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    #[wasm_bindgen(js_name = isStale)]
+    pub fn is_stale(&self, query_id: u32) -> bool {
+        self.core.is_stale(query_id)
+    }
+
+    #[wasm_bindgen(js_name = staleQueries)]
+    pub fn stale_queries(&self) -> Vec<u32> {
+        self.core.stale_queries()
+    }
+
+    /// The live query for this function and canonical argument text, if any.
+    #[wasm_bindgen(js_name = findQuery)]
+    pub fn find_query(&self, udf_path: &str, args: &str) -> Option<u32> {
+        self.core.find_query(udf_path, args)
+    }
+
+    /// `[{queryId, udfPath, args (JSON text), listeners, stale, ok, rows, hash}]`.
+    #[wasm_bindgen(js_name = queryInfos)]
+    pub fn query_infos(&self) -> Array {
+        let ok = |ok: Option<bool>| ok.map(JsValue::from).unwrap_or(JsValue::NULL);
+        self.core
+            .query_infos()
+            .into_iter()
+            .map(|q| {
+                object(&[
+                    ("queryId", q.query_id.into()),
+                    ("udfPath", q.udf_path.into()),
+                    ("args", q.args.into()),
+                    ("listeners", (q.listeners as f64).into()),
+                    ("stale", q.stale.into()),
+                    ("ok", ok(q.ok)),
+                    ("rows", (q.rows as f64).into()),
+                    ("hash", q.hash.map(JsValue::from).unwrap_or(JsValue::NULL)),
+                ])
+            })
+            .collect()
+    }
+
+    /// Unanswered mutations: `[{requestId, udfPath, args (JSON text)}]`.
+    pub fn pending(&self) -> Array {
+        self.core
+            .pending()
+            .filter_map(|frame| match frame {
+                Frame::Mutation { request_id, udf_path, args } => Some(object(&[
+                    ("requestId", (*request_id).into()),
+                    ("udfPath", udf_path.as_str().into()),
+                    ("args", args.as_str().into()),
+                ])),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[wasm_bindgen(getter, js_name = pendingCount)]
+    pub fn pending_count(&self) -> u32 {
+        self.core.pending_mutations() as u32
+    }
+
+    /// The outbox to persist (JSON text), or undefined when nothing is pending.
+    #[wasm_bindgen(js_name = outboxJson)]
+    pub fn outbox_json(&self) -> Option<String> {
+        let outbox = self.core.outbox();
+        (!outbox.pending.is_empty()).then(|| outbox.to_json())
+    }
+
+    /// Continues a saved session (`{sessionId, nextRequestId, pending: [{requestId, udfPath,
+    /// args: JSON text}]}`); returns `[[old id, new id]]` for mutations made meanwhile. Throws
+    /// a message when the outbox is not well formed.
+    pub fn restore(&mut self, saved: &JsValue) -> Result<Array, JsValue> {
+        let outbox = wire::decode_outbox(saved).map_err(JsValue::from)?;
+        let renumbered = self.core.restore(outbox).map_err(JsValue::from)?;
+        Ok(renumbered
+            .into_iter()
+            .map(|(old, new)| JsValue::from([JsValue::from(old), JsValue::from(new)].into_iter().collect::<Array>()))
+            .collect())
+    }
+
+    /// `{querySet, identity, ts}` of the results held.
+    pub fn version(&self) -> JsValue {
+        let v = self.core.version();
+        object(&[("querySet", v.query_set.into()), ("identity", v.identity.into()), ("ts", v.ts.0.to_string().into())])
+    }
+}

@@ -1,0 +1,735 @@
+// The browser driver behind SyncClient: one WebSocket at a time, timers, callbacks and the
+// offline outbox in IndexedDB. Every decision is the Rust core's (`Core`, over the shared
+// sans-IO client): which frames to send, which transitions to apply, when a socket is dead,
+// how long to wait before the next attempt. This file only moves frames, timers and
+// callbacks between the browser and it.
+//
+// Why JavaScript: this is glue over browser APIs, and as Rust behind wasm-bindgen it was
+// half of the client's WASM (each closure, callback and property access needs shims on both
+// sides). Here it is a few KB of minified JS, and the WASM keeps only the core.
+//
+// Lifecycle: Connecting → Connected → (socket drops) → Reconnecting → Connected … and
+// Disconnected once closed for good. Callbacks from the application run inside try/catch:
+// an exception in one cannot break the client's loop.
+
+const FRAME_RING = 200; // frames kept for devtools
+const FRAME_PREVIEW = 600; // characters of each frame kept for devtools
+const HISTORY = 50; // connection state changes kept for devtools
+const CLOSE_RESYNC = 4000; // close code when the client drops a socket to resync
+const PING = "ping";
+const PONG = "pong"; // the runtime's answer to PING, not a protocol frame
+
+/** A real `Error` whose `code` says what went wrong, for `catch (e) { e.code }`. */
+export function syncError(code, message) {
+  const error = new Error(message);
+  error.name = "SyncError";
+  error.code = code;
+  return error;
+}
+
+function report(error) {
+  console.error("roomsync: a callback threw:", error);
+}
+
+function call(f, ...args) {
+  try {
+    f(...args);
+  } catch (e) {
+    report(e);
+  }
+}
+
+/** Freezes a parsed frame's objects (results are shared: a write into one would corrupt the
+ *  base of the next diff; frozen, it fails at its source). Stops at frozen objects. */
+function deepFreeze(v) {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k in v) deepFreeze(v[k]);
+  }
+  return v;
+}
+
+/** Canonical JSON text of arguments (object keys sorted): equal arguments in any key order
+ *  share one subscription. `undefined`/`null` mean none. */
+export function argsText(args) {
+  if (args === undefined || args === null) return "{}";
+  let text;
+  try {
+    text = JSON.stringify(args, (_, v) =>
+      v !== null && typeof v === "object" && !Array.isArray(v)
+        ? Object.keys(v)
+            .sort()
+            .reduce((o, k) => ((o[k] = v[k]), o), {})
+        : v,
+    );
+  } catch (_) {
+    text = undefined;
+  }
+  if (typeof text !== "string") {
+    throw syncError("INVALID_ARGS", "arguments must be JSON-serializable (no cycles, no BigInt)");
+  }
+  return text;
+}
+
+/** The `exp` claim of a JWT in ms, read without verifying (to plan its refresh). */
+function tokenExpiryMs(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const exp = JSON.parse(atob(part + "===".slice((part.length + 3) % 4))).exp;
+    return typeof exp === "number" ? exp * 1000 : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+function isFunction(f, what) {
+  if (typeof f !== "function") throw syncError("INVALID_ARGS", `${what} must be a function`);
+  return f;
+}
+
+// ---- The offline outbox: unanswered mutations in IndexedDB, one record per tab and room
+// URL (the tab's id lives in sessionStorage: it survives reloads, not shared between tabs).
+// Writes are fire-and-forget and ordered (transactions on one store run in order). Without
+// IndexedDB (server rendering, old runners) the outbox is memory-only.
+const DB = "roomsync";
+const STORE = "outbox";
+let opening = null;
+function db() {
+  if (typeof indexedDB === "undefined") return Promise.resolve(null);
+  opening ??= new Promise((resolve) => {
+    const request = indexedDB.open(DB, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => resolve(null);
+    request.onblocked = () => resolve(null);
+  });
+  return opening;
+}
+function outboxKey(url) {
+  try {
+    let tab = sessionStorage.getItem("roomsync-tab");
+    if (!tab) {
+      tab = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
+      sessionStorage.setItem("roomsync-tab", tab);
+    }
+    return `${url}#${tab}`;
+  } catch (_) {
+    return null;
+  }
+}
+function outboxLoad(key) {
+  return db()
+    .then(
+      (d) =>
+        d &&
+        new Promise((resolve) => {
+          const request = d.transaction(STORE, "readonly").objectStore(STORE).get(key);
+          request.onsuccess = () => resolve(typeof request.result === "string" ? request.result : null);
+          request.onerror = () => resolve(null);
+        }),
+    )
+    .catch(() => null);
+}
+function outboxSave(key, text) {
+  db()
+    .then((d) => {
+      if (!d) return;
+      const store = d.transaction(STORE, "readwrite").objectStore(STORE);
+      if (text === undefined || text === null) store.delete(key);
+      else store.put(text, key);
+    })
+    .catch(() => {});
+}
+
+export class Driver {
+  constructor(core, url, persistOutbox) {
+    this.core = core;
+    this.url = url;
+    this.state = "Disconnected";
+    this.attempts = 0;
+    this.closed = false;
+    this.ws = null;
+    // Bumped on every new socket: timers of older sockets find it changed and stop.
+    this.generation = 0;
+    this.subscribers = new Map(); // queryId → [{listener, onUpdate, onError}]
+    this.nextListener = 0;
+    this.frames = [];
+    this.history = [];
+    this.timings = new Map(); // queryId → {subscribedAt, firstResultMs, lastUpdateAt}
+    this.promises = new Map(); // requestId → {resolve, reject}
+    this.stateListeners = new Set();
+    this.pendingListeners = new Set();
+    // Why the last socket ended (decides the next delay).
+    this.lastClose = { reason: "lost", retryAfterMs: 0 };
+    // Optimistic updates of unanswered mutations, in request order, and what they made of
+    // the queries they touched (shown instead of the room's results).
+    this.optimistic = [];
+    this.overlays = new Map();
+    this.outboxKey = persistOutbox ? outboxKey(url) : null;
+    // The saved outbox is being read / a token fetched: an opening socket waits for them.
+    this.outboxLoading = false;
+    this.openWaiting = false;
+    this.auth = { fetchToken: null, onChange: null, fetching: false, generation: 0, refusedFresh: false };
+    this.wake = () => this.onWake();
+    if (typeof addEventListener === "function") addEventListener("online", this.wake);
+    if (typeof document !== "undefined") document.addEventListener("visibilitychange", this.wake);
+    this.loadOutbox();
+    this.connect();
+  }
+
+  get connectionState() {
+    return this.state;
+  }
+  get reconnectAttempts() {
+    return this.attempts;
+  }
+  get pendingMutations() {
+    return this.core.pendingCount;
+  }
+
+  // ---- Authentication
+
+  setAuth(fetchToken, onChange) {
+    isFunction(fetchToken, "fetchToken");
+    const auth = this.auth;
+    auth.fetchToken = fetchToken;
+    auth.onChange = typeof onChange === "function" ? onChange : null;
+    auth.generation++;
+    auth.refusedFresh = false;
+    this.fetchToken(false);
+  }
+
+  clearAuth() {
+    this.auth = { fetchToken: null, onChange: null, fetching: false, generation: this.auth.generation + 1, refusedFresh: false };
+    this.core.setAuth(undefined);
+    this.sendFrames();
+    this.finishWaitingOpen();
+  }
+
+  fetchToken(forceRefresh) {
+    const auth = this.auth;
+    const fetch = auth.fetchToken;
+    if (!fetch) return;
+    auth.fetching = true;
+    const generation = auth.generation;
+    const settle = (token) => {
+      if (this.auth.generation !== generation) return;
+      this.auth.fetching = false;
+      this.useToken(typeof token === "string" && token !== "" ? token : undefined, generation);
+    };
+    let pending;
+    try {
+      pending = Promise.resolve(fetch({ forceRefresh }));
+    } catch (e) {
+      console.error("roomsync: fetchToken threw:", e);
+      settle(undefined);
+      return;
+    }
+    pending.then(settle, (e) => {
+      console.error("roomsync: fetchToken failed:", e);
+      settle(undefined);
+    });
+  }
+
+  /** A fetched token (or none): authenticate with it and plan its refresh. */
+  useToken(token, generation) {
+    this.core.setAuth(token);
+    this.sendFrames();
+    this.finishWaitingOpen();
+    const expiresAt = token && tokenExpiryMs(token);
+    if (expiresAt !== undefined) {
+      // A minute early (half the lifetime for short tokens), never in a tight loop.
+      const left = expiresAt - Date.now();
+      const delay = Math.max(left - 60_000, left / 2, 5_000);
+      setTimeout(() => {
+        if (this.auth.generation === generation && !this.closed) this.fetchToken(true);
+      }, Math.min(delay, 2 ** 31 - 1));
+    }
+  }
+
+  authChanged(authenticated) {
+    const onChange = this.auth.onChange;
+    if (onChange) call(onChange, authenticated);
+  }
+
+  // ---- The outbox
+
+  loadOutbox() {
+    if (!this.outboxKey) return;
+    this.outboxLoading = true;
+    outboxLoad(this.outboxKey).then((text) => {
+      this.outboxLoading = false;
+      if (typeof text === "string") this.restoreOutbox(text);
+      this.pendingChanged();
+      this.finishWaitingOpen();
+    });
+  }
+
+  restoreOutbox(text) {
+    let renumbered;
+    try {
+      const saved = JSON.parse(text);
+      const pending = (saved.pending ?? []).map((m) => ({ requestId: m.requestId, udfPath: m.udfPath, args: argsText(m.args) }));
+      renumbered = this.core.restore({ sessionId: saved.sessionId, nextRequestId: saved.nextRequestId, pending });
+    } catch (e) {
+      console.warn(`roomsync: ignoring a saved outbox: ${e instanceof Error ? e.message : e}`);
+      return;
+    }
+    // Mutations made before the outbox was read now follow it, under new ids.
+    const moved = [];
+    for (const [old, renamed] of renumbered) {
+      if (this.promises.has(old)) {
+        moved.push([renamed, this.promises.get(old)]);
+        this.promises.delete(old);
+      }
+      for (const entry of this.optimistic) if (entry[0] === old) entry[0] = renamed;
+    }
+    for (const [id, promise] of moved) this.promises.set(id, promise);
+  }
+
+  pendingChanged() {
+    if (this.outboxKey && !this.outboxLoading) outboxSave(this.outboxKey, this.core.outboxJson());
+    const count = this.core.pendingCount;
+    for (const listener of [...this.pendingListeners]) call(listener, count);
+  }
+
+  // ---- Listeners
+
+  onConnectionStateChange(callback) {
+    return this.listen(this.stateListeners, isFunction(callback, "callback"));
+  }
+
+  onPendingMutationsChange(callback) {
+    return this.listen(this.pendingListeners, isFunction(callback, "callback"));
+  }
+
+  listen(set, callback) {
+    const entry = (...args) => callback(...args);
+    set.add(entry);
+    return () => set.delete(entry);
+  }
+
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    if (this.history.length === HISTORY) this.history.shift();
+    this.history.push({ state, at: Date.now() });
+    for (const listener of [...this.stateListeners]) call(listener, state);
+  }
+
+  // ---- The socket
+
+  /** Reconnects at once (not after the backoff) when the browser is back online or the tab
+   *  becomes visible again. */
+  onWake() {
+    const hidden = typeof document !== "undefined" && document.visibilityState === "hidden";
+    if (!hidden && this.state === "Reconnecting" && !this.ws) this.connect();
+  }
+
+  /** Opens a new socket (replacing any old one). */
+  connect() {
+    if (this.closed) return;
+    this.generation++;
+    this.setState(this.attempts === 0 ? "Connecting" : "Reconnecting");
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (e) {
+      console.warn("roomsync: could not open a WebSocket:", e);
+      this.scheduleReconnect();
+      return;
+    }
+    ws.onopen = () => this.ws === ws && this.onOpen();
+    ws.onmessage = (event) => this.ws === ws && typeof event.data === "string" && this.onMessage(event.data);
+    ws.onclose = () => this.ws === ws && this.onClose();
+    this.detach();
+    this.ws = ws;
+  }
+
+  /** Drops the current socket: its handlers can never call into the client again. */
+  detach() {
+    const ws = this.ws;
+    this.ws = null;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    if (ws.readyState <= 1) {
+      try {
+        ws.close();
+      } catch (_) {}
+    }
+  }
+
+  onOpen() {
+    if (this.auth.fetching || this.outboxLoading) {
+      this.openWaiting = true;
+      return;
+    }
+    this.attempts = 0;
+    this.core.onOpen(Date.now());
+    this.sendFrames();
+    // Results kept through the reconnect are now stale until the room confirms them.
+    for (const queryId of this.core.staleQueries()) {
+      if (this.overlays.has(queryId) || "value" in (this.core.cached(queryId) ?? {})) this.show(queryId);
+    }
+    this.scheduleHeartbeat(this.generation, 0);
+    this.setState("Connected");
+  }
+
+  finishWaitingOpen() {
+    if (this.auth.fetching || this.outboxLoading) return;
+    if (this.openWaiting) {
+      this.openWaiting = false;
+      if (this.ws) this.onOpen();
+    }
+  }
+
+  /** Ticks the heartbeat of the socket of `generation` until that socket is replaced. */
+  scheduleHeartbeat(generation, delay) {
+    setTimeout(() => {
+      if (this.generation !== generation || this.closed) return;
+      const now = Date.now();
+      const action = this.core.tick(now);
+      if (action === "dead") {
+        console.warn("roomsync: no answer from the server for 5 s; reconnecting");
+        this.lastClose = { reason: "client", retryAfterMs: 0 };
+        this.onClose();
+        return;
+      }
+      if (action === "ping") {
+        try {
+          this.ws?.send(PING);
+        } catch (_) {}
+      }
+      const next = this.core.nextTickIn(now);
+      if (next >= 0) this.scheduleHeartbeat(generation, next);
+    }, delay);
+  }
+
+  /** One text frame: parsed by JSON.parse and kept as JS values (never copied into WASM). */
+  onMessage(text) {
+    const now = Date.now();
+    if (text === PONG) {
+      this.core.alive(now);
+      return;
+    }
+    this.recordFrame("in", text);
+    let frame;
+    try {
+      frame = deepFreeze(JSON.parse(text));
+    } catch (_) {
+      frame = null;
+    }
+    const events =
+      frame === null
+        ? (this.core.alive(now), [{ type: "resync", reason: "a frame from the room is not JSON" }])
+        : this.core.receive(frame, now);
+    this.dispatch(events);
+    // Answers free room in the in-flight window: send what waited.
+    this.sendFrames();
+  }
+
+  onClose() {
+    this.detach();
+    this.generation++;
+    this.dispatch(this.core.onClose());
+    if (this.closed) this.setState("Disconnected");
+    else this.scheduleReconnect();
+  }
+
+  scheduleReconnect() {
+    const attempt = this.attempts;
+    this.attempts = attempt + 1;
+    this.setState("Reconnecting");
+    const { reason, retryAfterMs } = this.lastClose;
+    this.lastClose = { reason: "lost", retryAfterMs: 0 };
+    const delay = this.core.nextDelay(attempt, Math.random(), reason, retryAfterMs);
+    const generation = this.generation;
+    // Skipped when something else (a wake event) connected meanwhile.
+    setTimeout(() => {
+      if (this.generation === generation && !this.ws) this.connect();
+    }, Math.min(delay, 2 ** 31 - 1));
+  }
+
+  /** Sends the frames the core queued (dropped when there is no socket: the core re-sends
+   *  what matters on the next open). */
+  sendFrames() {
+    const frames = this.core.takeFrames();
+    const ws = this.ws;
+    if (!ws) return;
+    for (const text of frames) {
+      this.recordFrame("out", text);
+      try {
+        ws.send(text);
+      } catch (_) {
+        // The socket is closing; its close handler takes over.
+      }
+    }
+  }
+
+  recordFrame(direction, text) {
+    if (this.frames.length === FRAME_RING) this.frames.shift();
+    this.frames.push({ direction, at: Date.now(), bytes: text.length, preview: text.slice(0, FRAME_PREVIEW) });
+  }
+
+  // ---- Events from the core
+
+  dispatch(events) {
+    // With optimistic updates pending, new results are shown only after the updates are
+    // re-applied on top of them (below), all at once.
+    const rebase = [];
+    for (const e of events) {
+      switch (e.type) {
+        case "query": {
+          const timing = this.timings.get(e.queryId);
+          if (timing) {
+            const now = Date.now();
+            timing.firstResultMs ??= now - timing.subscribedAt;
+            timing.lastUpdateAt = now;
+          }
+          if (this.optimistic.length === 0 && this.overlays.size === 0) this.notify(e.queryId, e);
+          else rebase.push(e.queryId);
+          break;
+        }
+        case "mutation": {
+          // The room's answer comes after the transition holding the write: the optimistic
+          // guess is no longer needed.
+          const before = this.optimistic.length;
+          this.optimistic = this.optimistic.filter(([id]) => id !== e.requestId);
+          if (this.optimistic.length !== before) this.replayOptimistic(rebase.splice(0));
+          const promise = this.promises.get(e.requestId);
+          this.promises.delete(e.requestId);
+          if (promise) {
+            if ("error" in e) call(promise.reject, syncError(e.error.code, e.error.message));
+            else call(promise.resolve, e.value);
+          }
+          this.pendingChanged();
+          break;
+        }
+        case "serverError":
+          if (e.code === "PROTOCOL_MISMATCH" || e.code === "SCHEMA_MISMATCH") {
+            // Retrying cannot help: this build does not match the room. Stop, say so.
+            console.error(`roomsync: ${e.code}: ${e.message}`);
+            this.close();
+          } else {
+            console.warn(`roomsync: server refused a frame (${e.code}): ${e.message}`);
+          }
+          break;
+        case "confirmed":
+          this.show(e.queryId);
+          break;
+        case "authenticated":
+          this.auth.refusedFresh = false;
+          this.authChanged(true);
+          break;
+        case "authFailed": {
+          // A stale token: fetch a fresh one once; a fresh one refused: report it.
+          const retry = this.auth.fetchToken !== null && !this.auth.refusedFresh;
+          this.auth.refusedFresh = true;
+          if (retry) {
+            this.fetchToken(true);
+          } else {
+            console.warn(`roomsync: the room refused the token: ${e.message}`);
+            this.authChanged(false);
+          }
+          break;
+        }
+        case "throttled":
+          // Not applied; sent again after a pause (a second, with jitter).
+          setTimeout(() => {
+            this.core.resumeSending();
+            this.sendFrames();
+          }, 1000 + 500 * Math.random());
+          break;
+        case "overloaded":
+          console.warn(`roomsync: ${e.message}`);
+          this.lastClose = { reason: "overloaded", retryAfterMs: e.retryAfterMs };
+          break;
+        case "resync":
+          console.warn(`roomsync: resyncing: ${e.reason}`);
+          this.lastClose = { reason: "client", retryAfterMs: 0 };
+          try {
+            this.ws?.close(CLOSE_RESYNC, "resync");
+          } catch (_) {}
+          break;
+      }
+    }
+    if (rebase.length > 0) this.replayOptimistic(rebase);
+  }
+
+  // ---- Results to listeners, optimistic updates
+
+  /** Re-applies every pending optimistic update, in order, on top of the room's latest
+   *  results, and shows the outcome for the queries an update touched (now or before) and
+   *  those in `changed`. */
+  replayOptimistic(changed) {
+    const overlays = new Map();
+    for (const [, update] of this.optimistic) call(update, this.localStore(overlays));
+    const old = this.overlays;
+    this.overlays = overlays;
+    const touched = new Set([...changed, ...old.keys(), ...overlays.keys()]);
+    for (const queryId of [...touched].sort((a, b) => a - b)) this.show(queryId);
+  }
+
+  /** The view of the cached queries an optimistic update reads and edits. */
+  localStore(overlays) {
+    const find = (udfPath, args) => {
+      try {
+        return this.core.findQuery(udfPath, argsText(args));
+      } catch (_) {
+        return undefined;
+      }
+    };
+    const shown = (queryId) => (overlays.has(queryId) ? overlays.get(queryId) : this.core.cached(queryId)?.value);
+    return {
+      getQuery: (udfPath, args) => {
+        const queryId = find(udfPath, args);
+        return queryId === undefined ? undefined : shown(queryId);
+      },
+      setQuery: (udfPath, args, value) => {
+        const queryId = find(udfPath, args);
+        if (queryId !== undefined) overlays.set(queryId, value);
+      },
+      getAllQueries: (udfPath) =>
+        this.core
+          .queryInfos()
+          .filter((q) => udfPath === undefined || q.udfPath === udfPath)
+          .map((q) => ({ udfPath: q.udfPath, args: JSON.parse(q.args), value: shown(q.queryId) })),
+      token: this.core.token ?? null,
+    };
+  }
+
+  /** Gives a query's listeners what it shows now: the optimistic overlay if any, else the
+   *  room's result. */
+  show(queryId) {
+    if (this.overlays.has(queryId)) this.notify(queryId, { value: this.overlays.get(queryId) });
+    else {
+      const cached = this.core.cached(queryId);
+      if (cached) this.notify(queryId, cached);
+    }
+  }
+
+  /** Calls every listener of a query with `{value}` or `{error}`. */
+  notify(queryId, result) {
+    const list = [...(this.subscribers.get(queryId) ?? [])];
+    const meta = { stale: this.core.isStale(queryId) };
+    for (const { onUpdate, onError } of list) {
+      if ("value" in result) call(onUpdate, result.value, meta);
+      else if (onError) call(onError, syncError(result.error.code, result.error.message));
+      else console.error(syncError(result.error.code, result.error.message));
+    }
+  }
+
+  // ---- The application's calls
+
+  subscribe(udfPath, args, onUpdate, onError) {
+    const text = argsText(args);
+    isFunction(onUpdate, "onUpdate");
+    const queryId = this.core.subscribe(udfPath, text);
+    const listener = ++this.nextListener;
+    const cached = this.core.cached(queryId);
+    let list = this.subscribers.get(queryId);
+    if (!list) this.subscribers.set(queryId, (list = []));
+    const errors = typeof onError === "function" ? onError : null;
+    list.push({ listener, onUpdate, onError: errors });
+    if (!this.timings.has(queryId)) this.timings.set(queryId, { subscribedAt: Date.now(), firstResultMs: null, lastUpdateAt: null });
+    this.sendFrames();
+    // A listener joining a query that already has a result gets it at once.
+    if (cached && "value" in cached) call(onUpdate, cached.value, { stale: this.core.isStale(queryId) });
+    else if (cached && errors) call(errors, syncError(cached.error.code, cached.error.message));
+    let subscribed = true;
+    return () => {
+      if (subscribed) {
+        subscribed = false;
+        this.unsubscribe(queryId, listener);
+      }
+    };
+  }
+
+  unsubscribe(queryId, listener) {
+    const list = this.subscribers.get(queryId);
+    const at = list ? list.findIndex((s) => s.listener === listener) : -1;
+    if (at < 0) return;
+    list.splice(at, 1);
+    if (list.length === 0) {
+      this.subscribers.delete(queryId);
+      this.timings.delete(queryId);
+    }
+    this.core.unsubscribe(queryId);
+    this.sendFrames();
+  }
+
+  mutation(udfPath, args, options) {
+    const text = argsText(args);
+    const update = options?.optimisticUpdate;
+    if (update !== undefined && update !== null) isFunction(update, "options.optimisticUpdate");
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(syncError("CLIENT_CLOSED", "the client was closed"));
+        return;
+      }
+      const requestId = this.core.mutation(udfPath, text);
+      this.promises.set(requestId, { resolve, reject });
+      if (typeof update === "function") {
+        this.optimistic.push([requestId, update]);
+        this.replayOptimistic([]);
+      }
+      this.sendFrames();
+      this.pendingChanged();
+    });
+  }
+
+  /** Drops the socket and opens a new one at once: results stay (stale until confirmed),
+   *  unanswered mutations are re-sent. */
+  reconnect() {
+    if (this.closed) return;
+    this.detach();
+    this.dispatch(this.core.onClose());
+    this.attempts = 0;
+    this.connect();
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.detach();
+    this.optimistic = [];
+    this.overlays.clear();
+    this.dispatch(this.core.close());
+    this.subscribers.clear();
+    this.timings.clear();
+    this.setState("Disconnected");
+    this.stateListeners.clear();
+    this.pendingListeners.clear();
+    if (typeof removeEventListener === "function") removeEventListener("online", this.wake);
+    if (typeof document !== "undefined") document.removeEventListener("visibilitychange", this.wake);
+  }
+
+  debug() {
+    const core = this.core;
+    return {
+      url: this.url,
+      sessionId: core.sessionId,
+      state: this.state,
+      reconnectAttempts: this.attempts,
+      version: core.version(),
+      subscriptions: core.queryInfos().map((q) => {
+        const timing = this.timings.get(q.queryId);
+        return {
+          queryId: q.queryId,
+          udfPath: q.udfPath,
+          args: JSON.parse(q.args),
+          listeners: q.listeners,
+          state: q.ok === null ? "loading" : q.ok ? "ready" : "error",
+          stale: q.stale,
+          rows: q.rows,
+          resultHash: q.hash,
+          firstResultMs: timing?.firstResultMs ?? null,
+          lastUpdateAt: timing?.lastUpdateAt ?? null,
+        };
+      }),
+      frames: this.frames.map((f) => ({ ...f })),
+      connectionHistory: this.history.map((h) => ({ ...h })),
+      outbox: core.pending().map((m) => ({ type: "mutation", requestId: m.requestId, udfPath: m.udfPath, args: JSON.parse(m.args) })),
+    };
+  }
+}
