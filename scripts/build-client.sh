@@ -7,13 +7,24 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$PATH"
 cd "$root"
 cargo build --quiet --release --target wasm32-unknown-unknown -p roomsync-client -p roomsync-optimistic
+client_wasm="target/wasm32-unknown-unknown/release/roomsync_client.wasm"
+# Opt-in smallest client (BENCHMARKS.md): std rebuilt by a pinned nightly so that a panic traps
+# at once, without the formatting machinery and messages panics otherwise carry (-8 KB
+# gzipped). Needs `rustup toolchain install <nightly> --profile minimal -c rust-src`.
+if [ -n "${ROOMSYNC_CLIENT_NIGHTLY:-}" ]; then
+  CARGO_TARGET_DIR="$root/target/size" \
+    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none" \
+    cargo "+$ROOMSYNC_CLIENT_NIGHTLY" build --quiet --release --target wasm32-unknown-unknown \
+    -p roomsync-client -Zbuild-std=std,panic_abort
+  client_wasm="target/size/wasm32-unknown-unknown/release/roomsync_client.wasm"
+fi
 
-# package <crate file name> <out dir> <npm name>
+# package <wasm file> <out dir> <npm name>
 package() {
-  local name="$1" out="$2" npm="$3"
+  local name out="$2" npm="$3"
+  name="$(basename "$1" .wasm)"
   rm -rf "$out" # no stale snippets from earlier builds
-  wasm-bindgen --target web --out-dir "$out" --out-name "$name" \
-    "target/wasm32-unknown-unknown/release/$name.wasm"
+  wasm-bindgen --target web --out-dir "$out" --out-name "$name" "$1"
   "$root/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
@@ -32,5 +43,5 @@ JSON
   gz=$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)
   echo "${out#"$root"/}: ${name}_bg.wasm ${raw} B raw, ${gz} B gzip -9"
 }
-package roomsync_client "$root/client-wasm/pkg" roomsync-client
-package roomsync_optimistic "$root/client-wasm/optimistic/pkg" roomsync-optimistic
+package "$client_wasm" "$root/client-wasm/pkg" roomsync-client
+package target/wasm32-unknown-unknown/release/roomsync_optimistic.wasm "$root/client-wasm/optimistic/pkg" roomsync-optimistic

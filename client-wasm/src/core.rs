@@ -23,44 +23,49 @@ pub struct Core {
     out: Vec<Frame>,
 }
 
-fn error_object(error: &ClientError) -> JsValue {
-    object(&[("code", error.code.as_str().into()), ("message", error.message.as_str().into())])
+#[wasm_bindgen(module = "/src/driver.js")]
+extern "C" {
+    /// `{type, id, value, code, message}` (one call per event: cheaper than property sets).
+    #[wasm_bindgen(js_name = makeEvent)]
+    fn make_event(kind: &str, id: f64, value: &JsValue, code: Option<&str>, message: Option<&str>) -> JsValue;
+    #[wasm_bindgen(js_name = makeInfo)]
+    #[allow(clippy::too_many_arguments)]
+    fn make_info(
+        query_id: u32,
+        udf_path: &str,
+        args: &str,
+        listeners: u32,
+        stale: bool,
+        ok: JsValue,
+        rows: u32,
+        hash: Option<String>,
+    ) -> JsValue;
 }
 
-/// A result as the driver reports it: `{value}` or `{error: {code, message}}`.
-fn result_object(result: &Result<Js, ClientError>) -> JsValue {
+/// A result as the driver reports it: `{value}`, or `{code, message}` for an error.
+fn result_event(kind: &str, id: u32, result: &Result<Js, ClientError>) -> JsValue {
     match result {
-        Ok(value) => object(&[("value", value.0.clone())]),
-        Err(error) => object(&[("error", error_object(error))]),
+        Ok(value) => make_event(kind, id.into(), &value.0, None, None),
+        Err(e) => make_event(kind, id.into(), &JsValue::UNDEFINED, Some(e.code.as_str()), Some(&e.message)),
     }
 }
 
 fn event_object(event: ClientEvent<Js>) -> JsValue {
-    let kind = |k: &str| ("type", JsValue::from_str(k));
+    let none = JsValue::UNDEFINED;
     match event {
-        ClientEvent::Query { query_id, result } => {
-            let out = result_object(&result);
-            let _ = js_sys::Reflect::set(&out, &"type".into(), &"query".into());
-            let _ = js_sys::Reflect::set(&out, &"queryId".into(), &query_id.into());
-            out
-        }
-        ClientEvent::Mutation { request_id, result } => {
-            let out = result_object(&result);
-            let _ = js_sys::Reflect::set(&out, &"type".into(), &"mutation".into());
-            let _ = js_sys::Reflect::set(&out, &"requestId".into(), &request_id.into());
-            out
-        }
-        ClientEvent::QueryConfirmed { query_id } => object(&[kind("confirmed"), ("queryId", query_id.into())]),
+        ClientEvent::Query { query_id, result } => result_event("query", query_id, &result),
+        ClientEvent::Mutation { request_id, result } => result_event("mutation", request_id, &result),
+        ClientEvent::QueryConfirmed { query_id } => make_event("confirmed", query_id.into(), &none, None, None),
         ClientEvent::ServerError { code, message } => {
-            object(&[kind("serverError"), ("code", code.as_str().into()), ("message", message.into())])
+            make_event("serverError", 0.0, &none, Some(code.as_str()), Some(&message))
         }
-        ClientEvent::AuthFailed { message } => object(&[kind("authFailed"), ("message", message.into())]),
-        ClientEvent::Authenticated => object(&[kind("authenticated")]),
+        ClientEvent::AuthFailed { message } => make_event("authFailed", 0.0, &none, None, Some(&message)),
+        ClientEvent::Authenticated => make_event("authenticated", 0.0, &none, None, None),
         ClientEvent::Overloaded { retry_after_ms, message } => {
-            object(&[kind("overloaded"), ("retryAfterMs", (retry_after_ms as f64).into()), ("message", message.into())])
+            make_event("overloaded", retry_after_ms as f64, &none, None, Some(&message))
         }
-        ClientEvent::MutationsThrottled => object(&[kind("throttled")]),
-        ClientEvent::ResyncRequired { reason } => object(&[kind("resync"), ("reason", reason.into())]),
+        ClientEvent::MutationsThrottled => make_event("throttled", 0.0, &none, None, None),
+        ClientEvent::ResyncRequired { reason } => make_event("resync", 0.0, &none, None, Some(&reason)),
     }
 }
 
@@ -205,9 +210,9 @@ impl Core {
         self.backoff.next_delay(attempt, random, reason).as_millis() as f64
     }
 
-    /// The held result of a query: `{value}`, `{error}`, or undefined while it loads.
+    /// The held result of a query: `{value}`, `{code, message}`, or undefined while it loads.
     pub fn cached(&self, query_id: u32) -> JsValue {
-        self.core.cached(query_id).map(result_object).unwrap_or(JsValue::UNDEFINED)
+        self.core.cached(query_id).map_or(JsValue::UNDEFINED, |r| result_event("result", query_id, r))
     }
 
     #[wasm_bindgen(js_name = isStale)]
@@ -229,35 +234,24 @@ impl Core {
     /// `[{queryId, udfPath, args (JSON text), listeners, stale, ok, rows, hash}]`.
     #[wasm_bindgen(js_name = queryInfos)]
     pub fn query_infos(&self) -> Array {
-        let ok = |ok: Option<bool>| ok.map(JsValue::from).unwrap_or(JsValue::NULL);
         self.core
             .query_infos()
             .into_iter()
             .map(|q| {
-                object(&[
-                    ("queryId", q.query_id.into()),
-                    ("udfPath", q.udf_path.into()),
-                    ("args", q.args.into()),
-                    ("listeners", (q.listeners as f64).into()),
-                    ("stale", q.stale.into()),
-                    ("ok", ok(q.ok)),
-                    ("rows", (q.rows as f64).into()),
-                    ("hash", q.hash.map(JsValue::from).unwrap_or(JsValue::NULL)),
-                ])
+                let ok = q.ok.map_or(JsValue::NULL, JsValue::from);
+                make_info(q.query_id, &q.udf_path, &q.args, q.listeners as u32, q.stale, ok, q.rows as u32, q.hash)
             })
             .collect()
     }
 
-    /// Unanswered mutations: `[{requestId, udfPath, args (JSON text)}]`.
+    /// Unanswered mutations: `[{id, value: udfPath, message: args (JSON text)}]`.
     pub fn pending(&self) -> Array {
         self.core
             .pending()
             .filter_map(|frame| match frame {
-                Frame::Mutation { request_id, udf_path, args } => Some(object(&[
-                    ("requestId", (*request_id).into()),
-                    ("udfPath", udf_path.as_str().into()),
-                    ("args", args.as_str().into()),
-                ])),
+                Frame::Mutation { request_id, udf_path, args } => {
+                    Some(make_event("mutation", (*request_id).into(), &udf_path.as_str().into(), None, Some(args)))
+                }
                 _ => None,
             })
             .collect()
@@ -290,6 +284,10 @@ impl Core {
     /// `{querySet, identity, ts}` of the results held.
     pub fn version(&self) -> JsValue {
         let v = self.core.version();
-        object(&[("querySet", v.query_set.into()), ("identity", v.identity.into()), ("ts", v.ts.0.to_string().into())])
+        object(&[
+            ("querySet", v.query_set.into()),
+            ("identity", v.identity.into()),
+            ("ts", roomsync_shared::number_text::decimal(v.ts.0).into()),
+        ])
     }
 }

@@ -19,6 +19,19 @@ const CLOSE_RESYNC = 4000; // close code when the client drops a socket to resyn
 const PING = "ping";
 const PONG = "pong"; // the runtime's answer to PING, not a protocol frame
 
+/** An event or result of the core: `{type, id, value, code, message}`; `code` is set for
+ *  errors. (Built here: one call from WASM instead of a property set per field.) */
+export function makeEvent(type, id, value, code, message) {
+  return { type, id, value, code, message };
+}
+
+/** One live query as the core describes it (devtools, `getAllQueries`). */
+export function makeInfo(queryId, udfPath, args, listeners, stale, ok, rows, hash) {
+  return { queryId, udfPath, args, listeners, stale, ok, rows, hash };
+}
+
+const failure = (e) => syncError(e.code, e.message);
+
 /** A real `Error` whose `code` says what went wrong, for `catch (e) { e.code }`. */
 export function syncError(code, message) {
   const error = new Error(message);
@@ -369,7 +382,8 @@ export class Driver {
     this.sendFrames();
     // Results kept through the reconnect are now stale until the room confirms them.
     for (const queryId of this.core.staleQueries()) {
-      if (this.overlays.has(queryId) || "value" in (this.core.cached(queryId) ?? {})) this.show(queryId);
+      const held = this.core.cached(queryId);
+      if (this.overlays.has(queryId) || (held && held.code === undefined)) this.show(queryId);
     }
     this.scheduleHeartbeat(this.generation, 0);
     this.setState("Connected");
@@ -421,7 +435,7 @@ export class Driver {
     }
     const events =
       frame === null
-        ? (this.core.alive(now), [{ type: "resync", reason: "a frame from the room is not JSON" }])
+        ? (this.core.alive(now), [makeEvent("resync", 0, undefined, undefined, "a frame from the room is not JSON")])
         : this.core.receive(frame, now);
     this.dispatch(events);
     // Answers free room in the in-flight window: send what waited.
@@ -480,26 +494,26 @@ export class Driver {
     for (const e of events) {
       switch (e.type) {
         case "query": {
-          const timing = this.timings.get(e.queryId);
+          const timing = this.timings.get(e.id);
           if (timing) {
             const now = Date.now();
             timing.firstResultMs ??= now - timing.subscribedAt;
             timing.lastUpdateAt = now;
           }
-          if (this.optimistic.length === 0 && this.overlays.size === 0) this.notify(e.queryId, e);
-          else rebase.push(e.queryId);
+          if (this.optimistic.length === 0 && this.overlays.size === 0) this.notify(e.id, e);
+          else rebase.push(e.id);
           break;
         }
         case "mutation": {
           // The room's answer comes after the transition holding the write: the optimistic
           // guess is no longer needed.
           const before = this.optimistic.length;
-          this.optimistic = this.optimistic.filter(([id]) => id !== e.requestId);
+          this.optimistic = this.optimistic.filter(([id]) => id !== e.id);
           if (this.optimistic.length !== before) this.replayOptimistic(rebase.splice(0));
-          const promise = this.promises.get(e.requestId);
-          this.promises.delete(e.requestId);
+          const promise = this.promises.get(e.id);
+          this.promises.delete(e.id);
           if (promise) {
-            if ("error" in e) call(promise.reject, syncError(e.error.code, e.error.message));
+            if (e.code !== undefined) call(promise.reject, failure(e));
             else call(promise.resolve, e.value);
           }
           this.pendingChanged();
@@ -515,7 +529,7 @@ export class Driver {
           }
           break;
         case "confirmed":
-          this.show(e.queryId);
+          this.show(e.id);
           break;
         case "authenticated":
           this.auth.refusedFresh = false;
@@ -542,10 +556,10 @@ export class Driver {
           break;
         case "overloaded":
           console.warn(`roomsync: ${e.message}`);
-          this.lastClose = { reason: "overloaded", retryAfterMs: e.retryAfterMs };
+          this.lastClose = { reason: "overloaded", retryAfterMs: e.id };
           break;
         case "resync":
-          console.warn(`roomsync: resyncing: ${e.reason}`);
+          console.warn(`roomsync: resyncing: ${e.message}`);
           this.lastClose = { reason: "client", retryAfterMs: 0 };
           try {
             this.ws?.close(CLOSE_RESYNC, "resync");
@@ -608,14 +622,14 @@ export class Driver {
     }
   }
 
-  /** Calls every listener of a query with `{value}` or `{error}`. */
+  /** Calls every listener of a query with `{value}` or `{code, message}`. */
   notify(queryId, result) {
     const list = [...(this.subscribers.get(queryId) ?? [])];
     const meta = { stale: this.core.isStale(queryId) };
     for (const { onUpdate, onError } of list) {
-      if ("value" in result) call(onUpdate, result.value, meta);
-      else if (onError) call(onError, syncError(result.error.code, result.error.message));
-      else console.error(syncError(result.error.code, result.error.message));
+      if (result.code === undefined) call(onUpdate, result.value, meta);
+      else if (onError) call(onError, failure(result));
+      else console.error(failure(result));
     }
   }
 
@@ -634,8 +648,8 @@ export class Driver {
     if (!this.timings.has(queryId)) this.timings.set(queryId, { subscribedAt: Date.now(), firstResultMs: null, lastUpdateAt: null });
     this.sendFrames();
     // A listener joining a query that already has a result gets it at once.
-    if (cached && "value" in cached) call(onUpdate, cached.value, { stale: this.core.isStale(queryId) });
-    else if (cached && errors) call(errors, syncError(cached.error.code, cached.error.message));
+    if (cached && cached.code === undefined) call(onUpdate, cached.value, { stale: this.core.isStale(queryId) });
+    else if (cached && errors) call(errors, failure(cached));
     let subscribed = true;
     return () => {
       if (subscribed) {
@@ -729,7 +743,7 @@ export class Driver {
       }),
       frames: this.frames.map((f) => ({ ...f })),
       connectionHistory: this.history.map((h) => ({ ...h })),
-      outbox: core.pending().map((m) => ({ type: "mutation", requestId: m.requestId, udfPath: m.udfPath, args: JSON.parse(m.args) })),
+      outbox: core.pending().map((m) => ({ type: "mutation", requestId: m.id, udfPath: m.value, args: JSON.parse(m.message) })),
     };
   }
 }

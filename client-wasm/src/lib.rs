@@ -13,6 +13,12 @@ mod core;
 mod errors;
 mod wire;
 
+// SAFETY: the client runs on the page's one thread (no shared-memory workers touch it).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
 use crate::core::Core;
 use errors::js_error;
 use wasm_bindgen::prelude::*;
@@ -206,8 +212,8 @@ impl SyncClient {
             }
             _ => true,
         };
-        let url = roomsync_shared::endpoint::sync_url(url, room.as_deref())
-            .map_err(|e| js_error(e.code(), &e.to_string()))?;
+        let url =
+            roomsync_shared::endpoint::sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.message()))?;
         let session_id = roomsync_shared::ids::encode_base32(random_u128());
         let driver = Driver::new(Core::new(session_id, schema_hash), &url, persist);
         Ok(SyncClient { url, driver })

@@ -30,6 +30,7 @@ pub use frame::{Frame, Incoming, Modification, Outbox};
 pub use json::IntoArgs;
 pub use vec_map::VecMap;
 
+use crate::number_text::decimal;
 use crate::protocol::{ErrorCode, QueryId, RequestId, StateVersion};
 
 /// What the core needs of a query result.
@@ -133,11 +134,11 @@ pub const MAX_IN_FLIGHT: usize = 32;
 /// A version as people read it in a resync reason.
 fn describe(v: StateVersion) -> String {
     let mut out = String::from("query set ");
-    out.push_str(&v.query_set.to_string());
+    out.push_str(&decimal(u64::from(v.query_set)));
     out.push_str(", identity ");
-    out.push_str(&v.identity.to_string());
+    out.push_str(&decimal(u64::from(v.identity)));
     out.push_str(", ts ");
-    out.push_str(&v.ts.0.to_string());
+    out.push_str(&decimal(v.ts.0));
     out
 }
 
@@ -476,7 +477,7 @@ impl<P: Payload> ClientCore<P> {
                                 Some(value) => (query_id, Ok(value), Some(hash)),
                                 None => {
                                     let mut reason = String::from("the diff for query ");
-                                    reason.push_str(&query_id.to_string());
+                                    reason.push_str(&decimal(u64::from(query_id)));
                                     reason.push_str(" does not apply to the result held");
                                     return vec![ClientEvent::ResyncRequired { reason }];
                                 }

@@ -3,6 +3,7 @@
 //! Both sides use these: the worker refuses bad room names with the same words the client
 //! uses when it refuses to construct, so a typo is caught before any socket opens.
 
+use crate::number_text::decimal;
 use std::fmt;
 
 /// Longest room name accepted.
@@ -34,35 +35,40 @@ impl EndpointError {
     }
 }
 
-/// Names are quoted with plain `"`, not `{:?}`: Debug formatting's escaping tables cost the
-/// browser build several KB.
-impl fmt::Display for EndpointError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl EndpointError {
+    /// What was wrong and what to do. Written without `format!`: the browser client carries
+    /// this code, and Rust's formatting machinery costs it KBs.
+    pub fn message(&self) -> String {
+        let quoted = |before: &str, what: &str, after: &str| [before, "\"", what, "\"", after].concat();
         match self {
-            EndpointError::InvalidUrl(input) => {
-                write!(
-                    f,
-                    "\"{input}\" is not a URL: expected something like wss://sync.example.org or http://127.0.0.1:8787"
-                )
-            }
+            EndpointError::InvalidUrl(input) => quoted(
+                "",
+                input,
+                " is not a URL: expected something like wss://sync.example.org or http://127.0.0.1:8787",
+            ),
             EndpointError::UnsupportedScheme(scheme) => {
-                write!(f, "URL scheme \"{scheme}\" is not supported: use ws, wss, http or https")
+                quoted("URL scheme ", scheme, " is not supported: use ws, wss, http or https")
             }
-            EndpointError::MissingHost(input) => write!(f, "URL \"{input}\" has no host"),
-            EndpointError::BadPath(path) => {
-                write!(
-                    f,
-                    "URL path \"{path}\" is not a room endpoint: use no path (and pass a room) or /rooms/<room>/sync"
-                )
-            }
+            EndpointError::MissingHost(input) => quoted("URL ", input, " has no host"),
+            EndpointError::BadPath(path) => quoted(
+                "URL path ",
+                path,
+                " is not a room endpoint: use no path (and pass a room) or /rooms/<room>/sync",
+            ),
             EndpointError::MissingRoom => {
-                write!(f, "no room given: pass options.room or use a URL ending in /rooms/<room>/sync")
+                "no room given: pass options.room or use a URL ending in /rooms/<room>/sync".to_string()
             }
             EndpointError::RoomMismatch { in_url, in_options } => {
-                write!(f, "the URL names room \"{in_url}\" but options.room is \"{in_options}\"")
+                quoted("the URL names room ", in_url, &quoted(" but options.room is ", in_options, ""))
             }
-            EndpointError::InvalidRoom(why) => f.write_str(why),
+            EndpointError::InvalidRoom(why) => why.clone(),
         }
+    }
+}
+
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 
@@ -71,15 +77,20 @@ impl std::error::Error for EndpointError {}
 /// Room names become Durable Object names and appear in URLs and logs: keep them plain.
 pub fn validate_room_name(room: &str) -> Result<(), EndpointError> {
     if room.is_empty() || room.len() > MAX_ROOM_NAME {
-        return Err(EndpointError::InvalidRoom(format!(
-            "room name must be 1 to {MAX_ROOM_NAME} characters, got {}",
-            room.len()
-        )));
+        let (max, got) = (decimal(MAX_ROOM_NAME as u64), decimal(room.len() as u64));
+        return Err(EndpointError::InvalidRoom(["room name must be 1 to ", &max, " characters, got ", &got].concat()));
     }
     match room.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-        Some(bad) => Err(EndpointError::InvalidRoom(format!(
-            "room name may only hold letters, digits, '-' and '_'; found '{bad}' in \"{room}\""
-        ))),
+        Some(bad) => Err(EndpointError::InvalidRoom(
+            [
+                "room name may only hold letters, digits, '-' and '_'; found '",
+                bad.encode_utf8(&mut [0; 4]),
+                "' in \"",
+                room,
+                "\"",
+            ]
+            .concat(),
+        )),
         None => Ok(()),
     }
 }
@@ -125,8 +136,8 @@ pub fn sync_url(input: &str, room: Option<&str>) -> Result<String, EndpointError
         (None, None) => return Err(EndpointError::MissingRoom),
     };
     validate_room_name(room)?;
-    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    Ok(format!("{ws_scheme}://{host}/rooms/{room}/sync{query}"))
+    let query = query.map(|q| ["?", q].concat()).unwrap_or_default();
+    Ok([ws_scheme, "://", host, "/rooms/", room, "/sync", &query].concat())
 }
 
 fn validate_host(host: &str, input: &str) -> Result<(), EndpointError> {

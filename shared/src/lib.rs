@@ -18,6 +18,7 @@ pub mod heartbeat;
 pub mod ids;
 pub mod index_key;
 pub mod memory_sql;
+pub mod number_text;
 pub mod optimistic;
 pub mod protocol;
 pub mod room;

@@ -10,6 +10,7 @@
 //! `tests` check every frame parses as the [`crate::protocol::ClientMessage`] the room reads.
 
 use super::Payload;
+use crate::number_text::decimal;
 use crate::protocol::{ErrorCode, QueryId, RequestId, StateVersion};
 
 /// A frame the client sends.
@@ -50,7 +51,7 @@ impl Frame {
                 out.push_str(r#"{"type":"connect","sessionId":"#);
                 push_string(&mut out, session_id);
                 out.push_str(r#","protocolVersion":"#);
-                out.push_str(&crate::PROTOCOL_VERSION.to_string());
+                out.push_str(&decimal(u64::from(crate::PROTOCOL_VERSION)));
                 if let Some(hash) = schema_hash {
                     out.push_str(r#","schemaHash":"#);
                     push_string(&mut out, hash);
@@ -65,7 +66,7 @@ impl Frame {
             }
             Frame::Subscribe { query_id, udf_path, args, result_hash } => {
                 out.push_str(r#"{"type":"subscribe","queryId":"#);
-                out.push_str(&query_id.to_string());
+                out.push_str(&decimal(u64::from(*query_id)));
                 push_call(&mut out, udf_path, args);
                 if let Some(hash) = result_hash {
                     out.push_str(r#","resultHash":"#);
@@ -74,11 +75,11 @@ impl Frame {
             }
             Frame::Unsubscribe { query_id } => {
                 out.push_str(r#"{"type":"unsubscribe","queryId":"#);
-                out.push_str(&query_id.to_string());
+                out.push_str(&decimal(u64::from(*query_id)));
             }
             Frame::Mutation { request_id, udf_path, args } => {
                 out.push_str(r#"{"type":"mutation","requestId":"#);
-                out.push_str(&request_id.to_string());
+                out.push_str(&decimal(u64::from(*request_id)));
                 push_call(&mut out, udf_path, args);
             }
         }
@@ -133,7 +134,7 @@ impl Outbox {
         let mut out = String::from(r#"{"sessionId":"#);
         push_string(&mut out, &self.session_id);
         out.push_str(r#","nextRequestId":"#);
-        out.push_str(&self.next_request_id.to_string());
+        out.push_str(&decimal(u64::from(self.next_request_id)));
         out.push_str(r#","pending":["#);
         for (i, frame) in self.pending.iter().enumerate() {
             if i > 0 {
