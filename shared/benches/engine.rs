@@ -191,6 +191,51 @@ fn commits(c: &mut Criterion) {
     group.finish();
 }
 
+/// An automatic optimistic update over a 1,000-row cached list (load the documents,
+/// reproduce the list, run the mutation, re-run the list) vs the room committing the same
+/// mutation.
+fn optimistic(c: &mut Criterion) {
+    use roomsync_shared::optimistic::{predict, CachedQuery};
+    let mut group = c.benchmark_group("optimistic");
+    let (room, mut env, writer, _) = room_with_user();
+    for i in 0..999 {
+        let frame = mutation_frame(
+            10 + i,
+            "users:ensure",
+            json!({"name": format!("K {i}"), "email": format!("k{i}@x"), "role": "member"}),
+        );
+        commit_ok(&room, &mut env, &writer, &frame);
+    }
+    let value = room.query_once("users:list", &json!({})).unwrap();
+    let cached = vec![CachedQuery { udf_path: "users:list".into(), args: json!({}), value }];
+    let schema = roomsync_shared::app::schema::schema();
+    let registry = roomsync_shared::app::functions::registry();
+    let admin = roomsync_shared::auth::Identity::trusted();
+    let mut n = 0u32;
+    group.bench_function("predict_users_ensure_over_1000_cached_rows", |b| {
+        b.iter(|| {
+            n += 1;
+            let args = json!({"name": "New", "email": format!("new{n}@x"), "role": "member"});
+            black_box(predict(schema, registry, Some(&admin), &cached, "users:ensure", &args, &mut env).unwrap())
+        })
+    });
+    group.bench_function("users_ensure_via_room_1000_users", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                mutation_frame(
+                    5000 + n,
+                    "users:ensure",
+                    json!({"name": "New", "email": format!("room{n}@x"), "role": "member"}),
+                )
+            },
+            |text| black_box(room.handle(RoomInput::Frame { conn: &writer, text: &text }, &mut env)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
 fn wire_size(c: &mut Criterion) {
     // Not a timing: the bytes a one-row change costs today (whole result re-sent).
     let docs: Vec<serde_json::Value> = (0..50)
@@ -208,5 +253,5 @@ fn wire_size(c: &mut Criterion) {
     c.bench_function("noop", |b| b.iter(|| black_box(full)));
 }
 
-criterion_group!(benches, invalidation, page_rerun, commits, fan_out, wire_size);
+criterion_group!(benches, invalidation, page_rerun, commits, fan_out, optimistic, wire_size);
 criterion_main!(benches);

@@ -67,6 +67,31 @@ impl MemorySql {
         self.tables.borrow().docs.len()
     }
 
+    /// Loads a stored document with its index rows and unique keys, as an insert would write
+    /// them, without going through statement text (predictions load every document a client
+    /// holds; this is their hot path). Search-index rows are not kept here. `false` when a
+    /// document with this id is already loaded (it is left as it is).
+    pub fn put_document(&self, table: &crate::schema::TableDef, doc: &crate::engine::Document) -> bool {
+        use crate::engine::store;
+        let mut t = self.tables.borrow_mut();
+        let key = (table.name.clone(), doc.id.as_str().to_string());
+        if t.docs.contains_key(&key) {
+            return false;
+        }
+        t.docs.insert(key, (doc.creation_time, store::encode_body(&doc.fields)));
+        for (name, fields) in store::indexes(table) {
+            let (index_key, _) = store::index_key(doc, &fields);
+            t.idx.insert((table.name.clone(), name, index_key), doc.id.as_str().to_string());
+        }
+        for unique in &table.uniques {
+            if let Some(unique_key) = store::unique_key(doc, unique) {
+                t.uniq
+                    .insert((table.name.clone(), store::unique_name(unique), unique_key), doc.id.as_str().to_string());
+            }
+        }
+        true
+    }
+
     /// An index range scan: `WHERE i.tbl = ? AND i.idx = ?` then `AND i.key >= ?`,
     /// `AND i.key > ?`, `AND i.key < ?` in any order, `ORDER BY i.key ASC|DESC LIMIT ?`.
     fn scan(&self, rest: &str, params: &[SqlValue]) -> Result<Vec<Row>, StorageError> {
@@ -122,13 +147,17 @@ impl MemorySql {
 
 impl Sql for MemorySql {
     fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StorageError> {
-        let statement = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Most statements are written on one line: compare them as they are.
+        let statement = match sql.contains(['\n', '\t']) || sql.contains("  ") {
+            true => std::borrow::Cow::Owned(sql.split_whitespace().collect::<Vec<_>>().join(" ")),
+            false => std::borrow::Cow::Borrowed(sql),
+        };
         if let Some(rest) = statement.strip_prefix(SCAN) {
             return self.scan(rest, params);
         }
         let mut t = self.tables.borrow_mut();
         let none = Ok(Vec::new());
-        match statement.as_str() {
+        match statement.as_ref() {
             "INSERT INTO _docs (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)" => {
                 t.docs.insert((text(params, 0)?, text(params, 1)?), (real(params, 2)?, text(params, 3)?));
                 none

@@ -26,7 +26,7 @@ use crate::engine::{store, FunctionKind, Registry, Tx};
 use crate::ids::{table_code, DocumentId};
 use crate::memory_sql::MemorySql;
 use crate::schema::{Schema, TableDef};
-use crate::storage::{Sql, SqlValue};
+use crate::storage::Sql;
 use crate::value::Value;
 use crate::Environment;
 use serde_json::Value as Json;
@@ -135,18 +135,8 @@ fn load_document(
         return Ok(()); // not a document after all: skip it
     };
     let doc = store::Document { id: DocumentId::from_stored(id.to_string()), creation_time: created, fields: user };
-    let fail = |e: crate::storage::StorageError| e.to_string();
-    if store::load(store, &table.name, id).map_err(fail)?.is_some() {
-        return Ok(()); // already loaded from another result
-    }
-    store
-        .exec(
-            "INSERT INTO _docs (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)",
-            &[table.name.as_str().into(), id.into(), SqlValue::Real(created), store::encode_body(&doc.fields).into()],
-        )
-        .map_err(fail)?;
-    store::add_index_entries(store, table, &doc).map_err(fail)?;
-    store::add_unique_entries(store, table, &doc).map_err(fail)
+    store.put_document(table, &doc);
+    Ok(())
 }
 
 /// Equal as JSON values, numbers compared as numbers (a result that went through a
