@@ -160,6 +160,8 @@ export class Driver {
     this.url = url;
     this.state = "Disconnected";
     this.attempts = 0;
+    // When the next reconnect attempt is due (ms since the epoch), while one is scheduled.
+    this.nextRetryAt = null;
     this.closed = false;
     this.ws = null;
     // Bumped on every new socket: timers of older sockets find it changed and stop.
@@ -342,6 +344,7 @@ export class Driver {
   /** Opens a new socket (replacing any old one). */
   connect() {
     if (this.closed) return;
+    this.nextRetryAt = null;
     this.generation++;
     this.setState(this.attempts === 0 ? "Connecting" : "Reconnecting");
     let ws;
@@ -457,6 +460,7 @@ export class Driver {
     const { reason, retryAfterMs } = this.lastClose;
     this.lastClose = { reason: "lost", retryAfterMs: 0 };
     const delay = this.core.nextDelay(attempt, Math.random(), reason, retryAfterMs);
+    this.nextRetryAt = Date.now() + delay;
     const generation = this.generation;
     // Skipped when something else (a wake event) connected meanwhile.
     setTimeout(() => {
@@ -705,6 +709,7 @@ export class Driver {
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.nextRetryAt = null;
     this.detach();
     this.optimistic = [];
     this.overlays.clear();
@@ -725,6 +730,7 @@ export class Driver {
       sessionId: core.sessionId,
       state: this.state,
       reconnectAttempts: this.attempts,
+      nextRetryAt: this.nextRetryAt,
       version: core.version(),
       subscriptions: core.queryInfos().map((q) => {
         const timing = this.timings.get(q.queryId);

@@ -81,6 +81,8 @@ export interface DebugInfo {
   sessionId: string;
   state: ConnectionState;
   reconnectAttempts: number;
+  /** When the next reconnect attempt is due (ms since the epoch), or null. */
+  nextRetryAt: number | null;
   version: { querySet: number; identity: number; ts: string };
   subscriptions: Array<{
     queryId: number; udfPath: string; args: unknown; listeners: number;
@@ -134,6 +136,8 @@ extern "C" {
     fn reconnect_attempts(this: &Driver) -> u32;
     #[wasm_bindgen(method, getter, js_name = pendingMutations)]
     fn pending_mutations(this: &Driver) -> u32;
+    #[wasm_bindgen(method, getter, js_name = nextRetryAt)]
+    fn next_retry_at(this: &Driver) -> Option<f64>;
     #[wasm_bindgen(method)]
     fn debug(this: &Driver) -> JsValue;
     #[wasm_bindgen(method, catch, js_name = onPendingMutationsChange)]
@@ -254,6 +258,13 @@ impl SyncClient {
     #[wasm_bindgen(getter, js_name = reconnectAttempts)]
     pub fn reconnect_attempts(&self) -> u32 {
         self.driver.reconnect_attempts()
+    }
+
+    /// When the next reconnect attempt is due (ms since the epoch) while the client waits to
+    /// reconnect, else `undefined` (for a "retrying in 4 s" message).
+    #[wasm_bindgen(getter, js_name = nextRetryAt)]
+    pub fn next_retry_at(&self) -> Option<f64> {
+        self.driver.next_retry_at()
     }
 
     /// Mutations sent or queued that have no answer yet ("all changes saved" when 0).

@@ -192,6 +192,23 @@ async fn state_listeners_see_the_lifecycle() {
 }
 
 #[wasm_bindgen_test]
+async fn an_unreachable_server_is_retried_with_backoff_and_the_next_attempt_is_shown() {
+    // Port 9 (discard) on loopback: nothing listens, every attempt fails at once.
+    let o = Object::new();
+    Reflect::set(&o, &"room".into(), &"nowhere".into()).unwrap();
+    let client = SyncClient::new("ws://127.0.0.1:9", Some(o.unchecked_into())).unwrap();
+    wait_until("two failed attempts", || client.reconnect_attempts() >= 2).await;
+    assert_eq!(client.connection_state().as_string().as_deref(), Some("Reconnecting"));
+    let due = client.next_retry_at().expect("a retry is scheduled");
+    let now = js_sys::Date::now();
+    assert!(due >= now - 50.0 && due <= now + 30_000.0, "next retry at {due}, now {now}");
+    let debug = client.debug();
+    assert_eq!(Reflect::get(&debug, &"nextRetryAt".into()).unwrap().as_f64(), Some(due));
+    client.close();
+    assert_eq!(client.next_retry_at(), None);
+}
+
+#[wasm_bindgen_test]
 async fn a_client_built_for_another_schema_stops_instead_of_retrying() {
     let o = Object::new();
     Reflect::set(&o, &"room".into(), &unique_room("wasm-schema").into()).unwrap();
