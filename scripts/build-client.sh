@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Builds the browser packages, size-optimized (ES module + .wasm + .d.ts each):
-#   client-wasm/pkg/            the sync client (roomsync_client)
+#   client-wasm/pkg/            the sync client (entry index.js; WASM built with a pinned nightly)
 #   client-wasm/optimistic/pkg/ the opt-in predictor for automatic optimistic updates
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$PATH"
 cd "$root"
-cargo build --quiet --release --target wasm32-unknown-unknown -p roomsync-client
 # The predictor runs the engine on every optimistic replay: built for speed, not size.
 cargo build --quiet --profile predictor --target wasm32-unknown-unknown -p roomsync-optimistic
-client_wasm="target/wasm32-unknown-unknown/release/roomsync_client.wasm"
-# Opt-in smallest client (BENCHMARKS.md): std rebuilt by a pinned nightly so that a panic traps
-# at once, without the formatting machinery and messages panics otherwise carry (-8 KB
-# gzipped). Needs `rustup toolchain install <nightly> --profile minimal -c rust-src`.
-if [ -n "${ROOMSYNC_CLIENT_NIGHTLY:-}" ]; then
+# The client ships built by the pinned nightly that scripts/install.sh installs: std rebuilt so
+# that a panic traps at once, without the formatting machinery and messages panics otherwise
+# carry (8 KB gzipped off a 43 KB client, BENCHMARKS.md). Clippy and the wasm-bindgen tests
+# build the same code with stable; ROOMSYNC_CLIENT_STABLE=1 ships the stable build.
+if [ -n "${ROOMSYNC_CLIENT_STABLE:-}" ]; then
+  cargo build --quiet --release --target wasm32-unknown-unknown -p roomsync-client
+  client_wasm="target/wasm32-unknown-unknown/release/roomsync_client.wasm"
+else
   CARGO_TARGET_DIR="$root/target/size" \
     RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none" \
-    cargo "+$ROOMSYNC_CLIENT_NIGHTLY" build --quiet --release --target wasm32-unknown-unknown \
-    -p roomsync-client -Zbuild-std=std,panic_abort
+    cargo "+${ROOMSYNC_CLIENT_NIGHTLY:-nightly-2026-05-19}" build --quiet --release \
+    --target wasm32-unknown-unknown -p roomsync-client -Zbuild-std=std,panic_abort
   client_wasm="target/size/wasm32-unknown-unknown/release/roomsync_client.wasm"
 fi
 
@@ -30,13 +32,19 @@ package() {
   "$root/node_modules/.bin/wasm-opt" "$level" --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
+  # The sync client's entry is hand-written (client-wasm/js/): SyncClient is its JS driver.
+  local main="$name"
+  if [ -f "$root/client-wasm/js/index.js" ] && [ "$name" = roomsync_client ]; then
+    cp "$root/client-wasm/js/index.js" "$root/client-wasm/js/index.d.ts" "$out/"
+    main=index
+  fi
   cat > "$out/package.json" <<JSON
 {
   "name": "$npm",
   "version": "0.1.0",
   "type": "module",
-  "main": "$name.js",
-  "types": "$name.d.ts",
+  "main": "$main.js",
+  "types": "$main.d.ts",
   "sideEffects": false
 }
 JSON

@@ -5,6 +5,8 @@
 #
 # What it installs:
 #   - Rust target wasm32-unknown-unknown                      (rustup)
+#   - Rust nightly-2026-05-19 with rust-src, for the browser client's size build (rustup;
+#     pinned: it rebuilds std so that panics trap without formatting machinery)
 #   - wasm-bindgen-cli  = the wasm-bindgen version in Cargo.lock (cargo install)
 #   - worker-build 0.8.7 (same minor as the `worker` crate)    (cargo install)
 #   - chromium + chromium-driver, when absent                  (apt-get)
@@ -29,6 +31,14 @@ done
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding Rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
+fi
+
+# The client's build (scripts/build-client.sh) rebuilds std with this pinned nightly; it is
+# not used for anything else. ROOMSYNC_CLIENT_STABLE=1 skips it (a larger client, stable only).
+CLIENT_NIGHTLY="${ROOMSYNC_CLIENT_NIGHTLY:-nightly-2026-05-19}"
+if [ -z "${ROOMSYNC_CLIENT_STABLE:-}" ] && ! rustup component list --toolchain "$CLIENT_NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
+  say "installing Rust $CLIENT_NIGHTLY with rust-src (about 20 s, once; for the client's size build)"
+  rustup toolchain install "$CLIENT_NIGHTLY" --profile minimal --component rust-src
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then

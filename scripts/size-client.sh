@@ -8,7 +8,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pkg="$root/client-wasm/pkg"
 wasm=$(gzip -9 -c "$pkg/roomsync_client_bg.wasm" | wc -c)
-glue=$("$root/node_modules/.bin/esbuild" "$pkg/roomsync_client.js" --bundle --minify --format=esm \
+glue=$("$root/node_modules/.bin/esbuild" "$pkg/index.js" --bundle --minify --format=esm \
   --log-level=error | gzip -9 | wc -c)
 total=$((wasm + glue))
 kb() { awk -v b="$1" 'BEGIN { printf "%.1f KB", b / 1000 }'; }

@@ -201,6 +201,9 @@ export class Driver {
   get pendingMutations() {
     return this.core.pendingCount;
   }
+  get hasPendingWrites() {
+    return this.core.pendingCount > 0;
+  }
 
   // ---- Authentication
 

@@ -2,12 +2,14 @@
 //!
 //! Two halves: [`core::Core`] — the shared sans-IO client core with the backoff and heartbeat
 //! rules, compiled to WASM: every decision — and `driver.js`, the browser glue that moves
-//! frames, timers and callbacks (WebSocket, `setTimeout`, IndexedDB, listeners). `SyncClient`
-//! validates what it is given (URL, options) and hands the calls to the driver.
+//! frames, timers and callbacks (WebSocket, `setTimeout`, IndexedDB, listeners). The package's
+//! entry (`js/index.js`) makes `new SyncClient(url, options)` call [`connect`], which validates
+//! the URL and options here and returns the started driver: the object applications use.
 //!
 //! The glue is JavaScript because it is glue: as Rust behind wasm-bindgen it was half of the
-//! client's WASM. Results never enter WASM memory either: frames are parsed by the browser's
-//! `JSON.parse` and the core works on the JS values ([`wire`]).
+//! client's WASM, and forwarding each method from a Rust class to it cost as much again.
+//! Results never enter WASM memory either: frames are parsed by the browser's `JSON.parse` and
+//! the core works on the JS values ([`wire`]).
 
 mod core;
 mod errors;
@@ -27,6 +29,48 @@ use wasm_bindgen::prelude::*;
 const TS_TYPES: &'static str = r#"
 /** The connection lifecycle. */
 export type ConnectionState = "Disconnected" | "Connecting" | "Connected" | "Reconnecting";
+
+/** A live connection to one Roomsync room. Exported by the package's entry (`index.js`). */
+export declare class SyncClient {
+  /** Validates `url` and starts connecting. Throws a `SyncError` naming the problem
+   *  (`INVALID_URL`, `UNSUPPORTED_SCHEME`, `MISSING_HOST`, `BAD_PATH`, `MISSING_ROOM`, …). */
+  constructor(url: string, options?: SyncClientOptions);
+  /** For optional realtime: `undefined` instead of throwing when `url` is missing or invalid
+   *  (one console message says why). */
+  static tryNew(url?: string | null, options?: SyncClientOptions): SyncClient | undefined;
+  /** The room's WebSocket URL this client connects to. */
+  readonly url: string;
+  readonly connectionState: ConnectionState;
+  /** Reconnect attempts since the last successful connection. */
+  readonly reconnectAttempts: number;
+  /** When the next reconnect attempt is due (ms since the epoch) while waiting, else null. */
+  readonly nextRetryAt: number | null;
+  /** Mutations sent or queued that have no answer yet ("all changes saved" when 0). */
+  readonly pendingMutations: number;
+  readonly hasPendingWrites: boolean;
+  /** What devtools show (queries, the last 200 frames, connection history, outbox). */
+  debug(): DebugInfo;
+  /** Called with the number of unanswered mutations whenever it changes; returns an unsubscribe function. */
+  onPendingMutationsChange(callback: (pendingMutations: number) => void): () => void;
+  /** Called with the new state on every change; returns an unsubscribe function. */
+  onConnectionStateChange(callback: (state: ConnectionState) => void): () => void;
+  /** Subscribes to a query. `onUpdate(result, {stale})` gets every new result (first the
+   *  current one); results are shared and deep-frozen (copy before sorting in place).
+   *  `onError` gets a `SyncError` if the query fails. Returns an unsubscribe function. */
+  subscribe(udfPath: string, args: unknown, onUpdate: (result: any, meta: { stale: boolean }) => void, onError?: (error: SyncError) => void): () => void;
+  /** Runs a mutation; resolves once this client's results show the write (read-your-writes),
+   *  rejects with a `SyncError`. `options.optimisticUpdate` shows the write at once. */
+  mutation(udfPath: string, args: unknown, options?: MutationOptions): Promise<any>;
+  /** Signs in: `fetchToken` now, a minute before expiry, and (forced) when the room refuses
+   *  a token. Nothing is sent until the first token arrives. */
+  setAuth(fetchToken: FetchToken, onChange?: (isAuthenticated: boolean) => void): void;
+  /** Signs out (queries re-run signed out). */
+  clearAuth(): void;
+  /** Drops the socket and reconnects now (results stay, flagged stale until confirmed). */
+  reconnect(): void;
+  /** Closes for good: pending mutations reject with `CLIENT_CLOSED`, callbacks are released. */
+  close(): void;
+}
 
 /** Options for `new SyncClient(url, options)`. */
 export interface SyncClientOptions {
@@ -96,79 +140,12 @@ export interface DebugInfo {
 }
 "#;
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(typescript_type = "SyncClientOptions")]
-    pub type SyncClientOptions;
-    #[wasm_bindgen(typescript_type = "ConnectionState")]
-    pub type ConnectionStateJs;
-    #[wasm_bindgen(typescript_type = "(result: any, meta: { stale: boolean }) => void")]
-    pub type OnUpdate;
-    #[wasm_bindgen(typescript_type = "(error: SyncError) => void")]
-    pub type OnError;
-    #[wasm_bindgen(typescript_type = "(state: ConnectionState) => void")]
-    pub type OnStateChange;
-    #[wasm_bindgen(typescript_type = "() => void")]
-    pub type Unsubscribe;
-    #[wasm_bindgen(typescript_type = "Promise<any>")]
-    pub type MutationPromise;
-    #[wasm_bindgen(typescript_type = "(pendingMutations: number) => void")]
-    pub type OnPendingChange;
-    #[wasm_bindgen(typescript_type = "MutationOptions")]
-    pub type MutationOptions;
-    #[wasm_bindgen(typescript_type = "DebugInfo")]
-    pub type DebugInfo;
-    #[wasm_bindgen(typescript_type = "FetchToken")]
-    pub type FetchToken;
-    #[wasm_bindgen(typescript_type = "(isAuthenticated: boolean) => void")]
-    pub type OnAuthChange;
-}
-
 #[wasm_bindgen(module = "/src/driver.js")]
 extern "C" {
-    /// The browser glue (see `driver.js`).
+    /// The browser glue (see `driver.js`): what `new SyncClient(…)` returns.
     type Driver;
     #[wasm_bindgen(constructor)]
     fn new(core: Core, url: &str, persist_outbox: bool) -> Driver;
-    #[wasm_bindgen(method, getter, js_name = connectionState)]
-    fn connection_state(this: &Driver) -> JsValue;
-    #[wasm_bindgen(method, getter, js_name = reconnectAttempts)]
-    fn reconnect_attempts(this: &Driver) -> u32;
-    #[wasm_bindgen(method, getter, js_name = pendingMutations)]
-    fn pending_mutations(this: &Driver) -> u32;
-    #[wasm_bindgen(method, getter, js_name = nextRetryAt)]
-    fn next_retry_at(this: &Driver) -> Option<f64>;
-    #[wasm_bindgen(method)]
-    fn debug(this: &Driver) -> JsValue;
-    #[wasm_bindgen(method, catch, js_name = onPendingMutationsChange)]
-    fn on_pending_mutations_change(this: &Driver, callback: JsValue) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = onConnectionStateChange)]
-    fn on_connection_state_change(this: &Driver, callback: JsValue) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch)]
-    fn subscribe(
-        this: &Driver,
-        udf_path: &str,
-        args: JsValue,
-        on_update: JsValue,
-        on_error: JsValue,
-    ) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch)]
-    fn mutation(this: &Driver, udf_path: &str, args: JsValue, options: JsValue) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = setAuth)]
-    fn set_auth(this: &Driver, fetch_token: JsValue, on_change: JsValue) -> Result<(), JsValue>;
-    #[wasm_bindgen(method, js_name = clearAuth)]
-    fn clear_auth(this: &Driver);
-    #[wasm_bindgen(method)]
-    fn reconnect(this: &Driver);
-    #[wasm_bindgen(method)]
-    fn close(this: &Driver);
-}
-
-/// A live connection to one Roomsync room.
-#[wasm_bindgen]
-pub struct SyncClient {
-    url: String,
-    driver: Driver,
 }
 
 /// A string option, if given; `code` names the error when it is not a string.
@@ -201,165 +178,35 @@ fn random_u128() -> u128 {
     })
 }
 
-#[wasm_bindgen]
-impl SyncClient {
-    /// Validates `url` and starts connecting. Throws a `SyncError` naming the problem
-    /// (`INVALID_URL`, `UNSUPPORTED_SCHEME`, `MISSING_HOST`, `BAD_PATH`, `MISSING_ROOM`, …).
-    #[wasm_bindgen(constructor)]
-    pub fn new(url: &str, options: Option<SyncClientOptions>) -> Result<SyncClient, JsValue> {
-        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        let room = string_option(&options, "room", "INVALID_ROOM")?;
-        let schema_hash = string_option(&options, "schemaHash", "INVALID_ARGS")?;
-        let persist = match (options.is_object()).then(|| js_sys::Reflect::get(&options, &"offlineOutbox".into())) {
-            Some(Ok(value)) if !value.is_undefined() => {
-                value.as_bool().ok_or_else(|| js_error("INVALID_ARGS", "options.offlineOutbox must be a boolean"))?
-            }
-            _ => true,
-        };
-        let url =
-            roomsync_shared::endpoint::sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.message()))?;
-        let session_id = roomsync_shared::ids::encode_base32(random_u128());
-        let driver = Driver::new(Core::new(session_id, schema_hash), &url, persist);
-        Ok(SyncClient { url, driver })
-    }
-
-    /// For optional realtime: returns `null` instead of throwing when `url` is missing or
-    /// invalid, and logs one console warning explaining why.
-    #[wasm_bindgen(js_name = tryNew)]
-    pub fn try_new(url: Option<String>, options: Option<SyncClientOptions>) -> Option<SyncClient> {
-        let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
-            web_sys::console::info_1(&"roomsync: no sync URL configured; realtime updates are off".into());
-            return None;
-        };
-        match SyncClient::new(&url, options) {
-            Ok(client) => Some(client),
-            Err(e) => {
-                let message =
-                    js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
-                web_sys::console::warn_1(&["roomsync: realtime updates are off: ", &message].concat().into());
-                None
-            }
+/// `new SyncClient(url, options)` (the package's `index.js` calls this): validates the URL and
+/// options, then starts the driver over a new core. Throws a `SyncError` naming the problem.
+#[wasm_bindgen(skip_typescript)]
+pub fn connect(url: &str, options: JsValue) -> Result<JsValue, JsValue> {
+    let room = string_option(&options, "room", "INVALID_ROOM")?;
+    let schema_hash = string_option(&options, "schemaHash", "INVALID_ARGS")?;
+    let persist = match (options.is_object()).then(|| js_sys::Reflect::get(&options, &"offlineOutbox".into())) {
+        Some(Ok(value)) if !value.is_undefined() => {
+            value.as_bool().ok_or_else(|| js_error("INVALID_ARGS", "options.offlineOutbox must be a boolean"))?
         }
-    }
+        _ => true,
+    };
+    let url =
+        roomsync_shared::endpoint::sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.message()))?;
+    let session_id = roomsync_shared::ids::encode_base32(random_u128());
+    Ok(Driver::new(Core::new(session_id, schema_hash), &url, persist).into())
+}
 
-    /// The room's WebSocket URL this client connects to.
-    #[wasm_bindgen(getter)]
-    pub fn url(&self) -> String {
-        self.url.clone()
-    }
-
-    /// `Disconnected`, `Connecting`, `Connected` or `Reconnecting`.
-    #[wasm_bindgen(getter, js_name = connectionState)]
-    pub fn connection_state(&self) -> ConnectionStateJs {
-        self.driver.connection_state().unchecked_into()
-    }
-
-    /// Reconnect attempts since the last successful connection.
-    #[wasm_bindgen(getter, js_name = reconnectAttempts)]
-    pub fn reconnect_attempts(&self) -> u32 {
-        self.driver.reconnect_attempts()
-    }
-
-    /// When the next reconnect attempt is due (ms since the epoch) while the client waits to
-    /// reconnect, else `undefined` (for a "retrying in 4 s" message).
-    #[wasm_bindgen(getter, js_name = nextRetryAt)]
-    pub fn next_retry_at(&self) -> Option<f64> {
-        self.driver.next_retry_at()
-    }
-
-    /// Mutations sent or queued that have no answer yet ("all changes saved" when 0).
-    #[wasm_bindgen(getter, js_name = pendingMutations)]
-    pub fn pending_mutations(&self) -> u32 {
-        self.driver.pending_mutations()
-    }
-
-    /// Whether any mutation awaits its answer (for an "all changes saved" indicator).
-    #[wasm_bindgen(getter, js_name = hasPendingWrites)]
-    pub fn has_pending_writes(&self) -> bool {
-        self.driver.pending_mutations() > 0
-    }
-
-    /// What devtools show: `{url, sessionId, state, reconnectAttempts, version,
-    /// subscriptions: [{queryId, udfPath, args, listeners, state, stale, rows, resultHash,
-    /// firstResultMs, lastUpdateAt}], frames: [{direction, at, bytes, preview}] (the last 200),
-    /// connectionHistory: [{state, at}], outbox: [mutation frames]}`.
-    pub fn debug(&self) -> DebugInfo {
-        self.driver.debug().unchecked_into()
-    }
-
-    /// Calls `callback` with the number of unanswered mutations whenever it changes (an
-    /// "all changes saved" indicator); returns an unsubscribe function.
-    #[wasm_bindgen(js_name = onPendingMutationsChange)]
-    pub fn on_pending_mutations_change(&self, callback: OnPendingChange) -> Result<Unsubscribe, JsValue> {
-        Ok(self.driver.on_pending_mutations_change(callback.into())?.unchecked_into())
-    }
-
-    /// Calls `callback` with the new state on every change; returns an unsubscribe function.
-    #[wasm_bindgen(js_name = onConnectionStateChange)]
-    pub fn on_connection_state_change(&self, callback: OnStateChange) -> Result<Unsubscribe, JsValue> {
-        Ok(self.driver.on_connection_state_change(callback.into())?.unchecked_into())
-    }
-
-    /// Subscribes to a query. `onUpdate(result, {stale})` is called with every new result
-    /// (first with the current one), and again with `stale: true` when a reconnect leaves
-    /// the result unconfirmed and `stale: false` once the room confirms it; `onError` with a
-    /// `SyncError` if the query fails. Results are shared and deep-frozen (copy before
-    /// sorting in place). Returns a function that unsubscribes and releases both callbacks.
-    pub fn subscribe(
-        &self,
-        udf_path: &str,
-        args: JsValue,
-        on_update: OnUpdate,
-        on_error: Option<OnError>,
-    ) -> Result<Unsubscribe, JsValue> {
-        let on_error = on_error.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        Ok(self.driver.subscribe(udf_path, args, on_update.into(), on_error)?.unchecked_into())
-    }
-
-    /// Runs a mutation. Resolves with its result once the update it caused has been
-    /// applied to this client's subscriptions; rejects with a `SyncError`.
-    ///
-    /// `options.optimisticUpdate(localStore)` shows the write at once: it reads and edits
-    /// cached results with `localStore.getQuery(udfPath, args)` and
-    /// `localStore.setQuery(udfPath, args, value)`. It is re-applied on top of every new
-    /// result from the room until the room answers this mutation, then dropped (the room's
-    /// results already hold the write by then; on failure the guess simply disappears).
-    pub fn mutation(
-        &self,
-        udf_path: &str,
-        args: JsValue,
-        options: Option<MutationOptions>,
-    ) -> Result<MutationPromise, JsValue> {
-        let options = options.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        Ok(self.driver.mutation(udf_path, args, options)?.unchecked_into())
-    }
-
-    /// Signs in: `fetchToken` is called now, again a minute before the token expires, and
-    /// (with `forceRefresh: true`) when the room refuses it. Until the first token arrives
-    /// nothing is sent, so no query runs signed out. Live subscriptions stay across sign-in,
-    /// refresh and sign-out; the room re-runs them under the new identity. `onChange` hears
-    /// whether the room accepted the identity.
-    #[wasm_bindgen(js_name = setAuth)]
-    pub fn set_auth(&self, fetch_token: FetchToken, on_change: Option<OnAuthChange>) -> Result<(), JsValue> {
-        let on_change = on_change.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-        self.driver.set_auth(fetch_token.into(), on_change)
-    }
-
-    /// Signs out (queries re-run signed out; only public functions answer).
-    #[wasm_bindgen(js_name = clearAuth)]
-    pub fn clear_auth(&self) {
-        self.driver.clear_auth();
-    }
-
-    /// Drops the socket and reconnects now: results stay (flagged stale until the room
-    /// confirms them by hash), unanswered mutations are re-sent exactly once.
-    pub fn reconnect(&self) {
-        self.driver.reconnect();
-    }
-
-    /// Closes the connection for good: pending mutations reject with `CLIENT_CLOSED`, all
-    /// callbacks are released, no reconnect follows.
-    pub fn close(&self) {
-        self.driver.close();
-    }
+/// `SyncClient.tryNew(url, options)`, for optional realtime: `undefined` instead of throwing
+/// when `url` is missing or invalid, with one console message saying why.
+#[wasm_bindgen(js_name = tryConnect, skip_typescript)]
+pub fn try_connect(url: Option<String>, options: JsValue) -> JsValue {
+    let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+        web_sys::console::info_1(&"roomsync: no sync URL configured; realtime updates are off".into());
+        return JsValue::UNDEFINED;
+    };
+    connect(&url, options).unwrap_or_else(|e| {
+        let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+        web_sys::console::warn_1(&["roomsync: realtime updates are off: ", &message].concat().into());
+        JsValue::UNDEFINED
+    })
 }

@@ -5,7 +5,6 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
-use roomsync_client::SyncClient;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -14,6 +13,55 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen]
+extern "C" {
+    /// The client as an application sees it: what `new SyncClient(url, options)` returns
+    /// (the package's entry calls `roomsync_client::connect`, as `SyncClient::new` does here).
+    type SyncClient;
+    #[wasm_bindgen(method, getter, js_name = connectionState)]
+    fn connection_state(this: &SyncClient) -> JsValue;
+    #[wasm_bindgen(method, getter, js_name = reconnectAttempts)]
+    fn reconnect_attempts(this: &SyncClient) -> u32;
+    #[wasm_bindgen(method, getter, js_name = pendingMutations)]
+    fn pending_mutations(this: &SyncClient) -> u32;
+    #[wasm_bindgen(method, getter, js_name = hasPendingWrites)]
+    fn has_pending_writes(this: &SyncClient) -> bool;
+    #[wasm_bindgen(method, getter, js_name = nextRetryAt)]
+    fn next_retry_at(this: &SyncClient) -> Option<f64>;
+    #[wasm_bindgen(method)]
+    fn debug(this: &SyncClient) -> JsValue;
+    #[wasm_bindgen(method, catch, js_name = onConnectionStateChange)]
+    fn on_connection_state_change(this: &SyncClient, callback: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn subscribe(
+        this: &SyncClient,
+        udf_path: &str,
+        args: JsValue,
+        on_update: JsValue,
+        on_error: Option<JsValue>,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn mutation(this: &SyncClient, udf_path: &str, args: JsValue, options: Option<JsValue>)
+        -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = setAuth)]
+    fn set_auth(this: &SyncClient, fetch_token: JsValue, on_change: Option<JsValue>) -> Result<(), JsValue>;
+    #[wasm_bindgen(method)]
+    fn reconnect(this: &SyncClient);
+    #[wasm_bindgen(method)]
+    fn close(this: &SyncClient);
+}
+
+impl SyncClient {
+    fn new(url: &str, options: Option<JsValue>) -> Result<SyncClient, JsValue> {
+        roomsync_client::connect(url, options.unwrap_or(JsValue::UNDEFINED)).map(JsCast::unchecked_into)
+    }
+
+    fn try_new(url: Option<String>, options: Option<JsValue>) -> Option<SyncClient> {
+        let client = roomsync_client::try_connect(url, options.unwrap_or(JsValue::UNDEFINED));
+        (!client.is_undefined()).then(|| client.unchecked_into())
+    }
+}
 
 /// How long a test waits for something to happen over the network.
 const WAIT_MS: u32 = 15_000;
@@ -87,7 +135,7 @@ fn watch_tasks(client: &SyncClient) -> (Rc<RefCell<Vec<Array>>>, JsValue) {
         client.subscribe("tasks:list", JsValue::UNDEFINED, on_update.as_ref().clone().unchecked_into(), None).unwrap();
     // The test owns the closure for its whole run.
     on_update.forget();
-    (seen, unsubscribe.into())
+    (seen, unsubscribe)
 }
 
 /// The demo user's id (created on first use), for `created_by`.

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import type { DebugInfo } from "../../../client-wasm/pkg/roomsync_client.js";
+import type { DebugInfo } from "../../../client-wasm/pkg/index.js";
 import { useSyncContext } from "./provider";
 
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useSyncExternalStore } from "react";
-import type { ConnectionState, OptimisticLocalStore, SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
+import type { ConnectionState, OptimisticLocalStore, SyncClient } from "../../../client-wasm/pkg/index.js";
 import { useSyncContext } from "./provider";
 import { automaticUpdate, loadedPredictor } from "./optimistic";
 import { decodeValue, encodeValue } from "./values";

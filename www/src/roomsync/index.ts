@@ -18,7 +18,7 @@ export {
   type PaginationStatus,
   type UsePaginatedQueryResult,
 } from "./paginated";
-export type { ConnectionState, DebugInfo, FetchToken, SyncError } from "../../../client-wasm/pkg/roomsync_client.js";
+export type { ConnectionState, DebugInfo, FetchToken, SyncError } from "../../../client-wasm/pkg/index.js";
 export { Devtools } from "./Devtools";
 export { roomsyncQuery, connectTanstack, useRoomsyncTanstack, type RoomsyncQueryKey } from "./tanstack";
 export { decodeValue, encodeValue, type JsonValue } from "./values";

@@ -3,7 +3,7 @@
 // at once (an insert at its place in index order, a patch in every row copy, a delete gone).
 // The predictor is a second WASM bundle (the engine, the schema and every function), loaded
 // lazily and only by apps that ask for it: the sync client itself stays small.
-import type { OptimisticLocalStore } from "../../../client-wasm/pkg/roomsync_client.js";
+import type { OptimisticLocalStore } from "../../../client-wasm/pkg/index.js";
 import type * as Optimistic from "../../../client-wasm/optimistic/pkg/roomsync_optimistic.js";
 import { wasmLoader } from "./loader";
 

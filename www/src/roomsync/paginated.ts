@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
+import type { SyncClient } from "../../../client-wasm/pkg/index.js";
 import { useSyncContext } from "./provider";
 import { useQueryState } from "./hooks";
 import { decodeValue, encodeValue } from "./values";

@@ -1,5 +1,5 @@
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from "react";
-import type { FetchToken, SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
+import type { FetchToken, SyncClient } from "../../../client-wasm/pkg/index.js";
 import { loadClient } from "./loader";
 import { automaticUpdate, loadPredictor } from "./optimistic";
 

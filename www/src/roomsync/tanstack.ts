@@ -4,7 +4,7 @@
 // refetching, no polling), and `staleTime: Infinity` keeps TanStack from refetching on its own.
 import { useEffect, useMemo } from "react";
 import type { Query, QueryClient, QueryFunctionContext } from "@tanstack/react-query";
-import type { SyncClient } from "../../../client-wasm/pkg/roomsync_client.js";
+import type { SyncClient } from "../../../client-wasm/pkg/index.js";
 import { useSyncContext } from "./provider";
 import { decodeValue, encodeValue } from "./values";
 
