@@ -8,16 +8,15 @@
 
 use crate::wire::{self, object, Js};
 use js_sys::Array;
-use roomsync_shared::backoff::{Backoff, CloseReason};
 use roomsync_shared::client::{ClientCore, ClientError, ClientEvent, Frame};
 use roomsync_shared::heartbeat::{Heartbeat, HeartbeatAction};
-use std::time::Duration;
+use roomsync_shared::lifecycle::Lifecycle;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 pub struct Core {
     core: ClientCore<Js>,
-    backoff: Backoff,
+    lifecycle: Lifecycle,
     heartbeat: Option<Heartbeat>,
     /// Frames produced since the last `take_frames`, in order.
     out: Vec<Frame>,
@@ -69,8 +68,19 @@ fn event_object(event: ClientEvent<Js>) -> JsValue {
     }
 }
 
-fn events(list: Vec<ClientEvent<Js>>) -> Array {
-    list.into_iter().map(event_object).collect()
+impl Core {
+    /// The events as JS objects; a resync or an overloaded room also decides how soon the
+    /// next socket may open.
+    fn events(&mut self, list: Vec<ClientEvent<Js>>) -> Array {
+        for event in &list {
+            match event {
+                ClientEvent::ResyncRequired { .. } => self.lifecycle.closing_by_client(),
+                ClientEvent::Overloaded { retry_after_ms, .. } => self.lifecycle.overloaded(*retry_after_ms),
+                _ => {}
+            }
+        }
+        list.into_iter().map(event_object).collect()
+    }
 }
 
 #[wasm_bindgen]
@@ -79,7 +89,7 @@ impl Core {
     pub fn new(session_id: String, schema_hash: Option<String>) -> Core {
         Core {
             core: ClientCore::new(session_id).with_schema_hash(schema_hash),
-            backoff: Backoff::default(),
+            lifecycle: Lifecycle::default(),
             heartbeat: None,
             out: Vec::new(),
         }
@@ -144,20 +154,25 @@ impl Core {
         let frames = self.core.on_open();
         self.out.extend(frames);
         self.heartbeat = Some(Heartbeat::new(now_ms));
+        self.lifecycle.opened();
     }
 
     #[wasm_bindgen(js_name = onClose)]
     pub fn on_close(&mut self) -> Array {
         self.heartbeat = None;
         self.out.clear();
-        events(self.core.on_close())
+        let list = self.core.on_close();
+        self.events(list)
     }
 
-    /// Shuts down: every pending mutation fails with `CLIENT_CLOSED`.
+    /// Shuts down for good: no further attempts; every pending mutation fails with
+    /// `CLIENT_CLOSED`.
     pub fn close(&mut self) -> Array {
         self.heartbeat = None;
         self.out.clear();
-        events(self.core.close())
+        self.lifecycle.close();
+        let list = self.core.close();
+        self.events(list)
     }
 
     /// One parsed (and frozen) frame from the room; returns the events, then queues what the
@@ -171,7 +186,7 @@ impl Core {
             Err(reason) => vec![ClientEvent::ResyncRequired { reason }],
         };
         self.flush();
-        events(list)
+        self.events(list)
     }
 
     /// Any text arrived (a `pong` too): the socket is alive.
@@ -186,7 +201,10 @@ impl Core {
     pub fn tick(&mut self, now_ms: f64) -> String {
         match self.heartbeat.as_mut().map(|hb| hb.tick(now_ms)) {
             Some(HeartbeatAction::SendPing) => "ping".into(),
-            Some(HeartbeatAction::Dead) => "dead".into(),
+            Some(HeartbeatAction::Dead) => {
+                self.lifecycle.closing_by_client();
+                "dead".into()
+            }
             _ => String::new(),
         }
     }
@@ -196,18 +214,46 @@ impl Core {
         self.heartbeat.as_ref().map_or(-1.0, |hb| hb.next_tick_in(now_ms))
     }
 
-    /// Milliseconds before reconnect attempt `attempt` (0-based) after a socket ended for
-    /// `reason` (`"lost"`, `"client"` or `"overloaded"` with the room's hint).
-    #[wasm_bindgen(js_name = nextDelay)]
-    pub fn next_delay(&self, attempt: u32, random: f64, reason: &str, retry_after_ms: f64) -> f64 {
-        let reason = match reason {
-            "client" => CloseReason::ClosedByClient,
-            "overloaded" => {
-                CloseReason::Overloaded { retry_after: Duration::from_millis(retry_after_ms.max(0.0) as u64) }
-            }
-            _ => CloseReason::Lost,
-        };
-        self.backoff.next_delay(attempt, random, reason).as_millis() as f64
+    /// A socket is about to be opened; `false` once the client is closed.
+    pub fn connecting(&mut self) -> bool {
+        self.lifecycle.connecting()
+    }
+
+    /// The socket ended (or could not be opened) at `now_ms`: ms to wait before the next
+    /// attempt, or -1 when the client is closed.
+    pub fn ended(&mut self, now_ms: f64, random: f64) -> f64 {
+        self.lifecycle.ended(now_ms, random).unwrap_or(-1.0)
+    }
+
+    /// The browser came online or the tab became visible: connect now?
+    pub fn wake(&self, hidden: bool, has_socket: bool) -> bool {
+        self.lifecycle.wake(hidden, has_socket)
+    }
+
+    /// `reconnect()`: the next socket counts as a first attempt.
+    pub fn restart(&mut self) {
+        self.lifecycle.restart();
+    }
+
+    /// `Disconnected`, `Connecting`, `Connected` or `Reconnecting`.
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        self.lifecycle.state().as_str().into()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn attempts(&self) -> u32 {
+        self.lifecycle.attempts()
+    }
+
+    #[wasm_bindgen(getter, js_name = nextRetryAt)]
+    pub fn next_retry_at(&self) -> Option<f64> {
+        self.lifecycle.next_retry_at()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn closed(&self) -> bool {
+        self.lifecycle.is_closed()
     }
 
     /// The held result of a query: `{value}`, `{code, message}`, or undefined while it loads.

@@ -158,11 +158,9 @@ export class Driver {
   constructor(core, url, persistOutbox) {
     this.core = core;
     this.url = url;
+    // The lifecycle (state, attempts, next retry) is the core's; this is the state listeners
+    // were last told.
     this.state = "Disconnected";
-    this.attempts = 0;
-    // When the next reconnect attempt is due (ms since the epoch), while one is scheduled.
-    this.nextRetryAt = null;
-    this.closed = false;
     this.ws = null;
     // Bumped on every new socket: timers of older sockets find it changed and stop.
     this.generation = 0;
@@ -174,8 +172,6 @@ export class Driver {
     this.promises = new Map(); // requestId → {resolve, reject}
     this.stateListeners = new Set();
     this.pendingListeners = new Set();
-    // Why the last socket ended (decides the next delay).
-    this.lastClose = { reason: "lost", retryAfterMs: 0 };
     // Optimistic updates of unanswered mutations, in request order, and what they made of
     // the queries they touched (shown instead of the room's results).
     this.optimistic = [];
@@ -196,7 +192,13 @@ export class Driver {
     return this.state;
   }
   get reconnectAttempts() {
-    return this.attempts;
+    return this.core.attempts;
+  }
+  get nextRetryAt() {
+    return this.core.nextRetryAt ?? null;
+  }
+  get closed() {
+    return this.core.closed;
   }
   get pendingMutations() {
     return this.core.pendingCount;
@@ -327,7 +329,9 @@ export class Driver {
     return () => set.delete(entry);
   }
 
-  setState(state) {
+  /** Tells the listeners when the core's lifecycle state changed. */
+  syncState() {
+    const state = this.core.state;
     if (this.state === state) return;
     this.state = state;
     if (this.history.length === HISTORY) this.history.shift();
@@ -341,15 +345,14 @@ export class Driver {
    *  becomes visible again. */
   onWake() {
     const hidden = typeof document !== "undefined" && document.visibilityState === "hidden";
-    if (!hidden && this.state === "Reconnecting" && !this.ws) this.connect();
+    if (this.core.wake(hidden, this.ws !== null)) this.connect();
   }
 
   /** Opens a new socket (replacing any old one). */
   connect() {
-    if (this.closed) return;
-    this.nextRetryAt = null;
+    if (!this.core.connecting()) return;
     this.generation++;
-    this.setState(this.attempts === 0 ? "Connecting" : "Reconnecting");
+    this.syncState();
     let ws;
     try {
       ws = new WebSocket(this.url);
@@ -383,7 +386,6 @@ export class Driver {
       this.openWaiting = true;
       return;
     }
-    this.attempts = 0;
     this.core.onOpen(Date.now());
     this.sendFrames();
     // Results kept through the reconnect are now stale until the room confirms them.
@@ -392,7 +394,7 @@ export class Driver {
       if (this.overlays.has(queryId) || (held && held.code === undefined)) this.show(queryId);
     }
     this.scheduleHeartbeat(this.generation, 0);
-    this.setState("Connected");
+    this.syncState();
   }
 
   finishWaitingOpen() {
@@ -411,7 +413,6 @@ export class Driver {
       const action = this.core.tick(now);
       if (action === "dead") {
         console.warn("roomsync: no answer from the server for 5 s; reconnecting");
-        this.lastClose = { reason: "client", retryAfterMs: 0 };
         this.onClose();
         return;
       }
@@ -452,18 +453,14 @@ export class Driver {
     this.detach();
     this.generation++;
     this.dispatch(this.core.onClose());
-    if (this.closed) this.setState("Disconnected");
-    else this.scheduleReconnect();
+    this.scheduleReconnect();
   }
 
+  /** The socket ended: the core says how long to wait (nothing once closed). */
   scheduleReconnect() {
-    const attempt = this.attempts;
-    this.attempts = attempt + 1;
-    this.setState("Reconnecting");
-    const { reason, retryAfterMs } = this.lastClose;
-    this.lastClose = { reason: "lost", retryAfterMs: 0 };
-    const delay = this.core.nextDelay(attempt, Math.random(), reason, retryAfterMs);
-    this.nextRetryAt = Date.now() + delay;
+    const delay = this.core.ended(Date.now(), Math.random());
+    this.syncState();
+    if (delay < 0) return;
     const generation = this.generation;
     // Skipped when something else (a wake event) connected meanwhile.
     setTimeout(() => {
@@ -562,12 +559,11 @@ export class Driver {
           }, 1000 + 500 * Math.random());
           break;
         case "overloaded":
+          // The core waits at least the room's hint before the next attempt.
           console.warn(`roomsync: ${e.message}`);
-          this.lastClose = { reason: "overloaded", retryAfterMs: e.id };
           break;
         case "resync":
           console.warn(`roomsync: resyncing: ${e.message}`);
-          this.lastClose = { reason: "client", retryAfterMs: 0 };
           try {
             this.ws?.close(CLOSE_RESYNC, "resync");
           } catch (_) {}
@@ -705,21 +701,19 @@ export class Driver {
     if (this.closed) return;
     this.detach();
     this.dispatch(this.core.onClose());
-    this.attempts = 0;
+    this.core.restart();
     this.connect();
   }
 
   close() {
     if (this.closed) return;
-    this.closed = true;
-    this.nextRetryAt = null;
     this.detach();
     this.optimistic = [];
     this.overlays.clear();
     this.dispatch(this.core.close());
     this.subscribers.clear();
     this.timings.clear();
-    this.setState("Disconnected");
+    this.syncState();
     this.stateListeners.clear();
     this.pendingListeners.clear();
     if (typeof removeEventListener === "function") removeEventListener("online", this.wake);
@@ -732,7 +726,7 @@ export class Driver {
       url: this.url,
       sessionId: core.sessionId,
       state: this.state,
-      reconnectAttempts: this.attempts,
+      reconnectAttempts: this.reconnectAttempts,
       nextRetryAt: this.nextRetryAt,
       version: core.version(),
       subscriptions: core.queryInfos().map((q) => {

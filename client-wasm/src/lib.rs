@@ -35,9 +35,9 @@ export declare class SyncClient {
   /** Validates `url` and starts connecting. Throws a `SyncError` naming the problem
    *  (`INVALID_URL`, `UNSUPPORTED_SCHEME`, `MISSING_HOST`, `BAD_PATH`, `MISSING_ROOM`, …). */
   constructor(url: string, options?: SyncClientOptions);
-  /** For optional realtime: `undefined` instead of throwing when `url` is missing or invalid
-   *  (one console message says why). */
-  static tryNew(url?: string | null, options?: SyncClientOptions): SyncClient | undefined;
+  /** For optional realtime: `null` instead of throwing when `url` is missing or invalid (one
+   *  console message says why). */
+  static tryNew(url?: string | null, options?: SyncClientOptions): SyncClient | null;
   /** The room's WebSocket URL this client connects to. */
   readonly url: string;
   readonly connectionState: ConnectionState;
@@ -196,17 +196,17 @@ pub fn connect(url: &str, options: JsValue) -> Result<JsValue, JsValue> {
     Ok(Driver::new(Core::new(session_id, schema_hash), &url, persist).into())
 }
 
-/// `SyncClient.tryNew(url, options)`, for optional realtime: `undefined` instead of throwing
+/// `SyncClient.tryNew(url, options)`, for optional realtime: `null` instead of throwing
 /// when `url` is missing or invalid, with one console message saying why.
 #[wasm_bindgen(js_name = tryConnect, skip_typescript)]
 pub fn try_connect(url: Option<String>, options: JsValue) -> JsValue {
     let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
         web_sys::console::info_1(&"roomsync: no sync URL configured; realtime updates are off".into());
-        return JsValue::UNDEFINED;
+        return JsValue::NULL;
     };
     connect(&url, options).unwrap_or_else(|e| {
         let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
         web_sys::console::warn_1(&["roomsync: realtime updates are off: ", &message].concat().into());
-        JsValue::UNDEFINED
+        JsValue::NULL
     })
 }

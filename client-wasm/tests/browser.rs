@@ -59,7 +59,7 @@ impl SyncClient {
 
     fn try_new(url: Option<String>, options: Option<JsValue>) -> Option<SyncClient> {
         let client = roomsync_client::try_connect(url, options.unwrap_or(JsValue::UNDEFINED));
-        (!client.is_undefined()).then(|| client.unchecked_into())
+        (!client.is_null()).then(|| client.unchecked_into())
     }
 }
 

@@ -17,6 +17,7 @@ pub mod environment;
 pub mod heartbeat;
 pub mod ids;
 pub mod index_key;
+pub mod lifecycle;
 pub mod memory_sql;
 pub mod number_text;
 pub mod optimistic;
