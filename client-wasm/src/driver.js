@@ -154,6 +154,16 @@ function outboxSave(key, text) {
     .catch(() => {});
 }
 
+/** A held result's size as JSON text (devtools only: computed when asked). */
+function resultBytes(held) {
+  if (!held || held.code !== undefined) return 0;
+  try {
+    return JSON.stringify(held.value)?.length ?? 0;
+  } catch (_) {
+    return 0;
+  }
+}
+
 export class Driver {
   constructor(core, url, persistOutbox) {
     this.core = core;
@@ -486,7 +496,9 @@ export class Driver {
 
   recordFrame(direction, text) {
     if (this.frames.length === FRAME_RING) this.frames.shift();
-    this.frames.push({ direction, at: Date.now(), bytes: text.length, preview: text.slice(0, FRAME_PREVIEW) });
+    // Every frame starts with its type (both sides write `{"type":…` first).
+    const type = /^\{"type":"(\w+)"/.exec(text)?.[1] ?? (text === PING ? "ping" : "?");
+    this.frames.push({ direction, type, at: Date.now(), bytes: text.length, preview: text.slice(0, FRAME_PREVIEW) });
   }
 
   // ---- Events from the core
@@ -503,6 +515,7 @@ export class Driver {
             const now = Date.now();
             timing.firstResultMs ??= now - timing.subscribedAt;
             timing.lastUpdateAt = now;
+            timing.version = this.core.version().ts;
           }
           if (this.optimistic.length === 0 && this.overlays.size === 0) this.notify(e.id, e);
           else rebase.push(e.id);
@@ -742,6 +755,8 @@ export class Driver {
           resultHash: q.hash,
           firstResultMs: timing?.firstResultMs ?? null,
           lastUpdateAt: timing?.lastUpdateAt ?? null,
+          version: timing?.version ?? null,
+          bytes: resultBytes(core.cached(q.queryId)),
         };
       }),
       frames: this.frames.map((f) => ({ ...f })),

@@ -133,8 +133,13 @@ export interface DebugInfo {
     state: "loading" | "ready" | "error"; stale: boolean; rows: number; resultHash: string | null;
     /** Round trip from subscribing to the first result, in ms. */
     firstResultMs: number | null; lastUpdateAt: number | null;
+    /** The room's commit (`ts`) the client held when this result last changed. */
+    version: string | null;
+    /** The result's size as JSON text (0 while loading or failed). */
+    bytes: number;
   }>;
-  frames: Array<{ direction: "in" | "out"; at: number; bytes: number; preview: string }>;
+  /** `type` is the frame's kind (`transition`, `mutationResponse`, `subscribe`, …). */
+  frames: Array<{ direction: "in" | "out"; type: string; at: number; bytes: number; preview: string }>;
   connectionHistory: Array<{ state: ConnectionState; at: number }>;
   outbox: Array<{ type: "mutation"; requestId: number; udfPath: string; args: unknown }>;
 }

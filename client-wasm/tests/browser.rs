@@ -392,13 +392,13 @@ async fn identical_subscriptions_share_one_query_and_debug_shows_it() {
     assert_eq!(subs.length(), 1);
     assert_eq!(Reflect::get(&subs.get(0), &"listeners".into()).unwrap().as_f64(), Some(2.0));
     let frames: Array = Reflect::get(&debug, &"frames".into()).unwrap().unchecked_into();
-    let subscribes = frames
-        .iter()
-        .filter(|f| {
-            Reflect::get(f, &"preview".into()).unwrap().as_string().unwrap_or_default().contains("\"subscribe\"")
-        })
-        .count();
+    let field = |v: &JsValue, k: &str| Reflect::get(v, &k.into()).unwrap();
+    let subscribes = frames.iter().filter(|f| field(f, "type").as_string().as_deref() == Some("subscribe")).count();
     assert_eq!(subscribes, 1, "one subscribe frame for two listeners");
+    assert!(frames.iter().any(|f| field(&f, "type").as_string().as_deref() == Some("transition")));
+    // The result's commit and size: an empty list is "[]", 2 bytes.
+    assert_eq!(field(&subs.get(0), "bytes").as_f64(), Some(2.0));
+    assert!(field(&subs.get(0), "version").as_string().is_some_and(|ts| ts.parse::<u64>().is_ok()));
     // Dropping one listener keeps the query for the other.
     unsub_first.unchecked_ref::<Function>().call0(&JsValue::NULL).unwrap();
     let debug = a.debug();

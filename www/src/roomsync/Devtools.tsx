@@ -76,12 +76,15 @@ export function Devtools() {
               .reverse()
               .map((f, i) => (
                 <li key={i}>
-                  {time(f.at)} {f.direction === "out" ? "→" : "←"} {f.bytes} B <code>{f.preview.slice(0, 120)}</code>
+                  {time(f.at)} {f.direction === "out" ? "→" : "←"} {f.type} {f.bytes} B <code>{f.preview.slice(0, 120)}</code>
                 </li>
               ))}
           </ol>
           <h4>Connection</h4>
-          <p>{info.connectionHistory.map((h) => `${time(h.at)} ${h.state}`).join(" · ")}</p>
+          <p>
+            {info.connectionHistory.map((h) => `${time(h.at)} ${h.state}`).join(" · ")}
+            {info.nextRetryAt !== null && ` · next attempt at ${time(info.nextRetryAt)} (attempt ${info.reconnectAttempts + 1})`}
+          </p>
         </>
       )}
     </aside>
