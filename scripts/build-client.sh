@@ -23,19 +23,18 @@ else
   client_wasm="target/size/wasm32-unknown-unknown/release/roomsync_client.wasm"
 fi
 
-# package <wasm file> <out dir> <npm name> <wasm-opt level>
+# package <wasm file> <out dir> <npm name> <wasm-opt level> [hand-written entry dir]
 package() {
-  local name out="$2" npm="$3" level="$4"
+  local name out="$2" npm="$3" level="$4" entry="${5:-}"
   name="$(basename "$1" .wasm)"
   rm -rf "$out" # no stale snippets from earlier builds
   wasm-bindgen --target web --out-dir "$out" --out-name "$name" "$1"
   "$root/node_modules/.bin/wasm-opt" "$level" --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
-  # The sync client's entry is hand-written (client-wasm/js/): SyncClient is its JS driver.
   local main="$name"
-  if [ -f "$root/client-wasm/js/index.js" ] && [ "$name" = roomsync_client ]; then
-    cp "$root/client-wasm/js/index.js" "$root/client-wasm/js/index.d.ts" "$out/"
+  if [ -n "$entry" ]; then
+    cp "$entry/index.js" "$entry/index.d.ts" "$out/"
     main=index
   fi
   cat > "$out/package.json" <<JSON
@@ -53,6 +52,7 @@ JSON
   gz=$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)
   echo "${out#"$root"/}: ${name}_bg.wasm ${raw} B raw, ${gz} B gzip -9"
 }
-package "$client_wasm" "$root/client-wasm/pkg" roomsync-client -Oz
+# The client's entry is hand-written (client-wasm/js/): SyncClient is its JS driver.
+package "$client_wasm" "$root/client-wasm/pkg" roomsync-client -Oz "$root/client-wasm/js"
 package target/wasm32-unknown-unknown/predictor/roomsync_optimistic.wasm "$root/client-wasm/optimistic/pkg" \
   roomsync-optimistic -O3

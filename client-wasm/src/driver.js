@@ -174,11 +174,12 @@ export class Driver {
     this.ws = null;
     // Bumped on every new socket: timers of older sockets find it changed and stop.
     this.generation = 0;
-    this.subscribers = new Map(); // queryId → [{listener, onUpdate, onError}]
+    // queryId → {listeners: [{listener, onUpdate, onError}], subscribedAt, firstResultMs,
+    // lastUpdateAt, version} (the timings are for devtools).
+    this.queries = new Map();
     this.nextListener = 0;
     this.frames = [];
     this.history = [];
-    this.timings = new Map(); // queryId → {subscribedAt, firstResultMs, lastUpdateAt}
     this.promises = new Map(); // requestId → {resolve, reject}
     this.stateListeners = new Set();
     this.pendingListeners = new Set();
@@ -507,15 +508,16 @@ export class Driver {
     // With optimistic updates pending, new results are shown only after the updates are
     // re-applied on top of them (below), all at once.
     const rebase = [];
+    let ts; // the commit the results now held are at (read once per batch, for devtools)
     for (const e of events) {
       switch (e.type) {
         case "query": {
-          const timing = this.timings.get(e.id);
+          const timing = this.queries.get(e.id);
           if (timing) {
             const now = Date.now();
             timing.firstResultMs ??= now - timing.subscribedAt;
             timing.lastUpdateAt = now;
-            timing.version = this.core.version().ts;
+            timing.version = ts ??= this.core.version().ts;
           }
           if (this.optimistic.length === 0 && this.overlays.size === 0) this.notify(e.id, e);
           else rebase.push(e.id);
@@ -640,7 +642,7 @@ export class Driver {
 
   /** Calls every listener of a query with `{value}` or `{code, message}`. */
   notify(queryId, result) {
-    const list = [...(this.subscribers.get(queryId) ?? [])];
+    const list = [...(this.queries.get(queryId)?.listeners ?? [])];
     const meta = { stale: this.core.isStale(queryId) };
     for (const { onUpdate, onError } of list) {
       if (result.code === undefined) call(onUpdate, result.value, meta);
@@ -657,11 +659,13 @@ export class Driver {
     const queryId = this.core.subscribe(udfPath, text);
     const listener = ++this.nextListener;
     const cached = this.core.cached(queryId);
-    let list = this.subscribers.get(queryId);
-    if (!list) this.subscribers.set(queryId, (list = []));
+    let query = this.queries.get(queryId);
+    if (!query) {
+      query = { listeners: [], subscribedAt: Date.now(), firstResultMs: null, lastUpdateAt: null, version: null };
+      this.queries.set(queryId, query);
+    }
     const errors = typeof onError === "function" ? onError : null;
-    list.push({ listener, onUpdate, onError: errors });
-    if (!this.timings.has(queryId)) this.timings.set(queryId, { subscribedAt: Date.now(), firstResultMs: null, lastUpdateAt: null });
+    query.listeners.push({ listener, onUpdate, onError: errors });
     this.sendFrames();
     // A listener joining a query that already has a result gets it at once.
     if (cached && cached.code === undefined) call(onUpdate, cached.value, { stale: this.core.isStale(queryId) });
@@ -676,13 +680,12 @@ export class Driver {
   }
 
   unsubscribe(queryId, listener) {
-    const list = this.subscribers.get(queryId);
+    const list = this.queries.get(queryId)?.listeners;
     const at = list ? list.findIndex((s) => s.listener === listener) : -1;
     if (at < 0) return;
     list.splice(at, 1);
     if (list.length === 0) {
-      this.subscribers.delete(queryId);
-      this.timings.delete(queryId);
+      this.queries.delete(queryId);
     }
     this.core.unsubscribe(queryId);
     this.sendFrames();
@@ -724,8 +727,7 @@ export class Driver {
     this.optimistic = [];
     this.overlays.clear();
     this.dispatch(this.core.close());
-    this.subscribers.clear();
-    this.timings.clear();
+    this.queries.clear();
     this.syncState();
     this.stateListeners.clear();
     this.pendingListeners.clear();
@@ -743,7 +745,7 @@ export class Driver {
       nextRetryAt: this.nextRetryAt,
       version: core.version(),
       subscriptions: core.queryInfos().map((q) => {
-        const timing = this.timings.get(q.queryId);
+        const timing = this.queries.get(q.queryId);
         return {
           queryId: q.queryId,
           udfPath: q.udfPath,

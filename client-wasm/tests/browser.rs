@@ -148,6 +148,14 @@ async fn ensure_user(client: &SyncClient) -> JsValue {
     JsFuture::from(promise).await.expect("users:ensure resolves")
 }
 
+/// `tasks:create` arguments.
+fn task(title: &str, created_by: &JsValue) -> JsValue {
+    let args = Object::new();
+    Reflect::set(&args, &"title".into(), &title.into()).unwrap();
+    Reflect::set(&args, &"created_by".into(), created_by).unwrap();
+    args.into()
+}
+
 fn titles(list: &Array) -> Vec<String> {
     list.iter().map(|t| Reflect::get(&t, &"title".into()).unwrap().as_string().unwrap_or_default()).collect()
 }
@@ -191,10 +199,8 @@ async fn two_clients_see_each_others_writes() {
     .await;
     wait_until("initial results", || !seen_a.borrow().is_empty() && !seen_b.borrow().is_empty()).await;
 
-    let args = Object::new();
-    Reflect::set(&args, &"title".into(), &"From the browser".into()).unwrap();
-    Reflect::set(&args, &"created_by".into(), &ensure_user(&a).await).unwrap();
-    let promise: Promise = a.mutation("tasks:create", args.into(), None).unwrap().unchecked_into();
+    let args = task("From the browser", &ensure_user(&a).await);
+    let promise: Promise = a.mutation("tasks:create", args, None).unwrap().unchecked_into();
     let id = JsFuture::from(promise).await.expect("mutation resolves");
     assert_eq!(id.as_string().map(|s| s.len()), Some(30));
     // Read-your-writes: when the promise resolved, A already showed the task.
@@ -288,10 +294,8 @@ async fn an_idle_connection_is_kept_alive_by_the_heartbeat() {
     sleep(7_000).await;
     assert_eq!(*states.borrow(), Vec::<String>::new(), "no state change while idle");
     assert_eq!(a.connection_state().as_string().as_deref(), Some("Connected"));
-    let args = Object::new();
-    Reflect::set(&args, &"title".into(), &"After the quiet".into()).unwrap();
-    Reflect::set(&args, &"created_by".into(), &ensure_user(&a).await).unwrap();
-    let promise: Promise = a.mutation("tasks:create", args.into(), None).unwrap().unchecked_into();
+    let args = task("After the quiet", &ensure_user(&a).await);
+    let promise: Promise = a.mutation("tasks:create", args, None).unwrap().unchecked_into();
     JsFuture::from(promise).await.expect("the socket still works");
     assert_eq!(titles(seen.borrow().last().unwrap()), ["After the quiet"]);
     a.close();
@@ -318,10 +322,8 @@ async fn roles_apply_and_signing_in_again_keeps_subscriptions() {
     on_change.forget();
     wait_until("the admin identity accepted", || accepted.borrow().contains(&Some(true))).await;
     let user = ensure_user(&viewer).await;
-    let task = Object::new();
-    Reflect::set(&task, &"title".into(), &"Signed in".into()).unwrap();
-    Reflect::set(&task, &"created_by".into(), &user).unwrap();
-    let promise: Promise = viewer.mutation("tasks:create", task.into(), None).unwrap().unchecked_into();
+    let task = task("Signed in", &user);
+    let promise: Promise = viewer.mutation("tasks:create", task, None).unwrap().unchecked_into();
     JsFuture::from(promise).await.expect("admins write");
     let last = seen.borrow().last().cloned().unwrap();
     assert_eq!(titles(&last), ["Signed in"], "the subscription made before signing in still updates");
@@ -350,11 +352,9 @@ async fn optimistic_updates_show_at_once_and_give_way_to_the_room() {
     wait_until("the first result", || !seen.borrow().is_empty()).await;
     let user = ensure_user(&a).await;
 
-    let args = Object::new();
-    Reflect::set(&args, &"title".into(), &"Real task".into()).unwrap();
-    Reflect::set(&args, &"created_by".into(), &user).unwrap();
+    let args = task("Real task", &user);
     let promise: Promise = a
-        .mutation("tasks:create", args.into(), Some(append_optimistically("Guess").unchecked_into()))
+        .mutation("tasks:create", args, Some(append_optimistically("Guess").unchecked_into()))
         .unwrap()
         .unchecked_into();
     // Shown in the same tick, before any answer could arrive.
@@ -364,11 +364,9 @@ async fn optimistic_updates_show_at_once_and_give_way_to_the_room() {
     assert_eq!(titles(seen.borrow().last().unwrap()), ["Real task"]);
 
     // A refused mutation: the guess shows, then disappears.
-    let bad = Object::new();
-    Reflect::set(&bad, &"title".into(), &"".into()).unwrap();
-    Reflect::set(&bad, &"created_by".into(), &user).unwrap();
+    let bad = task("", &user);
     let promise: Promise = a
-        .mutation("tasks:create", bad.into(), Some(append_optimistically("Doomed").unchecked_into()))
+        .mutation("tasks:create", bad, Some(append_optimistically("Doomed").unchecked_into()))
         .unwrap()
         .unchecked_into();
     assert_eq!(titles(seen.borrow().last().unwrap()), ["Doomed", "Real task"]);
@@ -449,10 +447,8 @@ async fn mutations_left_unsent_by_a_page_are_sent_once_by_the_next() {
     let old = SyncClient::new(server_url(), Some(options(&room).unchecked_into())).expect("valid URL");
     let never = Function::new_no_args("return new Promise(() => {})");
     old.set_auth(never.unchecked_into(), None).unwrap();
-    let args = Object::new();
-    Reflect::set(&args, &"title".into(), &"Written before the reload".into()).unwrap();
-    Reflect::set(&args, &"created_by".into(), &user).unwrap();
-    let _never_answered = old.mutation("tasks:create", args.into(), None).unwrap();
+    let args = task("Written before the reload", &user);
+    let _never_answered = old.mutation("tasks:create", args, None).unwrap();
     assert!(old.has_pending_writes());
     sleep(300).await; // IndexedDB writes are asynchronous
                       // The "new page" (same tab, same room): continues the session and sends it.
@@ -505,18 +501,14 @@ async fn results_are_frozen_and_a_diff_keeps_unchanged_rows_as_the_same_objects(
     let (seen, _unsub) = watch_tasks(&a);
     let user = ensure_user(&a).await;
     for title in ["one", "two", "three"] {
-        let args = Object::new();
-        Reflect::set(&args, &"title".into(), &title.into()).unwrap();
-        Reflect::set(&args, &"created_by".into(), &user).unwrap();
-        let promise: Promise = a.mutation("tasks:create", args.into(), None).unwrap().unchecked_into();
+        let args = task(title, &user);
+        let promise: Promise = a.mutation("tasks:create", args, None).unwrap().unchecked_into();
         JsFuture::from(promise).await.expect("tasks:create resolves");
     }
     let before = seen.borrow().last().cloned().unwrap();
     assert_eq!(before.length(), 3);
-    let args = Object::new();
-    Reflect::set(&args, &"title".into(), &"four".into()).unwrap();
-    Reflect::set(&args, &"created_by".into(), &user).unwrap();
-    let promise: Promise = a.mutation("tasks:create", args.into(), None).unwrap().unchecked_into();
+    let args = task("four", &user);
+    let promise: Promise = a.mutation("tasks:create", args, None).unwrap().unchecked_into();
     JsFuture::from(promise).await.expect("tasks:create resolves");
     let after = seen.borrow().last().cloned().unwrap();
     assert_eq!(after.length(), 4);

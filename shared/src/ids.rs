@@ -39,6 +39,12 @@ pub fn table_code(table: &str) -> String {
     (0..TABLE_CODE_CHARS).rev().map(|i| ALPHABET[((code >> (i * 5)) & 31) as usize] as char).collect()
 }
 
+/// The table code an id ends with, if `text` is shaped like a document id.
+pub fn table_code_of(text: &str) -> Option<&str> {
+    let shaped = text.len() == DOCUMENT_ID_LEN && text.bytes().all(|b| ALPHABET.contains(&b));
+    shaped.then(|| &text[RANDOM_CHARS..])
+}
+
 impl DocumentId {
     /// Mints an id for a document of `table` from 128 bits of entropy supplied by the platform.
     pub fn new(table: &str, random: u128) -> Self {
@@ -49,11 +55,11 @@ impl DocumentId {
 
     /// Accepts `text` as an id of a `table` document, or says what it is instead.
     pub fn parse_for_table(text: &str, table: &str) -> Result<Self, String> {
-        if text.len() != DOCUMENT_ID_LEN || !text.bytes().all(|b| ALPHABET.contains(&b)) {
+        let Some(code) = table_code_of(text) else {
             let short: String = text.chars().take(40).collect();
             return Err(format!("string {short:?}, which is not a document id"));
-        }
-        if text[RANDOM_CHARS..] != table_code(table) {
+        };
+        if code != table_code(table) {
             return Err(format!("an id of a document in another table than {table}"));
         }
         Ok(Self(text.to_string()))

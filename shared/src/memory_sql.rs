@@ -55,6 +55,11 @@ fn real(params: &[SqlValue], i: usize) -> Result<f64, StorageError> {
     }
 }
 
+/// A `(tbl, idx|ukey, key)` key from a statement's first three parameters.
+fn row_key(params: &[SqlValue]) -> Result<Key, StorageError> {
+    Ok((text(params, 0)?, text(params, 1)?, blob(params, 2)?))
+}
+
 const SCAN: &str = "SELECT i.key, d.id, d.creation_time, d.body FROM _idx i JOIN _docs d ON d.tbl = i.tbl AND d.id = i.id WHERE i.tbl = ? AND i.idx = ?";
 
 impl MemorySql {
@@ -79,15 +84,12 @@ impl MemorySql {
             return false;
         }
         t.docs.insert(key, (doc.creation_time, store::encode_body(&doc.fields)));
-        for (name, fields) in store::indexes(table) {
-            let (index_key, _) = store::index_key(doc, &fields);
-            t.idx.insert((table.name.clone(), name, index_key), doc.id.as_str().to_string());
+        let id = || doc.id.as_str().to_string();
+        for (name, key) in store::index_rows(table, doc) {
+            t.idx.insert((table.name.clone(), name, key), id());
         }
-        for unique in &table.uniques {
-            if let Some(unique_key) = store::unique_key(doc, unique) {
-                t.uniq
-                    .insert((table.name.clone(), store::unique_name(unique), unique_key), doc.id.as_str().to_string());
-            }
+        for (name, key) in store::unique_rows(table, doc) {
+            t.uniq.insert((table.name.clone(), name, key), id());
         }
         true
     }
@@ -184,27 +186,24 @@ impl Sql for MemorySql {
                 none
             }
             "INSERT INTO _idx (tbl, idx, key, id) VALUES (?, ?, ?, ?)" => {
-                t.idx.insert((text(params, 0)?, text(params, 1)?, blob(params, 2)?), text(params, 3)?);
+                t.idx.insert(row_key(params)?, text(params, 3)?);
                 none
             }
             "DELETE FROM _idx WHERE tbl = ? AND idx = ? AND key = ?" => {
-                t.idx.remove(&(text(params, 0)?, text(params, 1)?, blob(params, 2)?));
+                t.idx.remove(&row_key(params)?);
                 none
             }
             "INSERT INTO _uniq (tbl, ukey, key, id) VALUES (?, ?, ?, ?)" => {
-                t.uniq.insert((text(params, 0)?, text(params, 1)?, blob(params, 2)?), text(params, 3)?);
+                t.uniq.insert(row_key(params)?, text(params, 3)?);
                 none
             }
             "DELETE FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?" => {
-                t.uniq.remove(&(text(params, 0)?, text(params, 1)?, blob(params, 2)?));
+                t.uniq.remove(&row_key(params)?);
                 none
             }
-            "SELECT id FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?" => Ok(t
-                .uniq
-                .get(&(text(params, 0)?, text(params, 1)?, blob(params, 2)?))
-                .map(|id| vec![SqlValue::Text(id.clone())])
-                .into_iter()
-                .collect()),
+            "SELECT id FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?" => {
+                Ok(t.uniq.get(&row_key(params)?).map(|id| vec![SqlValue::Text(id.clone())]).into_iter().collect())
+            }
             // Search-index bookkeeping: searches do not run here, so their rows are not kept.
             s if s.starts_with("INSERT INTO _meta (key, value) VALUES ('search_rid', 1)") => {
                 t.search_rid += 1;

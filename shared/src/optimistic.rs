@@ -23,7 +23,7 @@
 use crate::auth::Identity;
 use crate::engine::tx::Caller;
 use crate::engine::{store, FunctionKind, Registry, Tx};
-use crate::ids::{table_code, DocumentId};
+use crate::ids::{table_code, table_code_of, DocumentId};
 use crate::memory_sql::MemorySql;
 use crate::schema::{Schema, TableDef};
 use crate::storage::Sql;
@@ -62,9 +62,9 @@ pub fn predict(
     env: &mut dyn Environment,
 ) -> Result<Vec<Prediction>, String> {
     let store = MemorySql::new();
-    let tables: BTreeMap<String, &TableDef> = schema.tables().iter().map(|t| (table_code(&t.name), t)).collect();
+    let tables = tables_by_code(schema);
     for query in cached {
-        load_documents(&store, &tables, &query.value)?;
+        load_documents(&store, &tables, &query.value);
     }
     // A query run: its result and the journal it pinned (a live page's end).
     let run = |query: &CachedQuery, journal: Option<String>| -> Option<(Json, Option<String>)> {
@@ -106,37 +106,35 @@ pub fn predict(
         .collect())
 }
 
+/// The schema's tables by the code their document ids end with.
+fn tables_by_code(schema: &Schema) -> BTreeMap<String, &TableDef> {
+    schema.tables().iter().map(|t| (table_code(&t.name), t)).collect()
+}
+
 /// Loads every document found in `value` (not descending into documents themselves).
-fn load_documents(store: &MemorySql, tables: &BTreeMap<String, &TableDef>, value: &Json) -> Result<(), String> {
+fn load_documents(store: &MemorySql, tables: &BTreeMap<String, &TableDef>, value: &Json) {
     match value {
-        Json::Array(items) => items.iter().try_for_each(|v| load_documents(store, tables, v)),
+        Json::Array(items) => items.iter().for_each(|v| load_documents(store, tables, v)),
         Json::Object(fields) => {
-            let id = fields.get("_id").and_then(Json::as_str).filter(|id| id.len() == crate::ids::DOCUMENT_ID_LEN);
-            let table = id.and_then(|id| id.get(id.len() - 4..)).and_then(|code| tables.get(code));
+            let id = fields.get("_id").and_then(Json::as_str);
+            let table = id.and_then(table_code_of).and_then(|code| tables.get(code));
             match (id, table, fields.get("_creationTime").and_then(Json::as_f64)) {
                 (Some(id), Some(table), Some(created)) => load_document(store, table, id, created, fields),
-                _ => fields.values().try_for_each(|v| load_documents(store, tables, v)),
+                _ => fields.values().for_each(|v| load_documents(store, tables, v)),
             }
         }
-        _ => Ok(()),
+        _ => {}
     }
 }
 
-fn load_document(
-    store: &MemorySql,
-    table: &TableDef,
-    id: &str,
-    created: f64,
-    fields: &serde_json::Map<String, Json>,
-) -> Result<(), String> {
+fn load_document(store: &MemorySql, table: &TableDef, id: &str, created: f64, fields: &serde_json::Map<String, Json>) {
     let user: serde_json::Map<String, Json> =
         fields.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let Ok(Value::Object(user)) = Value::from_json(&Json::Object(user), id) else {
-        return Ok(()); // not a document after all: skip it
-    };
-    let doc = store::Document { id: DocumentId::from_stored(id.to_string()), creation_time: created, fields: user };
-    store.put_document(table, &doc);
-    Ok(())
+    // Not decodable as a document: skip it.
+    if let Ok(Value::Object(user)) = Value::from_json(&Json::Object(user), id) {
+        let doc = store::Document { id: DocumentId::from_stored(id.to_string()), creation_time: created, fields: user };
+        store.put_document(table, &doc);
+    }
 }
 
 /// Equal as JSON values, numbers compared as numbers (a result that went through a

@@ -106,6 +106,16 @@ pub fn indexes(table: &TableDef) -> Vec<(String, Vec<String>)> {
     all
 }
 
+/// Every index row of a document: (index name, key).
+pub fn index_rows<'a>(table: &'a TableDef, doc: &'a Document) -> impl Iterator<Item = (String, Vec<u8>)> + 'a {
+    indexes(table).into_iter().map(move |(name, fields)| (name, index_key(doc, &fields).0))
+}
+
+/// Every unique key a document fills: (unique key name, key).
+pub fn unique_rows<'a>(table: &'a TableDef, doc: &'a Document) -> impl Iterator<Item = (String, Vec<u8>)> + 'a {
+    table.uniques.iter().filter_map(move |unique| unique_key(doc, unique).map(|key| (unique_name(unique), key)))
+}
+
 pub fn decode_document(row: &[SqlValue]) -> Result<Document, StorageError> {
     let id = match row.first() {
         Some(SqlValue::Text(id)) => DocumentId::from_stored(id.clone()),
@@ -143,8 +153,7 @@ pub fn load(sql: &dyn Sql, table: &str, id: &str) -> Result<Option<Document>, St
 
 /// Writes the index rows of a document (after insert or update).
 pub fn add_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
-    for (name, fields) in indexes(table) {
-        let (key, _) = index_key(doc, &fields);
+    for (name, key) in index_rows(table, doc) {
         sql.exec(
             "INSERT INTO _idx (tbl, idx, key, id) VALUES (?, ?, ?, ?)",
             &[table.name.as_str().into(), name.into(), SqlValue::Blob(key), doc.id.as_str().into()],
@@ -155,20 +164,17 @@ pub fn add_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Res
 
 /// Removes the index rows of a document (before update or delete).
 pub fn remove_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
-    for (name, fields) in indexes(table) {
-        let (key, _) = index_key(doc, &fields);
+    for (name, key) in index_rows(table, doc) {
         sql.exec(
             "DELETE FROM _idx WHERE tbl = ? AND idx = ? AND key = ?",
             &[table.name.as_str().into(), name.into(), SqlValue::Blob(key)],
         )?;
     }
-    for unique in &table.uniques {
-        if let Some(key) = unique_key(doc, unique) {
-            sql.exec(
-                "DELETE FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?",
-                &[table.name.as_str().into(), unique_name(unique).into(), SqlValue::Blob(key)],
-            )?;
-        }
+    for (name, key) in unique_rows(table, doc) {
+        sql.exec(
+            "DELETE FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?",
+            &[table.name.as_str().into(), name.into(), SqlValue::Blob(key)],
+        )?;
     }
     super::search::remove_entries(sql, table, doc)
 }
@@ -198,13 +204,11 @@ pub fn unique_conflict(
 
 /// Claims `doc`'s unique keys (call after [`unique_conflict`] found none).
 pub fn add_unique_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
-    for unique in &table.uniques {
-        if let Some(key) = unique_key(doc, unique) {
-            sql.exec(
-                "INSERT INTO _uniq (tbl, ukey, key, id) VALUES (?, ?, ?, ?)",
-                &[table.name.as_str().into(), unique_name(unique).into(), SqlValue::Blob(key), doc.id.as_str().into()],
-            )?;
-        }
+    for (name, key) in unique_rows(table, doc) {
+        sql.exec(
+            "INSERT INTO _uniq (tbl, ukey, key, id) VALUES (?, ?, ?, ?)",
+            &[table.name.as_str().into(), name.into(), SqlValue::Blob(key), doc.id.as_str().into()],
+        )?;
     }
     Ok(())
 }
