@@ -8,7 +8,7 @@
 
 use crate::wire::{self, object, Js};
 use js_sys::Array;
-use roomsync_shared::client::{ClientCore, ClientError, ClientEvent, Frame};
+use roomsync_shared::client::{AuthState, ClientCore, ClientError, ClientEvent, Frame};
 use roomsync_shared::heartbeat::{Heartbeat, HeartbeatAction};
 use roomsync_shared::lifecycle::Lifecycle;
 use wasm_bindgen::prelude::*;
@@ -20,6 +20,8 @@ pub struct Core {
     heartbeat: Option<Heartbeat>,
     /// Frames produced since the last `take_frames`, in order.
     out: Vec<Frame>,
+    /// Why the last `subscribe` / `mutation` returned 0 (refused before sending).
+    refusal: Option<ClientError>,
 }
 
 #[wasm_bindgen(module = "/src/driver.js")]
@@ -27,6 +29,9 @@ extern "C" {
     /// `{type, id, value, code, message}` (one call per event: cheaper than property sets).
     #[wasm_bindgen(js_name = makeEvent)]
     fn make_event(kind: &str, id: f64, value: &JsValue, code: Option<&str>, message: Option<&str>) -> JsValue;
+    /// `{requestId, udfPath, args, code, message}`: a refused mutation kept in the outbox.
+    #[wasm_bindgen(js_name = makeFailed)]
+    fn make_failed(request_id: u32, udf_path: &str, args: &str, code: &str, message: &str) -> JsValue;
     #[wasm_bindgen(js_name = makeInfo)]
     #[allow(clippy::too_many_arguments)]
     fn make_info(
@@ -69,6 +74,21 @@ fn event_object(event: ClientEvent<Js>) -> JsValue {
 }
 
 impl Core {
+    /// Queues the frame of a call and returns its id, or keeps why it was refused and
+    /// returns 0.
+    fn sent(&mut self, made: Result<(u32, Option<Frame>), ClientError>) -> u32 {
+        match made {
+            Ok((id, frame)) => {
+                self.out.extend(frame);
+                id
+            }
+            Err(e) => {
+                self.refusal = Some(e);
+                0
+            }
+        }
+    }
+
     /// The events as JS objects; a resync or an overloaded room also decides how soon the
     /// next socket may open.
     fn events(&mut self, list: Vec<ClientEvent<Js>>) -> Array {
@@ -92,6 +112,7 @@ impl Core {
             lifecycle: Lifecycle::default(),
             heartbeat: None,
             out: Vec::new(),
+            refusal: None,
         }
     }
 
@@ -107,22 +128,75 @@ impl Core {
     }
 
     /// Subscribes (`args`: canonical JSON text); returns the query id (shared by identical
-    /// subscriptions).
+    /// subscriptions), or 0 when refused before sending (arguments over a frame: `refusal`
+    /// says why). Ids start at 1; a plain number keeps the binding small.
     pub fn subscribe(&mut self, udf_path: &str, args: String) -> u32 {
-        let (query_id, frame) = self.core.subscribe(udf_path, args);
-        self.out.extend(frame);
-        query_id
+        let made = self.core.subscribe(udf_path, args);
+        self.sent(made)
     }
 
     pub fn unsubscribe(&mut self, query_id: u32) {
         self.out.extend(self.core.unsubscribe(query_id));
     }
 
-    /// Requests a mutation (`args`: JSON text); returns its request id.
+    /// Requests a mutation (`args`: JSON text); returns its request id, or 0 when refused
+    /// before sending (a call over a frame: nothing is queued; `refusal` says why).
     pub fn mutation(&mut self, udf_path: &str, args: String) -> u32 {
-        let (request_id, frame) = self.core.mutation(udf_path, args);
-        self.out.extend(frame);
-        request_id
+        let made = self.core.mutation(udf_path, args);
+        self.sent(made)
+    }
+
+    /// `{code, message}` of the last call refused before sending.
+    pub fn refusal(&self) -> JsValue {
+        let none = JsValue::UNDEFINED;
+        self.refusal.as_ref().map_or(none.clone(), |e| make_event("refused", 0.0, &none, Some(e.code.as_str()), Some(&e.message)))
+    }
+
+    /// Refused mutations kept until discarded: `[{requestId, udfPath, args (JSON text), code,
+    /// message}]`.
+    pub fn failed(&self) -> Array {
+        self.core
+            .failed()
+            .filter_map(|f| match &f.frame {
+                Frame::Mutation { request_id, udf_path, args } => {
+                    Some(make_failed(*request_id, udf_path, args, f.error.code.as_str(), &f.error.message))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn discard(&mut self, request_id: u32) -> bool {
+        self.core.discard(request_id)
+    }
+
+    /// The application signs in: mutations wait for a token the room accepts.
+    #[wasm_bindgen(js_name = expectAuth)]
+    pub fn expect_auth(&mut self) {
+        self.core.expect_auth();
+    }
+
+    /// ms until the next token fetch: after the room `refused` the token (0: now), or after
+    /// a fetch that failed.
+    #[wasm_bindgen(js_name = tokenRetryIn)]
+    pub fn token_retry_in(&mut self, refused: bool, random: f64) -> f64 {
+        if refused {
+            self.core.token_refused(random)
+        } else {
+            self.core.token_unavailable(random)
+        }
+    }
+
+    /// Signing in as the core sees it, for devtools: 0 anonymous, 1 waiting for a token,
+    /// 2 waiting for the room to accept it, 3 accepted.
+    #[wasm_bindgen(getter, js_name = authState)]
+    pub fn auth_state(&self) -> u32 {
+        match self.core.auth_state() {
+            AuthState::Anonymous => 0,
+            AuthState::Waiting => 1,
+            AuthState::Unconfirmed => 2,
+            AuthState::Confirmed => 3,
+        }
     }
 
     /// Queues the mutations the in-flight window has room for.
@@ -312,7 +386,7 @@ impl Core {
     #[wasm_bindgen(js_name = outboxJson)]
     pub fn outbox_json(&self) -> Option<String> {
         let outbox = self.core.outbox();
-        (!outbox.pending.is_empty()).then(|| outbox.to_json())
+        (!outbox.is_empty()).then(|| outbox.to_json())
     }
 
     /// Continues a saved session (`{sessionId, nextRequestId, pending: [{requestId, udfPath,

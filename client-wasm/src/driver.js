@@ -25,12 +25,19 @@ export function makeEvent(type, id, value, code, message) {
   return { type, id, value, code, message };
 }
 
+/** A refused mutation kept in the outbox until the application discards or retries it. */
+export function makeFailed(requestId, udfPath, args, code, message) {
+  return { requestId, udfPath, args: JSON.parse(args), code, message };
+}
+
 /** One live query as the core describes it (devtools, `getAllQueries`). */
 export function makeInfo(queryId, udfPath, args, listeners, stale, ok, rows, hash) {
   return { queryId, udfPath, args, listeners, stale, ok, rows, hash };
 }
 
 const failure = (e) => syncError(e.code, e.message);
+
+const AUTH_STATES = ["anonymous", "waiting", "unconfirmed", "confirmed"];
 
 /** A real `Error` whose `code` says what went wrong, for `catch (e) { e.code }`. */
 export function syncError(code, message) {
@@ -191,7 +198,8 @@ export class Driver {
     // The saved outbox is being read / a token fetched: an opening socket waits for them.
     this.outboxLoading = false;
     this.openWaiting = false;
-    this.auth = { fetchToken: null, onChange: null, fetching: false, generation: 0, refusedFresh: false };
+    // `fetching`: a token is on the way (a fetch runs, or a failed one waits to be retried).
+    this.auth = { fetchToken: null, onChange: null, fetching: false, generation: 0, retry: null };
     this.wake = () => this.onWake();
     if (typeof addEventListener === "function") addEventListener("online", this.wake);
     if (typeof document !== "undefined") document.addEventListener("visibilitychange", this.wake);
@@ -223,43 +231,57 @@ export class Driver {
   setAuth(fetchToken, onChange) {
     isFunction(fetchToken, "fetchToken");
     const auth = this.auth;
+    clearTimeout(auth.retry);
     auth.fetchToken = fetchToken;
     auth.onChange = typeof onChange === "function" ? onChange : null;
     auth.generation++;
-    auth.refusedFresh = false;
+    this.core.expectAuth();
     this.fetchToken(false);
   }
 
   clearAuth() {
-    this.auth = { fetchToken: null, onChange: null, fetching: false, generation: this.auth.generation + 1, refusedFresh: false };
+    clearTimeout(this.auth.retry);
+    this.auth = { fetchToken: null, onChange: null, fetching: false, generation: this.auth.generation + 1, retry: null };
     this.core.setAuth(undefined);
     this.sendFrames();
     this.finishWaitingOpen();
   }
 
-  fetchToken(forceRefresh) {
+  /** Fetches a token, now or after `delay` ms. A fetch that throws or rejects (the auth
+   *  server or the network is down) is retried with the core's backoff, keeping the current
+   *  token; only a resolved `null` signs out. Mutations wait for a token meanwhile. */
+  fetchToken(forceRefresh, delay = 0) {
     const auth = this.auth;
     const fetch = auth.fetchToken;
-    if (!fetch) return;
+    if (!fetch || this.closed) return;
     auth.fetching = true;
     const generation = auth.generation;
+    clearTimeout(auth.retry);
+    if (delay > 0) {
+      auth.retry = setTimeout(() => this.auth.generation === generation && this.fetchToken(forceRefresh), delay);
+      auth.force = forceRefresh;
+      return;
+    }
+    auth.retry = null;
     const settle = (token) => {
       if (this.auth.generation !== generation) return;
       this.auth.fetching = false;
       this.useToken(typeof token === "string" && token !== "" ? token : undefined, generation);
     };
+    const failed = (e) => {
+      if (this.auth.generation !== generation) return;
+      const wait = this.core.tokenRetryIn(false, Math.random());
+      console.warn(`roomsync: fetchToken failed; retrying in ${Math.round(wait)} ms:`, e);
+      this.fetchToken(forceRefresh, wait);
+    };
     let pending;
     try {
       pending = Promise.resolve(fetch({ forceRefresh }));
     } catch (e) {
-      console.error("roomsync: fetchToken threw:", e);
-      settle(undefined);
+      failed(e);
       return;
     }
-    pending.then(settle, (e) => {
-      console.error("roomsync: fetchToken failed:", e);
-      settle(undefined);
-    });
+    pending.then(settle, failed);
   }
 
   /** A fetched token (or none): authenticate with it and plan its refresh. */
@@ -300,7 +322,9 @@ export class Driver {
     let renumbered;
     try {
       const saved = JSON.parse(text);
-      const pending = (saved.pending ?? []).map((m) => ({ requestId: m.requestId, udfPath: m.udfPath, args: argsText(m.args) }));
+      const entry = (m) => ({ ...m, args: argsText(m.args) });
+      // Refused entries (with a `code`) travel in the same list.
+      const pending = [...(saved.pending ?? []), ...(saved.failed ?? [])].map(entry);
       renumbered = this.core.restore({ sessionId: saved.sessionId, nextRequestId: saved.nextRequestId, pending });
     } catch (e) {
       console.warn(`roomsync: ignoring a saved outbox: ${e instanceof Error ? e.message : e}`);
@@ -356,6 +380,7 @@ export class Driver {
    *  becomes visible again. */
   onWake() {
     const hidden = typeof document !== "undefined" && document.visibilityState === "hidden";
+    if (this.auth.retry && !hidden) this.fetchToken(this.auth.force);
     if (this.core.wake(hidden, this.ws !== null)) this.connect();
   }
 
@@ -392,8 +417,14 @@ export class Driver {
     }
   }
 
+  /** A socket waits to start until the saved outbox is read and, while signing in, until
+   *  the first token arrives (so queries never run signed out by accident). */
+  mustWait() {
+    return this.outboxLoading || (this.auth.fetching && !this.core.token);
+  }
+
   onOpen() {
-    if (this.auth.fetching || this.outboxLoading) {
+    if (this.mustWait()) {
       this.openWaiting = true;
       return;
     }
@@ -409,7 +440,7 @@ export class Driver {
   }
 
   finishWaitingOpen() {
-    if (this.auth.fetching || this.outboxLoading) return;
+    if (this.mustWait()) return;
     if (this.openWaiting) {
       this.openWaiting = false;
       if (this.ws) this.onOpen();
@@ -532,8 +563,12 @@ export class Driver {
           const promise = this.promises.get(e.id);
           this.promises.delete(e.id);
           if (promise) {
-            if (e.code !== undefined) call(promise.reject, failure(e));
-            else call(promise.resolve, e.value);
+            if (e.code !== undefined) {
+              // Kept in `failedMutations` until discarded or retried, under this id.
+              const error = failure(e);
+              error.requestId = e.id;
+              call(promise.reject, error);
+            } else call(promise.resolve, e.value);
           }
           this.pendingChanged();
           break;
@@ -551,19 +586,18 @@ export class Driver {
           this.show(e.id);
           break;
         case "authenticated":
-          this.auth.refusedFresh = false;
-          this.authChanged(true);
+          this.authChanged(true); // writes held for the token go out after this batch
           break;
         case "authFailed": {
-          // A stale token: fetch a fresh one once; a fresh one refused: report it.
-          const retry = this.auth.fetchToken !== null && !this.auth.refusedFresh;
-          this.auth.refusedFresh = true;
-          if (retry) {
-            this.fetchToken(true);
-          } else {
+          // A stale token: a fresh one at once; refused again: reported, then retried with
+          // backoff. Writes wait in the outbox meanwhile (never dropped, never sent signed out).
+          if (this.auth.fetchToken === null) break;
+          const delay = this.core.tokenRetryIn(true, Math.random());
+          if (delay > 0) {
             console.warn(`roomsync: the room refused the token: ${e.message}`);
             this.authChanged(false);
           }
+          this.fetchToken(true, delay);
           break;
         }
         case "throttled":
@@ -656,7 +690,15 @@ export class Driver {
   subscribe(udfPath, args, onUpdate, onError) {
     const text = argsText(args);
     isFunction(onUpdate, "onUpdate");
+    const errors = typeof onError === "function" ? onError : null;
     const queryId = this.core.subscribe(udfPath, text);
+    if (queryId === 0) {
+      // Refused before sending (arguments over a frame): the query fails here.
+      const error = failure(this.core.refusal());
+      if (errors) call(errors, error);
+      else console.error(error);
+      return () => {};
+    }
     const listener = ++this.nextListener;
     const cached = this.core.cached(queryId);
     let query = this.queries.get(queryId);
@@ -664,7 +706,6 @@ export class Driver {
       query = { listeners: [], subscribedAt: Date.now(), firstResultMs: null, lastUpdateAt: null, version: null };
       this.queries.set(queryId, query);
     }
-    const errors = typeof onError === "function" ? onError : null;
     query.listeners.push({ listener, onUpdate, onError: errors });
     this.sendFrames();
     // A listener joining a query that already has a result gets it at once.
@@ -701,6 +742,10 @@ export class Driver {
         return;
       }
       const requestId = this.core.mutation(udfPath, text);
+      if (requestId === 0) {
+        reject(failure(this.core.refusal())); // too large for a frame: never queued, never re-sent
+        return;
+      }
       this.promises.set(requestId, { resolve, reject });
       if (typeof update === "function") {
         this.optimistic.push([requestId, update]);
@@ -709,6 +754,28 @@ export class Driver {
       this.sendFrames();
       this.pendingChanged();
     });
+  }
+
+  // ---- Refused mutations
+
+  /** Mutations the room refused for good (or too large to send), kept — also across
+   *  reloads — until discarded or retried: `[{requestId, udfPath, args, code, message}]`. */
+  get failedMutations() {
+    return this.core.failed();
+  }
+
+  discardFailedMutation(requestId) {
+    const discarded = this.core.discard(requestId);
+    if (discarded) this.pendingChanged();
+    return discarded;
+  }
+
+  /** Sends a refused mutation again (a new request); resolves or rejects like `mutation`. */
+  retryFailedMutation(requestId) {
+    const entry = this.core.failed().find((f) => f.requestId === requestId);
+    if (!entry) return Promise.reject(syncError("NOT_FOUND", `no refused mutation has request id ${requestId}`));
+    this.core.discard(requestId);
+    return this.mutation(entry.udfPath, entry.args);
   }
 
   /** Drops the socket and opens a new one at once: results stay (stale until confirmed),
@@ -741,6 +808,7 @@ export class Driver {
       url: this.url,
       sessionId: core.sessionId,
       state: this.state,
+      auth: AUTH_STATES[core.authState],
       reconnectAttempts: this.reconnectAttempts,
       nextRetryAt: this.nextRetryAt,
       version: core.version(),
@@ -764,6 +832,7 @@ export class Driver {
       frames: this.frames.map((f) => ({ ...f })),
       connectionHistory: this.history.map((h) => ({ ...h })),
       outbox: core.pending().map((m) => ({ type: "mutation", requestId: m.id, udfPath: m.value, args: JSON.parse(m.message) })),
+      failed: core.failed(),
     };
   }
 }

@@ -45,12 +45,21 @@ export declare class SyncClient {
   readonly reconnectAttempts: number;
   /** When the next reconnect attempt is due (ms since the epoch) while waiting, else null. */
   readonly nextRetryAt: number | null;
-  /** Mutations sent or queued that have no answer yet ("all changes saved" when 0). */
+  /** Mutations sent or queued that have no answer yet (including those waiting for a token
+   *  the room accepts). "All changes saved" means this is 0 and `failedMutations` is empty. */
   readonly pendingMutations: number;
   readonly hasPendingWrites: boolean;
+  /** Mutations the room refused for good (validation, a role rule, …) or too large to send:
+   *  their promises rejected; they are kept, across reloads, until discarded or retried. */
+  readonly failedMutations: FailedMutation[];
+  /** Forgets a refused mutation; false if there is none with this id. */
+  discardFailedMutation(requestId: number): boolean;
+  /** Sends a refused mutation again, as a new request; settles like `mutation`. */
+  retryFailedMutation(requestId: number): Promise<any>;
   /** What devtools show (queries, the last 200 frames, connection history, outbox). */
   debug(): DebugInfo;
-  /** Called with the number of unanswered mutations whenever it changes; returns an unsubscribe function. */
+  /** Called with the number of unanswered mutations whenever it or `failedMutations`
+   *  changes; returns an unsubscribe function. */
   onPendingMutationsChange(callback: (pendingMutations: number) => void): () => void;
   /** Called with the new state on every change; returns an unsubscribe function. */
   onConnectionStateChange(callback: (state: ConnectionState) => void): () => void;
@@ -59,10 +68,17 @@ export declare class SyncClient {
    *  `onError` gets a `SyncError` if the query fails. Returns an unsubscribe function. */
   subscribe(udfPath: string, args: unknown, onUpdate: (result: any, meta: { stale: boolean }) => void, onError?: (error: SyncError) => void): () => void;
   /** Runs a mutation; resolves once this client's results show the write (read-your-writes),
-   *  rejects with a `SyncError`. `options.optimisticUpdate` shows the write at once. */
+   *  rejects with a `SyncError` (with `requestId`: the refused call stays in
+   *  `failedMutations`; `TOO_LARGE` at once, for a call over the room's 1 MiB frame limit —
+   *  nothing sent). Never rejected for a retryable reason (network, throttling, a token that
+   *  is late, expired or unavailable): it waits and is sent again, exactly once.
+   *  `options.optimisticUpdate` shows the write at once. */
   mutation(udfPath: string, args: unknown, options?: MutationOptions): Promise<any>;
   /** Signs in: `fetchToken` now, a minute before expiry, and (forced) when the room refuses
-   *  a token. Nothing is sent until the first token arrives. */
+   *  a token. Nothing is sent until the first token arrives, and no mutation until the room
+   *  accepted one. A `fetchToken` that throws or rejects is retried with backoff (1 s
+   *  doubling to 30 s, and at once when the browser is back online); resolving `null` signs
+   *  out. */
   setAuth(fetchToken: FetchToken, onChange?: (isAuthenticated: boolean) => void): void;
   /** Signs out (queries re-run signed out). */
   clearAuth(): void;
@@ -87,13 +103,24 @@ export interface SyncClientOptions {
   offlineOutbox?: boolean;
 }
 
-/** Errors thrown or rejected by the client carry a stable `code`. */
+/** A refused mutation kept by the client until the application discards or retries it. */
+export interface FailedMutation {
+  requestId: number;
+  udfPath: string;
+  args: unknown;
+  code: SyncError["code"];
+  message: string;
+}
+
+/** Errors thrown or rejected by the client carry a stable `code`; a refused mutation's also
+ *  its `requestId` (for `discardFailedMutation` / `retryFailedMutation`). */
 export interface SyncError extends Error {
+  requestId?: number;
   code: "INVALID_URL" | "UNSUPPORTED_SCHEME" | "MISSING_HOST" | "BAD_PATH" | "MISSING_ROOM"
       | "ROOM_MISMATCH" | "INVALID_ROOM" | "INVALID_ARGS" | "VALIDATION" | "UNKNOWN_FUNCTION"
       | "BAD_FRAME" | "BAD_QUERY_ID" | "NOT_FOUND" | "UNIQUE_VIOLATION" | "APPLICATION" | "BAD_QUERY"
       | "TOO_MANY_READS" | "LIMIT_EXCEEDED" | "PROTOCOL_MISMATCH" | "SCHEMA_MISMATCH" | "INTERNAL"
-      | "UNAUTHENTICATED" | "FORBIDDEN" | "OVERLOADED" | "CLIENT_CLOSED";
+      | "UNAUTHENTICATED" | "FORBIDDEN" | "OVERLOADED" | "CLIENT_CLOSED" | "TOO_LARGE";
 }
 
 /** Returns a token (a JWT for this room, from your auth server), or null when signed out.
@@ -142,6 +169,10 @@ export interface DebugInfo {
   frames: Array<{ direction: "in" | "out"; type: string; at: number; bytes: number; preview: string }>;
   connectionHistory: Array<{ state: ConnectionState; at: number }>;
   outbox: Array<{ type: "mutation"; requestId: number; udfPath: string; args: unknown }>;
+  /** Refused mutations kept until discarded. */
+  failed: FailedMutation[];
+  /** Signing in as the core sees it: mutations go out when "anonymous" or "confirmed". */
+  auth: "anonymous" | "waiting" | "unconfirmed" | "confirmed";
 }
 "#;
 

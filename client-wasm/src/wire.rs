@@ -9,7 +9,9 @@
 //! (structural sharing, as React likes it); the arrays and objects they build are frozen too.
 
 use js_sys::{Array, Object, Reflect};
-use roomsync_shared::client::{Frame, Incoming, Modification, Outbox, Payload};
+use roomsync_shared::client::{
+    ClientError, ClientErrorCode, FailedMutation, Frame, Incoming, Modification, Outbox, Payload,
+};
 use roomsync_shared::protocol::{ErrorCode, StateVersion, Ts};
 use wasm_bindgen::prelude::*;
 
@@ -173,19 +175,32 @@ pub fn decode(frame: &JsValue) -> Result<Incoming<Js>, String> {
 }
 
 /// Reads a saved outbox, parsed by the driver: `{sessionId, nextRequestId, pending:
-/// [{requestId, udfPath, args}]}` with `args` as JSON text.
+/// [{requestId, udfPath, args, code?, message?}]}` with `args` as JSON text; an entry with a
+/// `code` is a refused mutation (the driver puts the saved `failed` entries there too).
 pub fn decode_outbox(saved: &JsValue) -> Result<Outbox, String> {
     let mut pending = Vec::new();
+    let mut failed = Vec::new();
     for m in Array::from(&get(saved, "pending")).iter() {
-        pending.push(Frame::Mutation {
+        let frame = Frame::Mutation {
             request_id: number(&m, "requestId")?,
             udf_path: self::text(&m, "udfPath")?,
             args: self::text(&m, "args")?,
-        });
+        };
+        match get(&m, "code").as_string() {
+            None => pending.push(frame),
+            Some(code) => failed.push(FailedMutation {
+                frame,
+                error: ClientError {
+                    code: ClientErrorCode::from_name(&code).ok_or_else(|| expected("code", "an error code"))?,
+                    message: self::text(&m, "message")?,
+                },
+            }),
+        }
     }
     Ok(Outbox {
         session_id: self::text(saved, "sessionId")?,
         next_request_id: number(saved, "nextRequestId")?,
         pending,
+        failed,
     })
 }

@@ -46,6 +46,10 @@ extern "C" {
         -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = setAuth)]
     fn set_auth(this: &SyncClient, fetch_token: JsValue, on_change: Option<JsValue>) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, getter, js_name = failedMutations)]
+    fn failed_mutations(this: &SyncClient) -> Array;
+    #[wasm_bindgen(method, js_name = discardFailedMutation)]
+    fn discard_failed_mutation(this: &SyncClient, request_id: u32) -> bool;
     #[wasm_bindgen(method)]
     fn reconnect(this: &SyncClient);
     #[wasm_bindgen(method)]
@@ -527,5 +531,108 @@ async fn results_are_frozen_and_a_diff_keeps_unchanged_rows_as_the_same_objects(
         .filter(|f| Reflect::get(f, &"preview".into()).unwrap().as_string().unwrap_or_default().contains("queryDiff"))
         .count();
     assert!(diffs > 0, "the room sent diffs");
+    a.close();
+}
+
+/// A `fetchToken` that fails (as when the auth server is unreachable) `failures` times, then
+/// asks the test worker for a token; the number of calls is kept in `calls`.
+fn flaky_token_fetcher(room: &str, role: &str, failures: u32, calls: &Rc<RefCell<u32>>) -> JsValue {
+    let make = Function::new_with_args(
+        "real, failures, count",
+        "let left = failures; return (o) => { count(); \
+         return left-- > 0 ? Promise.reject(new TypeError('Failed to fetch')) : real(o); };",
+    );
+    let sink = calls.clone();
+    let count = Closure::<dyn FnMut()>::new(move || *sink.borrow_mut() += 1);
+    let fetcher = make
+        .call3(&JsValue::NULL, &dev_token_fetcher(room, role), &failures.into(), count.as_ref())
+        .expect("the fetcher is made");
+    count.forget();
+    fetcher
+}
+
+#[wasm_bindgen_test]
+async fn a_reload_while_the_token_endpoint_is_down_loses_no_write() {
+    let room = unique_room("wasm-auth-down");
+    let helper = client(&room);
+    let user = ensure_user(&helper).await;
+    helper.close();
+    // The "old page": its token never arrives, so its mutation stays in the saved outbox.
+    let old = SyncClient::new(server_url(), Some(options(&room).unchecked_into())).expect("valid URL");
+    old.set_auth(Function::new_no_args("return new Promise(() => {})").unchecked_into(), None).unwrap();
+    let _never = old.mutation("tasks:create", task("Saved before the reload", &user), None).unwrap();
+    sleep(300).await; // IndexedDB writes are asynchronous
+    // (The old page stays open, never sending: closing a client discards its outbox.)
+    // The "new page": the token endpoint fails twice, then recovers. Meanwhile the write waits
+    // (it is never sent signed out, refused and dropped), and it lands exactly once.
+    let calls = Rc::new(RefCell::new(0));
+    let new = SyncClient::new(server_url(), Some(options(&room).unchecked_into())).expect("valid URL");
+    new.set_auth(flaky_token_fetcher(&room, "admin", 2, &calls), None).unwrap();
+    let (seen, _unsub) = watch_tasks(&new);
+    sleep(200).await;
+    assert!(new.has_pending_writes(), "still waiting for a token: not saved yet");
+    wait_until("the saved mutation applied", || {
+        seen.borrow().last().is_some_and(|l| titles(l) == ["Saved before the reload"])
+    })
+    .await;
+    wait_until("the outbox drained", || new.pending_mutations() == 0).await;
+    assert!(*calls.borrow() >= 3, "the failed fetches were retried ({} calls)", calls.borrow());
+    assert_eq!(new.failed_mutations().length(), 0, "nothing was refused");
+    // A fresh reader sees it exactly once.
+    let third = client(&room);
+    let (seen_third, _unsub_third) = watch_tasks(&third);
+    wait_until("the third page's list", || !seen_third.borrow().is_empty()).await;
+    assert_eq!(titles(seen_third.borrow().last().unwrap()), ["Saved before the reload"]);
+    old.close();
+    new.close();
+    third.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_write_rejects_and_is_kept_until_discarded() {
+    let room = unique_room("wasm-refused");
+    let viewer = client_as(&room, "viewer");
+    let promise: Promise =
+        viewer.mutation("tasks:remove", JsValue::from(Object::new()), None).unwrap().unchecked_into();
+    let err = JsFuture::from(promise).await.expect_err("viewers cannot write");
+    assert_eq!(error_code(&err), "FORBIDDEN");
+    let request_id =
+        Reflect::get(&err, &"requestId".into()).unwrap().as_f64().expect("the error names its request") as u32;
+    let failed = viewer.failed_mutations();
+    assert_eq!(failed.length(), 1, "kept, not dropped");
+    let entry = failed.get(0);
+    assert_eq!(Reflect::get(&entry, &"udfPath".into()).unwrap().as_string().as_deref(), Some("tasks:remove"));
+    assert_eq!(Reflect::get(&entry, &"code".into()).unwrap().as_string().as_deref(), Some("FORBIDDEN"));
+    assert_eq!(viewer.pending_mutations(), 0);
+    assert!(viewer.discard_failed_mutation(request_id));
+    assert!(!viewer.discard_failed_mutation(request_id));
+    assert_eq!(viewer.failed_mutations().length(), 0);
+    viewer.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_call_over_the_frame_limit_is_refused_at_once_and_never_sent() {
+    let room = unique_room("wasm-too-large");
+    let a = client(&room);
+    let user = ensure_user(&a).await;
+    let promise: Promise =
+        a.mutation("tasks:create", task(&"x".repeat(1 << 20), &user), None).unwrap().unchecked_into();
+    let err = JsFuture::from(promise).await.expect_err("too large");
+    assert_eq!(error_code(&err), "TOO_LARGE");
+    let message = Reflect::get(&err, &"message".into()).unwrap().as_string().unwrap_or_default();
+    assert!(message.contains("1048576 bytes"), "{message}");
+    assert_eq!(a.pending_mutations(), 0, "never queued, never re-sent after a reload");
+    // A subscription too large fails through its error callback.
+    let codes = Rc::new(RefCell::new(Vec::new()));
+    let sink = codes.clone();
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| sink.borrow_mut().push(error_code(&e)));
+    let ignore = Function::new_no_args("");
+    a.subscribe("tasks:list", task(&"x".repeat(1 << 20), &user), ignore.into(), Some(on_error.as_ref().clone()))
+        .unwrap();
+    on_error.forget();
+    assert_eq!(*codes.borrow(), ["TOO_LARGE"]);
+    // The client keeps working.
+    let promise: Promise = a.mutation("tasks:create", task("small", &user), None).unwrap().unchecked_into();
+    JsFuture::from(promise).await.expect("a normal write still goes through");
     a.close();
 }

@@ -26,12 +26,14 @@ pub mod frame;
 mod json;
 pub mod vec_map;
 
-pub use frame::{Frame, Incoming, Modification, Outbox};
+pub use frame::{FailedMutation, Frame, Incoming, Modification, Outbox};
 pub use json::IntoArgs;
 pub use vec_map::VecMap;
 
+use crate::backoff::Backoff;
 use crate::number_text::decimal;
-use crate::protocol::{ErrorCode, QueryId, RequestId, StateVersion};
+use crate::protocol::{ErrorCode, QueryId, RequestId, StateVersion, MAX_FRAME_BYTES};
+use std::time::Duration;
 
 /// What the core needs of a query result.
 pub trait Payload: Clone {
@@ -53,6 +55,8 @@ pub enum ClientErrorCode {
     Server(ErrorCode),
     /// The client was closed.
     Closed,
+    /// The call's frame would be over [`MAX_FRAME_BYTES`]: refused before sending.
+    TooLarge,
 }
 
 impl ClientErrorCode {
@@ -60,8 +64,61 @@ impl ClientErrorCode {
         match self {
             ClientErrorCode::Server(code) => code.as_str(),
             ClientErrorCode::Closed => "CLIENT_CLOSED",
+            ClientErrorCode::TooLarge => "TOO_LARGE",
         }
     }
+
+    /// The code with this name (what [`ClientErrorCode::as_str`] wrote), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "CLIENT_CLOSED" => Some(ClientErrorCode::Closed),
+            "TOO_LARGE" => Some(ClientErrorCode::TooLarge),
+            _ => ErrorCode::from_name(name).map(ClientErrorCode::Server),
+        }
+    }
+}
+
+/// Where signing in stands, as far as sending mutations goes. A mutation is only ever sent
+/// as the identity the application signs in with: never signed out because the token was
+/// late, unavailable or refused (the room would refuse it, or worse, run it signed out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthState {
+    /// The application does not sign in: calls run signed out.
+    Anonymous,
+    /// The application signs in but holds no usable token now (being fetched, the fetch
+    /// failed, or the room refused the token): mutations wait in the outbox.
+    Waiting,
+    /// A token is set; mutations wait until the room accepts it on this socket.
+    Unconfirmed,
+    /// The room accepted the token on this socket: mutations go out.
+    Confirmed,
+}
+
+/// Retries of a token fetch that failed (the auth server or the network is down): soon at
+/// first, then every half minute at most, forever — the outbox waits meanwhile.
+const TOKEN_RETRY: Backoff = Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(30) };
+
+/// `backoff`'s delay for `attempt` with "equal jitter": at least half the ceiling, so a
+/// failing fetch is never retried in a tight loop.
+fn retry_delay_ms(attempt: u32, random: f64) -> f64 {
+    let ceiling = TOKEN_RETRY.ceiling(attempt);
+    (ceiling / 2 + TOKEN_RETRY.delay(attempt, random) / 2).as_secs_f64() * 1000.0
+}
+
+/// `Err(TOO_LARGE)` when `frame` is over the room's frame limit.
+fn check_size(frame: &Frame, udf_path: &str) -> Result<(), ClientError> {
+    let bytes = frame.to_json().len();
+    if bytes <= MAX_FRAME_BYTES {
+        return Ok(());
+    }
+    let mut message = String::from("the call of ");
+    message.push_str(udf_path);
+    message.push_str(" is ");
+    message.push_str(&decimal(bytes as u64));
+    message.push_str(" bytes as a frame, over the room's limit of ");
+    message.push_str(&decimal(MAX_FRAME_BYTES as u64));
+    message.push_str(" bytes (1 MiB); nothing was sent");
+    Err(ClientError { code: ClientErrorCode::TooLarge, message })
 }
 
 /// An error for a query or a mutation: a code and a human message.
@@ -160,6 +217,12 @@ pub struct ClientCore<P = serde_json::Value> {
     throttled: bool,
     /// The token to authenticate with (sent after `connect`, before any query).
     token: Option<String>,
+    auth: AuthState,
+    /// Token fetches that failed in a row, and tokens the room refused in a row (backoff).
+    token_failures: u32,
+    refusals: u32,
+    /// Mutations refused for good, kept until the application discards or retries them.
+    failed: VecMap<RequestId, FailedMutation>,
 }
 
 impl<P: Payload> ClientCore<P> {
@@ -178,6 +241,10 @@ impl<P: Payload> ClientCore<P> {
             in_flight: VecMap::new(),
             throttled: false,
             token: None,
+            auth: AuthState::Anonymous,
+            token_failures: 0,
+            refusals: 0,
+            failed: VecMap::new(),
         }
     }
 
@@ -225,11 +292,56 @@ impl<P: Payload> ClientCore<P> {
         self.queries.get(query_id).is_some_and(|q| q.stale)
     }
 
-    /// Sets (or with `None` clears) the token; returns the frame to send now (if
+    /// Sets (or with `None` signs out) the token; returns the frame to send now (if
     /// connected). Subscriptions stay; the room re-runs them under the new identity.
+    /// Mutations wait until the room accepts a new token, except for a refresh of an
+    /// accepted one (the room keeps the accepted identity until it accepts the next).
     pub fn set_auth(&mut self, token: Option<String>) -> Option<Frame> {
         self.token = token.clone();
+        self.auth = match (&token, self.auth) {
+            (None, _) => AuthState::Anonymous,
+            (Some(_), AuthState::Confirmed) => AuthState::Confirmed,
+            (Some(_), _) => AuthState::Unconfirmed,
+        };
+        if token.is_some() {
+            self.token_failures = 0;
+        }
         self.connected.then_some(Frame::Authenticate { token })
+    }
+
+    /// The application signs in (its token is on the way): mutations wait for it.
+    pub fn expect_auth(&mut self) {
+        if self.auth == AuthState::Anonymous {
+            self.auth = AuthState::Waiting;
+        }
+    }
+
+    pub fn auth_state(&self) -> AuthState {
+        self.auth
+    }
+
+    /// The token fetch failed (auth server or network down): ms until the next attempt.
+    /// The current token, if any, stays in use; mutations that need a token wait.
+    pub fn token_unavailable(&mut self, random: f64) -> f64 {
+        let delay = retry_delay_ms(self.token_failures, random);
+        self.token_failures = self.token_failures.saturating_add(1);
+        delay
+    }
+
+    /// The room refused the token ([`ClientEvent::AuthFailed`]): ms until a fresh one should
+    /// be fetched — at once the first time (it was probably just stale), then with backoff.
+    pub fn token_refused(&mut self, random: f64) -> f64 {
+        let delay = match self.refusals {
+            0 => 0.0,
+            n => retry_delay_ms(n - 1, random),
+        };
+        self.refusals = self.refusals.saturating_add(1);
+        delay
+    }
+
+    /// Whether mutations may go out now, as far as signing in goes.
+    fn may_write(&self) -> bool {
+        matches!(self.auth, AuthState::Anonymous | AuthState::Confirmed)
     }
 
     pub fn has_token(&self) -> bool {
@@ -244,28 +356,32 @@ impl<P: Payload> ClientCore<P> {
     /// Adds a subscription (`args`: JSON text, or a value natively); returns its id and the
     /// frame to send now (if connected). An identical subscription (same function, same
     /// argument text) shares the existing server query: no frame, and its cached result (if
-    /// any) is current.
-    pub fn subscribe(&mut self, udf_path: &str, args: impl IntoArgs) -> (QueryId, Option<Frame>) {
+    /// any) is current. Arguments too large for one frame are refused (`TOO_LARGE`).
+    pub fn subscribe(&mut self, udf_path: &str, args: impl IntoArgs) -> Result<(QueryId, Option<Frame>), ClientError> {
         let args = args.into_args();
         if let Some(query_id) = self.find_query(udf_path, &args) {
             if let Some(query) = self.queries.get_mut(query_id) {
                 query.listeners += 1;
             }
-            return (query_id, None);
+            return Ok((query_id, None));
         }
-        self.next_query_id += 1;
-        let query_id = self.next_query_id;
-        let frame = self.connected.then(|| Frame::Subscribe {
-            query_id,
-            udf_path: udf_path.to_string(),
-            args: args.clone(),
-            result_hash: None,
-        });
+        let query_id = self.next_query_id + 1;
+        let frame = Frame::Subscribe { query_id, udf_path: udf_path.to_string(), args, result_hash: None };
+        check_size(&frame, udf_path)?;
+        self.next_query_id = query_id;
+        let Frame::Subscribe { args, .. } = &frame else { unreachable!("built above") };
         self.queries.insert(
             query_id,
-            Query { udf_path: udf_path.to_string(), args, last: None, hash: None, stale: false, listeners: 1 },
+            Query {
+                udf_path: udf_path.to_string(),
+                args: args.clone(),
+                last: None,
+                hash: None,
+                stale: false,
+                listeners: 1,
+            },
         );
-        (query_id, frame)
+        Ok((query_id, self.connected.then_some(frame)))
     }
 
     /// Drops one listener of a subscription; the last one removes it and returns the frame
@@ -280,12 +396,41 @@ impl<P: Payload> ClientCore<P> {
         self.connected.then_some(Frame::Unsubscribe { query_id })
     }
 
-    /// What must survive a reload: the session and its unanswered mutations.
+    /// What must survive a reload: the session, its unanswered mutations and those the room
+    /// refused that the application has not discarded yet.
     pub fn outbox(&self) -> Outbox {
         Outbox {
             session_id: self.session_id.clone(),
             next_request_id: self.next_request_id,
             pending: self.pending.values().cloned().collect(),
+            failed: self.failed.values().cloned().collect(),
+        }
+    }
+
+    /// Mutations refused for good (the room's answer, or too large to send), oldest first:
+    /// their promises rejected; they stay here, and in the saved outbox, until
+    /// [`ClientCore::discard`] or [`ClientCore::retry`].
+    pub fn failed(&self) -> impl Iterator<Item = &FailedMutation> {
+        self.failed.values()
+    }
+
+    /// Forgets a refused mutation; `false` if there is none with this id.
+    pub fn discard(&mut self, request_id: RequestId) -> bool {
+        self.failed.remove(request_id).is_some()
+    }
+
+    /// Sends a refused mutation again, as a new request (the room never recorded the
+    /// refusal, but a new id keeps the request ids growing). `None` if there is no such
+    /// refused mutation, or it is still too large (it stays refused).
+    pub fn retry(&mut self, request_id: RequestId) -> Option<(RequestId, Option<Frame>)> {
+        let failed = self.failed.remove(request_id)?;
+        let Frame::Mutation { udf_path, args, .. } = &failed.frame else { return None };
+        match self.mutation(udf_path, args.clone()) {
+            Ok(sent) => Some(sent),
+            Err(_) => {
+                self.failed.insert(request_id, failed);
+                None
+            }
         }
     }
 
@@ -298,14 +443,33 @@ impl<P: Payload> ClientCore<P> {
             return Err("the outbox must be restored before connecting".into());
         }
         let mut restored = VecMap::new();
+        let mut failed = VecMap::new();
         for frame in outbox.pending {
-            match frame {
-                Frame::Mutation { request_id, .. } if request_id <= outbox.next_request_id => {
-                    restored.insert(request_id, frame);
+            match &frame {
+                Frame::Mutation { request_id, udf_path, .. } if *request_id <= outbox.next_request_id => {
+                    // Saved by a build without the size check: it could never be sent.
+                    let request_id = *request_id;
+                    match check_size(&frame, udf_path) {
+                        Ok(()) => {
+                            restored.insert(request_id, frame);
+                        }
+                        Err(error) => {
+                            failed.insert(request_id, FailedMutation { frame, error });
+                        }
+                    }
                 }
                 _ => return Err("an outbox entry is not an unanswered mutation of that session".into()),
             }
         }
+        for entry in outbox.failed {
+            match entry.frame {
+                Frame::Mutation { request_id, .. } if request_id <= outbox.next_request_id => {
+                    failed.insert(request_id, entry);
+                }
+                _ => return Err("an outbox entry is not a refused mutation of that session".into()),
+            }
+        }
+        self.failed = failed;
         let queued = std::mem::replace(&mut self.pending, restored);
         self.session_id = outbox.session_id;
         self.next_request_id = outbox.next_request_id;
@@ -352,22 +516,24 @@ impl<P: Payload> ClientCore<P> {
     }
 
     /// Requests a mutation (`args`: JSON text, or a value natively); returns its id and the
-    /// frame to send now (if connected and the in-flight window has room; otherwise it is
-    /// sent by a later [`ClientCore::flush`]).
-    pub fn mutation(&mut self, udf_path: &str, args: impl IntoArgs) -> (RequestId, Option<Frame>) {
-        self.next_request_id += 1;
-        let request_id = self.next_request_id;
+    /// frame to send now (if connected, signed in as required and the in-flight window has
+    /// room; otherwise it is sent by a later [`ClientCore::flush`]). A call too large for
+    /// one frame is refused here (`TOO_LARGE`): it is never queued, so never re-sent.
+    pub fn mutation(&mut self, udf_path: &str, args: impl IntoArgs) -> Result<(RequestId, Option<Frame>), ClientError> {
+        let request_id = self.next_request_id + 1;
         let frame = Frame::Mutation { request_id, udf_path: udf_path.to_string(), args: args.into_args() };
+        check_size(&frame, udf_path)?;
+        self.next_request_id = request_id;
         self.pending.insert(request_id, frame);
         let mut frames = self.flush();
         debug_assert!(frames.len() <= 1, "only the new mutation can become sendable here");
-        (request_id, frames.pop())
+        Ok((request_id, frames.pop()))
     }
 
     /// Queued mutations that may go out now, in request order (call after every `receive`
     /// and after `resume_sending`, and send what it returns).
     pub fn flush(&mut self) -> Vec<Frame> {
-        if !self.connected || self.throttled {
+        if !self.connected || self.throttled || !self.may_write() {
             return Vec::new();
         }
         let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.len());
@@ -394,7 +560,11 @@ impl<P: Payload> ClientCore<P> {
         self.version = StateVersion::default();
         let mut frames =
             vec![Frame::Connect { session_id: self.session_id.clone(), schema_hash: self.schema_hash.clone() }];
-        if let Some(token) = &self.token {
+        // A new socket starts signed out: the token must be accepted again before writes.
+        if self.auth == AuthState::Confirmed {
+            self.auth = AuthState::Unconfirmed;
+        }
+        if let Some(token) = self.token.as_ref().filter(|_| self.auth != AuthState::Waiting) {
             frames.push(Frame::Authenticate { token: Some(token.clone()) });
         }
         for (query_id, q) in self.queries.iter_mut() {
@@ -449,6 +619,10 @@ impl<P: Payload> ClientCore<P> {
                 self.version = end_version;
                 let mut events = Vec::with_capacity(modifications.len() + 1);
                 if authenticated {
+                    if self.auth == AuthState::Unconfirmed {
+                        self.auth = AuthState::Confirmed;
+                        self.refusals = 0;
+                    }
                     events.push(ClientEvent::Authenticated);
                 }
                 for modification in modifications {
@@ -505,14 +679,31 @@ impl<P: Payload> ClientCore<P> {
                         return if first { vec![ClientEvent::MutationsThrottled] } else { Vec::new() };
                     }
                 }
-                if self.pending.remove(request_id).is_none() {
-                    return Vec::new();
+                // Refused for want of a valid token while the application signs in (expired,
+                // refused, late): held until a token is accepted, then sent again.
+                if let Err((ErrorCode::Unauthenticated, message)) = &outcome {
+                    if self.auth != AuthState::Anonymous && self.pending.contains_key(request_id) {
+                        let first = self.auth != AuthState::Waiting;
+                        self.auth = AuthState::Waiting;
+                        return if first {
+                            vec![ClientEvent::AuthFailed { message: message.clone() }]
+                        } else {
+                            Vec::new()
+                        };
+                    }
                 }
-                let result =
-                    outcome.map_err(|(code, message)| ClientError { code: ClientErrorCode::Server(code), message });
+                let Some(frame) = self.pending.remove(request_id) else { return Vec::new() };
+                let result = outcome.map_err(|(code, message)| {
+                    let error = ClientError { code: ClientErrorCode::Server(code), message };
+                    self.failed.insert(request_id, FailedMutation { frame, error: error.clone() });
+                    error
+                });
                 vec![ClientEvent::Mutation { request_id, result }]
             }
             Incoming::Error { code: ErrorCode::Unauthenticated, message, .. } => {
+                if self.auth == AuthState::Unconfirmed {
+                    self.auth = AuthState::Waiting;
+                }
                 vec![ClientEvent::AuthFailed { message }]
             }
             Incoming::Error { code: ErrorCode::Overloaded, message, retry_after_ms } => {
@@ -551,7 +742,7 @@ mod tests {
     fn the_token_is_sent_after_connect_and_before_queries_and_refreshed_in_place() {
         let mut core = core("s1");
         assert_eq!(core.set_auth(Some("t1".into())), None);
-        core.subscribe("tasks:list", json!({}));
+        core.subscribe("tasks:list", json!({})).unwrap();
         let frames = read(&core.on_open());
         assert!(matches!(frames[0], ClientMessage::Connect { .. }));
         assert_eq!(frames[1], ClientMessage::Authenticate { token: Some("t1".into()) });
@@ -578,11 +769,11 @@ mod tests {
     fn identical_subscriptions_share_one_server_query() {
         let mut core = core("s1");
         core.on_open();
-        let (a, frame) = core.subscribe("tasks:list", json!({"status": "pending", "x": 1}));
+        let (a, frame) = core.subscribe("tasks:list", json!({"status": "pending", "x": 1})).unwrap();
         assert!(frame.is_some());
-        let (b, frame) = core.subscribe("tasks:list", json!({"x": 1, "status": "pending"}));
+        let (b, frame) = core.subscribe("tasks:list", json!({"x": 1, "status": "pending"})).unwrap();
         assert_eq!((b, frame), (a, None), "same function and equal args: one server query");
-        let (c, frame) = core.subscribe("tasks:list", json!({"status": "completed"}));
+        let (c, frame) = core.subscribe("tasks:list", json!({"status": "completed"})).unwrap();
         assert_ne!(c, a);
         assert!(frame.is_some());
         assert_eq!(core.query_infos().iter().map(|q| q.listeners).collect::<Vec<_>>(), [2, 1]);
@@ -594,12 +785,12 @@ mod tests {
     #[test]
     fn a_restored_outbox_goes_first_and_later_mutations_are_renumbered() {
         let mut before_reload = core("old-session");
-        before_reload.mutation("tasks:create", json!({"title": "a"}));
-        before_reload.mutation("tasks:create", json!({"title": "b"}));
+        before_reload.mutation("tasks:create", json!({"title": "a"})).unwrap();
+        before_reload.mutation("tasks:create", json!({"title": "b"})).unwrap();
         let saved = before_reload.outbox().to_json();
 
         let mut after_reload = core("new-session");
-        let (early, _) = after_reload.mutation("tasks:create", json!({"title": "c"}));
+        let (early, _) = after_reload.mutation("tasks:create", json!({"title": "c"})).unwrap();
         let outbox = Outbox::parse(&saved).unwrap();
         assert_eq!(after_reload.restore(outbox).unwrap(), vec![(early, 3)]);
         let frames = read(&after_reload.on_open());
@@ -621,14 +812,16 @@ mod tests {
             })
             .collect();
         assert_eq!(titles, [(1, "a".to_string()), (2, "b".to_string()), (3, "c".to_string())]);
-        assert!(after_reload.restore(Outbox { session_id: "x".into(), next_request_id: 0, pending: vec![] }).is_err());
+        assert!(after_reload
+            .restore(Outbox { session_id: "x".into(), next_request_id: 0, pending: vec![], failed: vec![] })
+            .is_err());
     }
 
     #[test]
     fn at_most_a_window_of_mutations_is_in_flight_and_rate_limited_ones_are_resent() {
         let mut core = core("s1");
         for i in 0..40 {
-            core.mutation("tasks:create", json!({"title": i}));
+            core.mutation("tasks:create", json!({"title": i})).unwrap();
         }
         let frames = core.on_open();
         let sent = |frames: &[Frame]| frames.iter().filter(|f| matches!(f, Frame::Mutation { .. })).count();
@@ -663,9 +856,9 @@ mod tests {
     #[test]
     fn offline_subscriptions_and_mutations_are_sent_on_open() {
         let mut core = core("s1");
-        let (q, frame) = core.subscribe("tasks:list", json!({}));
+        let (q, frame) = core.subscribe("tasks:list", json!({})).unwrap();
         assert!(frame.is_none());
-        let (r, frame) = core.mutation("tasks:create", json!({"title": "x"}));
+        let (r, frame) = core.mutation("tasks:create", json!({"title": "x"})).unwrap();
         assert!(frame.is_none());
         let frames = read(&core.on_open());
         assert_eq!(
@@ -692,7 +885,7 @@ mod tests {
     fn transitions_apply_in_a_chain_and_gaps_ask_for_resync() {
         let mut core = core("s");
         core.on_open();
-        let (q, _) = core.subscribe("tasks:list", json!({}));
+        let (q, _) = core.subscribe("tasks:list", json!({})).unwrap();
         let events = core.receive(&transition(
             (0, 0),
             (1, 0),
@@ -708,13 +901,13 @@ mod tests {
     fn reconnect_resends_unanswered_mutations_and_resumes_with_hashes() {
         let mut core = core("s");
         core.on_open();
-        let (q, _) = core.subscribe("tasks:list", json!({}));
+        let (q, _) = core.subscribe("tasks:list", json!({})).unwrap();
         core.receive(&transition(
             (0, 0),
             (1, 0),
             vec![QueryModification::QueryUpdated { query_id: q, value: json!([1]), hash: "h1".into() }],
         ));
-        let (r, frame) = core.mutation("tasks:create", json!({"title": "x"}));
+        let (r, frame) = core.mutation("tasks:create", json!({"title": "x"})).unwrap();
         assert!(frame.is_some());
         assert_eq!(core.on_close(), vec![]);
         assert_eq!(core.cached(q), Some(&Ok(json!([1]))), "results are kept while offline");
@@ -743,7 +936,7 @@ mod tests {
         assert!(!core.is_stale(q));
         assert_eq!(core.cached(q), Some(&Ok(json!([1]))));
         // Request ids keep growing across connections.
-        let (r2, _) = core.mutation("tasks:create", json!({}));
+        let (r2, _) = core.mutation("tasks:create", json!({})).unwrap();
         assert!(r2 > r);
     }
 
@@ -751,7 +944,7 @@ mod tests {
     fn mutation_responses_settle_once() {
         let mut core = core("s");
         core.on_open();
-        let (r, _) = core.mutation("tasks:create", json!({}));
+        let (r, _) = core.mutation("tasks:create", json!({})).unwrap();
         let response = ServerMessage::MutationResponse {
             request_id: r,
             outcome: MutationOutcome::Success { result: json!("id"), ts: Ts(1) },
@@ -766,7 +959,7 @@ mod tests {
     fn unsubscribed_results_are_dropped() {
         let mut core = core("s");
         core.on_open();
-        let (q, _) = core.subscribe("tasks:list", json!({}));
+        let (q, _) = core.subscribe("tasks:list", json!({})).unwrap();
         assert_eq!(core.unsubscribe(q), Some(Frame::Unsubscribe { query_id: q }));
         let events = core.receive(&transition(
             (0, 0),
@@ -775,6 +968,179 @@ mod tests {
         ));
         assert!(events.is_empty());
         assert_eq!(core.unsubscribe(q), None);
+    }
+
+    fn identity_accepted(core: &mut ClientCore) -> Vec<ClientEvent> {
+        let v = core.version();
+        let answer = ServerMessage::Transition {
+            start_version: v,
+            end_version: StateVersion { identity: v.identity + 1, ..v },
+            modifications: vec![],
+        };
+        core.receive(&answer.to_json())
+    }
+
+    fn answer(request_id: RequestId, outcome: MutationOutcome) -> String {
+        ServerMessage::MutationResponse { request_id, outcome }.to_json()
+    }
+
+    fn refused(code: ErrorCode, message: &str) -> MutationOutcome {
+        MutationOutcome::Failure { code, message: message.into() }
+    }
+
+    fn mutation_ids(frames: &[Frame]) -> Vec<RequestId> {
+        frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Mutation { request_id, .. } => Some(*request_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mutations_wait_for_a_token_the_room_accepted_and_are_never_sent_signed_out() {
+        let mut core = core("s");
+        core.expect_auth();
+        let (r, frame) = core.mutation("tasks:create", json!({"title": "saved offline"})).unwrap();
+        assert_eq!(frame, None);
+        // The socket opens while the token fetch fails (the auth server is down).
+        let frames = core.on_open();
+        assert_eq!(mutation_ids(&frames), [] as [u32; 0], "nothing is sent signed out");
+        let first = core.token_unavailable(0.0);
+        let later = core.token_unavailable(1.0);
+        assert!((500.0..=1000.0).contains(&first) && (1000.0..=2000.0).contains(&later), "{first} {later}");
+        for _ in 0..20 {
+            assert!(core.token_unavailable(0.5) <= 30_000.0, "capped");
+        }
+        assert_eq!(core.auth_state(), AuthState::Waiting);
+        assert_eq!(core.pending_mutations(), 1);
+        // The token arrives: sent, but writes wait until the room accepts it.
+        assert_eq!(core.set_auth(Some("t".into())), Some(Frame::Authenticate { token: Some("t".into()) }));
+        assert!(core.flush().is_empty());
+        assert_eq!(identity_accepted(&mut core), vec![ClientEvent::Authenticated]);
+        assert_eq!(mutation_ids(&core.flush()), [r]);
+        // A new socket must have the token accepted again before writes go out.
+        core.on_close();
+        let (r2, _) = core.mutation("tasks:create", json!({})).unwrap();
+        let frames = core.on_open();
+        assert!(matches!(frames[1], Frame::Authenticate { .. }));
+        assert_eq!(mutation_ids(&frames), [] as [u32; 0]);
+        identity_accepted(&mut core);
+        assert_eq!(mutation_ids(&core.flush()), [r, r2]);
+    }
+
+    #[test]
+    fn a_mutation_refused_for_an_expired_token_is_held_and_sent_again_with_a_fresh_one() {
+        let mut core = core("s");
+        core.expect_auth();
+        core.set_auth(Some("old".into()));
+        core.on_open();
+        identity_accepted(&mut core);
+        let (r, frame) = core.mutation("tasks:create", json!({})).unwrap();
+        assert!(frame.is_some());
+        let (r2, _) = core.mutation("tasks:create", json!({})).unwrap();
+        let expired = refused(ErrorCode::Unauthenticated, "the token expired");
+        assert_eq!(
+            core.receive(&answer(r, expired.clone())),
+            vec![ClientEvent::AuthFailed { message: "the token expired".into() }]
+        );
+        assert_eq!(core.receive(&answer(r2, expired)), vec![], "one notice per wait");
+        assert_eq!((core.pending_mutations(), core.failed().count()), (2, 0), "held, not failed");
+        assert!(core.flush().is_empty(), "waiting for a fresh token");
+        assert_eq!(core.token_refused(0.3), 0.0, "the first refusal refetches at once");
+        assert!(core.token_refused(0.3) >= 500.0, "then with backoff");
+        core.set_auth(Some("fresh".into()));
+        identity_accepted(&mut core);
+        assert_eq!(mutation_ids(&core.flush()), [r, r2], "sent again, in order, under their ids");
+        assert_eq!(core.token_refused(0.3), 0.0, "an accepted token resets the backoff");
+    }
+
+    #[test]
+    fn a_refused_token_on_a_new_socket_holds_writes_until_one_is_accepted() {
+        let mut core = core("s");
+        core.set_auth(Some("forged".into()));
+        core.mutation("tasks:create", json!({})).unwrap();
+        let frames = core.on_open();
+        assert_eq!(mutation_ids(&frames), [] as [u32; 0]);
+        let refusal =
+            ServerMessage::Error { code: ErrorCode::Unauthenticated, message: "bad".into(), retry_after_ms: None };
+        assert_eq!(core.receive(&refusal.to_json()), vec![ClientEvent::AuthFailed { message: "bad".into() }]);
+        assert_eq!(core.auth_state(), AuthState::Waiting);
+        assert!(core.flush().is_empty());
+        core.on_close();
+        assert!(
+            !core.on_open().iter().any(|f| matches!(f, Frame::Authenticate { .. })),
+            "a refused token is not sent again"
+        );
+        // Signed out on purpose: writes go out signed out; the room's refusal is then final.
+        core.set_auth(None);
+        assert_eq!(mutation_ids(&core.flush()), [1]);
+        let events = core.receive(&answer(1, refused(ErrorCode::Unauthenticated, "sign in")));
+        assert!(matches!(&events[..], [ClientEvent::Mutation { request_id: 1, result: Err(_) }]), "{events:?}");
+        assert_eq!(core.failed().count(), 1);
+    }
+
+    #[test]
+    fn refused_mutations_are_kept_through_a_reload_until_discarded_or_retried() {
+        let mut core = core("s");
+        core.on_open();
+        let (r, _) = core.mutation("tasks:remove", json!({"id": "x"})).unwrap();
+        let (r2, _) = core.mutation("tasks:remove", json!({"id": "y"})).unwrap();
+        let events = core.receive(&answer(r, refused(ErrorCode::Forbidden, "viewers may not remove tasks")));
+        let error = ClientError {
+            code: ClientErrorCode::Server(ErrorCode::Forbidden),
+            message: "viewers may not remove tasks".into(),
+        };
+        assert_eq!(events, vec![ClientEvent::Mutation { request_id: r, result: Err(error.clone()) }]);
+        assert_eq!(core.pending_mutations(), 1);
+        assert_eq!(core.failed().map(|f| f.error.clone()).collect::<Vec<_>>(), std::slice::from_ref(&error));
+        // The page reloads: the refusal is still there, next to the unanswered one.
+        let saved = core.outbox().to_json();
+        let mut after = self::core("new");
+        after.restore(Outbox::parse(&saved).unwrap()).unwrap();
+        assert_eq!(after.failed().count(), 1);
+        assert_eq!(after.failed().next().unwrap().error, error);
+        assert_eq!(after.pending_mutations(), 1);
+        after.on_open();
+        let (again, frame) = after.retry(r).unwrap();
+        assert!(again > r2, "retried under a new id");
+        assert!(frame.is_some());
+        assert_eq!(after.failed().count(), 0);
+        assert_eq!(after.retry(r), None);
+        after.receive(&answer(again, refused(ErrorCode::Forbidden, "still not")));
+        assert!(after.discard(again));
+        assert!(!after.discard(again));
+        assert!(after.outbox().failed.is_empty());
+    }
+
+    #[test]
+    fn calls_too_large_for_one_frame_are_refused_before_sending() {
+        let mut core = core("s");
+        core.on_open();
+        let big = json!({"title": "x".repeat(MAX_FRAME_BYTES)});
+        let e = core.mutation("tasks:create", big.clone()).unwrap_err();
+        assert_eq!(e.code, ClientErrorCode::TooLarge);
+        assert!(e.message.starts_with("the call of tasks:create is 1048"), "{}", e.message);
+        assert_eq!((core.pending_mutations(), core.failed().count()), (0, 0), "never queued, never re-sent");
+        let e = core.subscribe("tasks:list", big).unwrap_err();
+        assert_eq!(e.code, ClientErrorCode::TooLarge);
+        assert_eq!(core.subscription_count(), 0);
+        let (r, _) = core.mutation("tasks:create", json!({"title": "small"})).unwrap();
+        assert_eq!(r, 1, "request ids are not used up by refused calls");
+        // An outbox saved by an older build with such a call: kept as refused, not re-sent.
+        let huge = Frame::Mutation {
+            request_id: 1,
+            udf_path: "tasks:create".into(),
+            args: json!({"title": "x".repeat(MAX_FRAME_BYTES)}).to_string(),
+        };
+        let saved = Outbox { session_id: "old".into(), next_request_id: 1, pending: vec![huge], failed: vec![] };
+        let mut after = self::core("new");
+        after.restore(Outbox::parse(&saved.to_json()).unwrap()).unwrap();
+        assert_eq!(after.pending_mutations(), 0);
+        assert_eq!(after.failed().next().unwrap().error.code, ClientErrorCode::TooLarge);
+        assert_eq!(after.retry(1), None, "still too large");
+        assert_eq!(after.failed().count(), 1);
     }
 
     #[test]

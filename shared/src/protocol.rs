@@ -15,6 +15,11 @@ pub type QueryId = u32;
 /// Client-chosen id of one mutation request on one connection.
 pub type RequestId = u32;
 
+/// Largest text frame (UTF-8 bytes) a room accepts from a client. Clients refuse to send a
+/// larger one (the call fails at once with `TOO_LARGE`): the room could only answer it with a
+/// `BAD_FRAME` tied to no request.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
 /// A room's commit timestamp: a counter that moves forward by one per committed mutation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ts(pub u64);

@@ -43,8 +43,7 @@ const MUTATION_TS_WINDOW: i64 = 1_000_000;
 /// Most live queries on one connection (a panel needs a few dozen).
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 256;
 
-/// Largest text frame accepted from a client.
-pub const MAX_FRAME_BYTES: usize = 1 << 20;
+pub use crate::protocol::MAX_FRAME_BYTES;
 
 /// Version of the room's connection tables (`_conns`, `_subs`). They only hold state of live
 /// sockets, which never outlive a deploy, so a build with another version drops and recreates

@@ -92,18 +92,22 @@ fn killing_the_worker_mid_mutation_loses_nothing_and_doubles_nothing() {
     let mut client = Client::new("chaos-session-0123456789");
     client.core.set_auth(Some(token(ROOM, "chaos-user", "admin")));
     client.connect(&dev);
-    let (_, frame) =
-        client.core.mutation("users:ensure", json!({"name": "Chaos", "email": "chaos@x", "role": "admin"}));
+    let (_, frame) = client
+        .core
+        .mutation("users:ensure", json!({"name": "Chaos", "email": "chaos@x", "role": "admin"}))
+        .expect("a small call");
     client.send(frame);
     assert!(client.pump(Duration::from_secs(15), |core| core.pending_mutations() == 0), "users:ensure answered");
     let user = client.results.pop().and_then(|(_, r)| r.ok()).expect("a user id");
-    let (query_id, frame) = client.core.subscribe("tasks:list", json!({}));
+    let (query_id, frame) = client.core.subscribe("tasks:list", json!({})).expect("a small call");
     client.send(frame);
 
     // Fire every mutation, let a few get answered, then kill the worker mid-stream.
     for i in 0..MUTATIONS {
-        let (_, frame) =
-            client.core.mutation("tasks:create", json!({"title": format!("chaos {i:02}"), "created_by": user}));
+        let (_, frame) = client
+            .core
+            .mutation("tasks:create", json!({"title": format!("chaos {i:02}"), "created_by": user}))
+            .expect("a small call");
         client.send(frame);
     }
     client.pump(Duration::from_secs(15), |core| core.pending_mutations() < MUTATIONS - 5);
@@ -145,11 +149,15 @@ fn a_backlog_larger_than_the_rooms_burst_is_delivered_in_full() {
     let mut client = Client::new("backlog-session-0123456789");
     client.core.set_auth(Some(token(ROOM, "backlog-user", "admin")));
     // Written offline: 300 mutations wait in the outbox (the room's burst is 200, then 50/s).
-    let (_, _) = client.core.mutation("users:ensure", json!({"name": "B", "email": "b@x", "role": "admin"}));
+    let (_, _) = client
+        .core
+        .mutation("users:ensure", json!({"name": "B", "email": "b@x", "role": "admin"}))
+        .expect("a small call");
     for i in 0..300 {
         client
             .core
-            .mutation("users:ensure", json!({"name": format!("u{i}"), "email": format!("u{i}@x"), "role": "member"}));
+            .mutation("users:ensure", json!({"name": format!("u{i}"), "email": format!("u{i}@x"), "role": "member"}))
+            .expect("a small call");
     }
     client.connect(&dev);
     assert!(

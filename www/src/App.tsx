@@ -12,6 +12,7 @@ import {
   useMutation,
   usePaginatedQuery,
   usePendingMutations,
+  useFailedMutations,
   useSyncContext,
 } from "./roomsync";
 
@@ -242,11 +243,34 @@ function PendingSummary() {
   );
 }
 
+/** "All changes saved" only when nothing waits and nothing was refused; refused writes are
+ *  listed with their reason, to retry or discard. */
 function SavedIndicator() {
   const pending = usePendingMutations();
+  const { failed, discard, retry } = useFailedMutations();
   return (
     <span className="saved" data-testid="saved-state">
-      {pending === 0 ? "All changes saved" : `Saving ${pending}…`}
+      {pending > 0 ? `Saving ${pending}…` : failed.length === 0 ? "All changes saved" : null}
+      {failed.length > 0 && (
+        <details className="failed" data-testid="failed-writes">
+          <summary>
+            {failed.length === 1 ? "1 change could not be saved" : `${failed.length} changes could not be saved`}
+          </summary>
+          <ul>
+            {failed.map((f) => (
+              <li key={f.requestId}>
+                <code>{f.udfPath}</code>: {f.message}{" "}
+                <button type="button" onClick={() => retry(f.requestId).catch(() => {})}>
+                  Retry
+                </button>{" "}
+                <button type="button" onClick={() => discard(f.requestId)}>
+                  Discard
+                </button>
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
     </span>
   );
 }

@@ -14,6 +14,9 @@ export function demoFetchToken(serverUrl: string, room: string, role: Role): Fet
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ sub: `demo-${role}`, role, name: `Demo ${role}` }),
     });
+    // A server error is "try again later" (thrown: the client retries with backoff and keeps
+    // writes waiting); a refusal (4xx: development tokens are off) is "signed out" (null).
+    if (response.status >= 500) throw new Error(`development token route failed (${response.status})`);
     if (!response.ok) {
       console.warn(`roomsync demo: no development token (${response.status}): ${await response.text()}`);
       return null;

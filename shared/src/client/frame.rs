@@ -9,7 +9,7 @@
 //! browser), which is also their identity for sharing identical subscriptions.
 //! `tests` check every frame parses as the [`crate::protocol::ClientMessage`] the room reads.
 
-use super::Payload;
+use super::{ClientError, Payload};
 use crate::number_text::decimal;
 use crate::protocol::{ErrorCode, QueryId, RequestId, StateVersion};
 
@@ -126,10 +126,28 @@ pub struct Outbox {
     pub next_request_id: RequestId,
     /// `Frame::Mutation`s, in request order.
     pub pending: Vec<Frame>,
+    /// Mutations refused for good that the application has not discarded yet.
+    pub failed: Vec<FailedMutation>,
+}
+
+/// A mutation the room refused for good (or too large to send): its promise rejected, and it
+/// is kept — the application shows it ("N changes could not be saved") until it is discarded
+/// or retried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedMutation {
+    /// The `Frame::Mutation` as it was sent.
+    pub frame: Frame,
+    pub error: ClientError,
 }
 
 impl Outbox {
-    /// `{"sessionId", "nextRequestId", "pending": [mutation frames]}`.
+    /// Nothing to keep: no unanswered and no refused mutation.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty() && self.failed.is_empty()
+    }
+
+    /// `{"sessionId", "nextRequestId", "pending": [mutation frames], "failed": [mutation
+    /// frames with "code" and "message"]}`.
     pub fn to_json(&self) -> String {
         let mut out = String::from(r#"{"sessionId":"#);
         push_string(&mut out, &self.session_id);
@@ -141,6 +159,20 @@ impl Outbox {
                 out.push(',');
             }
             out.push_str(&frame.to_json());
+        }
+        out.push_str(r#"],"failed":["#);
+        for (i, failed) in self.failed.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let mut frame = failed.frame.to_json();
+            frame.pop(); // the closing brace: the error's fields follow
+            out.push_str(&frame);
+            out.push_str(r#","code":"#);
+            push_string(&mut out, failed.error.code.as_str());
+            out.push_str(r#","message":"#);
+            push_string(&mut out, &failed.error.message);
+            out.push('}');
         }
         out.push_str("]}");
         out

@@ -2,8 +2,8 @@
 //! end-to-end suites) run. Decodes frames with the serde types of [`crate::protocol`] and
 //! checks every applied diff against the room's hash.
 
-use super::frame::{Frame, Incoming, Modification, Outbox};
-use super::{ClientCore, ClientEvent, Payload};
+use super::frame::{FailedMutation, Frame, Incoming, Modification, Outbox};
+use super::{ClientCore, ClientError, ClientErrorCode, ClientEvent, Payload};
 use crate::diff::{hash_value, ValueDiff};
 use crate::protocol::{ClientMessage, MutationOutcome, QueryModification, ServerMessage};
 use serde_json::Value;
@@ -113,8 +113,31 @@ impl Outbox {
             session_id: String,
             next_request_id: u32,
             pending: Vec<ClientMessage>,
+            #[serde(default)]
+            failed: Vec<SavedFailure>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct SavedFailure {
+            request_id: u32,
+            udf_path: String,
+            args: Value,
+            code: String,
+            message: String,
         }
         let saved: Saved = serde_json::from_str(text).map_err(|e| format!("not a saved outbox: {e}"))?;
+        let failed = saved
+            .failed
+            .into_iter()
+            .map(|f| {
+                let code = ClientErrorCode::from_name(&f.code)
+                    .ok_or_else(|| format!("a saved outbox names an unknown error code {:?}", f.code))?;
+                Ok(FailedMutation {
+                    frame: Frame::Mutation { request_id: f.request_id, udf_path: f.udf_path, args: f.args.to_string() },
+                    error: ClientError { code, message: f.message },
+                })
+            })
+            .collect::<Result<_, String>>()?;
         let pending = saved
             .pending
             .into_iter()
@@ -125,6 +148,6 @@ impl Outbox {
                 _ => Err("a saved outbox holds only mutations".to_string()),
             })
             .collect::<Result<_, _>>()?;
-        Ok(Outbox { session_id: saved.session_id, next_request_id: saved.next_request_id, pending })
+        Ok(Outbox { session_id: saved.session_id, next_request_id: saved.next_request_id, pending, failed })
     }
 }

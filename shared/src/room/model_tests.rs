@@ -201,7 +201,7 @@ impl World {
     }
 
     fn raw_mutation(&mut self, client: usize, path: &str, args: Json) -> Option<Json> {
-        let (request_id, frame) = self.clients[client].core.mutation(path, args);
+        let (request_id, frame) = self.clients[client].core.mutation(path, args).unwrap();
         let delta = match path {
             "tasks:create" => 1,
             "tasks:remove" => -1,
@@ -233,7 +233,7 @@ impl World {
         match *step {
             Step::Subscribe { client, query } => {
                 let (path, args) = query_specs(&user)[query].clone();
-                let (query_id, frame) = self.clients[client].core.subscribe(path, args.clone());
+                let (query_id, frame) = self.clients[client].core.subscribe(path, args.clone()).unwrap();
                 self.clients[client].subs.push((query_id, path, args));
                 // An identical subscription shares the live one: nothing to send.
                 if let Some(frame) = frame {

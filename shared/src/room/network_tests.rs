@@ -215,7 +215,7 @@ impl Net {
         match *step {
             Step::Subscribe { client, query } => {
                 let (path, args) = queries(&self.user)[query].clone();
-                let (query_id, frame) = self.clients[client].core.subscribe(path, args);
+                let (query_id, frame) = self.clients[client].core.subscribe(path, args).unwrap();
                 self.clients[client].subs.push(query_id);
                 self.send(client, frame);
             }
@@ -232,7 +232,7 @@ impl Net {
                 let title = format!("task {}", self.titles.len());
                 self.titles.push(title.clone());
                 let args = json!({"title": title, "created_by": self.user, "assigned_to": self.user});
-                let (request_id, frame) = self.clients[client].core.mutation("tasks:create", args);
+                let (request_id, frame) = self.clients[client].core.mutation("tasks:create", args).unwrap();
                 self.clients[client].requested.push(request_id);
                 self.send(client, frame);
             }
@@ -240,8 +240,10 @@ impl Net {
                 let tasks = self.room.query_once("tasks:list", &json!({})).unwrap();
                 let Some(ids) = tasks.as_array().filter(|a| !a.is_empty()) else { return };
                 let id = ids[nth % ids.len()]["_id"].clone();
-                let (request_id, frame) =
-                    self.clients[client].core.mutation("tasks:update", json!({"id": id, "status": "completed"}));
+                let (request_id, frame) = self.clients[client]
+                    .core
+                    .mutation("tasks:update", json!({"id": id, "status": "completed"}))
+                    .unwrap();
                 self.clients[client].requested.push(request_id);
                 self.send(client, frame);
             }

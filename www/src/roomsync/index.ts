@@ -12,13 +12,15 @@ export {
 export {
   usePaginatedQuery,
   usePendingMutations,
+  useFailedMutations,
   useOffsetQuery,
+  type UseFailedMutationsResult,
   type UseOffsetQueryResult,
   type PaginationResult,
   type PaginationStatus,
   type UsePaginatedQueryResult,
 } from "./paginated";
-export type { ConnectionState, DebugInfo, FetchToken, SyncError } from "../../../client-wasm/pkg/index.js";
+export type { ConnectionState, DebugInfo, FailedMutation, FetchToken, SyncError } from "../../../client-wasm/pkg/index.js";
 export { Devtools } from "./Devtools";
 export { roomsyncQuery, connectTanstack, useRoomsyncTanstack, type RoomsyncQueryKey } from "./tanstack";
 export { decodeValue, encodeValue, type JsonValue } from "./values";

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { SyncClient } from "../../../client-wasm/pkg/index.js";
+import type { FailedMutation, SyncClient } from "../../../client-wasm/pkg/index.js";
 import { useSyncContext } from "./provider";
 import { useQueryState } from "./hooks";
 import { decodeValue, encodeValue } from "./values";
@@ -117,6 +117,35 @@ export function usePendingMutations(): number {
     return client.onPendingMutationsChange(setCount);
   }, [client]);
   return count;
+}
+
+export interface UseFailedMutationsResult {
+  /** Mutations the room refused for good (their promises rejected), kept — also across
+   *  reloads — until discarded or retried. "All changes saved" needs this empty too. */
+  failed: FailedMutation[];
+  discard(requestId: number): void;
+  /** Sends one again, as a new request; settles like the original call. */
+  retry(requestId: number): Promise<unknown>;
+}
+
+/** The refused mutations, live, with the means to discard or retry each. */
+export function useFailedMutations(): UseFailedMutationsResult {
+  const { client } = useSyncContext();
+  const [failed, setFailed] = useState<FailedMutation[]>(() => client?.failedMutations ?? []);
+  useEffect(() => {
+    if (!client) return;
+    setFailed(client.failedMutations);
+    return client.onPendingMutationsChange(() => setFailed(client.failedMutations));
+  }, [client]);
+  return useMemo(
+    () => ({
+      failed,
+      discard: (requestId: number) => void client?.discardFailedMutation(requestId),
+      retry: (requestId: number) =>
+        client ? client.retryFailedMutation(requestId) : Promise.reject(new Error("realtime is off")),
+    }),
+    [client, failed],
+  );
 }
 
 export interface UseOffsetQueryResult<T> {
