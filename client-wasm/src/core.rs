@@ -149,7 +149,9 @@ impl Core {
     /// `{code, message}` of the last call refused before sending.
     pub fn refusal(&self) -> JsValue {
         let none = JsValue::UNDEFINED;
-        self.refusal.as_ref().map_or(none.clone(), |e| make_event("refused", 0.0, &none, Some(e.code.as_str()), Some(&e.message)))
+        self.refusal
+            .as_ref()
+            .map_or(none.clone(), |e| make_event("refused", 0.0, &none, Some(e.code.as_str()), Some(&e.message)))
     }
 
     /// Refused mutations kept until discarded: `[{requestId, udfPath, args (JSON text), code,

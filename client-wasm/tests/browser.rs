@@ -562,9 +562,9 @@ async fn a_reload_while_the_token_endpoint_is_down_loses_no_write() {
     old.set_auth(Function::new_no_args("return new Promise(() => {})").unchecked_into(), None).unwrap();
     let _never = old.mutation("tasks:create", task("Saved before the reload", &user), None).unwrap();
     sleep(300).await; // IndexedDB writes are asynchronous
-    // (The old page stays open, never sending: closing a client discards its outbox.)
-    // The "new page": the token endpoint fails twice, then recovers. Meanwhile the write waits
-    // (it is never sent signed out, refused and dropped), and it lands exactly once.
+                      // (The old page stays open, never sending: closing a client discards its outbox.)
+                      // The "new page": the token endpoint fails twice, then recovers. Meanwhile the write waits
+                      // (it is never sent signed out, refused and dropped), and it lands exactly once.
     let calls = Rc::new(RefCell::new(0));
     let new = SyncClient::new(server_url(), Some(options(&room).unchecked_into())).expect("valid URL");
     new.set_auth(flaky_token_fetcher(&room, "admin", 2, &calls), None).unwrap();
