@@ -157,7 +157,16 @@ impl RoomObject {
 impl worker::DurableObject for RoomObject {
     fn new(state: State, env: Env) -> Self {
         let secret = crate::auth::secret(&env);
-        let room = RefCell::new(Self::open(&state, &env, &secret));
+        let opened = Self::open(&state, &env, &secret);
+        if let Ok(room) = &opened {
+            // Rows of sockets that did not survive the restart go now, not when a fan-out
+            // happens to find them gone.
+            let live: Vec<ConnId> = state.get_websockets().iter().filter_map(Self::conn_of).collect();
+            if let Err(e) = room.retain_connections(&live) {
+                worker::console_warn!("could not drop the rows of closed connections: {e}");
+            }
+        }
+        let room = RefCell::new(opened);
         // Keep-alive pings are answered by the runtime without waking the object.
         if let Ok(pair) = WebSocketRequestResponsePair::new("ping", "pong") {
             state.set_websocket_auto_response(&pair);
@@ -223,7 +232,11 @@ impl worker::DurableObject for RoomObject {
         Ok(())
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _was_clean: bool) -> Result<()> {
+    /// The client closed its socket: completes the close handshake (the runtime does not
+    /// answer for us at this compatibility date), echoing the client's code when it may be
+    /// sent, then forgets the connection.
+    async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
+        let _ = ws.close(Some(echo_close_code(code)), Some(reason));
         self.forget(&ws)
     }
 
@@ -238,5 +251,14 @@ impl RoomObject {
             let _ = self.with_room(|room| room.handle(RoomInput::Close { conn: &conn }, &mut WorkerEnv));
         }
         Ok(())
+    }
+}
+
+/// The close code to answer with: the client's own, unless it is one that may not be sent in
+/// a close frame (1005 "no status", 1006 "abnormal", 1015 "TLS", or out of range) — then 1000.
+fn echo_close_code(code: usize) -> u16 {
+    match code {
+        1000..=1003 | 1007..=1014 | 3000..=4999 => code as u16,
+        _ => 1000,
     }
 }

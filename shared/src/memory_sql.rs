@@ -209,14 +209,14 @@ impl Sql for MemorySql {
                 t.search_rid += 1;
                 Ok(vec![vec![SqlValue::Integer(t.search_rid)]])
             }
-            s if s.starts_with("INSERT INTO _search ")
+            s if s.starts_with("INSERT INTO _search_words ")
                 || s.starts_with("INSERT INTO _search_map ")
                 || s.starts_with("DELETE FROM _search_map ")
-                || s.starts_with("DELETE FROM _search ") =>
+                || s.starts_with("DELETE FROM _search_words ") =>
             {
                 none
             }
-            s if s.contains("FROM _search") => {
+            s if s.contains("FROM _search_words") => {
                 Err(StorageError("full-text search runs in the room only, not in the in-memory store".into()))
             }
             other => Err(StorageError(format!("the in-memory store does not run {other:?}"))),

@@ -43,6 +43,14 @@ const MUTATION_TS_WINDOW: i64 = 1_000_000;
 /// Most live queries on one connection (a panel needs a few dozen).
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 256;
 
+/// Largest arguments of one subscription, as JSON text (filters, a search, a cursor: a few
+/// hundred bytes in practice). Subscriptions are stored, so this and the next bound what one
+/// socket — signed in or not — can make the room keep.
+pub const MAX_SUBSCRIPTION_ARGS_BYTES: usize = 16 * 1024;
+
+/// Most argument bytes all subscriptions of one connection may hold together.
+pub const MAX_CONNECTION_ARGS_BYTES: usize = 256 * 1024;
+
 pub use crate::protocol::MAX_FRAME_BYTES;
 
 /// Version of the room's connection tables (`_conns`, `_subs`). They only hold state of live
@@ -63,6 +71,12 @@ const ROOM_MIGRATIONS: &[&str] = &[
         session_id TEXT NOT NULL, request_id INTEGER NOT NULL, result TEXT NOT NULL, ts INTEGER NOT NULL,
         PRIMARY KEY (session_id, request_id)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS _mutations_by_ts ON _mutations (ts)",
+    // What each recorded outcome answers: a digest of the caller and the call, so a repeated
+    // (session, request id) gets the recorded outcome only for the same call by the same
+    // caller. Kept beside `_mutations` (rows recorded before it existed have none).
+    "CREATE TABLE IF NOT EXISTS _mutation_calls (
+        session_id TEXT NOT NULL, request_id INTEGER NOT NULL, call TEXT NOT NULL,
+        PRIMARY KEY (session_id, request_id)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS _subs (
         conn_id TEXT NOT NULL, query_id INTEGER NOT NULL, udf_path TEXT NOT NULL, args TEXT NOT NULL,
         read_set TEXT NOT NULL, journal TEXT, result_hash TEXT NOT NULL,
@@ -455,6 +469,25 @@ impl<S: Sql> Room<S> {
         Ok(())
     }
 
+    /// Drops the rows of every connection whose socket is gone — `live` are the connections
+    /// the host still holds sockets for. Sockets can vanish without a close event (a
+    /// restart, a crash); the host calls this when it starts, so rows of dead sockets do not
+    /// outlive it. Returns how many connections were dropped.
+    pub fn retain_connections(&self, live: &[ConnId]) -> Result<usize, StorageError> {
+        let rows = self.sql.exec("SELECT conn_id FROM _conns", &[])?;
+        let mut dropped = 0;
+        for row in rows {
+            let conn = ConnId::from_stored(text_at(&row, 0)?);
+            if !live.contains(&conn) {
+                self.close_connection(&conn)?;
+                dropped += 1;
+            }
+        }
+        // Subscriptions of connections that have no row (left by a crash mid-close).
+        self.sql.exec("DELETE FROM _subs WHERE conn_id NOT IN (SELECT conn_id FROM _conns)", &[])?;
+        Ok(dropped)
+    }
+
     fn close_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
         self.buckets.borrow_mut().remove(conn);
         let ids = self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
@@ -675,8 +708,12 @@ impl<S: Sql> Room<S> {
             "SELECT 1 FROM _subs WHERE conn_id = ? AND query_id = ?",
             &[conn.as_str().into(), i64::from(query_id).into()],
         )?;
-        let count = self.sql.exec("SELECT COUNT(*) FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
-        if count.first().map(|r| int_at(r, 0)).unwrap_or(0) >= MAX_SUBSCRIPTIONS_PER_CONNECTION as i64 {
+        let held = self.sql.exec(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(args)), 0) FROM _subs WHERE conn_id = ?",
+            &[conn.as_str().into()],
+        )?;
+        let (count, held_bytes) = held.first().map(|r| (int_at(r, 0), int_at(r, 1))).unwrap_or((0, 0));
+        if count >= MAX_SUBSCRIPTIONS_PER_CONNECTION as i64 {
             return Ok(vec![error_to(
                 conn,
                 ErrorCode::LimitExceeded,
@@ -694,6 +731,27 @@ impl<S: Sql> Room<S> {
         }
         let start = self.connection_version(conn)?;
         let end = StateVersion { query_set: start.query_set + 1, ts: self.current_ts()?, ..start };
+        let args_bytes = args.to_string().len();
+        if args_bytes > MAX_SUBSCRIPTION_ARGS_BYTES || held_bytes as usize + args_bytes > MAX_CONNECTION_ARGS_BYTES {
+            // Answered for that query (its onError), neither run nor kept.
+            let message = if args_bytes > MAX_SUBSCRIPTION_ARGS_BYTES {
+                format!("arguments of {args_bytes} bytes are over the {MAX_SUBSCRIPTION_ARGS_BYTES}-byte limit of a subscription")
+            } else {
+                format!(
+                    "this connection's subscriptions hold {held_bytes} bytes of arguments; {args_bytes} more would pass the {MAX_CONNECTION_ARGS_BYTES}-byte limit: unsubscribe some first"
+                )
+            };
+            self.set_connection_version(conn, end)?;
+            let failed = QueryModification::QueryFailed { query_id, code: ErrorCode::LimitExceeded, message };
+            return Ok(vec![Outgoing {
+                to: conn.clone(),
+                message: ServerMessage::Transition {
+                    start_version: start,
+                    end_version: end,
+                    modifications: vec![failed],
+                },
+            }]);
+        }
         let caller = self.caller_of(conn, now_ms)?;
         let run = self.run_query(&udf_path, &args, None, caller.as_ref());
         // A call that can never succeed (no such function, invalid arguments) is answered
@@ -775,19 +833,29 @@ impl<S: Sql> Room<S> {
             Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
         };
         let session = self.session_of(conn)?;
+        let call = call_digest(caller.as_ref(), udf_path, args);
         // A request this session already committed (re-sent after a reconnect): answer with
-        // the recorded outcome, do not run it again.
+        // the recorded outcome, do not run it again — if it is the same call by the same
+        // caller. Anything else reusing the id is refused, and learns nothing of the outcome.
         if let Some(session) = &session {
-            let rows = self.sql.exec(
-                "SELECT result, ts FROM _mutations WHERE session_id = ? AND request_id = ?",
-                &[session.as_str().into(), i64::from(request_id).into()],
-            )?;
+            let key: [SqlValue; 2] = [session.as_str().into(), i64::from(request_id).into()];
+            let rows =
+                self.sql.exec("SELECT result, ts FROM _mutations WHERE session_id = ? AND request_id = ?", &key)?;
             if let Some(row) = rows.first() {
+                let bound =
+                    self.sql.exec("SELECT call FROM _mutation_calls WHERE session_id = ? AND request_id = ?", &key)?;
+                if bound.first().map(|r| text_at(r, 0)).transpose()?.is_some_and(|recorded| recorded != call) {
+                    let message = format!(
+                        "requestId {request_id} of this session was already used for another call (another function, \
+                         other arguments or another caller); a new call needs a new requestId"
+                    );
+                    return Ok(vec![respond(MutationOutcome::Failure { code: ErrorCode::BadFrame, message })]);
+                }
                 let result = serde_json::from_str(&text_at(row, 0)?).unwrap_or(Json::Null);
                 return Ok(vec![respond(MutationOutcome::Success { result, ts: Ts(int_at(row, 1) as u64) })]);
             }
         }
-        let session = session.as_deref().map(|s| (s, request_id));
+        let session = session.as_deref().map(|s| (s, request_id, call.as_str()));
         let (result, writes, ts) = match self.commit(udf_path, args, env, session, caller.as_ref()) {
             Ok(done) => done,
             Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
@@ -806,23 +874,29 @@ impl<S: Sql> Room<S> {
         udf_path: &str,
         args: &Json,
         env: &mut dyn Environment,
-        session: Option<(&str, RequestId)>,
+        session: Option<(&str, RequestId, &str)>,
         caller: Option<&Identity>,
     ) -> Result<(Json, crate::engine::WriteSet, Ts), FnError> {
         let (def, args) = self.registry.resolve(udf_path, FunctionKind::Mutation, args, caller)?;
         self.sql
             .atomically(|| {
                 let (result, writes, ts) = self.run_mutation(def, &args, env, caller)?;
-                if let Some((session, request_id)) = session {
+                if let Some((session, request_id, call)) = session {
                     // Keep a bounded window: a client only ever re-sends its unanswered requests,
                     // which are its newest; outcomes of old commits are dropped.
+                    let oldest = i64::from(request_id) - MUTATION_WINDOW;
+                    self.sql.exec(
+                        "DELETE FROM _mutation_calls WHERE (session_id = ? AND request_id < ?)
+                         OR (session_id, request_id) IN (SELECT session_id, request_id FROM _mutations WHERE ts < ?)",
+                        &[session.into(), oldest.into(), (ts.0 as i64 - MUTATION_TS_WINDOW).into()],
+                    )?;
                     self.sql.exec(
                         "DELETE FROM _mutations WHERE (session_id = ? AND request_id < ?) OR ts < ?",
-                        &[
-                            session.into(),
-                            (i64::from(request_id) - MUTATION_WINDOW).into(),
-                            (ts.0 as i64 - MUTATION_TS_WINDOW).into(),
-                        ],
+                        &[session.into(), oldest.into(), (ts.0 as i64 - MUTATION_TS_WINDOW).into()],
+                    )?;
+                    self.sql.exec(
+                        "INSERT INTO _mutation_calls (session_id, request_id, call) VALUES (?, ?, ?)",
+                        &[session.into(), i64::from(request_id).into(), call.into()],
                     )?;
                     self.sql.exec(
                         "INSERT INTO _mutations (session_id, request_id, result, ts) VALUES (?, ?, ?, ?)",
@@ -1012,6 +1086,18 @@ fn everything(schema: &Schema) -> ReadSet {
         }
     }
     read_set
+}
+
+/// What a recorded outcome answers: the caller (its subject; empty when signed out) and the
+/// call (function and arguments), digested.
+fn call_digest(caller: Option<&Identity>, udf_path: &str, args: &Json) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [caller.map_or("", |c| c.subject.as_str()), udf_path, &args.to_string()] {
+        hash.update(part.len().to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 fn int_at(row: &[SqlValue], column: usize) -> i64 {

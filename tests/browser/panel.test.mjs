@@ -120,6 +120,14 @@ test("roles: a viewer is told it cannot write, and switching to a member on the 
       await a.page.getByRole("alert").innerText(),
       /allowed to the roles member, manager, admin only; you are signed in as viewer/,
     );
+    // The refused write is not "saved": the header lists it until it is discarded.
+    const failed = a.page.getByTestId("failed-writes");
+    await failed.filter({ hasText: "1 change could not be saved" }).waitFor(WAIT);
+    assert.equal(await a.page.getByTestId("saved-state").filter({ hasText: "All changes saved" }).count(), 0);
+    await failed.locator("summary").click();
+    assert.match(await failed.innerText(), /tasks:create: .*signed in as viewer/);
+    await failed.getByRole("button", { name: "Discard" }).click();
+    await a.page.getByTestId("saved-state").filter({ hasText: "All changes saved" }).waitFor(WAIT);
     await a.page.getByLabel("Role").selectOption("member");
     // The same socket re-authenticates; the form becomes usable once the member's user exists.
     await a.page.getByRole("button", { name: "Add task" }).and(a.page.locator(":enabled")).waitFor(WAIT);

@@ -122,6 +122,27 @@ impl RoomSocket {
         false
     }
 
+    /// Closes with `code` and waits for the server's close frame: its code, or `None` if the
+    /// socket ended without one (the handshake was not completed).
+    pub fn close_handshake(mut self, code: u16) -> Option<u16> {
+        let frame = tungstenite::protocol::CloseFrame { code: code.into(), reason: "bye".into() };
+        self.ws.close(Some(frame)).ok()?;
+        let deadline = Instant::now() + FRAME_TIMEOUT;
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(Message::Close(frame)) => return Some(frame.map_or(1005, |f| f.code.into())),
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                {
+                    continue
+                }
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
     pub fn close(mut self) {
         let _ = self.ws.close(None);
         let _ = self.ws.flush();

@@ -78,15 +78,19 @@ fn tokens_roles_and_field_rules_hold_on_real_sockets() {
         }
     }
 
-    // Roles: viewers never write; members write but cannot read TC numbers; managers can.
+    // Roles: viewers never write; members write but cannot read TC numbers, so cannot write
+    // them either (a taken number would be refused: an oracle); managers can.
     let mut viewer = RoomSocket::signed_in(&url, "org-a", "viewer");
     let outcome = mutate(&mut viewer, 1, "beneficiaries:create", beneficiary("12345678901"));
     assert_eq!(failure_code(&outcome), Some(ErrorCode::Forbidden), "{outcome:?}");
     let mut member = RoomSocket::signed_in(&url, "org-a", "member");
+    let outcome = mutate(&mut member, 1, "beneficiaries:create", beneficiary("12345678901"));
+    assert_eq!(failure_code(&outcome), Some(ErrorCode::Forbidden), "{outcome:?}");
+    let mut manager = RoomSocket::signed_in(&url, "org-a", "manager");
     let MutationOutcome::Success { result: id, .. } =
-        mutate(&mut member, 1, "beneficiaries:create", beneficiary("12345678901"))
+        mutate(&mut manager, 1, "beneficiaries:create", beneficiary("12345678901"))
     else {
-        panic!("a member creates beneficiaries")
+        panic!("a manager creates beneficiaries")
     };
     let seen = value(subscribe(&mut member, 1, "beneficiaries:get", json!({"id": id})));
     assert_eq!((seen["name"].as_str(), seen.get("tc_no")), (Some("Ayşe Yılmaz"), None));

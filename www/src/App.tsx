@@ -292,7 +292,7 @@ export function App({ room, role, onRoleChange }: { room: string; role: Role; on
         <TaskList />
       </QueryErrorBoundary>
       <QueryErrorBoundary key={`b-${role}`}>
-        <Beneficiaries />
+        <Beneficiaries role={role} />
       </QueryErrorBoundary>
       <Devtools />
     </main>

@@ -1,5 +1,6 @@
 import { useState } from "react";
 import type { Doc } from "./generated/schema";
+import type { Role } from "./demoAuth";
 import { useMutation, useOffsetQuery, useSyncContext } from "./roomsync";
 
 type Beneficiary = Doc<"beneficiaries">;
@@ -20,7 +21,9 @@ const randomTc = () => String(10_000_000_000 + Math.floor(Math.random() * 89_999
  * returned to managers and admins only: for other roles the room sends the documents without
  * them, and the column says so.
  */
-export function Beneficiaries() {
+export function Beneficiaries({ role }: { role: Role }) {
+  // A role writes only fields it reads: registering a person sets the TC number.
+  const mayRegister = role === "manager" || role === "admin";
   const { status } = useSyncContext();
   const [search, setSearch] = useState("");
   const { documents, total, page, pageCount, setPage } = useOffsetQuery<Beneficiary>(
@@ -58,9 +61,15 @@ export function Beneficiaries() {
       </h2>
       <div className="toolbar">
         <input aria-label="Search beneficiaries" placeholder="Search names (e.g. ismail, AYSE)…" value={search} onChange={(e) => setSearch(e.target.value)} />
-        <button type="button" onClick={() => void addSamples()}>
+        <button
+          type="button"
+          onClick={() => void addSamples()}
+          disabled={!mayRegister}
+          title={mayRegister ? undefined : "Only managers and admins register people: it sets their TC number"}
+        >
           Add sample beneficiaries
         </button>
+        {!mayRegister && <span className="hint">Only managers and admins register people (TC numbers).</span>}
       </div>
       {error && (
         <p role="alert" className="error">

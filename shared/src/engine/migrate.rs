@@ -44,7 +44,7 @@ fn layout(schema: &Schema) -> Json {
             indexes.insert(format!("unique:{}", store::unique_name(unique)), json!(unique.fields));
         }
         for search in &table.search_indexes {
-            indexes.insert(format!("search:{}", search.name), json!([search.search_field]));
+            indexes.insert(format!("search:{}", search.name), json!([search.search_field, super::search::LAYOUT]));
         }
         tables.insert(table.name.clone(), Json::Object(indexes));
     }
@@ -73,7 +73,9 @@ fn documents(sql: &dyn Sql, table: &str) -> Result<Vec<Document>, StorageError> 
 
 /// Migrates stored data to `schema` (see the module docs). Run inside `Sql::atomically`.
 pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, StorageError> {
-    let hash = schema.hash();
+    // The stored layout's version is part of what must match: a build that stores index rows
+    // another way rebuilds them even when the schema did not change.
+    let hash = format!("{}/search-{}", schema.hash(), super::search::LAYOUT);
     if stored(sql, "hash")?.as_deref() == Some(hash.as_str()) {
         return Ok(MigrationReport::default());
     }

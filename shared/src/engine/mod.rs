@@ -19,6 +19,9 @@ pub mod search;
 pub mod store;
 pub mod tx;
 
+#[cfg(test)]
+mod access_tests;
+
 pub use query::{Order, Page, PageRequest, Query};
 pub use read_set::{ReadSet, SubscriptionIndex, WriteSet};
 pub use registry::{FnError, FunctionKind, Registry};

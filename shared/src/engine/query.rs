@@ -22,6 +22,7 @@ use super::store::{self, Document, BY_CREATION_TIME};
 use super::tx::Tx;
 use crate::index_key::{encode_value, prefix_successor};
 use crate::storage::SqlValue;
+use crate::validation::ValidationError;
 use crate::value::Value;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -120,12 +121,18 @@ impl<'t, 'a> Query<'t, 'a> {
 
     /// Reads through the named index of the table.
     pub fn with_index(mut self, name: &str) -> Self {
-        let found = self
-            .tx
-            .schema
-            .table(&self.table)
-            .and_then(|t| t.indexes.iter().find(|i| i.name == name))
-            .map(|i| i.fields.clone());
+        let table = self.tx.schema.table(&self.table);
+        let found = table.and_then(|t| t.indexes.iter().find(|i| i.name == name)).map(|i| i.fields.clone());
+        // An index orders and narrows by its fields' values: reading through one on a field
+        // the caller may not read would reveal those values (which documents hold a given TC
+        // number, in which order). The function gets the refusal, named.
+        for field in found.iter().flatten() {
+            if let Some(access) = table.and_then(|t| t.field_access.get(field)) {
+                if let Err(e) = self.tx.check(*access, || format!("reading {} by {field}", self.table)) {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
         match found {
             Some(fields) => {
                 self.index = name.to_string();
@@ -218,7 +225,14 @@ impl<'t, 'a> Query<'t, 'a> {
     pub fn paginate(mut self, request: PageRequest) -> Result<Page, FnError> {
         let cursor = match request.cursor.as_deref() {
             None | Some("") => None,
-            Some(text) => Some(B64.decode(text).map_err(|_| FnError::BadQuery(format!("invalid cursor {text:?}")))?),
+            // Cursors come from clients: a tampered one is bad input, not a bug.
+            Some(text) => Some(B64.decode(text).map_err(|_| {
+                ValidationError::new(
+                    "paginationOpts.cursor",
+                    "a cursor returned by an earlier page (or null for the first page)",
+                    format!("{} characters that are not one", text.chars().count()),
+                )
+            })?),
         };
         let pinned = self.tx.journal_in.take().and_then(|j| B64.decode(j).ok());
         match pinned {

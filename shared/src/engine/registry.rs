@@ -12,6 +12,10 @@ use crate::value::Value;
 use std::collections::BTreeMap;
 use thiserror::Error;
 
+/// Longest function name a caller may send. Names are `table:function`; this bounds what an
+/// unknown name costs (the "did you mean" hint compares it with every function) and echoes.
+pub const MAX_FUNCTION_NAME_BYTES: usize = 128;
+
 /// Queries read; mutations read and write, atomically.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FunctionKind {
@@ -40,9 +44,10 @@ pub enum FnError {
     /// The document does not exist (any more).
     #[error("{table} {id} does not exist")]
     NotFound { table: String, id: String },
-    /// A unique key is already taken; names the document that holds it.
-    #[error("{table}.{} must be unique: {value} is already used by {table} {existing}", fields.join("+"))]
-    Unique { table: String, fields: Vec<String>, value: String, existing: DocumentId },
+    /// A unique key is already taken. `taken` (the value and the document that holds it) is
+    /// set only when the caller may read them; otherwise the message names the key alone.
+    #[error("{table}.{} must be unique: {}", fields.join("+"), describe_taken(table, taken))]
+    Unique { table: String, fields: Vec<String>, taken: Option<(String, DocumentId)> },
     /// A rule of the application refused the call.
     #[error("{0}")]
     Application(String),
@@ -62,6 +67,13 @@ pub enum FnError {
     /// Storage failed; retrying may help.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+fn describe_taken(table: &str, taken: &Option<(String, DocumentId)>) -> String {
+    match taken {
+        Some((value, existing)) => format!("{value} is already used by {table} {existing}"),
+        None => "the value is already used by another document".into(),
+    }
 }
 
 impl FnError {
@@ -153,6 +165,18 @@ impl Registry {
         args: &serde_json::Value,
         identity: Option<&Identity>,
     ) -> Result<(&FunctionDef, Value), FnError> {
+        if name.len() > MAX_FUNCTION_NAME_BYTES {
+            // Refused before any lookup or hint: the cost of an answer must not grow with
+            // what a caller sends, and the name is not echoed.
+            return Err(FnError::UnknownFunction {
+                kind: kind.as_str(),
+                name: name.chars().take(32).chain(['…']).collect(),
+                hint: format!(
+                    "function names are at most {MAX_FUNCTION_NAME_BYTES} bytes (\"table:function\"); this one has {}",
+                    name.len()
+                ),
+            });
+        }
         let def = self.functions.get(name).filter(|f| f.kind == kind).ok_or_else(|| {
             let names = self.names(kind);
             let closest = names.iter().map(|n| (crate::text::edit_distance(n, name), n)).min();

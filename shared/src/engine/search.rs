@@ -1,15 +1,20 @@
 //! Full-text search indexes, on SQLite FTS5.
 //!
 //! Each search index of a table keeps, per document, the folded words of its search field
-//! (Turkish rules, see [`crate::text`]) in the FTS5 table `_search`, tagged with a token
-//! naming the index so one FTS5 table serves every index. `_search_map` maps a document to its
-//! FTS5 row. Folding happens in Rust, identically for documents and for what people type, so
+//! (Turkish rules, see [`crate::text`]) in the FTS5 table `_search_words`, and `_search_map`
+//! maps a document to its FTS5 row and says which table and index it belongs to. Only the
+//! document's own words are in the FTS5 row: nothing a typed prefix could match but them
+//! (an earlier layout tagged rows with an index token, which "z" matched in every row).
+//! Folding happens in Rust, identically for documents and for what people type, so
 //! "İSTANBUL", "Istanbul" and "istanbul" meet as one word — FTS5's own Unicode folding does
 //! not know the Turkish dotted and dotless i.
 //!
 //! A search matches documents holding every typed word, the last one as a prefix, ordered by
 //! relevance (BM25). At most [`MAX_TERMS`] words count and at most [`MAX_RESULTS`] documents
-//! are considered, as in Convex. Filter fields narrow by equality after the match.
+//! are considered, as in Convex. Words go to FTS5 quoted (typed text is never FTS5 syntax),
+//! and every candidate is checked against the words in Rust: FTS5 drops what its tokenizer
+//! does not keep (a lone combining mark), and that must narrow a search, never widen it.
+//! Filter fields narrow by equality after the match.
 //!
 //! Reactivity: a search reads the whole table (its read set is the table's creation-time
 //! range), so any write to the table re-runs it. Correct, and cheap at the sizes of one
@@ -29,16 +34,23 @@ pub const MAX_TERMS: usize = 16;
 /// Documents a search considers.
 pub const MAX_RESULTS: usize = 1024;
 
+/// The stored layout of search rows; a change rebuilds every search index (see
+/// [`super::migrate`]).
+pub const LAYOUT: &str = "words-v2";
+
 pub const MIGRATIONS: &[&str] = &[
-    "CREATE VIRTUAL TABLE IF NOT EXISTS _search USING fts5(body, tokenize = 'unicode61')",
+    // The tagged layout before `words-v2`: its rows are rebuilt into `_search_words`.
+    "DROP TABLE IF EXISTS _search",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS _search_words USING fts5(body, tokenize = 'unicode61')",
     "CREATE TABLE IF NOT EXISTS _search_map (
         tbl TEXT NOT NULL, idx TEXT NOT NULL, id TEXT NOT NULL, rid INTEGER NOT NULL,
         PRIMARY KEY (tbl, idx, id)) WITHOUT ROWID",
 ];
 
-/// The word that tags one index's rows: letters and digits only, so FTS5 keeps it whole.
-fn index_tag(table: &str, index: &str) -> String {
-    format!("zzix{}", crate::diff::hash_text(&format!("{table}\0{index}")))
+/// `word` as an FTS5 string (words are letters and digits, but quoting keeps typed text from
+/// ever being read as FTS5 syntax).
+fn quoted(word: &str) -> String {
+    format!("\"{}\"", word.replace('"', "\"\""))
 }
 
 fn next_row_id(sql: &dyn Sql) -> Result<i64, StorageError> {
@@ -63,9 +75,9 @@ pub fn add_entry(sql: &dyn Sql, table: &str, index: &str, field: &str, doc: &Doc
         Some(Value::String(s)) => s,
         _ => String::new(),
     };
-    let body = format!("{} {}", index_tag(table, index), text::words(&text).join(" "));
+    let body = text::words(&text).join(" ");
     let rid = next_row_id(sql)?;
-    sql.exec("INSERT INTO _search (rowid, body) VALUES (?, ?)", &[rid.into(), body.into()])?;
+    sql.exec("INSERT INTO _search_words (rowid, body) VALUES (?, ?)", &[rid.into(), body.into()])?;
     sql.exec(
         "INSERT INTO _search_map (tbl, idx, id, rid) VALUES (?, ?, ?, ?)",
         &[table.into(), index.into(), doc.id.as_str().into(), rid.into()],
@@ -81,7 +93,7 @@ pub fn remove_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result
             &[table.name.as_str().into(), search.name.as_str().into(), doc.id.as_str().into()],
         )?;
         for row in rows {
-            sql.exec("DELETE FROM _search WHERE rowid = ?", &[row.first().cloned().unwrap_or(SqlValue::Null)])?;
+            sql.exec("DELETE FROM _search_words WHERE rowid = ?", &[row.first().cloned().unwrap_or(SqlValue::Null)])?;
         }
     }
     Ok(())
@@ -92,7 +104,7 @@ pub fn drop_index(sql: &dyn Sql, table: &str, index: &str) -> Result<(), Storage
     let rows =
         sql.exec("DELETE FROM _search_map WHERE tbl = ? AND idx = ? RETURNING rid", &[table.into(), index.into()])?;
     for row in rows {
-        sql.exec("DELETE FROM _search WHERE rowid = ?", &[row.first().cloned().unwrap_or(SqlValue::Null)])?;
+        sql.exec("DELETE FROM _search_words WHERE rowid = ?", &[row.first().cloned().unwrap_or(SqlValue::Null)])?;
     }
     Ok(())
 }
@@ -137,29 +149,44 @@ impl<'t, 'a> Search<'t, 'a> {
                 def.filter_fields.join(", ")
             )));
         }
+        // Searching a field, or filtering by one, reveals its values: only for callers who
+        // may read it.
+        for field in std::iter::once(&def.search_field).chain(self.filters.iter().map(|(f, _)| f)) {
+            if let Some(access) = table.field_access.get(field) {
+                self.tx.check(*access, || format!("searching {} by {field}", self.table))?;
+            }
+        }
         // Any write to the table may change the result.
         self.tx.read_set.add(KeyRange::prefix(&self.table, BY_CREATION_TIME, Vec::new()));
         let words: Vec<String> = text::words(&self.text).into_iter().take(MAX_TERMS).collect();
         let Some((last, rest)) = words.split_last() else { return Ok(Vec::new()) };
-        let mut query = index_tag(&self.table, &self.index);
-        for word in rest {
-            query.push(' ');
-            query.push_str(word);
-        }
-        query.push_str(&format!(" {last}*"));
+        let mut query: Vec<String> = rest.iter().map(|w| quoted(w)).collect();
+        query.push(format!("{}*", quoted(last)));
         let rows = self.tx.sql.exec(
-            "SELECT d.id, d.creation_time, d.body FROM _search s
+            "SELECT d.id, d.creation_time, d.body FROM _search_words s
              JOIN _search_map m ON m.rid = s.rowid
              JOIN _docs d ON d.tbl = m.tbl AND d.id = m.id
-             WHERE _search MATCH ? AND m.tbl = ? AND m.idx = ?
-             ORDER BY bm25(_search), d.creation_time DESC LIMIT ?",
-            &[query.into(), self.table.as_str().into(), self.index.as_str().into(), (MAX_RESULTS as i64).into()],
+             WHERE _search_words MATCH ? AND m.tbl = ? AND m.idx = ?
+             ORDER BY bm25(_search_words), d.creation_time DESC LIMIT ?",
+            &[
+                query.join(" ").into(),
+                self.table.as_str().into(),
+                self.index.as_str().into(),
+                (MAX_RESULTS as i64).into(),
+            ],
         )?;
         self.tx.count_scanned(rows.len())?;
         let mut docs = Vec::with_capacity(rows.len());
         for row in rows {
-            let doc = self.tx.visible(table, store::decode_document(&row)?);
-            if self.filters.iter().all(|(field, value)| doc.get_path(field).as_ref() == Some(value)) {
+            let stored = store::decode_document(&row)?;
+            let field_words = match stored.get_path(&def.search_field) {
+                Some(Value::String(s)) => text::words(&s),
+                _ => Vec::new(),
+            };
+            let holds_words = rest.iter().all(|w| field_words.contains(w))
+                && field_words.iter().any(|w| w.starts_with(last.as_str()));
+            let doc = self.tx.visible(table, stored);
+            if holds_words && self.filters.iter().all(|(field, value)| doc.get_path(field).as_ref() == Some(value)) {
                 docs.push(doc);
             }
         }

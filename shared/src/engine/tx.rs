@@ -104,7 +104,7 @@ impl<'a> Tx<'a> {
         }
     }
 
-    fn check(&self, access: Access, action: impl FnOnce() -> String) -> Result<(), FnError> {
+    pub(super) fn check(&self, access: Access, action: impl FnOnce() -> String) -> Result<(), FnError> {
         if self.may(access) {
             return Ok(());
         }
@@ -209,6 +209,9 @@ impl<'a> Tx<'a> {
         let env = self.env()?;
         let (now, random) = (env.now_ms(), env.random_u128());
         let def = self.writable_table(table)?;
+        if let Value::Object(given) = &fields {
+            self.check_writes_readable(def, given.keys())?;
+        }
         def.validate_insert(&fields)?;
         let Value::Object(fields) = fields else { unreachable!("validate_insert accepts objects only") };
         let doc = Document { id: DocumentId::new(table, random), creation_time: now, fields };
@@ -229,6 +232,7 @@ impl<'a> Tx<'a> {
             return Err(ValidationError::new(table, "an object of fields to change", changes.type_name()).into());
         };
         let old = self.load_for_write(table, id)?;
+        self.check_writes_readable(self.table(table)?, changes.keys())?;
         let mut fields = old.fields.clone();
         fields.extend(changes);
         self.store_update(table, old, fields)
@@ -240,6 +244,7 @@ impl<'a> Tx<'a> {
             return Err(ValidationError::new(table, "an object (a document)", fields.type_name()).into());
         };
         let old = self.load_for_write(table, id)?;
+        self.check_writes_readable(self.table(table)?, fields.keys())?;
         let mut fields = fields;
         // Fields the caller cannot read were not in what it was shown: keep them.
         for (field, access) in &self.table(table)?.field_access {
@@ -282,10 +287,36 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
+    /// A caller writes only fields it may read. A field it could write but not read would
+    /// answer questions about the values it cannot see: a unique key refuses a value that is
+    /// taken (an oracle for "is this TC number registered?"), and a write could overwrite a
+    /// value the caller never saw. Fields it may not read and does not name are kept as they
+    /// are (see [`Tx::replace`]).
+    fn check_writes_readable<'k>(
+        &self,
+        def: &TableDef,
+        names: impl IntoIterator<Item = &'k String>,
+    ) -> Result<(), FnError> {
+        for name in names {
+            if let Some(access) = def.field_access.get(name) {
+                self.check(*access, || format!("writing {}.{name}", def.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the caller may read every one of these fields of the table.
+    fn may_read_fields(&self, def: &TableDef, fields: &[String]) -> bool {
+        fields.iter().all(|f| def.field_access.get(f).is_none_or(|access| self.may(*access)))
+    }
+
     fn check_unique(&self, def: &TableDef, doc: &Document) -> Result<(), FnError> {
         match store::unique_conflict(self.sql, def, doc)? {
             None => Ok(()),
             Some((unique, existing)) => {
+                // The value and its holder are named only to a caller who may read them all
+                // (a key can include a field the caller keeps but may not read).
+                let shown = self.may_read_fields(def, &unique.fields) && self.may(def.read_access);
                 let values: Vec<String> = unique
                     .fields
                     .iter()
@@ -294,8 +325,7 @@ impl<'a> Tx<'a> {
                 Err(FnError::Unique {
                     table: def.name.clone(),
                     fields: unique.fields,
-                    value: values.join(", "),
-                    existing,
+                    taken: shown.then(|| (values.join(", "), existing)),
                 })
             }
         }

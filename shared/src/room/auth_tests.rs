@@ -139,8 +139,17 @@ fn roles_decide_who_writes_and_who_approves() {
         message.contains("allowed to the roles member, manager, admin only; you are signed in as viewer"),
         "{message}"
     );
-    // Members write; removing a beneficiary is a manager's decision.
-    let id = h.mutate(&member, "beneficiaries:create", beneficiary()).unwrap();
+    // A role writes only fields it reads: a member cannot set the TC number it may not see
+    // (a unique key would tell it which numbers are taken), so managers register people.
+    let (code, message) = h.mutate(&member, "beneficiaries:create", beneficiary()).unwrap_err();
+    assert_eq!(code, ErrorCode::Forbidden);
+    assert_eq!(
+        message,
+        "writing beneficiaries.tc_no is allowed to the roles manager, admin only; you are signed in as member"
+    );
+    let id = h.mutate(&manager, "beneficiaries:create", beneficiary()).unwrap();
+    // Members write other fields; removing a beneficiary is a manager's decision.
+    h.mutate(&member, "beneficiaries:update", json!({"id": id, "phone": "0555 111 22 33"})).unwrap();
     assert_eq!(h.mutate(&member, "beneficiaries:remove", json!({"id": id})).unwrap_err().0, ErrorCode::Forbidden);
     h.mutate(&manager, "beneficiaries:remove", json!({"id": id})).unwrap();
 }
@@ -150,25 +159,53 @@ fn only_managers_and_admins_read_tc_numbers_and_members_cannot_erase_them() {
     let mut h = Harness::new();
     let member = h.connect("member", Some("member"));
     let manager = h.connect("manager", Some("manager"));
-    let id = h.mutate(&member, "beneficiaries:create", beneficiary()).unwrap();
+    let id = h.mutate(&manager, "beneficiaries:create", beneficiary()).unwrap();
     let seen_by_member = value(h.subscribe(&member, 1, "beneficiaries:get", json!({"id": id})));
     assert_eq!(seen_by_member["name"], "Ayşe Yılmaz");
     assert!(seen_by_member.get("tc_no").is_none(), "{seen_by_member}");
     let listed = value(h.subscribe(&member, 2, "beneficiaries:list", json!({"search": "ayse"})));
     assert!(listed["documents"][0].get("tc_no").is_none(), "{listed}");
     assert_eq!(value(h.subscribe(&manager, 1, "beneficiaries:get", json!({"id": id})))["tc_no"], "12345678901");
-    // A member's update keeps the number it cannot see.
+    // A member's update keeps the number it cannot see, and cannot overwrite it.
     h.mutate(&member, "beneficiaries:update", json!({"id": id, "city": "Ankara"})).unwrap();
+    let (code, _) = h.mutate(&member, "beneficiaries:update", json!({"id": id, "tc_no": "98765432109"})).unwrap_err();
+    assert_eq!(code, ErrorCode::Forbidden);
     let after = h.room.query_once("beneficiaries:get", &json!({"id": id})).unwrap();
     assert_eq!((after["city"].as_str(), after["tc_no"].as_str()), (Some("Ankara"), Some("12345678901")));
+}
+
+#[test]
+fn no_answer_reveals_a_field_the_caller_cannot_read() {
+    let mut h = Harness::new();
+    let member = h.connect("member", Some("member"));
+    let manager = h.connect("manager", Some("manager"));
+    let first = h.mutate(&manager, "beneficiaries:create", beneficiary()).unwrap();
+    // Managers are told which document holds a taken TC number.
+    let (code, message) = h.mutate(&manager, "beneficiaries:create", beneficiary()).unwrap_err();
+    assert_eq!(code, ErrorCode::UniqueViolation);
+    let holder = first.as_str().unwrap();
+    assert_eq!(
+        message,
+        format!(r#"beneficiaries.tc_no must be unique: "12345678901" is already used by beneficiaries {holder}"#)
+    );
+    // A member cannot probe for a number: not by writing it (refused before any lookup,
+    // whether the number is taken or not), and the refusal is the same either way.
+    let taken = h.mutate(&member, "beneficiaries:create", beneficiary()).unwrap_err();
+    let mut free = beneficiary();
+    free["tc_no"] = json!("11111111111");
+    assert_eq!(h.mutate(&member, "beneficiaries:create", free).unwrap_err(), taken);
+    assert!(!taken.1.contains("12345678901") && !taken.1.contains(holder), "{}", taken.1);
+    // Nor by searching or filtering on it: a search over the name does not match numbers.
+    let listed = value(h.subscribe(&member, 1, "beneficiaries:list", json!({"search": "12345678901"})));
+    assert_eq!(listed["total"].as_f64(), Some(0.0), "{listed}");
 }
 
 #[test]
 fn refreshing_the_token_keeps_subscriptions_and_reruns_them_under_the_new_identity() {
     let mut h = Harness::new();
     let a = h.connect("anon", None);
-    let member = h.connect("member", Some("member"));
-    let id = h.mutate(&member, "beneficiaries:create", beneficiary()).unwrap();
+    let manager = h.connect("manager", Some("manager"));
+    let id = h.mutate(&manager, "beneficiaries:create", beneficiary()).unwrap();
     assert_eq!(
         failed_code(&h.subscribe(&a, 1, "beneficiaries:get", json!({"id": id}))),
         Some(ErrorCode::Unauthenticated)
@@ -187,7 +224,7 @@ fn refreshing_the_token_keeps_subscriptions_and_reruns_them_under_the_new_identi
     assert_eq!((end_version.identity, modifications.len()), (2, 0));
     // The token runs out: later commits re-run the queries signed out.
     h.env.now_ms += 200_000.0;
-    let out = h.frame(&member, json!({"type": "mutation", "requestId": 2, "udfPath": "beneficiaries:update", "args": {"id": id, "city": "Van"}}));
+    let out = h.frame(&manager, json!({"type": "mutation", "requestId": 2, "udfPath": "beneficiaries:update", "args": {"id": id, "city": "Van"}}));
     let to_a: Vec<_> = out.iter().filter(|o| o.to == a).collect();
     let ServerMessage::Transition { modifications, .. } = &to_a[0].message else { panic!("{out:?}") };
     assert_eq!(failed_code(&modifications[0]), Some(ErrorCode::Unauthenticated));
@@ -199,13 +236,13 @@ fn refreshing_the_token_keeps_subscriptions_and_reruns_them_under_the_new_identi
 #[test]
 fn identity_survives_reopening_the_room() {
     let mut h = Harness::new();
-    let member = h.connect("member", Some("member"));
+    let manager = h.connect("manager", Some("manager"));
     // Same storage, new engine (what waking from hibernation does).
     let Harness { room, env, next_request } = h;
     let sql = room.sql;
     let room = Room::open(sql).unwrap().with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), "org-a")));
     let mut h = Harness { room, env, next_request };
-    assert!(h.mutate(&member, "beneficiaries:create", beneficiary()).is_ok());
+    assert!(h.mutate(&manager, "beneficiaries:create", beneficiary()).is_ok());
 }
 
 #[test]
@@ -279,4 +316,43 @@ fn a_reconnect_storm_is_spread_out_with_retry_hints() {
         &mut h.env,
     );
     assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_request_id_answers_only_the_call_and_the_caller_it_was_recorded_for() {
+    let mut h = Harness::new();
+    let admin = h.connect("admin", Some("admin"));
+    let user = h.mutate(&admin, "users:ensure", json!({"name": "A", "email": "a@x", "role": "admin"})).unwrap();
+    let send = |h: &mut Harness, conn: &ConnId, request_id: u32, path: &str, args: Json| {
+        let out = h.frame(conn, json!({"type": "mutation", "requestId": request_id, "udfPath": path, "args": args}));
+        match out.last().map(|o| &o.message) {
+            Some(ServerMessage::MutationResponse { outcome, .. }) => outcome.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let task = json!({"title": "Keep me", "created_by": user});
+    let MutationOutcome::Success { result: id, .. } = send(&mut h, &admin, 50, "tasks:create", task.clone()) else {
+        panic!()
+    };
+    // The same call again (a re-send): the recorded outcome, nothing runs twice.
+    assert!(
+        matches!(send(&mut h, &admin, 50, "tasks:create", task), MutationOutcome::Success { result, .. } if result == id)
+    );
+    // Another function or other arguments under that id: refused, and nothing runs.
+    for (path, args) in
+        [("tasks:remove", json!({"id": id})), ("tasks:create", json!({"title": "Other", "created_by": user}))]
+    {
+        let MutationOutcome::Failure { code, message } = send(&mut h, &admin, 50, path, args) else { panic!() };
+        assert_eq!(code, ErrorCode::BadFrame);
+        assert!(message.starts_with("requestId 50 of this session was already used for another call"), "{message}");
+    }
+    let tasks = h.room.query_once("tasks:list", &json!({})).unwrap();
+    assert_eq!(tasks.as_array().map(Vec::len), Some(1), "{tasks}");
+    // Another caller presenting the same session id learns nothing of the outcome.
+    let intruder = ConnId::from_stored("intruder".into());
+    h.room.handle(RoomInput::Open { conn: &intruder }, &mut h.env);
+    h.frame(&intruder, json!({"type": "connect", "sessionId": "session-admin-0123456789"}));
+    h.frame(&intruder, json!({"type": "authenticate", "token": token("mallory", "admin", "org-a", 3600.0)}));
+    let replay = send(&mut h, &intruder, 50, "tasks:create", json!({"title": "Keep me", "created_by": user}));
+    assert!(matches!(replay, MutationOutcome::Failure { code: ErrorCode::BadFrame, .. }), "{replay:?}");
 }

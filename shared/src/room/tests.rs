@@ -444,3 +444,72 @@ fn a_fan_out_to_hundreds_is_written_in_batches_that_survive_reopening() {
     assert_eq!(transitions.len(), 200);
     assert!(transitions.iter().all(|t| *t == (Ts(2), Ts(3), 1)), "{:?}", &transitions[..3]);
 }
+
+#[test]
+fn an_unknown_name_of_any_length_costs_a_bounded_answer_and_is_not_echoed() {
+    let mut h = Harness::new();
+    let a = conn("a");
+    let name = "x".repeat(1_000_000);
+    let out = h.frame(&a, json!({"type": "subscribe", "queryId": 1, "udfPath": name}));
+    let ServerMessage::Transition { modifications, .. } = single(out) else { panic!() };
+    let QueryModification::QueryFailed { code, message, .. } = &modifications[0] else { panic!("{modifications:?}") };
+    assert_eq!(*code, ErrorCode::UnknownFunction);
+    assert!(message.len() < 200, "{} bytes", message.len());
+    assert!(message.ends_with("function names are at most 128 bytes (\"table:function\"); this one has 1000000"));
+    assert_eq!(h.room.subscription_count(), 0);
+}
+
+/// Bytes of subscription arguments the room stores.
+fn stored_args_bytes(h: &Harness) -> i64 {
+    let rows = h.room.sql().exec("SELECT COALESCE(SUM(LENGTH(args)), 0) FROM _subs", &[]).unwrap();
+    int_at(&rows[0], 0)
+}
+
+#[test]
+fn what_one_socket_makes_the_room_store_is_bounded() {
+    let mut h = Harness::new();
+    let a = conn("a");
+    // One subscription with arguments over the limit: refused for that query, not stored.
+    let big = "y".repeat(MAX_SUBSCRIPTION_ARGS_BYTES);
+    let out = h.frame(&a, json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:list", "args": {"x": big}}));
+    let ServerMessage::Transition { modifications, .. } = single(out) else { panic!() };
+    let QueryModification::QueryFailed { code, message, .. } = &modifications[0] else { panic!("{modifications:?}") };
+    assert_eq!(
+        (*code, message.as_str()),
+        (ErrorCode::LimitExceeded, "arguments of 16392 bytes are over the 16384-byte limit of a subscription")
+    );
+    // Many just under it: kept until the connection's budget is spent, then refused.
+    let args = json!({"search": "z".repeat(MAX_SUBSCRIPTION_ARGS_BYTES - 32)});
+    let mut refused = 0;
+    for query_id in 2..60 {
+        let out = h.frame(
+            &a,
+            json!({"type": "subscribe", "queryId": query_id, "udfPath": "beneficiaries:list", "args": args}),
+        );
+        let ServerMessage::Transition { modifications, .. } = single(out) else { panic!() };
+        if let QueryModification::QueryFailed { code: ErrorCode::LimitExceeded, .. } = modifications[0] {
+            refused += 1;
+        }
+    }
+    assert!(refused > 30, "{refused}");
+    let stored = stored_args_bytes(&h);
+    assert!(stored <= MAX_CONNECTION_ARGS_BYTES as i64, "{stored}");
+    assert!(stored > MAX_CONNECTION_ARGS_BYTES as i64 - MAX_SUBSCRIPTION_ARGS_BYTES as i64, "{stored}");
+}
+
+#[test]
+fn rows_of_sockets_gone_without_a_close_are_dropped_when_the_host_starts() {
+    let mut h = Harness::new();
+    let (a, b) = (conn("a"), conn("b"));
+    for c in [&a, &b] {
+        h.room.handle(RoomInput::Open { conn: c }, &mut h.env);
+        h.subscribe(c, 1, "tasks:list", json!({}));
+    }
+    assert_eq!(h.room.subscription_count(), 2);
+    // The host restarted: only `b`'s socket survived.
+    assert_eq!(h.room.retain_connections(std::slice::from_ref(&b)).unwrap(), 1);
+    let count = |table: &str| int_at(&h.room.sql().exec(&format!("SELECT COUNT(*) FROM {table}"), &[]).unwrap()[0], 0);
+    assert_eq!((count("_conns"), count("_subs")), (1, 1));
+    assert_eq!(h.room.retain_connections(&[]).unwrap(), 1);
+    assert_eq!((count("_conns"), count("_subs")), (0, 0));
+}
