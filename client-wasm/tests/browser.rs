@@ -441,21 +441,26 @@ async fn ten_thousand_subscribe_unsubscribe_cycles_leave_memory_flat() {
     a.close();
 }
 
+/// The "old page" of a reload: its token never arrives, so its `tasks:create` titled `title`
+/// stays in the tab's saved outbox. It stays open, never sending (closing a client discards
+/// its outbox).
+async fn page_that_left_a_write_unsent(room: &str, title: &str) -> SyncClient {
+    let helper = client(room);
+    let user = ensure_user(&helper).await;
+    helper.close();
+    let old = SyncClient::new(server_url(), Some(options(room).unchecked_into())).expect("valid URL");
+    old.set_auth(Function::new_no_args("return new Promise(() => {})").unchecked_into(), None).unwrap();
+    let _never_answered = old.mutation("tasks:create", task(title, &user), None).unwrap();
+    assert!(old.has_pending_writes());
+    sleep(300).await; // IndexedDB writes are asynchronous
+    old
+}
+
 #[wasm_bindgen_test]
 async fn mutations_left_unsent_by_a_page_are_sent_once_by_the_next() {
     let room = unique_room("wasm-outbox");
-    let helper = client(&room);
-    let user = ensure_user(&helper).await;
-    helper.close();
-    // The "old page": its token never arrives, so its mutation stays in the outbox.
-    let old = SyncClient::new(server_url(), Some(options(&room).unchecked_into())).expect("valid URL");
-    let never = Function::new_no_args("return new Promise(() => {})");
-    old.set_auth(never.unchecked_into(), None).unwrap();
-    let args = task("Written before the reload", &user);
-    let _never_answered = old.mutation("tasks:create", args, None).unwrap();
-    assert!(old.has_pending_writes());
-    sleep(300).await; // IndexedDB writes are asynchronous
-                      // The "new page" (same tab, same room): continues the session and sends it.
+    let old = page_that_left_a_write_unsent(&room, "Written before the reload").await;
+    // The "new page" (same tab, same room): continues the session and sends it.
     let new = client(&room);
     let (seen, _unsub) = watch_tasks(&new);
     wait_until("the saved mutation applied", || {
@@ -554,17 +559,9 @@ fn flaky_token_fetcher(room: &str, role: &str, failures: u32, calls: &Rc<RefCell
 #[wasm_bindgen_test]
 async fn a_reload_while_the_token_endpoint_is_down_loses_no_write() {
     let room = unique_room("wasm-auth-down");
-    let helper = client(&room);
-    let user = ensure_user(&helper).await;
-    helper.close();
-    // The "old page": its token never arrives, so its mutation stays in the saved outbox.
-    let old = SyncClient::new(server_url(), Some(options(&room).unchecked_into())).expect("valid URL");
-    old.set_auth(Function::new_no_args("return new Promise(() => {})").unchecked_into(), None).unwrap();
-    let _never = old.mutation("tasks:create", task("Saved before the reload", &user), None).unwrap();
-    sleep(300).await; // IndexedDB writes are asynchronous
-                      // (The old page stays open, never sending: closing a client discards its outbox.)
-                      // The "new page": the token endpoint fails twice, then recovers. Meanwhile the write waits
-                      // (it is never sent signed out, refused and dropped), and it lands exactly once.
+    let old = page_that_left_a_write_unsent(&room, "Saved before the reload").await;
+    // The "new page": the token endpoint fails twice, then recovers. Meanwhile the write waits
+    // (it is never sent signed out, refused and dropped), and it lands exactly once.
     let calls = Rc::new(RefCell::new(0));
     let new = SyncClient::new(server_url(), Some(options(&room).unchecked_into())).expect("valid URL");
     new.set_auth(flaky_token_fetcher(&room, "admin", 2, &calls), None).unwrap();

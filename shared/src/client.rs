@@ -309,11 +309,11 @@ impl<P: Payload> ClientCore<P> {
         self.connected.then_some(Frame::Authenticate { token })
     }
 
-    /// The application signs in (its token is on the way): mutations wait for it.
+    /// The application signs in, perhaps as someone else (its token is on the way):
+    /// mutations wait for it — one made now must not run as the identity before. (A refresh
+    /// of the same sign-in is [`ClientCore::set_auth`] alone and does not pause writes.)
     pub fn expect_auth(&mut self) {
-        if self.auth == AuthState::Anonymous {
-            self.auth = AuthState::Waiting;
-        }
+        self.auth = AuthState::Waiting;
     }
 
     pub fn auth_state(&self) -> AuthState {
@@ -1028,6 +1028,17 @@ mod tests {
         assert_eq!(mutation_ids(&frames), [] as [u32; 0]);
         identity_accepted(&mut core);
         assert_eq!(mutation_ids(&core.flush()), [r, r2]);
+        // Signing in as someone else: writes made from now on wait for the new identity.
+        core.expect_auth();
+        let (r3, frame) = core.mutation("tasks:create", json!({})).unwrap();
+        assert_eq!(frame, None, "never sent as the previous user");
+        core.set_auth(Some("other user".into()));
+        assert!(core.flush().is_empty());
+        identity_accepted(&mut core);
+        assert_eq!(mutation_ids(&core.flush()), [r3]);
+        // A refresh of the same sign-in does not pause writes.
+        core.set_auth(Some("refreshed".into()));
+        assert!(core.mutation("tasks:create", json!({})).unwrap().1.is_some());
     }
 
     #[test]

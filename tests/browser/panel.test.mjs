@@ -134,7 +134,11 @@ test("roles: a viewer is told it cannot write, and switching to a member on the 
     await a.page.getByLabel("Title").fill("Member's task");
     await a.page.getByRole("button", { name: "Add task" }).click();
     await a.page.getByTestId("task").filter({ hasText: "Member's task" }).waitFor(WAIT);
-    await a.page.getByTestId("saved-state").filter({ hasText: "All changes saved" }).waitFor(WAIT);
+    await a.page.getByTestId("saved-state").filter({ hasText: "All changes saved" }).waitFor(WAIT).catch(async (e) => {
+      console.error("SAVED:", await a.page.getByTestId("saved-state").innerText());
+      console.error("CLIENT:", JSON.stringify(await a.page.evaluate(() => { const c = window.__ROOMSYNC__?.client; return c && { failed: c.failedMutations, pending: c.pendingMutations, d: c.debug().auth }; })));
+      throw e;
+    });
     assert.deepEqual(a.errors, []);
   } finally {
     await a.close();

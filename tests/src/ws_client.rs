@@ -79,24 +79,32 @@ impl RoomSocket {
         }
     }
 
+    /// The next message before `deadline` (`None`: timed out), or why the socket ended.
+    fn read_before(&mut self, deadline: Instant) -> Option<Result<Message, String>> {
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(message) => return Some(Ok(message)),
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) => return Some(Err(e.to_string())),
+            }
+        }
+        None
+    }
+
     /// The next text frame, a timeout, or the end of the socket (for chaos tests that kill
     /// the server under it).
     pub fn next_text(&mut self, timeout: Duration) -> Next {
         let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            match self.ws.read() {
-                Ok(Message::Text(text)) => return Next::Text(text.to_string()),
-                Ok(Message::Close(frame)) => return Next::Closed(format!("closed by the server: {frame:?}")),
-                Ok(_) => continue,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
-                {
-                    continue
-                }
-                Err(e) => return Next::Closed(e.to_string()),
+        loop {
+            match self.read_before(deadline) {
+                None => return Next::Timeout,
+                Some(Ok(Message::Text(text))) => return Next::Text(text.to_string()),
+                Some(Ok(Message::Close(frame))) => return Next::Closed(format!("closed by the server: {frame:?}")),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Next::Closed(e),
             }
         }
-        Next::Timeout
     }
 
     /// The next server message; panics after [`FRAME_TIMEOUT`].
@@ -107,19 +115,13 @@ impl RoomSocket {
     /// Whether the server closes the socket within `timeout` (frames before that are skipped).
     pub fn is_closed_within(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            match self.ws.read() {
-                Ok(Message::Close(_)) => return true,
-                Ok(_) => continue,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
-                {
-                    continue
-                }
-                Err(_) => return true,
+        loop {
+            match self.read_before(deadline) {
+                None => return false,
+                Some(Ok(Message::Close(_)) | Err(_)) => return true,
+                Some(Ok(_)) => {}
             }
         }
-        false
     }
 
     /// Closes with `code` and waits for the server's close frame: its code, or `None` if the
@@ -128,19 +130,13 @@ impl RoomSocket {
         let frame = tungstenite::protocol::CloseFrame { code: code.into(), reason: "bye".into() };
         self.ws.close(Some(frame)).ok()?;
         let deadline = Instant::now() + FRAME_TIMEOUT;
-        while Instant::now() < deadline {
-            match self.ws.read() {
+        loop {
+            match self.read_before(deadline)? {
                 Ok(Message::Close(frame)) => return Some(frame.map_or(1005, |f| f.code.into())),
-                Ok(_) => continue,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
-                {
-                    continue
-                }
+                Ok(_) => {}
                 Err(_) => return None,
             }
         }
-        None
     }
 
     pub fn close(mut self) {

@@ -1,4 +1,7 @@
-import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useLayoutEffect, useRef, useState, type ReactNode } from "react";
+
+/** `useLayoutEffect` in the browser; `useEffect` on the server, where layout effects never run. */
+const useIsomorphicLayoutEffect = typeof window === "undefined" ? useEffect : useLayoutEffect;
 import type { FetchToken, SyncClient } from "../../../client-wasm/pkg/index.js";
 import { loadClient } from "./loader";
 import { automaticUpdate, loadPredictor } from "./optimistic";
@@ -80,7 +83,10 @@ export function SyncProvider({ url, room, schemaHash, fetchToken, children }: Sy
   }, [url, room, schemaHash]);
 
   const { client } = value;
-  useEffect(() => {
+  // A new `fetchToken` (another user) applies before any child's effects run: a mutation a
+  // child makes for the new user then waits for the new identity instead of running as the
+  // previous one (children's effects run before their parent's).
+  useIsomorphicLayoutEffect(() => {
     if (!client || appliedRef.current === fetchToken) return;
     appliedRef.current = fetchToken;
     setAuthenticated(null);
