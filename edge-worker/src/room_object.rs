@@ -30,6 +30,10 @@ use worker::{
 #[derive(Serialize, Deserialize)]
 struct Attachment {
     conn: ConnId,
+    /// The room shed this socket (closing it): frames still arriving on it are dropped
+    /// unread, not answered on a closing socket.
+    #[serde(default)]
+    shed: bool,
 }
 
 /// The header through which the worker tells the object its room's name.
@@ -37,16 +41,24 @@ pub const ROOM_HEADER: &str = "x-roomsync-room";
 /// `"1"` turns on test hooks (`POST /rooms/:room/__evict`); set only by the test harness.
 const TEST_HOOKS_BINDING: &str = "ROOMSYNC_TEST_HOOKS";
 
-/// The room's limits: the defaults, with the reconnect-storm allowance overridable by
-/// `ROOMSYNC_CONNECTS_PER_SECOND` and `ROOMSYNC_CONNECT_BURST` (numbers).
+/// The room's limits: the defaults, each overridable by a variable holding a positive number
+/// (`ROOMSYNC_CONNECTS_PER_SECOND`, `ROOMSYNC_CONNECT_BURST`, `ROOMSYNC_MUTATIONS_PER_SECOND`,
+/// `ROOMSYNC_MUTATION_BURST`, `ROOMSYNC_CONTROL_PER_SECOND`, `ROOMSYNC_CONTROL_BURST`,
+/// `ROOMSYNC_IDENTITY_CHANGES_PER_SECOND`, `ROOMSYNC_IDENTITY_CHANGE_BURST`).
 fn limits(env: &Env) -> RoomLimits {
     let number =
         |name: &str| env.var(name).ok().and_then(|v| v.to_string().trim().parse::<f64>().ok()).filter(|n| *n > 0.0);
-    let defaults = RoomLimits::default();
+    let d = RoomLimits::default();
     RoomLimits {
-        connects_per_second: number("ROOMSYNC_CONNECTS_PER_SECOND").unwrap_or(defaults.connects_per_second),
-        connect_burst: number("ROOMSYNC_CONNECT_BURST").unwrap_or(defaults.connect_burst),
-        ..defaults
+        connects_per_second: number("ROOMSYNC_CONNECTS_PER_SECOND").unwrap_or(d.connects_per_second),
+        connect_burst: number("ROOMSYNC_CONNECT_BURST").unwrap_or(d.connect_burst),
+        mutations_per_second: number("ROOMSYNC_MUTATIONS_PER_SECOND").unwrap_or(d.mutations_per_second),
+        mutation_burst: number("ROOMSYNC_MUTATION_BURST").unwrap_or(d.mutation_burst),
+        control_per_second: number("ROOMSYNC_CONTROL_PER_SECOND").unwrap_or(d.control_per_second),
+        control_burst: number("ROOMSYNC_CONTROL_BURST").unwrap_or(d.control_burst),
+        identity_changes_per_second: number("ROOMSYNC_IDENTITY_CHANGES_PER_SECOND")
+            .unwrap_or(d.identity_changes_per_second),
+        identity_change_burst: number("ROOMSYNC_IDENTITY_CHANGE_BURST").unwrap_or(d.identity_change_burst),
     }
 }
 
@@ -102,6 +114,10 @@ impl RoomObject {
 
     fn conn_of(ws: &WebSocket) -> Option<ConnId> {
         ws.deserialize_attachment::<Attachment>().ok().flatten().map(|a| a.conn)
+    }
+
+    fn is_shed(ws: &WebSocket) -> bool {
+        ws.deserialize_attachment::<Attachment>().ok().flatten().is_some_and(|a| a.shed)
     }
 
     /// Delivers frames to their connections. A socket that fails to send is left for the
@@ -188,21 +204,28 @@ impl worker::DurableObject for RoomObject {
         if req.method() == Method::Post {
             let kind = if path.ends_with("/mutation") { FunctionKind::Mutation } else { FunctionKind::Query };
             let body = req.text().await?;
-            let (reply, out) =
-                self.with_room(|room| room.http_call(kind, &body, authorization.as_deref(), &mut WorkerEnv))?;
+            // The caller's address, as Cloudflare's edge saw it: signed-out calls from one
+            // address share an allowance.
+            let address = req.headers().get("CF-Connecting-IP")?;
+            let (reply, out) = self.with_room(|room| {
+                room.http_call_from(kind, &body, authorization.as_deref(), address.as_deref(), &mut WorkerEnv)
+            })?;
             self.deliver(out);
             return Ok(Response::from_json(&reply.body)?.with_status(reply.status));
         }
         let pair = WebSocketPair::new()?;
         let conn = ConnId::from_random(random_u128());
         self.state.accept_web_socket(&pair.server);
-        pair.server.serialize_attachment(Attachment { conn: conn.clone() })?;
+        pair.server.serialize_attachment(Attachment { conn: conn.clone(), shed: false })?;
         let out = self.with_room(|room| room.handle(RoomInput::Open { conn: &conn }, &mut WorkerEnv))?;
         self.deliver(out);
         Response::from_websocket(pair.client)
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        if Self::is_shed(&ws) {
+            return Ok(());
+        }
         let Some(conn) = Self::conn_of(&ws) else {
             Self::send_error(&ws, ErrorCode::Internal, "this socket lost its connection id; reconnect".into());
             return Ok(());
@@ -224,6 +247,7 @@ impl worker::DurableObject for RoomObject {
                 self.deliver(out);
                 if !shed.is_empty() {
                     // 1013: try again later (the frame sent just before says when).
+                    let _ = ws.serialize_attachment(Attachment { conn: conn.clone(), shed: true });
                     let _ = ws.close(Some(1013), Some("overloaded: retry later"));
                 }
             }

@@ -706,6 +706,12 @@ impl<P: Payload> ClientCore<P> {
                 }
                 vec![ClientEvent::AuthFailed { message }]
             }
+            // The room limits sign-ins with a changed identity: a refused one is retried like a
+            // refused token (a fresh fetch, with backoff), writes waiting meanwhile.
+            Incoming::Error { code: ErrorCode::LimitExceeded, message, .. } if self.auth == AuthState::Unconfirmed => {
+                self.auth = AuthState::Waiting;
+                vec![ClientEvent::AuthFailed { message }]
+            }
             Incoming::Error { code: ErrorCode::Overloaded, message, retry_after_ms } => {
                 vec![ClientEvent::Overloaded { retry_after_ms: retry_after_ms.unwrap_or(1000), message }]
             }

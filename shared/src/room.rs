@@ -48,6 +48,11 @@ pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 256;
 /// socket — signed in or not — can make the room keep.
 pub const MAX_SUBSCRIPTION_ARGS_BYTES: usize = 16 * 1024;
 
+/// Largest result of one query, as JSON text. A screen shows a page of rows; a result past this
+/// fails for its subscription (`LIMIT_EXCEEDED`, "ask for less") instead of becoming a frame
+/// of tens of MB for every subscriber (an isolate has 128 MB).
+pub const MAX_RESULT_BYTES: usize = 2 * 1024 * 1024;
+
 /// Most argument bytes all subscriptions of one connection may hold together.
 pub const MAX_CONNECTION_ARGS_BYTES: usize = 256 * 1024;
 
@@ -201,78 +206,12 @@ pub struct Room<S: Sql> {
     /// The last result sent per subscription (hash, value, size), to send diffs against.
     results: RefCell<ResultCache>,
     limits: RoomLimits,
-    /// Per-connection mutation allowance (memory only: a restart forgives everyone).
-    buckets: RefCell<HashMap<ConnId, TokenBucket>>,
-    /// The room-wide allowance of new connections (sheds reconnect storms).
-    connect_bucket: RefCell<Option<TokenBucket>>,
+    /// What each spender has left of the room's allowances (memory only).
+    allowances: RefCell<limits::Allowances>,
     auth: RefCell<AuthPolicy>,
     activity: RefCell<stats::Activity>,
     /// Memory copies of `_conns` / `_subs` rows (write-through, filled lazily).
     rows: rows::Rows,
-}
-
-/// Per-connection protection against a client that floods the room.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RoomLimits {
-    /// Sustained mutations per second per connection.
-    pub mutations_per_second: f64,
-    /// Mutations a connection may send at once before the rate applies. The room answers
-    /// each mutation before it reads the next frame, so this is also the most mutations a
-    /// connection can have waiting in the room at once.
-    pub mutation_burst: f64,
-    /// Sustained new connections per second, room-wide. Every deploy drops every socket;
-    /// each reconnect re-runs that client's queries, so a storm of them is spread out
-    /// (refused ones get `OVERLOADED` with a retry hint) instead of starving live traffic.
-    pub connects_per_second: f64,
-    /// New connections accepted at once before the rate applies.
-    pub connect_burst: f64,
-}
-
-impl Default for RoomLimits {
-    fn default() -> Self {
-        Self { mutations_per_second: 50.0, mutation_burst: 200.0, connects_per_second: 200.0, connect_burst: 400.0 }
-    }
-}
-
-impl RoomLimits {
-    /// No rate limit (tests and benchmarks that drive many mutations through simulated time).
-    pub fn unlimited() -> Self {
-        Self {
-            mutations_per_second: f64::INFINITY,
-            mutation_burst: f64::INFINITY,
-            connects_per_second: f64::INFINITY,
-            connect_burst: f64::INFINITY,
-        }
-    }
-}
-
-/// A token bucket: `tokens` refill at the limit's rate up to its burst.
-#[derive(Clone, Copy, Debug)]
-struct TokenBucket {
-    tokens: f64,
-    at_ms: f64,
-}
-
-impl TokenBucket {
-    fn full(burst: f64, now_ms: f64) -> Self {
-        Self { tokens: burst, at_ms: now_ms }
-    }
-
-    /// Takes one token; `Err(wait_ms)` until the next one when none is left.
-    fn take(&mut self, rate: f64, burst: f64, now_ms: f64) -> Result<(), f64> {
-        if rate.is_infinite() {
-            return Ok(());
-        }
-        let elapsed = (now_ms - self.at_ms).max(0.0);
-        self.tokens = (self.tokens + elapsed * rate / 1000.0).min(burst);
-        self.at_ms = now_ms;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - self.tokens) * 1000.0 / rate).ceil())
-        }
-    }
 }
 
 /// The last result each subscription was sent, to diff against. Results are stored once per
@@ -366,8 +305,7 @@ impl<S: Sql> Room<S> {
             subscriptions: RefCell::new(index),
             results: RefCell::default(),
             limits: RoomLimits::default(),
-            buckets: RefCell::default(),
-            connect_bucket: RefCell::default(),
+            allowances: RefCell::default(),
             auth: RefCell::new(AuthPolicy::TrustAll),
             activity: RefCell::default(),
             rows: rows::Rows::default(),
@@ -408,18 +346,32 @@ impl<S: Sql> Room<S> {
         self
     }
 
-    /// Takes one mutation from the connection's allowance; `Err(wait_ms)` when it is spent.
-    fn take_mutation_token(&self, conn: &ConnId, now_ms: f64) -> Result<(), f64> {
-        let RoomLimits { mutations_per_second: rate, mutation_burst: burst, .. } = self.limits;
-        let mut buckets = self.buckets.borrow_mut();
-        buckets.entry(conn.clone()).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    /// Takes one mutation from the spender's allowance; `Err` says who spent it and when to
+    /// retry (the message, and the wait in ms).
+    fn take_mutation(&self, who: Spender, now_ms: f64) -> Result<(), (String, u64)> {
+        let whose = match &who {
+            Spender::User(_) => "this user",
+            Spender::Socket(_) => "this connection",
+            Spender::Address(_) => "signed-out callers from this address",
+        };
+        self.allowances.borrow_mut().mutation(&self.limits, who, now_ms).map_err(|wait_ms| {
+            let message = format!(
+                "too many mutations by {whose} (at most {} per second, bursts of {}); retry in {wait_ms} ms",
+                self.limits.mutations_per_second, self.limits.mutation_burst
+            );
+            (message, wait_ms)
+        })
     }
 
-    /// Takes one new connection from the room's allowance; `Err(wait_ms)` when it is spent.
-    fn take_connect_token(&self, now_ms: f64) -> Result<(), f64> {
-        let RoomLimits { connects_per_second: rate, connect_burst: burst, .. } = self.limits;
-        let mut bucket = self.connect_bucket.borrow_mut();
-        bucket.get_or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    /// Whether every caller is the host's trusted identity (native hosts, tests): then there
+    /// are no users to tell apart, and allowances are per socket.
+    fn trusts_all(&self) -> bool {
+        matches!(*self.auth.borrow(), AuthPolicy::TrustAll)
+    }
+
+    /// Takes one control frame from the socket's allowance.
+    fn take_control(&self, conn: &ConnId, now_ms: f64) -> Result<(), u64> {
+        self.allowances.borrow_mut().control(&self.limits, conn, now_ms)
     }
 
     pub fn storage(&self) -> &S {
@@ -489,7 +441,7 @@ impl<S: Sql> Room<S> {
     }
 
     fn close_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
-        self.buckets.borrow_mut().remove(conn);
+        self.allowances.borrow_mut().forget_socket(conn);
         let ids = self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
         self.sql.atomically(|| {
             self.sql.exec("DELETE FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
@@ -513,10 +465,31 @@ impl<S: Sql> Room<S> {
         message: ClientMessage,
         env: &mut dyn Environment,
     ) -> Result<Vec<Outgoing>, StorageError> {
-        match message {
-            ClientMessage::Connect { session_id, protocol_version, schema_hash } => {
-                self.connect(conn, &session_id, protocol_version, schema_hash.as_deref(), env.now_ms())
+        if let ClientMessage::Connect { session_id, protocol_version, schema_hash } = &message {
+            return self.connect(conn, session_id, *protocol_version, schema_hash.as_deref(), env.now_ms());
+        }
+        // Everything else needs a connected socket: `connect` checks the protocol and schema
+        // and takes the socket's share of the room-wide allowance; skipping it skips neither.
+        if self.session_of(conn)?.is_none() {
+            let kind = match &message {
+                ClientMessage::Authenticate { .. } => "authenticate",
+                ClientMessage::Subscribe { .. } => "subscribe",
+                ClientMessage::Unsubscribe { .. } => "unsubscribe",
+                _ => "mutation",
+            };
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::BadFrame,
+                format!("send connect first: a {kind} frame came before this socket's connect frame"),
+            )]);
+        }
+        if !matches!(message, ClientMessage::Mutation { .. }) {
+            if let Err(wait_ms) = self.take_control(conn, env.now_ms()) {
+                return Ok(self.control_refused(conn, &message, wait_ms));
             }
+        }
+        match message {
+            ClientMessage::Connect { .. } => unreachable!("handled above"),
             ClientMessage::Authenticate { token } => self.authenticate(conn, token.as_deref(), env.now_ms()),
             ClientMessage::Subscribe { query_id, udf_path, args, result_hash } => {
                 self.subscribe(conn, query_id, udf_path, args, result_hash, env.now_ms())
@@ -566,10 +539,15 @@ impl<S: Sql> Room<S> {
                 format!("sessionId must be 16 to 64 letters, digits, '-' or '_'; got {:?}", truncate(session_id, 80)),
             )]);
         }
-        if let Err(wait_ms) = self.take_connect_token(now_ms) {
+        if self.session_of(conn)?.is_some() {
+            // Once per socket: a repeat spends nothing of the room-wide allowance.
+            return Ok(vec![error_to(conn, ErrorCode::BadFrame, "this socket already sent connect".into())]);
+        }
+        let allowed = self.allowances.borrow_mut().connect(&self.limits, now_ms);
+        if let Err(wait_ms) = allowed {
             self.activity.borrow_mut().connects_refused += 1;
             // Spread the retries: a full second of jitter on top of the wait.
-            let retry_after_ms = wait_ms as u64 + 1000 + (now_ms as u64 % 1000);
+            let retry_after_ms = wait_ms + 1000 + (now_ms as u64 % 1000);
             self.close_connection(conn)?;
             return Ok(vec![Outgoing {
                 to: conn.clone(),
@@ -588,6 +566,42 @@ impl<S: Sql> Room<S> {
             .exec("UPDATE _conns SET session_id = ? WHERE conn_id = ?", &[session_id.into(), conn.as_str().into()])?;
         self.rows.forget_conn_row(conn);
         Ok(Vec::new())
+    }
+
+    /// The answer to a control frame over the socket's allowance: a subscription fails for
+    /// that query (its `onError`), the rest get an error frame; both say when to retry.
+    fn control_refused(&self, conn: &ConnId, message: &ClientMessage, wait_ms: u64) -> Vec<Outgoing> {
+        let text = format!(
+            "too many subscribe, unsubscribe and authenticate frames on this connection (at most {} per second, bursts of {}); retry in {wait_ms} ms",
+            self.limits.control_per_second, self.limits.control_burst
+        );
+        match message {
+            ClientMessage::Subscribe { query_id, .. } => {
+                let failed = QueryModification::QueryFailed {
+                    query_id: *query_id,
+                    code: ErrorCode::LimitExceeded,
+                    message: text,
+                };
+                // No version moves: nothing of the connection changed.
+                let version = self.rows.conn(&self.sql, conn).ok().flatten().map(|r| r.version).unwrap_or_default();
+                vec![Outgoing {
+                    to: conn.clone(),
+                    message: ServerMessage::Transition {
+                        start_version: version,
+                        end_version: version,
+                        modifications: vec![failed],
+                    },
+                }]
+            }
+            _ => vec![Outgoing {
+                to: conn.clone(),
+                message: ServerMessage::Error {
+                    code: ErrorCode::LimitExceeded,
+                    message: text,
+                    retry_after_ms: Some(wait_ms),
+                },
+            }],
+        }
     }
 
     fn session_of(&self, conn: &ConnId) -> Result<Option<String>, StorageError> {
@@ -638,7 +652,15 @@ impl<S: Sql> Room<S> {
         let result = (def.handler)(&mut tx, &args).map(|v| v.to_json());
         let personal = tx.read_identity();
         let (read_set, _, journal) = tx.finish();
-        QueryRun { personal, ..QueryRun::new(result, read_set, journal) }
+        let run = QueryRun::new(result, read_set, journal);
+        if run.size > MAX_RESULT_BYTES {
+            // Failed for this query alone, and kept (the data can shrink): never a frame that
+            // an isolate's memory or every subscriber's bandwidth pays for.
+            let too_large =
+                FnError::ResultTooLarge { function: udf_path.to_string(), bytes: run.size, limit: MAX_RESULT_BYTES };
+            return QueryRun { personal, ..QueryRun::new(Err(too_large), run.read_set, run.journal) };
+        }
+        QueryRun { personal, ..run }
     }
 
     fn store_subscription(&self, conn: &ConnId, query_id: QueryId, run: &QueryRun) -> Result<(), StorageError> {
@@ -821,14 +843,17 @@ impl<S: Sql> Room<S> {
     ) -> Result<Vec<Outgoing>, StorageError> {
         let respond =
             |outcome| Outgoing { to: conn.clone(), message: ServerMessage::MutationResponse { request_id, outcome } };
-        if let Err(wait_ms) = self.take_mutation_token(conn, env.now_ms()) {
-            let message = format!(
-                "too many mutations on this connection (at most {} per second, bursts of {}); retry in {wait_ms} ms",
-                self.limits.mutations_per_second, self.limits.mutation_burst
-            );
+        let caller = self.mutation_caller(conn, env.now_ms())?;
+        // A signed-in user's allowance is shared by all their sockets; a signed-out socket
+        // (or one whose token ran out) spends its own.
+        let who = match &caller {
+            Ok(Some(identity)) if !self.trusts_all() => Spender::User(identity.subject.clone()),
+            _ => Spender::Socket(conn.clone()),
+        };
+        if let Err((message, _)) = self.take_mutation(who, env.now_ms()) {
             return Ok(vec![respond(MutationOutcome::Failure { code: ErrorCode::LimitExceeded, message })]);
         }
-        let caller = match self.mutation_caller(conn, env.now_ms())? {
+        let caller = match caller {
             Ok(caller) => caller,
             Err(e) => return Ok(vec![respond(MutationOutcome::Failure { code: e.code(), message: e.to_string() })]),
         };
@@ -925,12 +950,38 @@ impl<S: Sql> Room<S> {
         authorization: Option<&str>,
         env: &mut dyn Environment,
     ) -> (HttpReply, Vec<Outgoing>) {
+        self.http_call_from(kind, body, authorization, None, env)
+    }
+
+    /// [`Room::http_call`] from a client `address` the host vouches for (the edge's
+    /// `CF-Connecting-IP`): signed-out mutations spend that address's allowance (all
+    /// signed-out callers share one without it); signed-in ones spend their user's, which
+    /// their sockets share too.
+    pub fn http_call_from(
+        &self,
+        kind: FunctionKind,
+        body: &str,
+        authorization: Option<&str>,
+        address: Option<&str>,
+        env: &mut dyn Environment,
+    ) -> (HttpReply, Vec<Outgoing>) {
         self.activity.borrow_mut().woke_at_ms.get_or_insert(env.now_ms());
         let fail = |code: ErrorCode, message: String| (HttpReply::error(code, message), Vec::new());
         let caller = match self.http_caller(authorization, env.now_ms()) {
             Ok(caller) => caller,
             Err(reply) => return (reply, Vec::new()),
         };
+        if kind == FunctionKind::Mutation {
+            let who = match &caller {
+                Some(identity) if !self.trusts_all() => Spender::User(identity.subject.clone()),
+                _ => Spender::Address(address.unwrap_or_default().to_string()),
+            };
+            if let Err((message, wait_ms)) = self.take_mutation(who, env.now_ms()) {
+                let mut reply = HttpReply::error(ErrorCode::LimitExceeded, message);
+                reply.body["retryAfterMs"] = wait_ms.into();
+                return (reply, Vec::new());
+            }
+        }
         if body.len() > MAX_FRAME_BYTES {
             return fail(
                 ErrorCode::BadFrame,
@@ -1127,8 +1178,11 @@ impl HttpReply {
 }
 
 mod auth;
+mod limits;
 mod rows;
 mod stats;
+
+pub use limits::{RoomLimits, Spender};
 
 pub use stats::RoomStats;
 
@@ -1140,6 +1194,9 @@ mod model_tests;
 
 #[cfg(test)]
 mod auth_tests;
+
+#[cfg(test)]
+mod limits_tests;
 
 #[cfg(test)]
 mod network_tests;

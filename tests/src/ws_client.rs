@@ -22,13 +22,32 @@ pub struct RoomSocket {
 }
 
 impl RoomSocket {
-    pub fn connect(url: &str) -> Self {
+    /// A socket that has sent nothing yet (the room refuses every frame but `connect`).
+    pub fn open(url: &str) -> Self {
         let (ws, _response) = tungstenite::connect(url).unwrap_or_else(|e| panic!("connect {url}: {e}"));
         // Short reads so that waits are bounded by our own deadlines.
         if let MaybeTlsStream::Plain(stream) = ws.get_ref() {
             stream.set_read_timeout(Some(Duration::from_millis(250))).expect("set read timeout");
         }
         Self { ws }
+    }
+
+    /// A socket that sent `connect` for a new session, as every client does first.
+    pub fn connect(url: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self::session(url, &format!("test-session-{}-{n:06}", std::process::id()))
+    }
+
+    /// A socket that sent `connect` for `session` (to continue one, as after a reconnect).
+    pub fn session(url: &str, session: &str) -> Self {
+        let mut socket = Self::open(url);
+        socket.send(&ClientMessage::Connect {
+            session_id: session.to_string(),
+            protocol_version: Some(roomsync_shared::PROTOCOL_VERSION),
+            schema_hash: None,
+        });
+        socket
     }
 
     /// Connects to `room` and signs in as `role` (user `<role>-user`); waits for the room

@@ -230,7 +230,7 @@ fn a_reconnect_storm_is_shed_with_retry_hints() {
     // Everyone reconnects at once (as after a deploy).
     let mut sockets: Vec<RoomSocket> = (0..12)
         .map(|i| {
-            let mut s = RoomSocket::connect(&url);
+            let mut s = RoomSocket::open(&url);
             s.send(&ClientMessage::Connect {
                 session_id: format!("storm-session-{i:04}-abcdef"),
                 protocol_version: Some(1),

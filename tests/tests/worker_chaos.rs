@@ -28,7 +28,8 @@ impl Client {
 
     fn connect(&mut self, dev: &WranglerDev) {
         self.core.on_close();
-        let mut socket = RoomSocket::connect(&dev.ws_url(ROOM));
+        // The core writes the socket's frames, `connect` first.
+        let mut socket = RoomSocket::open(&dev.ws_url(ROOM));
         for frame in self.core.on_open() {
             socket.send_text(&frame.to_json());
         }

@@ -210,8 +210,8 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     let state = state_dir("resume");
     let mut dev = WranglerDev::start(&state);
     let session = "session-0123456789abcdef".to_string();
-    let mut a = RoomSocket::signed_in(&dev.ws_url("resume"), "resume", "admin");
-    a.send(&ClientMessage::Connect { session_id: session.clone(), protocol_version: Some(1), schema_hash: None });
+    let mut a = RoomSocket::session(&dev.ws_url("resume"), &session);
+    a.authenticate(Some(roomsync_tests::token("resume", "admin-user", "admin")));
     let user = ensure_user(&mut a);
     let task = json!({"title": "Exactly once", "created_by": user});
     mutation(&mut a, 1, "tasks:create", task.clone());
@@ -233,8 +233,8 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     // Every deploy drops every socket: restart the worker, then reconnect as the same session.
     dev.stop();
     let dev = WranglerDev::start(&state);
-    let mut b = RoomSocket::signed_in(&dev.ws_url("resume"), "resume", "admin");
-    b.send(&ClientMessage::Connect { session_id: session, protocol_version: Some(1), schema_hash: None });
+    let mut b = RoomSocket::session(&dev.ws_url("resume"), &session);
+    b.authenticate(Some(roomsync_tests::token("resume", "admin-user", "admin")));
     b.send(&ClientMessage::Subscribe {
         query_id: 1,
         udf_path: "tasks:list".into(),

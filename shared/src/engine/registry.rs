@@ -58,6 +58,9 @@ pub enum FnError {
     /// The function read more documents than one transaction may.
     #[error("the function scanned more than {limit} documents; use an index that narrows the range")]
     TooManyReads { limit: usize },
+    /// The query's result is larger than one result may be.
+    #[error("the result of {function} is {bytes} bytes, over the {limit}-byte limit of one query result; ask for less (a page or a filter)")]
+    ResultTooLarge { function: String, bytes: usize, limit: usize },
     /// The call needs a signed-in caller (no token, or it expired).
     #[error("{0}: sign in (authenticate with a token for this room) first")]
     Unauthenticated(String),
@@ -96,6 +99,7 @@ impl FnError {
             FnError::Application(_) => ErrorCode::Application,
             FnError::BadQuery(_) => ErrorCode::BadQuery,
             FnError::TooManyReads { .. } => ErrorCode::TooManyReads,
+            FnError::ResultTooLarge { .. } => ErrorCode::LimitExceeded,
             FnError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             FnError::Forbidden { .. } => ErrorCode::Forbidden,
             FnError::Storage(_) => ErrorCode::Internal,

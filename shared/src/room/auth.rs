@@ -97,6 +97,32 @@ impl<S: Sql> Room<S> {
                 Err(e) => return Ok(vec![error_to(conn, ErrorCode::Unauthenticated, e.to_string())]),
             },
         };
+        // A refresh (the same person, role and name, still valid) changes what no query sees:
+        // its results stand. Anything else re-runs every query of the socket, so it is limited.
+        let unchanged = match (self.stored_caller(conn, now_ms)?, &identity) {
+            (Stored::Valid(old), Some(new)) => {
+                (&old.subject, old.role, &old.name) == (&new.subject, new.role, &new.name)
+            }
+            (Stored::SignedOut, None) => true,
+            _ => false,
+        };
+        if !unchanged {
+            if let Err(wait_ms) = self.allowances.borrow_mut().identity_change(&self.limits, conn, now_ms) {
+                let message = format!(
+                    "too many sign-ins with another identity on this connection (at most {} at once, then one every {} s); retry in {wait_ms} ms",
+                    self.limits.identity_change_burst,
+                    1.0 / self.limits.identity_changes_per_second
+                );
+                return Ok(vec![Outgoing {
+                    to: conn.clone(),
+                    message: ServerMessage::Error {
+                        code: ErrorCode::LimitExceeded,
+                        message,
+                        retry_after_ms: Some(wait_ms),
+                    },
+                }]);
+            }
+        }
         let start = self.connection_version(conn)?;
         let end = StateVersion { identity: start.identity + 1, ts: self.current_ts()?, ..start };
         let stored =
@@ -107,6 +133,16 @@ impl<S: Sql> Room<S> {
         )?;
         self.rows.forget_conn_row(conn);
         self.set_connection_version(conn, end)?;
+        if unchanged {
+            return Ok(vec![Outgoing {
+                to: conn.clone(),
+                message: ServerMessage::Transition {
+                    start_version: start,
+                    end_version: end,
+                    modifications: Vec::new(),
+                },
+            }]);
+        }
         let caller = self.caller_of(conn, now_ms)?;
         let query_ids =
             self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ? ORDER BY query_id", &[conn.as_str().into()])?;

@@ -110,6 +110,8 @@ impl Net {
         let room = Room::open(NativeSql::in_memory().unwrap()).unwrap().with_limits(RoomLimits::unlimited());
         let mut env = TestEnvironment::new(1_800_000_000_000.0);
         let admin = ConnId::from_stored("setup".into());
+        let hello = json!({"type": "connect", "sessionId": "net-setup-0123456789"});
+        room.handle(RoomInput::Frame { conn: &admin, text: &hello.to_string() }, &mut env);
         let frame = json!({"type": "mutation", "requestId": 1, "udfPath": "users:ensure",
                            "args": {"name": "N", "email": "n@x", "role": "admin"}});
         let out = room.handle(RoomInput::Frame { conn: &admin, text: &frame.to_string() }, &mut env);

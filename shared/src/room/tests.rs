@@ -7,17 +7,31 @@ use serde_json::{json, Value as Json};
 struct Harness {
     room: Room<NativeSql>,
     env: TestEnvironment,
+    /// Connections that sent `connect` (the harness sends it before a socket's first frame).
+    connected: std::collections::HashSet<ConnId>,
+    next_request: u32,
 }
 
 impl Harness {
     fn new() -> Self {
+        Self::over(Room::open(NativeSql::in_memory().unwrap()).unwrap())
+    }
+
+    fn over(room: Room<NativeSql>) -> Self {
         Self {
-            room: Room::open(NativeSql::in_memory().unwrap()).unwrap(),
+            room,
             env: TestEnvironment::new(1_700_000_000_000.0),
+            connected: Default::default(),
+            next_request: 10_000,
         }
     }
 
     fn frame(&mut self, conn: &ConnId, msg: Json) -> Vec<Outgoing> {
+        if msg["type"] != "connect" && self.connected.insert(conn.clone()) {
+            let hello = json!({"type": "connect", "sessionId": format!("session-{conn}-0123456789")});
+            let out = self.room.handle(RoomInput::Frame { conn, text: &hello.to_string() }, &mut self.env);
+            assert!(out.is_empty(), "{out:?}");
+        }
         self.env.now_ms += 1.0;
         self.room.handle(RoomInput::Frame { conn, text: &msg.to_string() }, &mut self.env)
     }
@@ -39,7 +53,8 @@ impl Harness {
 
     /// Runs a mutation that must succeed; returns its result.
     fn ok(&mut self, conn: &ConnId, path: &str, args: Json) -> Json {
-        let out = self.mutate(conn, 999, path, args);
+        self.next_request += 1;
+        let out = self.mutate(conn, self.next_request, path, args);
         match out.last().map(|o| &o.message) {
             Some(ServerMessage::MutationResponse { outcome: MutationOutcome::Success { result, .. }, .. }) => {
                 result.clone()
@@ -151,10 +166,12 @@ fn state_survives_reopening_the_room() {
     h.subscribe(&a, 1, "tasks:list", json!({}));
     h.ok(&a, "tasks:create", json!({"title": "x", "created_by": user}));
     // Hand the storage to a new engine, as after a hibernation wake-up.
-    let Harness { room, env } = h;
+    let Harness { room, env, connected, next_request } = h;
     let mut h = Harness {
         room: Room::open(room.sql).unwrap(),
         env: TestEnvironment { now_ms: env.now_ms + 1.0, next_random: 100 },
+        connected,
+        next_request,
     };
     assert_eq!(h.room.subscription_count(), 1);
     let out = h.mutate(&a, 2, "tasks:create", json!({"title": "y", "created_by": user}));
@@ -394,7 +411,7 @@ fn a_flooding_connection_is_slowed_and_others_keep_writing() {
     }
     let (code, message) = failure(h.mutate(&a, 50, "users:ensure", args.clone()));
     assert_eq!(code, ErrorCode::LimitExceeded);
-    assert_eq!(message, "too many mutations on this connection (at most 10 per second, bursts of 3); retry in 100 ms");
+    assert_eq!(message, "too many mutations by this connection (at most 10 per second, bursts of 3); retry in 100 ms");
     h.ok(&b, "users:ensure", args.clone());
     h.env.now_ms += 150.0;
     h.ok(&a, "users:ensure", args);
@@ -426,11 +443,16 @@ fn a_fan_out_to_hundreds_is_written_in_batches_that_survive_reopening() {
         .unwrap();
     let stored = h.room.storage().exec("SELECT DISTINCT result_hash FROM _subs WHERE conn_id LIKE 'w%'", &[]).unwrap();
     assert_eq!(stored, vec![vec![SqlValue::Text(sent_hash)]], "every row got the hash it was sent");
-    let ts = h.room.storage().exec("SELECT DISTINCT ts FROM _conns WHERE conn_id LIKE 'w%'", &[]).unwrap();
+    let ts = h.room.storage().exec("SELECT DISTINCT ts FROM _conns WHERE conn_id GLOB 'w[0-9]*'", &[]).unwrap();
     assert_eq!(ts, vec![vec![SqlValue::Integer(2)]]);
     // Rebuild the engine over the same storage (hibernation): versions and hashes were stored.
-    let Harness { room, env } = h;
-    let mut h = Harness { room: Room::open(room.sql).unwrap().with_limits(RoomLimits::unlimited()), env };
+    let Harness { room, env, connected, next_request } = h;
+    let mut h = Harness {
+        room: Room::open(room.sql).unwrap().with_limits(RoomLimits::unlimited()),
+        env,
+        connected,
+        next_request,
+    };
     let second = h.mutate(&writer, 2, "tasks:create", json!({"title": "two", "created_by": user}));
     let transitions: Vec<_> = second
         .iter()

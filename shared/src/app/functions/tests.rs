@@ -16,7 +16,15 @@ struct App {
 impl App {
     fn new() -> Self {
         let room = Room::open(NativeSql::in_memory().unwrap()).unwrap();
-        Self { room, env: TestEnvironment::new(1_764_081_900_000.0), conn: ConnId::from_stored("c".into()), request: 0 }
+        let mut app = Self {
+            room,
+            env: TestEnvironment::new(1_764_081_900_000.0),
+            conn: ConnId::from_stored("c".into()),
+            request: 0,
+        };
+        let hello = json!({"type": "connect", "sessionId": "session-app-tests-0123456789"});
+        app.room.handle(RoomInput::Frame { conn: &app.conn, text: &hello.to_string() }, &mut app.env);
+        app
     }
 
     fn mutate(&mut self, path: &str, args: Json) -> Result<Json, (ErrorCode, String)> {

@@ -1,0 +1,170 @@
+//! What one client may make the room do, per second: the room's allowances.
+//!
+//! Every allowance is a token bucket (a burst, refilled at a rate) kept in memory — a restart
+//! forgives everyone, which is fine: a restart also drops every socket. Buckets are keyed by
+//! who spends them ([`Spender`]): a signed-in user's allowance is shared by all their sockets
+//! and their HTTP calls (five tabs of one token do not get five times the rate), a signed-out
+//! socket has its own, and signed-out HTTP calls share one per client address the host
+//! forwards. What each allowance protects:
+//!
+//! - mutations: the room's write throughput (and the fan-out every write causes);
+//! - control frames (`subscribe`, `unsubscribe`, `authenticate`) per socket: each subscribe
+//!   runs a query; a changed identity re-runs every query of the socket;
+//! - new connections, room-wide: every deploy drops every socket, and each reconnect re-runs
+//!   that client's queries, so a storm is spread out (refused ones get `OVERLOADED` with a
+//!   retry hint) instead of starving live traffic.
+//!
+//! A refusal always says when to retry.
+
+use crate::ids::ConnId;
+use std::collections::HashMap;
+
+/// Mutation buckets held before refilled ones are dropped.
+const PRUNE_AT: usize = 4096;
+
+/// Who spends an allowance.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Spender {
+    /// A signed-in user (the token's subject): all their sockets and HTTP calls.
+    User(String),
+    /// A signed-out socket.
+    Socket(ConnId),
+    /// Signed-out HTTP calls from one client address (as the host forwards it), or from
+    /// anywhere when the host forwards none.
+    Address(String),
+}
+
+/// The room's allowances.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RoomLimits {
+    /// Sustained mutations per second per spender (WebSocket and HTTP together).
+    pub mutations_per_second: f64,
+    /// Mutations a spender may send at once before the rate applies.
+    pub mutation_burst: f64,
+    /// Sustained `subscribe` / `unsubscribe` / `authenticate` frames per second per socket.
+    pub control_per_second: f64,
+    /// Control frames a socket may send at once: enough for a reconnect that re-subscribes
+    /// every one of its queries (at most 256) and signs in.
+    pub control_burst: f64,
+    /// Sustained sign-ins with a changed identity per second per socket (each re-runs every
+    /// query of the socket; a refresh of the same identity re-runs nothing and is free).
+    pub identity_changes_per_second: f64,
+    pub identity_change_burst: f64,
+    /// Sustained new connections per second, room-wide.
+    pub connects_per_second: f64,
+    /// New connections accepted at once before the rate applies.
+    pub connect_burst: f64,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self {
+            mutations_per_second: 50.0,
+            mutation_burst: 200.0,
+            control_per_second: 50.0,
+            control_burst: 400.0,
+            identity_changes_per_second: 0.2,
+            identity_change_burst: 8.0,
+            connects_per_second: 200.0,
+            connect_burst: 400.0,
+        }
+    }
+}
+
+impl RoomLimits {
+    /// No limit (tests and benchmarks that drive many calls through simulated time).
+    pub fn unlimited() -> Self {
+        let none = f64::INFINITY;
+        Self {
+            mutations_per_second: none,
+            mutation_burst: none,
+            control_per_second: none,
+            control_burst: none,
+            identity_changes_per_second: none,
+            identity_change_burst: none,
+            connects_per_second: none,
+            connect_burst: none,
+        }
+    }
+}
+
+/// A token bucket: `tokens` refill at the limit's rate up to its burst.
+#[derive(Clone, Copy, Debug)]
+struct TokenBucket {
+    tokens: f64,
+    at_ms: f64,
+}
+
+impl TokenBucket {
+    fn full(burst: f64, now_ms: f64) -> Self {
+        Self { tokens: burst, at_ms: now_ms }
+    }
+
+    /// Takes one token; `Err(wait_ms)` until the next one when none is left.
+    fn take(&mut self, rate: f64, burst: f64, now_ms: f64) -> Result<(), u64> {
+        if rate.is_infinite() {
+            return Ok(());
+        }
+        let elapsed = (now_ms - self.at_ms).max(0.0);
+        self.tokens = (self.tokens + elapsed * rate / 1000.0).min(burst);
+        self.at_ms = now_ms;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - self.tokens) * 1000.0 / rate).ceil() as u64)
+        }
+    }
+}
+
+/// The allowances' buckets.
+#[derive(Default)]
+pub(super) struct Allowances {
+    mutations: HashMap<Spender, TokenBucket>,
+    control: HashMap<ConnId, TokenBucket>,
+    identity_changes: HashMap<ConnId, TokenBucket>,
+    connects: Option<TokenBucket>,
+}
+
+impl Allowances {
+    pub(super) fn mutation(&mut self, limits: &RoomLimits, who: Spender, now_ms: f64) -> Result<(), u64> {
+        if self.mutations.len() >= PRUNE_AT {
+            self.prune(limits, now_ms);
+        }
+        let (rate, burst) = (limits.mutations_per_second, limits.mutation_burst);
+        self.mutations.entry(who).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    }
+
+    pub(super) fn control(&mut self, limits: &RoomLimits, conn: &ConnId, now_ms: f64) -> Result<(), u64> {
+        let (rate, burst) = (limits.control_per_second, limits.control_burst);
+        self.control.entry(conn.clone()).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    }
+
+    pub(super) fn identity_change(&mut self, limits: &RoomLimits, conn: &ConnId, now_ms: f64) -> Result<(), u64> {
+        let (rate, burst) = (limits.identity_changes_per_second, limits.identity_change_burst);
+        self.identity_changes.entry(conn.clone()).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    }
+
+    pub(super) fn connect(&mut self, limits: &RoomLimits, now_ms: f64) -> Result<(), u64> {
+        let (rate, burst) = (limits.connects_per_second, limits.connect_burst);
+        self.connects.get_or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    }
+
+    /// A socket closed: its own buckets go (a user's stay: their other sockets share them).
+    pub(super) fn forget_socket(&mut self, conn: &ConnId) {
+        self.mutations.remove(&Spender::Socket(conn.clone()));
+        self.control.remove(conn);
+        self.identity_changes.remove(conn);
+    }
+
+    /// Drops users' and addresses' buckets that refilled completely: they hold nothing a new
+    /// full bucket would not. Keeps memory bounded by the spenders active in the last while
+    /// (sockets' buckets go when the socket closes).
+    fn prune(&mut self, limits: &RoomLimits, now_ms: f64) {
+        let (rate, burst) = (limits.mutations_per_second, limits.mutation_burst);
+        self.mutations.retain(|who, bucket| {
+            matches!(who, Spender::Socket(_))
+                || bucket.tokens + (now_ms - bucket.at_ms).max(0.0) * rate / 1000.0 < burst
+        });
+    }
+}

@@ -1,0 +1,217 @@
+//! The room's allowances: each refusal is specific, says when to retry, changes nothing, and
+//! the allowance belongs to whom it should (a user across sockets, a signed-out socket alone).
+
+use super::*;
+use crate::auth::{sign, Claims, TokenVerifier};
+use crate::environment::TestEnvironment;
+use crate::sqlite::NativeSql;
+use serde_json::{json, Value as Json};
+
+const SECRET: &[u8] = b"limits-test-secret";
+const ROOM: &str = "org-l";
+
+fn token(subject: &str, role: &str) -> String {
+    let claims =
+        Claims { sub: subject.into(), role: role.into(), room: ROOM.into(), name: None, exp: 1_700_000_000.0 + 3600.0 };
+    sign(&claims, SECRET)
+}
+
+struct Harness {
+    room: Room<NativeSql>,
+    env: TestEnvironment,
+    next: u32,
+}
+
+impl Harness {
+    fn new(limits: RoomLimits) -> Self {
+        let room = Room::open(NativeSql::in_memory().unwrap())
+            .unwrap()
+            .with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), ROOM)))
+            .with_limits(limits);
+        Self { room, env: TestEnvironment::new(1_700_000_000_000.0), next: 0 }
+    }
+
+    fn frame(&mut self, conn: &ConnId, msg: Json) -> Vec<Outgoing> {
+        self.room.handle(RoomInput::Frame { conn, text: &msg.to_string() }, &mut self.env)
+    }
+
+    /// A socket that sent `connect` and, with a subject, signed in as that user.
+    fn socket(&mut self, name: &str, user: Option<(&str, &str)>) -> ConnId {
+        let conn = ConnId::from_stored(name.into());
+        self.room.handle(RoomInput::Open { conn: &conn }, &mut self.env);
+        assert!(self
+            .frame(&conn, json!({"type": "connect", "sessionId": format!("session-{name}-0123456789")}))
+            .is_empty());
+        if let Some((subject, role)) = user {
+            let out = self.frame(&conn, json!({"type": "authenticate", "token": token(subject, role)}));
+            assert!(matches!(out[0].message, ServerMessage::Transition { .. }), "{out:?}");
+        }
+        conn
+    }
+
+    fn mutate(&mut self, conn: &ConnId, path: &str, args: Json) -> MutationOutcome {
+        self.next += 1;
+        let out = self.frame(conn, json!({"type": "mutation", "requestId": self.next, "udfPath": path, "args": args}));
+        match out.into_iter().last().map(|o| o.message) {
+            Some(ServerMessage::MutationResponse { outcome, .. }) => outcome,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn refused(outcome: &MutationOutcome) -> Option<(ErrorCode, &str)> {
+    match outcome {
+        MutationOutcome::Failure { code, message } => Some((*code, message.as_str())),
+        MutationOutcome::Success { .. } => None,
+    }
+}
+
+fn tight() -> RoomLimits {
+    RoomLimits { mutations_per_second: 1.0, mutation_burst: 3.0, ..RoomLimits::default() }
+}
+
+#[test]
+fn a_users_mutation_allowance_is_shared_by_all_their_sockets_and_http_calls() {
+    let mut h = Harness::new(tight());
+    let sockets: Vec<ConnId> = (0..5).map(|i| h.socket(&format!("tab{i}"), Some(("ayse", "admin")))).collect();
+    let ensure = |i: usize| json!({"name": format!("u{i}"), "email": format!("u{i}@x"), "role": "member"});
+    let outcomes: Vec<MutationOutcome> = (0..5).map(|i| h.mutate(&sockets[i], "users:ensure", ensure(i))).collect();
+    let refusals: Vec<_> = outcomes.iter().filter_map(refused).collect();
+    assert_eq!(refusals.len(), 2, "a burst of 3 for the user, not 3 per socket: {outcomes:?}");
+    for (code, message) in refusals {
+        assert_eq!(code, ErrorCode::LimitExceeded);
+        assert!(
+            message.starts_with("too many mutations by this user (at most 1 per second, bursts of 3); retry in "),
+            "{message}"
+        );
+    }
+    // The same user over HTTP draws on the same allowance.
+    let body = json!({"udfPath": "users:ensure", "args": ensure(9)}).to_string();
+    let bearer = format!("Bearer {}", token("ayse", "admin"));
+    let (reply, _) = h.room.http_call(FunctionKind::Mutation, &body, Some(&bearer), &mut h.env);
+    assert_eq!(reply.status, 429, "{:?}", reply.body);
+    assert_eq!(reply.body["code"], "LIMIT_EXCEEDED");
+    assert!(reply.body["retryAfterMs"].as_u64().is_some_and(|ms| ms > 0), "{:?}", reply.body);
+    // Another user is not affected; a second later the first may write again.
+    let other = h.socket("other", Some(("mehmet", "admin")));
+    assert_eq!(refused(&h.mutate(&other, "users:ensure", ensure(10))), None);
+    h.env.now_ms += 1000.0;
+    assert_eq!(refused(&h.mutate(&sockets[0], "users:ensure", ensure(11))), None);
+}
+
+#[test]
+fn signed_out_http_calls_share_an_allowance_per_client_address() {
+    let mut h = Harness::new(tight());
+    let body = json!({"udfPath": "auth:whoami", "args": {}}).to_string();
+    let call = |h: &mut Harness, address: Option<&str>| {
+        h.room.http_call_from(FunctionKind::Mutation, &body, None, address, &mut h.env).0.status
+    };
+    // `auth:whoami` is a query: as a mutation it is unknown — every call still spends.
+    let statuses: Vec<u16> = (0..4).map(|_| call(&mut h, Some("203.0.113.7"))).collect();
+    assert_eq!(statuses, [404, 404, 404, 429]);
+    assert_eq!(call(&mut h, Some("198.51.100.1")), 404, "another address has its own allowance");
+}
+
+#[test]
+fn connect_comes_once_and_first_and_repeats_spend_nothing() {
+    let limits = RoomLimits { connects_per_second: 1.0, connect_burst: 2.0, ..RoomLimits::default() };
+    let mut h = Harness::new(limits);
+    let a = h.socket("a", None);
+    for _ in 0..20 {
+        let out = h.frame(&a, json!({"type": "connect", "sessionId": "session-a-0123456789"}));
+        let ServerMessage::Error { code, message, .. } = &out[0].message else { panic!("{out:?}") };
+        assert_eq!((*code, message.as_str()), (ErrorCode::BadFrame, "this socket already sent connect"));
+    }
+    // The room-wide allowance is intact: a second socket still connects.
+    h.socket("b", None);
+    // A socket that skips `connect` is refused everything, and nothing is stored for it.
+    let c = ConnId::from_stored("c".into());
+    h.room.handle(RoomInput::Open { conn: &c }, &mut h.env);
+    for frame in [
+        json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:list", "args": {}}),
+        json!({"type": "mutation", "requestId": 1, "udfPath": "tasks:create", "args": {}}),
+        json!({"type": "authenticate", "token": token("x", "admin")}),
+    ] {
+        let out = h.frame(&c, frame);
+        let ServerMessage::Error { code, message, .. } = &out[0].message else { panic!("{out:?}") };
+        assert_eq!(*code, ErrorCode::BadFrame);
+        assert!(message.starts_with("send connect first"), "{message}");
+    }
+    assert_eq!(h.room.subscription_count(), 0);
+}
+
+#[test]
+fn control_frames_and_identity_changes_are_limited_per_socket() {
+    let limits = RoomLimits {
+        control_per_second: 1.0,
+        control_burst: 5.0,
+        identity_changes_per_second: 0.1,
+        identity_change_burst: 2.0,
+        ..RoomLimits::default()
+    };
+    let mut h = Harness::new(limits);
+    let a = h.socket("a", Some(("ayse", "admin"))); // one control frame spent
+    let mut failed = Vec::new();
+    for query_id in 1..=6 {
+        let out = h.frame(&a, json!({"type": "subscribe", "queryId": query_id, "udfPath": "tasks:list", "args": {}}));
+        if let ServerMessage::Transition { modifications, .. } = &out[0].message {
+            if let QueryModification::QueryFailed { code, message, .. } = &modifications[0] {
+                failed.push((query_id, *code, message.clone()));
+            }
+        }
+    }
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(failed[0].1, ErrorCode::LimitExceeded);
+    assert!(failed[0].2.contains("retry in"), "{}", failed[0].2);
+    assert_eq!(h.room.subscription_count(), 4, "refused subscriptions are not kept");
+    // A refresh of the same identity is free of re-runs; a changed identity is limited.
+    h.env.now_ms += 60_000.0;
+    let b = h.socket("b", Some(("b", "admin")));
+    let mut answers = Vec::new();
+    for (i, role) in ["manager", "member", "viewer", "admin"].iter().enumerate() {
+        let out = h.frame(&b, json!({"type": "authenticate", "token": token(&format!("u{i}"), role)}));
+        answers.push(out.into_iter().next().map(|o| o.message));
+    }
+    let limited: Vec<_> = answers
+        .iter()
+        .filter_map(|m| match m {
+            Some(ServerMessage::Error { code: ErrorCode::LimitExceeded, message, retry_after_ms }) => {
+                Some((message.clone(), *retry_after_ms))
+            }
+            _ => None,
+        })
+        .collect();
+    // Signing in as "b" spent one of the burst of 2, "u0" the other.
+    assert_eq!(limited.len(), 3, "{answers:?}");
+    assert!(matches!(answers[0], Some(ServerMessage::Transition { .. })), "{answers:?}");
+    assert!(limited[0].1.is_some_and(|ms| ms > 0));
+    assert!(limited[0].0.starts_with("too many sign-ins with another identity on this connection"), "{}", limited[0].0);
+}
+
+#[test]
+fn a_result_over_the_size_limit_fails_for_its_query_only() {
+    let mut h = Harness::new(RoomLimits::unlimited());
+    let a = h.socket("a", Some(("ayse", "admin")));
+    let user = match h.mutate(&a, "users:ensure", json!({"name": "A", "email": "a@x", "role": "admin"})) {
+        MutationOutcome::Success { result, .. } => result,
+        other => panic!("{other:?}"),
+    };
+    let out = h.frame(&a, json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:list", "args": {}}));
+    assert!(matches!(&out[0].message, ServerMessage::Transition { .. }));
+    let big = "x".repeat(900 * 1024);
+    for i in 0..3 {
+        let title = format!("{i}{big}");
+        assert_eq!(refused(&h.mutate(&a, "tasks:create", json!({"title": title, "created_by": user}))), None);
+    }
+    // The list is now over 2 MiB: that subscription gets a clear error, the room serves on.
+    let out =
+        h.frame(&a, json!({"type": "subscribe", "queryId": 2, "udfPath": "tasks:list", "args": {"status": "pending"}}));
+    let ServerMessage::Transition { modifications, .. } = &out[0].message else { panic!("{out:?}") };
+    let QueryModification::QueryFailed { code, message, .. } = &modifications[0] else { panic!("{modifications:?}") };
+    assert_eq!(*code, ErrorCode::LimitExceeded);
+    assert!(message.starts_with("the result of tasks:list is 2"), "{message}");
+    assert!(message.contains("over the 2097152-byte limit"), "{message}");
+    let out = h.frame(&a, json!({"type": "subscribe", "queryId": 3, "udfPath": "users:list", "args": {}}));
+    let ServerMessage::Transition { modifications, .. } = &out[0].message else { panic!("{out:?}") };
+    assert!(matches!(&modifications[0], QueryModification::QueryUpdated { .. }), "{modifications:?}");
+}

@@ -1,0 +1,276 @@
+//! The attack suite against the real worker under `wrangler dev`: each flood or probe is
+//! refused with a specific code, changes no data, and a second client's round trip is
+//! measured while it runs (printed as a table: `cargo test -p roomsync-tests --test
+//! worker_attacks -- --nocapture`; figures in RELIABILITY.md). Round trips are reported, not
+//! asserted: these machines are shared and noisy.
+
+use roomsync_shared::protocol::{ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage};
+use roomsync_tests::wrangler::{http_request, json_body};
+use roomsync_tests::{token, RoomSocket, WranglerDev};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const ROOM: &str = "attacks";
+
+/// A signed-in client that measures its own round trip: one mutation and its answer.
+struct Victim {
+    socket: RoomSocket,
+    next: u32,
+}
+
+impl Victim {
+    fn round_trip(&mut self) -> Duration {
+        self.next += 1;
+        let request_id = self.next;
+        let started = Instant::now();
+        let args = json!({"name": "Victim", "email": "victim@x", "role": "admin"});
+        self.socket.send(&ClientMessage::Mutation { request_id, udf_path: "users:ensure".into(), args });
+        loop {
+            if let ServerMessage::MutationResponse { request_id: r, outcome } = self.socket.recv() {
+                if r == request_id {
+                    assert!(matches!(outcome, MutationOutcome::Success { .. }), "the victim is served: {outcome:?}");
+                    return started.elapsed();
+                }
+            }
+        }
+    }
+}
+
+fn mutation(socket: &mut RoomSocket, request_id: u32, udf_path: &str, args: Value) {
+    socket.send(&ClientMessage::Mutation { request_id, udf_path: udf_path.into(), args });
+}
+
+/// Reads answers until `count` mutation responses arrived; returns the refusal codes.
+fn responses(socket: &mut RoomSocket, count: usize) -> Vec<Option<ErrorCode>> {
+    let mut codes = Vec::with_capacity(count);
+    while codes.len() < count {
+        if let ServerMessage::MutationResponse { outcome, .. } = socket.recv() {
+            codes.push(match outcome {
+                MutationOutcome::Failure { code, .. } => Some(code),
+                MutationOutcome::Success { .. } => None,
+            });
+        }
+    }
+    codes
+}
+
+/// `tasks:list` over the HTTP query route, as an admin: the reply's body.
+fn tasks_over_http(port: u16) -> Value {
+    let admin = format!("Bearer {}", token(ROOM, "auditor", "admin"));
+    let body = json!({"udfPath": "tasks:list", "args": {}}).to_string();
+    let reply = http_request(port, "POST", &format!("/rooms/{ROOM}/query"), &[("Authorization", &admin)], &body)
+        .expect("the query route answers");
+    json_body(&reply)
+}
+
+struct Row {
+    attack: &'static str,
+    result: String,
+    idle: Duration,
+    during: Duration,
+}
+
+#[test]
+fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
+    let state = roomsync_tests::repo_root().join(".test-state").join(format!("attacks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    // Small allowances, so that each flood passes them in a moment (the defaults are 200 at
+    // once, 50 per second); the victim is another user with its own.
+    let dev =
+        WranglerDev::start_with(&state, &[("ROOMSYNC_MUTATION_BURST", "20"), ("ROOMSYNC_MUTATIONS_PER_SECOND", "5")]);
+    let url = dev.ws_url(ROOM);
+    let port = dev.port;
+    let mut victim = Victim { socket: RoomSocket::signed_in(&url, ROOM, "admin"), next: 0 };
+    victim.round_trip(); // warm
+    let idle = victim.round_trip();
+    let mut rows = Vec::new();
+
+    // 1. One user's token on five sockets floods mutations: the allowance is the user's.
+    let mut tabs: Vec<RoomSocket> = (0..5).map(|_| RoomSocket::signed_in(&url, ROOM, "member")).collect();
+    let started = Instant::now();
+    for (i, tab) in tabs.iter_mut().enumerate() {
+        for j in 0..100 {
+            let n = i * 100 + j;
+            mutation(
+                tab,
+                n as u32 + 1,
+                "users:ensure",
+                json!({"name": format!("f{n}"), "email": format!("f{n}@x"), "role": "member"}),
+            );
+        }
+    }
+    let during = victim.round_trip();
+    let codes: Vec<Option<ErrorCode>> = tabs.iter_mut().flat_map(|t| responses(t, 100)).collect();
+    let accepted = codes.iter().filter(|c| c.is_none()).count();
+    let most = 20 + (5.0 * started.elapsed().as_secs_f64()).ceil() as usize;
+    assert!(codes.iter().all(|c| matches!(c, None | Some(ErrorCode::LimitExceeded))), "{codes:?}");
+    assert!((20..=most).contains(&accepted), "the user's burst of 20 (plus 5/s), not 5 × 20: {accepted} accepted");
+    rows.push(Row {
+        attack: "5 sockets, one token: 500 mutations",
+        result: format!("{accepted} accepted, {} LIMIT_EXCEEDED", 500 - accepted),
+        idle,
+        during,
+    });
+
+    // 2. The HTTP mutation route shares the user's allowance: checked natively
+    //    (`room::limits_tests`); over `wrangler dev` each HTTP call here costs seconds.
+
+    // 3. A socket with many subscriptions switches identity over and over: limited.
+    let mut switcher = RoomSocket::signed_in(&url, ROOM, "viewer");
+    for query_id in 1..=100 {
+        switcher.send(&ClientMessage::Subscribe {
+            query_id,
+            udf_path: "tasks:list".into(),
+            args: json!({}),
+            result_hash: None,
+        });
+    }
+    for n in 0..20 {
+        let role = ["viewer", "member"][n % 2];
+        switcher.send(&ClientMessage::Authenticate { token: Some(token(ROOM, &format!("switch-{n}"), role)) });
+    }
+    let during = victim.round_trip();
+    let mut limited = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match switcher.recv_within(Duration::from_millis(1500)) {
+            Some(ServerMessage::Error { code: ErrorCode::LimitExceeded, retry_after_ms, .. }) => {
+                assert!(retry_after_ms.is_some_and(|ms| ms > 0));
+                limited += 1;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(limited >= 10, "identity changes past the burst are refused: {limited}");
+    rows.push(Row {
+        attack: "100 subscriptions, 20 identity switches",
+        result: format!("{limited} × LIMIT_EXCEEDED"),
+        idle,
+        during,
+    });
+
+    // 4. `connect` spam on one socket spends nothing of the room-wide allowance, and new
+    //    sockets still open.
+    let mut spammer = RoomSocket::connect(&url);
+    for _ in 0..500 {
+        spammer.send(&ClientMessage::Connect {
+            session_id: "spam-session-0123456789".into(),
+            protocol_version: Some(1),
+            schema_hash: None,
+        });
+    }
+    let during = victim.round_trip();
+    let mut refused = 0;
+    while refused < 500 {
+        match spammer.recv() {
+            ServerMessage::Error { code: ErrorCode::BadFrame, message, .. }
+                if message == "this socket already sent connect" =>
+            {
+                refused += 1
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    for _ in 0..20 {
+        let mut fresh = RoomSocket::signed_in(&url, ROOM, "viewer");
+        fresh.send(&ClientMessage::Subscribe {
+            query_id: 1,
+            udf_path: "auth:whoami".into(),
+            args: json!({}),
+            result_hash: None,
+        });
+        assert!(matches!(fresh.recv(), ServerMessage::Transition { .. }), "a new socket is served");
+    }
+    rows.push(Row {
+        attack: "500 connect frames on one socket",
+        result: "500 × BAD_FRAME; 20 of 20 new sockets served".into(),
+        idle,
+        during,
+    });
+
+    // 5. A socket that skips `connect` is refused everything.
+    let mut skipper = RoomSocket::open(&url);
+    skipper.send(&ClientMessage::Subscribe {
+        query_id: 1,
+        udf_path: "tasks:list".into(),
+        args: json!({}),
+        result_hash: None,
+    });
+    match skipper.recv() {
+        ServerMessage::Error { code: ErrorCode::BadFrame, message, .. } => {
+            assert!(message.starts_with("send connect first"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    rows.push(Row {
+        attack: "subscribe without connect",
+        result: "BAD_FRAME".into(),
+        idle,
+        during: victim.round_trip(),
+    });
+
+    // 6. Member-written huge titles: the list fails for its subscribers, the room serves on.
+    assert_eq!(tasks_over_http(port)["value"], json!([]));
+    let mut writer = RoomSocket::signed_in(&url, ROOM, "admin");
+    mutation(&mut writer, 1, "users:ensure", json!({"name": "W", "email": "w@x", "role": "admin"}));
+    let user = match responses_value(&mut writer) {
+        Value::String(id) => id,
+        other => panic!("{other:?}"),
+    };
+    let big = "x".repeat(900 * 1024);
+    for n in 0..3 {
+        mutation(&mut writer, 10 + n, "tasks:create", json!({"title": format!("{n}{big}"), "created_by": user}));
+        responses_value(&mut writer);
+    }
+    let mut reader = RoomSocket::signed_in(&url, ROOM, "viewer");
+    reader.send(&ClientMessage::Subscribe {
+        query_id: 1,
+        udf_path: "tasks:list".into(),
+        args: json!({}),
+        result_hash: None,
+    });
+    let during = victim.round_trip();
+    match reader.recv() {
+        ServerMessage::Transition { modifications, .. } => match &modifications[0] {
+            QueryModification::QueryFailed { code: ErrorCode::LimitExceeded, message, .. } => {
+                assert!(message.contains("over the 2097152-byte limit"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(tasks_over_http(port)["code"], "LIMIT_EXCEEDED", "the HTTP read is refused the same way, not truncated");
+    rows.push(Row {
+        attack: "3 × 900 KB titles, then tasks:list",
+        result: "LIMIT_EXCEEDED for that query".into(),
+        idle,
+        during,
+    });
+
+    println!("| attack | result | other client's round trip idle | during |");
+    println!("| --- | --- | --- | --- |");
+    for row in &rows {
+        println!(
+            "| {} | {} | {:.1} ms | {:.1} ms |",
+            row.attack,
+            row.result,
+            row.idle.as_secs_f64() * 1e3,
+            row.during.as_secs_f64() * 1e3
+        );
+    }
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// The next mutation response's result (panics on a failure).
+fn responses_value(socket: &mut RoomSocket) -> Value {
+    loop {
+        if let ServerMessage::MutationResponse { outcome, .. } = socket.recv() {
+            match outcome {
+                MutationOutcome::Success { result, .. } => return result,
+                MutationOutcome::Failure { code, message } => panic!("{code}: {message}"),
+            }
+        }
+    }
+}
