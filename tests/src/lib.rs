@@ -6,7 +6,7 @@ pub mod wrangler;
 pub mod ws_client;
 
 pub use wrangler::WranglerDev;
-pub use ws_client::{Next, RoomSocket};
+pub use ws_client::{failure_code, Next, RoomSocket};
 
 use roomsync_shared::auth::{sign, Claims};
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
 //! A blocking WebSocket client that speaks the room protocol, for tests.
 
-use roomsync_shared::protocol::{ClientMessage, ServerMessage};
+use roomsync_shared::protocol::{ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage};
+use serde_json::Value;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use tungstenite::stream::MaybeTlsStream;
@@ -15,6 +16,14 @@ pub enum Next {
     Text(String),
     Timeout,
     Closed(String),
+}
+
+/// The code a mutation was refused with; `None` if it succeeded.
+pub fn failure_code(outcome: &MutationOutcome) -> Option<ErrorCode> {
+    match outcome {
+        MutationOutcome::Failure { code, .. } => Some(*code),
+        MutationOutcome::Success { .. } => None,
+    }
 }
 
 pub struct RoomSocket {
@@ -74,6 +83,37 @@ impl RoomSocket {
 
     pub fn send(&mut self, message: &ClientMessage) {
         self.send_text(&message.to_json());
+    }
+
+    /// Sends `subscribe` for `query_id` (no result hash: the room sends the whole result).
+    pub fn send_subscribe(&mut self, query_id: u32, udf_path: &str, args: Value) {
+        self.send(&ClientMessage::Subscribe { query_id, udf_path: udf_path.into(), args, result_hash: None });
+    }
+
+    /// Subscribes and waits for the query's first result; panics on anything else.
+    pub fn subscribe(&mut self, query_id: u32, udf_path: &str, args: Value) -> QueryModification {
+        self.send_subscribe(query_id, udf_path, args);
+        match self.recv() {
+            ServerMessage::Transition { mut modifications, .. } if modifications.len() == 1 => modifications.remove(0),
+            other => panic!("expected the first result of {udf_path}, got {other:?}"),
+        }
+    }
+
+    pub fn send_mutation(&mut self, request_id: u32, udf_path: &str, args: Value) {
+        self.send(&ClientMessage::Mutation { request_id, udf_path: udf_path.into(), args });
+    }
+
+    /// Sends a mutation and waits for its response (skipping up to 50 other frames).
+    pub fn mutate(&mut self, request_id: u32, udf_path: &str, args: Value) -> MutationOutcome {
+        self.send_mutation(request_id, udf_path, args);
+        for _ in 0..50 {
+            if let ServerMessage::MutationResponse { request_id: r, outcome } = self.recv() {
+                if r == request_id {
+                    return outcome;
+                }
+            }
+        }
+        panic!("no response to request {request_id}");
     }
 
     pub fn send_text(&mut self, text: &str) {

@@ -6,7 +6,7 @@
 
 use roomsync_shared::protocol::{ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage};
 use roomsync_tests::wrangler::{http_request, json_body};
-use roomsync_tests::{token, RoomSocket, WranglerDev};
+use roomsync_tests::{failure_code, token, RoomSocket, WranglerDev};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ impl Victim {
         let request_id = self.next;
         let started = Instant::now();
         let args = json!({"name": "Victim", "email": "victim@x", "role": "admin"});
-        self.socket.send(&ClientMessage::Mutation { request_id, udf_path: "users:ensure".into(), args });
+        self.socket.send_mutation(request_id, "users:ensure", args);
         loop {
             if let ServerMessage::MutationResponse { request_id: r, outcome } = self.socket.recv() {
                 if r == request_id {
@@ -36,19 +36,12 @@ impl Victim {
     }
 }
 
-fn mutation(socket: &mut RoomSocket, request_id: u32, udf_path: &str, args: Value) {
-    socket.send(&ClientMessage::Mutation { request_id, udf_path: udf_path.into(), args });
-}
-
 /// Reads answers until `count` mutation responses arrived; returns the refusal codes.
 fn responses(socket: &mut RoomSocket, count: usize) -> Vec<Option<ErrorCode>> {
     let mut codes = Vec::with_capacity(count);
     while codes.len() < count {
         if let ServerMessage::MutationResponse { outcome, .. } = socket.recv() {
-            codes.push(match outcome {
-                MutationOutcome::Failure { code, .. } => Some(code),
-                MutationOutcome::Success { .. } => None,
-            });
+            codes.push(failure_code(&outcome));
         }
     }
     codes
@@ -91,8 +84,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     for (i, tab) in tabs.iter_mut().enumerate() {
         for j in 0..100 {
             let n = i * 100 + j;
-            mutation(
-                tab,
+            tab.send_mutation(
                 n as u32 + 1,
                 "users:ensure",
                 json!({"name": format!("f{n}"), "email": format!("f{n}@x"), "role": "member"}),
@@ -118,12 +110,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     // 3. A socket with many subscriptions switches identity over and over: limited.
     let mut switcher = RoomSocket::signed_in(&url, ROOM, "viewer");
     for query_id in 1..=100 {
-        switcher.send(&ClientMessage::Subscribe {
-            query_id,
-            udf_path: "tasks:list".into(),
-            args: json!({}),
-            result_hash: None,
-        });
+        switcher.send_subscribe(query_id, "tasks:list", json!({}));
     }
     for n in 0..20 {
         let role = ["viewer", "member"][n % 2];
@@ -174,13 +161,8 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     }
     for _ in 0..20 {
         let mut fresh = RoomSocket::signed_in(&url, ROOM, "viewer");
-        fresh.send(&ClientMessage::Subscribe {
-            query_id: 1,
-            udf_path: "auth:whoami".into(),
-            args: json!({}),
-            result_hash: None,
-        });
-        assert!(matches!(fresh.recv(), ServerMessage::Transition { .. }), "a new socket is served");
+        let first = fresh.subscribe(1, "auth:whoami", json!({}));
+        assert!(matches!(first, QueryModification::QueryUpdated { .. }), "a new socket is served: {first:?}");
     }
     rows.push(Row {
         attack: "500 connect frames on one socket",
@@ -191,12 +173,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
 
     // 5. A socket that skips `connect` is refused everything.
     let mut skipper = RoomSocket::open(&url);
-    skipper.send(&ClientMessage::Subscribe {
-        query_id: 1,
-        udf_path: "tasks:list".into(),
-        args: json!({}),
-        result_hash: None,
-    });
+    skipper.send_subscribe(1, "tasks:list", json!({}));
     match skipper.recv() {
         ServerMessage::Error { code: ErrorCode::BadFrame, message, .. } => {
             assert!(message.starts_with("send connect first"), "{message}")
@@ -213,23 +190,18 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     // 6. Member-written huge titles: the list fails for its subscribers, the room serves on.
     assert_eq!(tasks_over_http(port)["value"], json!([]));
     let mut writer = RoomSocket::signed_in(&url, ROOM, "admin");
-    mutation(&mut writer, 1, "users:ensure", json!({"name": "W", "email": "w@x", "role": "admin"}));
+    writer.send_mutation(1, "users:ensure", json!({"name": "W", "email": "w@x", "role": "admin"}));
     let user = match responses_value(&mut writer) {
         Value::String(id) => id,
         other => panic!("{other:?}"),
     };
     let big = "x".repeat(900 * 1024);
     for n in 0..3 {
-        mutation(&mut writer, 10 + n, "tasks:create", json!({"title": format!("{n}{big}"), "created_by": user}));
+        writer.send_mutation(10 + n, "tasks:create", json!({"title": format!("{n}{big}"), "created_by": user}));
         responses_value(&mut writer);
     }
     let mut reader = RoomSocket::signed_in(&url, ROOM, "viewer");
-    reader.send(&ClientMessage::Subscribe {
-        query_id: 1,
-        udf_path: "tasks:list".into(),
-        args: json!({}),
-        result_hash: None,
-    });
+    reader.send_subscribe(1, "tasks:list", json!({}));
     let during = victim.round_trip();
     match reader.recv() {
         ServerMessage::Transition { modifications, .. } => match &modifications[0] {

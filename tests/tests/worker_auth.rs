@@ -3,7 +3,7 @@
 
 use roomsync_shared::protocol::{ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage};
 use roomsync_tests::wrangler::{http_request, json_body};
-use roomsync_tests::{token, token_for, Next, RoomSocket, WranglerDev};
+use roomsync_tests::{failure_code, token, token_for, Next, RoomSocket, WranglerDev};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,33 +12,6 @@ fn state_dir(name: &str) -> PathBuf {
     let dir = roomsync_tests::repo_root().join(".test-state").join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-fn subscribe(socket: &mut RoomSocket, query_id: u32, udf_path: &str, args: Value) -> QueryModification {
-    socket.send(&ClientMessage::Subscribe { query_id, udf_path: udf_path.into(), args, result_hash: None });
-    match socket.recv() {
-        ServerMessage::Transition { mut modifications, .. } if modifications.len() == 1 => modifications.remove(0),
-        other => panic!("expected the first result of {udf_path}, got {other:?}"),
-    }
-}
-
-fn mutate(socket: &mut RoomSocket, request_id: u32, udf_path: &str, args: Value) -> MutationOutcome {
-    socket.send(&ClientMessage::Mutation { request_id, udf_path: udf_path.into(), args });
-    for _ in 0..50 {
-        if let ServerMessage::MutationResponse { request_id: r, outcome } = socket.recv() {
-            if r == request_id {
-                return outcome;
-            }
-        }
-    }
-    panic!("no response to request {request_id}");
-}
-
-fn failure_code(outcome: &MutationOutcome) -> Option<ErrorCode> {
-    match outcome {
-        MutationOutcome::Failure { code, .. } => Some(*code),
-        MutationOutcome::Success { .. } => None,
-    }
 }
 
 fn value(m: QueryModification) -> Value {
@@ -61,8 +34,8 @@ fn tokens_roles_and_field_rules_hold_on_real_sockets() {
 
     // Signed out: public functions only.
     let mut anon = RoomSocket::connect(&url);
-    assert_eq!(value(subscribe(&mut anon, 1, "auth:whoami", json!({}))), Value::Null);
-    let refused = subscribe(&mut anon, 2, "beneficiaries:list", json!({}));
+    assert_eq!(value(anon.subscribe(1, "auth:whoami", json!({}))), Value::Null);
+    let refused = anon.subscribe(2, "beneficiaries:list", json!({}));
     assert!(matches!(refused, QueryModification::QueryFailed { code: ErrorCode::Unauthenticated, .. }), "{refused:?}");
     // A token for another room, a forged one and an expired one are refused by name.
     for (bad, says) in [
@@ -81,20 +54,20 @@ fn tokens_roles_and_field_rules_hold_on_real_sockets() {
     // Roles: viewers never write; members write but cannot read TC numbers, so cannot write
     // them either (a taken number would be refused: an oracle); managers can.
     let mut viewer = RoomSocket::signed_in(&url, "org-a", "viewer");
-    let outcome = mutate(&mut viewer, 1, "beneficiaries:create", beneficiary("12345678901"));
+    let outcome = viewer.mutate(1, "beneficiaries:create", beneficiary("12345678901"));
     assert_eq!(failure_code(&outcome), Some(ErrorCode::Forbidden), "{outcome:?}");
     let mut member = RoomSocket::signed_in(&url, "org-a", "member");
-    let outcome = mutate(&mut member, 1, "beneficiaries:create", beneficiary("12345678901"));
+    let outcome = member.mutate(1, "beneficiaries:create", beneficiary("12345678901"));
     assert_eq!(failure_code(&outcome), Some(ErrorCode::Forbidden), "{outcome:?}");
     let mut manager = RoomSocket::signed_in(&url, "org-a", "manager");
     let MutationOutcome::Success { result: id, .. } =
-        mutate(&mut manager, 1, "beneficiaries:create", beneficiary("12345678901"))
+        manager.mutate(1, "beneficiaries:create", beneficiary("12345678901"))
     else {
         panic!("a manager creates beneficiaries")
     };
-    let seen = value(subscribe(&mut member, 1, "beneficiaries:get", json!({"id": id})));
+    let seen = value(member.subscribe(1, "beneficiaries:get", json!({"id": id})));
     assert_eq!((seen["name"].as_str(), seen.get("tc_no")), (Some("Ayşe Yılmaz"), None));
-    let outcome = mutate(&mut member, 2, "beneficiaries:remove", json!({"id": id}));
+    let outcome = member.mutate(2, "beneficiaries:remove", json!({"id": id}));
     assert_eq!(failure_code(&outcome), Some(ErrorCode::Forbidden));
 
     // Signing in on the live socket re-runs its queries: the refused list now arrives, with
@@ -121,7 +94,7 @@ fn tokens_roles_and_field_rules_hold_on_real_sockets() {
     };
     assert!(modifications.is_empty(), "{modifications:?}");
     // And the manager's socket still receives live updates.
-    mutate(&mut member, 3, "beneficiaries:update", json!({"id": id, "city": "Van"}));
+    member.mutate(3, "beneficiaries:update", json!({"id": id, "city": "Van"}));
     let update = loop {
         if let ServerMessage::Transition { modifications, .. } = anon.recv() {
             break modifications;
@@ -178,22 +151,12 @@ fn limits_refuse_with_codes_and_the_connection_keeps_serving() {
     }
     // More than 256 subscriptions on one connection.
     for query_id in 1..=256 {
-        a.send(&ClientMessage::Subscribe {
-            query_id,
-            udf_path: "tasks:list".into(),
-            args: json!({"status": "pending"}),
-            result_hash: None,
-        });
+        a.send_subscribe(query_id, "tasks:list", json!({"status": "pending"}));
     }
     for _ in 1..=256 {
         assert!(matches!(a.recv(), ServerMessage::Transition { .. }));
     }
-    a.send(&ClientMessage::Subscribe {
-        query_id: 999,
-        udf_path: "tasks:list".into(),
-        args: json!({}),
-        result_hash: None,
-    });
+    a.send_subscribe(999, "tasks:list", json!({}));
     match a.recv() {
         ServerMessage::Error { code: ErrorCode::LimitExceeded, message, .. } => {
             assert!(message.contains("256"), "{message}")
@@ -204,7 +167,7 @@ fn limits_refuse_with_codes_and_the_connection_keeps_serving() {
     // allowance is per user, not per socket) still write.
     let mut b = RoomSocket::signed_in(&url, "limits", "member");
     for request_id in 1..=230 {
-        b.send(&ClientMessage::Mutation { request_id, udf_path: "tasks:remove".into(), args: json!({"id": "x"}) });
+        b.send_mutation(request_id, "tasks:remove", json!({"id": "x"}));
     }
     let mut limited = 0;
     for _ in 1..=230 {
@@ -216,7 +179,7 @@ fn limits_refuse_with_codes_and_the_connection_keeps_serving() {
         }
     }
     assert!(limited >= 20, "{limited} of 230 limited");
-    let outcome = mutate(&mut a, 1, "users:ensure", json!({"name": "A", "email": "a@x", "role": "admin"}));
+    let outcome = a.mutate(1, "users:ensure", json!({"name": "A", "email": "a@x", "role": "admin"}));
     assert!(matches!(outcome, MutationOutcome::Success { .. }), "{outcome:?}");
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
@@ -255,7 +218,7 @@ fn a_reconnect_storm_is_shed_with_retry_hints() {
     }
     assert_eq!(shed, 7, "a burst of 5 is accepted, the other 7 are told when to come back");
     // The accepted ones are served as usual.
-    assert_eq!(value(subscribe(&mut sockets[accepted[0]], 1, "auth:whoami", json!({}))), Value::Null);
+    assert_eq!(value(sockets[accepted[0]].subscribe(1, "auth:whoami", json!({}))), Value::Null);
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
 }
@@ -266,8 +229,8 @@ fn stats_are_admin_only_and_count_what_happened() {
     let dev = WranglerDev::start(&state);
     let url = dev.ws_url("stats");
     let mut a = RoomSocket::signed_in(&url, "stats", "admin");
-    subscribe(&mut a, 1, "users:list", json!({}));
-    mutate(&mut a, 1, "users:ensure", json!({"name": "A", "email": "a@x", "role": "admin"}));
+    a.subscribe(1, "users:list", json!({}));
+    a.mutate(1, "users:ensure", json!({"name": "A", "email": "a@x", "role": "admin"}));
     let get = |auth: Option<String>| {
         let headers: Vec<(&str, &str)> = auth.iter().map(|h| ("Authorization", h.as_str())).collect();
         http_request(dev.port, "GET", "/rooms/stats/stats", &headers, "").unwrap_or_default()
@@ -297,13 +260,13 @@ fn a_room_rebuilt_between_messages_serves_every_subscription() {
     let url = dev.ws_url("evict");
     let mut watcher = RoomSocket::signed_in(&url, "evict", "member");
     let mut writer = RoomSocket::signed_in(&url, "evict", "member");
-    let first = value(subscribe(&mut watcher, 7, "users:list", json!({})));
+    let first = value(watcher.subscribe(7, "users:list", json!({})));
     assert_eq!(first, json!([]));
     // Drop the engine: the next message is handled by a new one built from SQLite — the
     // subscription index, versions and identities all come back from storage.
     let evicted = http_request(dev.port, "POST", "/rooms/evict/__evict", &[], "").unwrap_or_default();
     assert!(evicted.starts_with("HTTP/1.1 200"), "{evicted}");
-    let outcome = mutate(&mut writer, 1, "users:ensure", json!({"name": "B", "email": "b@x", "role": "member"}));
+    let outcome = writer.mutate(1, "users:ensure", json!({"name": "B", "email": "b@x", "role": "member"}));
     assert!(matches!(outcome, MutationOutcome::Success { .. }), "identity survived: {outcome:?}");
     match watcher.recv() {
         ServerMessage::Transition { start_version, end_version, modifications } => {
@@ -331,7 +294,7 @@ fn a_hibernated_room_wakes_and_serves_its_sockets() {
     let dev = WranglerDev::start(&state);
     let url = dev.ws_url("sleepy");
     let mut watcher = RoomSocket::signed_in(&url, "sleepy", "admin");
-    assert_eq!(value(subscribe(&mut watcher, 1, "users:list", json!({}))), json!([]));
+    assert_eq!(value(watcher.subscribe(1, "users:list", json!({}))), json!([]));
     let admin = format!("Bearer {}", token("sleepy", "a", "admin"));
     let stats = || {
         json_body(

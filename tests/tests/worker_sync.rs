@@ -12,12 +12,7 @@ fn state_dir(name: &str) -> PathBuf {
 }
 
 fn subscribe_tasks(socket: &mut RoomSocket, query_id: u32) -> Value {
-    socket.send(&ClientMessage::Subscribe {
-        query_id,
-        udf_path: "tasks:list".into(),
-        args: json!({}),
-        result_hash: None,
-    });
+    socket.send_subscribe(query_id, "tasks:list", json!({}));
     match socket.recv() {
         ServerMessage::Transition { modifications, .. } => match modifications.as_slice() {
             [QueryModification::QueryUpdated { query_id: q, value, .. }] if *q == query_id => value.clone(),
@@ -25,10 +20,6 @@ fn subscribe_tasks(socket: &mut RoomSocket, query_id: u32) -> Value {
         },
         other => panic!("expected the initial transition, got {other:?}"),
     }
-}
-
-fn mutation(socket: &mut RoomSocket, request_id: u32, udf_path: &str, args: Value) {
-    socket.send(&ClientMessage::Mutation { request_id, udf_path: udf_path.into(), args });
 }
 
 /// Reads frames until the response to `request_id` arrives.
@@ -46,7 +37,7 @@ fn response(socket: &mut RoomSocket, request_id: u32) -> MutationOutcome {
 /// The id of the demo user (created on first use), for `created_by`.
 fn ensure_user(socket: &mut RoomSocket) -> String {
     let args = json!({"name": "Ayşe Yılmaz", "email": "ayse@example.org", "role": "admin"});
-    mutation(socket, 1000, "users:ensure", args);
+    socket.send_mutation(1000, "users:ensure", args);
     match response(socket, 1000) {
         MutationOutcome::Success { result, .. } => result.as_str().unwrap_or_default().to_string(),
         MutationOutcome::Failure { message, .. } => panic!("users:ensure failed: {message}"),
@@ -92,7 +83,7 @@ fn two_clients_sync_and_data_survives_a_restart() {
     assert_eq!(subscribe_tasks(&mut b, 1), json!([]));
 
     let task = json!({"title": "Call the donor", "status": "in_progress", "assigned_to": user, "created_by": user});
-    mutation(&mut a, 1, "tasks:create", task);
+    a.send_mutation(1, "tasks:create", task);
     let seen_by_b = next_update(&mut b, 1);
     assert_eq!(titles(&seen_by_b), ["Call the donor"]);
     let task = &seen_by_b[0];
@@ -122,7 +113,7 @@ fn two_clients_sync_and_data_survives_a_restart() {
     let mut c = RoomSocket::signed_in(&dev.ws_url("ngo-1"), "ngo-1", "admin");
     assert_eq!(titles(&subscribe_tasks(&mut c, 5)), ["Call the donor"], "data must persist across a restart");
     assert_eq!(ensure_user(&mut c), user, "the user is found again by its unique email");
-    mutation(&mut c, 1, "tasks:create", json!({"title": "Second", "created_by": user}));
+    c.send_mutation(1, "tasks:create", json!({"title": "Second", "created_by": user}));
     assert_eq!(titles(&next_update(&mut c, 5)), ["Second", "Call the donor"]);
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
@@ -152,14 +143,14 @@ fn bad_input_gets_a_named_error_and_the_room_keeps_serving() {
         }
         other => panic!("expected BAD_FRAME, got {other:?}"),
     }
-    mutation(&mut a, 7, "tasks:create", json!({"title": "x", "status": "someday", "created_by": user}));
+    a.send_mutation(7, "tasks:create", json!({"title": "x", "status": "someday", "created_by": user}));
     let (code, message) = failure(response(&mut a, 7));
     assert_eq!(code, ErrorCode::Validation);
     assert_eq!(
         message,
         r#"args.status: expected one of "pending", "in_progress", "completed", "cancelled" or nothing, found string "someday""#
     );
-    mutation(&mut a, 8, "tasks:create", json!({"status": "pending", "created_by": user}));
+    a.send_mutation(8, "tasks:create", json!({"status": "pending", "created_by": user}));
     let (_, message) = failure(response(&mut a, 8));
     assert_eq!(message, "args.title: expected string (required), found nothing: the field is missing");
 
@@ -168,9 +159,9 @@ fn bad_input_gets_a_named_error_and_the_room_keeps_serving() {
         "name": "A", "tc_no": "12345678901", "phone": "1", "address": "a", "city": "c", "district": "d",
         "neighborhood": "n", "family_size": 1, "status": "AKTIF",
     });
-    mutation(&mut a, 20, "beneficiaries:create", beneficiary.clone());
+    a.send_mutation(20, "beneficiaries:create", beneficiary.clone());
     let MutationOutcome::Success { result: first, .. } = response(&mut a, 20) else { panic!("first insert failed") };
-    mutation(&mut a, 21, "beneficiaries:create", beneficiary);
+    a.send_mutation(21, "beneficiaries:create", beneficiary);
     let (code, message) = failure(response(&mut a, 21));
     assert_eq!(code, ErrorCode::UniqueViolation);
     let holder = first.as_str().unwrap_or_default();
@@ -180,7 +171,7 @@ fn bad_input_gets_a_named_error_and_the_room_keeps_serving() {
     );
 
     // Everyone is still served: a valid write reaches the other client.
-    mutation(&mut a, 9, "tasks:create", json!({"title": "Still works", "created_by": user}));
+    a.send_mutation(9, "tasks:create", json!({"title": "Still works", "created_by": user}));
     assert_eq!(titles(&next_update(&mut b, 1)), ["Still works"]);
     // The room completes the close handshake, echoing the client's code.
     assert_eq!(a.close_handshake(1000), Some(1000));
@@ -214,14 +205,9 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     a.authenticate(Some(roomsync_tests::token("resume", "admin-user", "admin")));
     let user = ensure_user(&mut a);
     let task = json!({"title": "Exactly once", "created_by": user});
-    mutation(&mut a, 1, "tasks:create", task.clone());
+    a.send_mutation(1, "tasks:create", task.clone());
     let MutationOutcome::Success { result: first, .. } = response(&mut a, 1) else { panic!("create failed") };
-    a.send(&ClientMessage::Subscribe {
-        query_id: 1,
-        udf_path: "tasks:list".into(),
-        args: json!({}),
-        result_hash: None,
-    });
+    a.send_subscribe(1, "tasks:list", json!({}));
     let hash = match a.recv() {
         ServerMessage::Transition { modifications, .. } => match modifications.into_iter().next() {
             Some(QueryModification::QueryUpdated { hash, .. }) => hash,
@@ -248,7 +234,7 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
         other => panic!("{other:?}"),
     }
     // The client did not see the answer before, so it re-sends request 1: same outcome, no second task.
-    mutation(&mut b, 1, "tasks:create", task);
+    b.send_mutation(1, "tasks:create", task);
     let MutationOutcome::Success { result: again, .. } = response(&mut b, 1) else { panic!("re-send failed") };
     assert_eq!(again, first);
     let tasks = subscribe_tasks(&mut b, 2);
@@ -268,18 +254,13 @@ fn turkish_search_is_live_in_the_durable_object() {
             "neighborhood": "n", "family_size": 3, "status": "AKTIF",
         })
     };
-    mutation(&mut a, 1, "beneficiaries:create", beneficiary("İSMAİL ŞAHİN", "11111111111"));
+    a.send_mutation(1, "beneficiaries:create", beneficiary("İSMAİL ŞAHİN", "11111111111"));
     assert!(matches!(response(&mut a, 1), MutationOutcome::Success { .. }));
-    a.send(&ClientMessage::Subscribe {
-        query_id: 1,
-        udf_path: "beneficiaries:list".into(),
-        args: json!({"search": "ismail sah"}),
-        result_hash: None,
-    });
+    a.send_subscribe(1, "beneficiaries:list", json!({"search": "ismail sah"}));
     let first = next_update(&mut a, 1);
     assert_eq!(first["total"], 1.0);
     assert_eq!(first["documents"][0]["name"], "İSMAİL ŞAHİN");
-    mutation(&mut a, 2, "beneficiaries:create", beneficiary("Ismail Şahbaz", "22222222222"));
+    a.send_mutation(2, "beneficiaries:create", beneficiary("Ismail Şahbaz", "22222222222"));
     let second = next_update(&mut a, 1);
     assert_eq!(second["total"], 2.0, "a new match reaches the live search");
     drop(dev);
@@ -298,12 +279,7 @@ fn one_shot_http_routes_with_cors_reach_live_subscribers() {
         ("Authorization", bearer.as_str()),
     ];
     let mut live = RoomSocket::signed_in(&dev.ws_url("http-room"), "http-room", "admin");
-    live.send(&ClientMessage::Subscribe {
-        query_id: 1,
-        udf_path: "users:list".into(),
-        args: json!({}),
-        result_hash: None,
-    });
+    live.send_subscribe(1, "users:list", json!({}));
     live.recv();
 
     let preflight = http_request(dev.port, "OPTIONS", "/rooms/http-room/mutation", &origin, "").unwrap_or_default();

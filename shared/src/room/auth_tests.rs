@@ -46,6 +46,14 @@ impl Harness {
         conn
     }
 
+    /// A room with a member and a manager signed in (the pair most field rules are about).
+    fn with_member_and_manager() -> (Self, ConnId, ConnId) {
+        let mut h = Self::new();
+        let member = h.connect("member", Some("member"));
+        let manager = h.connect("manager", Some("manager"));
+        (h, member, manager)
+    }
+
     fn mutate(&mut self, conn: &ConnId, path: &str, args: Json) -> Result<Json, (ErrorCode, String)> {
         self.next_request += 1;
         let request_id = self.next_request;
@@ -156,9 +164,7 @@ fn roles_decide_who_writes_and_who_approves() {
 
 #[test]
 fn only_managers_and_admins_read_tc_numbers_and_members_cannot_erase_them() {
-    let mut h = Harness::new();
-    let member = h.connect("member", Some("member"));
-    let manager = h.connect("manager", Some("manager"));
+    let (mut h, member, manager) = Harness::with_member_and_manager();
     let id = h.mutate(&manager, "beneficiaries:create", beneficiary()).unwrap();
     let seen_by_member = value(h.subscribe(&member, 1, "beneficiaries:get", json!({"id": id})));
     assert_eq!(seen_by_member["name"], "Ayşe Yılmaz");
@@ -176,9 +182,7 @@ fn only_managers_and_admins_read_tc_numbers_and_members_cannot_erase_them() {
 
 #[test]
 fn no_answer_reveals_a_field_the_caller_cannot_read() {
-    let mut h = Harness::new();
-    let member = h.connect("member", Some("member"));
-    let manager = h.connect("manager", Some("manager"));
+    let (mut h, member, manager) = Harness::with_member_and_manager();
     let first = h.mutate(&manager, "beneficiaries:create", beneficiary()).unwrap();
     // Managers are told which document holds a taken TC number.
     let (code, message) = h.mutate(&manager, "beneficiaries:create", beneficiary()).unwrap_err();

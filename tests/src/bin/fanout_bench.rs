@@ -8,7 +8,7 @@
 //! and the resident memory of the workerd processes with the sockets open. Loopback only;
 //! wrangler is stopped by process group at the end.
 
-use roomsync_shared::protocol::{ClientMessage, ServerMessage};
+use roomsync_shared::protocol::ServerMessage;
 use roomsync_tests::{Next, RoomSocket, WranglerDev};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -67,12 +67,7 @@ fn run(dev: &WranglerDev, subscribers: usize) -> Measured {
     let mut readers = Vec::with_capacity(subscribers);
     for _ in 0..subscribers {
         let mut socket = RoomSocket::signed_in(&url, &room, "viewer");
-        socket.send(&ClientMessage::Subscribe {
-            query_id: 1,
-            udf_path: "tasks:list".into(),
-            args: json!({"status": "pending"}),
-            result_hash: None,
-        });
+        socket.send_subscribe(1, "tasks:list", json!({"status": "pending"}));
         let (rounds, stop, ready, lost) = (rounds.clone(), stop.clone(), ready.clone(), lost.clone());
         readers.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
@@ -122,11 +117,7 @@ fn run(dev: &WranglerDev, subscribers: usize) -> Measured {
     }
     let rss_with_sockets = workerd_rss(dev.process_group());
     let mut writer = RoomSocket::signed_in(&url, &room, "admin");
-    writer.send(&ClientMessage::Mutation {
-        request_id: 1,
-        udf_path: "users:ensure".into(),
-        args: json!({"name": "Bench", "email": "bench@x", "role": "admin"}),
-    });
+    writer.send_mutation(1, "users:ensure", json!({"name": "Bench", "email": "bench@x", "role": "admin"}));
     let user = loop {
         if let ServerMessage::MutationResponse { outcome, .. } = writer.recv() {
             break serde_json::to_value(outcome).ok().and_then(|o| o["result"].as_str().map(str::to_string));
@@ -137,11 +128,7 @@ fn run(dev: &WranglerDev, subscribers: usize) -> Measured {
     let mut latencies = Vec::new();
     for ts in 2..=ROUNDS {
         let sent = Instant::now();
-        writer.send(&ClientMessage::Mutation {
-            request_id: ts as u32,
-            udf_path: "tasks:create".into(),
-            args: json!({"title": format!("task {ts}"), "created_by": user}),
-        });
+        writer.send_mutation(ts as u32, "tasks:create", json!({"title": format!("task {ts}"), "created_by": user}));
         let round = &rounds[ts];
         let deadline = sent + ROUND_TIMEOUT;
         while round.received.load(Ordering::Acquire) < subscribers {
