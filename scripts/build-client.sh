@@ -23,13 +23,14 @@ else
   client_wasm="target/size/wasm32-unknown-unknown/release/roomsync_client.wasm"
 fi
 
-# package <wasm file> <out dir> <npm name> <wasm-opt level> [hand-written entry dir]
+# package <wasm file> <out dir> <npm name> <wasm-opt flags> [hand-written entry dir]
 package() {
   local name out="$2" npm="$3" level="$4" entry="${5:-}"
   name="$(basename "$1" .wasm)"
   rm -rf "$out" # no stale snippets from earlier builds
   wasm-bindgen --target web --out-dir "$out" --out-name "$name" "$1"
-  "$root/node_modules/.bin/wasm-opt" "$level" --enable-bulk-memory --enable-nontrapping-float-to-int \
+  # shellcheck disable=SC2086 # the flags are words
+  "$root/node_modules/.bin/wasm-opt" $level --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
   local main="$name"
@@ -53,6 +54,8 @@ JSON
   echo "${out#"$root"/}: ${name}_bg.wasm ${raw} B raw, ${gz} B gzip -9"
 }
 # The client's entry is hand-written (client-wasm/js/): SyncClient is its JS driver.
-package "$client_wasm" "$root/client-wasm/pkg" roomsync-client -Oz "$root/client-wasm/js"
+# --converge repeats -Oz until nothing shrinks; the producers section names the compilers.
+package "$client_wasm" "$root/client-wasm/pkg" roomsync-client "-Oz --converge --strip-debug --strip-producers" \
+  "$root/client-wasm/js"
 package target/wasm32-unknown-unknown/predictor/roomsync_optimistic.wasm "$root/client-wasm/optimistic/pkg" \
   roomsync-optimistic -O3

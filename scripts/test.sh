@@ -20,6 +20,9 @@ cargo clippy --quiet -p roomsync-client -p roomsync-optimistic -p roomsync-edge-
 say "shared: native unit, property and schema tests"
 cargo test --quiet -p roomsync-shared
 
+say "client driver: node unit tests of its pure helpers (diffs checked against the room's)"
+node --test client-wasm/src/
+
 say "build: worker, browser client"
 bash scripts/build-worker.sh >/dev/null
 bash scripts/build-client.sh

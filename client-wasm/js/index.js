@@ -1,6 +1,6 @@
 // The package's entry. `SyncClient` is the JS driver (src/driver.js) over the WASM core:
-// `new SyncClient(url, options)` has the core validate the URL and options (throwing a
-// SyncError with a `code`) and returns the started driver. Everything else the glue exports
+// `new SyncClient(url, options)` has the core validate the URL and room (the driver checks
+// the options' types; either throws a SyncError with a `code`) and returns the started driver. Everything else the glue exports
 // (the wasm-bindgen `init`, types) passes through.
 import { connect, tryConnect } from "./roomsync_client.js";
 

@@ -342,11 +342,6 @@ impl Core {
         self.core.is_stale(query_id)
     }
 
-    #[wasm_bindgen(js_name = staleQueries)]
-    pub fn stale_queries(&self) -> Vec<u32> {
-        self.core.stale_queries()
-    }
-
     /// The live query for this function and canonical argument text, if any.
     #[wasm_bindgen(js_name = findQuery)]
     pub fn find_query(&self, udf_path: &str, args: &str) -> Option<u32> {

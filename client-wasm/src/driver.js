@@ -47,6 +47,33 @@ export function syncError(code, message) {
   return error;
 }
 
+/** `new SyncClient(url, options)`'s options, checked, for the core: `[room, schemaHash,
+ *  offlineOutbox, …four random u32 words for the session id]`. Throws a SyncError
+ *  naming the option that is not what it must be. */
+export function readOptions(options) {
+  const o = options ?? {};
+  const text = (name, code) => {
+    const v = o[name];
+    if (v !== undefined && v !== null && typeof v !== "string") {
+      throw syncError(code, `options.${name} must be a string`);
+    }
+    return v ?? undefined;
+  };
+  const persist = o.offlineOutbox ?? true;
+  if (typeof persist !== "boolean") throw syncError("INVALID_ARGS", "options.offlineOutbox must be a boolean");
+  const seed = new Uint32Array(4);
+  // Session ids need uniqueness, not secrecy: Math.random where there is no Web Crypto.
+  if (globalThis.crypto?.getRandomValues) crypto.getRandomValues(seed);
+  else seed.forEach((_, i) => (seed[i] = Math.random() * 2 ** 32));
+  return [text("room", "INVALID_ROOM"), text("schemaHash", "INVALID_ARGS"), persist, ...seed];
+}
+
+/** Why `SyncClient.tryNew` returned null, said once on the console. */
+export function realtimeOff(why) {
+  if (why === undefined) console.info("roomsync: no sync URL configured; realtime updates are off");
+  else console.warn(`roomsync: realtime updates are off: ${why?.message ?? why}`);
+}
+
 function report(error) {
   console.error("roomsync: a callback threw:", error);
 }
@@ -67,6 +94,42 @@ function deepFreeze(v) {
     for (const k in v) deepFreeze(v[k]);
   }
   return v;
+}
+
+/** A result after the room's diff (`{set}`, `{splice: [{copy: [from, len]} | {insert}]}` or
+ *  `{fields: {key: diff}}`, see shared/src/diff.rs): a new frozen value that keeps the
+ *  unchanged rows and fields as the same objects (structural sharing, as React likes it),
+ *  or undefined when the diff does not fit `old` (the core then resubscribes). */
+export function applyDiff(old, diff) {
+  const isObject = (v) => v !== null && typeof v === "object";
+  if (!isObject(diff)) return undefined;
+  if ("set" in diff) return diff.set;
+  if (Array.isArray(diff.splice) && Array.isArray(old)) {
+    const out = [];
+    for (const segment of diff.splice) {
+      if (isObject(segment) && "copy" in segment) {
+        const [from, len] = segment.copy ?? [];
+        if (!(Number.isInteger(from) && Number.isInteger(len) && from >= 0 && len >= 0 && from + len <= old.length)) {
+          return undefined;
+        }
+        for (let i = from; i < from + len; i++) out.push(old[i]);
+      } else if (isObject(segment) && Array.isArray(segment.insert)) {
+        for (const value of segment.insert) out.push(value);
+      } else return undefined;
+    }
+    return Object.freeze(out);
+  }
+  if (isObject(diff.fields) && isObject(old) && !Array.isArray(old)) {
+    const out = { ...old };
+    for (const key of Object.keys(diff.fields)) {
+      if (!Object.hasOwn(old, key)) return undefined;
+      const value = applyDiff(old[key], diff.fields[key]);
+      if (value === undefined) return undefined;
+      out[key] = value;
+    }
+    return Object.freeze(out);
+  }
+  return undefined;
 }
 
 /** Canonical JSON text of arguments (object keys sorted): equal arguments in any key order
@@ -431,7 +494,8 @@ export class Driver {
     this.core.onOpen(Date.now());
     this.sendFrames();
     // Results kept through the reconnect are now stale until the room confirms them.
-    for (const queryId of this.core.staleQueries()) {
+    for (const queryId of this.queries.keys()) {
+      if (!this.core.isStale(queryId)) continue;
       const held = this.core.cached(queryId);
       if (this.overlays.has(queryId) || (held && held.code === undefined)) this.show(queryId);
     }

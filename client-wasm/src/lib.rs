@@ -182,67 +182,39 @@ extern "C" {
     type Driver;
     #[wasm_bindgen(constructor)]
     fn new(core: Core, url: &str, persist_outbox: bool) -> Driver;
-}
-
-/// A string option, if given; `code` names the error when it is not a string.
-fn string_option(options: &JsValue, name: &str, code: &str) -> Result<Option<String>, JsValue> {
-    if options.is_undefined() || options.is_null() {
-        return Ok(None);
-    }
-    let value = js_sys::Reflect::get(options, &name.into())?;
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    value.as_string().map(Some).ok_or_else(|| js_error(code, &["options.", name, " must be a string"].concat()))
-}
-
-/// 128 bits from the browser's `crypto.getRandomValues` (falls back to `Math.random` where
-/// there is no Web Crypto, e.g. an old test runner: session ids need uniqueness, not secrecy).
-fn random_u128() -> u128 {
-    let from_crypto = || -> Result<u128, JsValue> {
-        let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())?;
-        let fill: js_sys::Function = js_sys::Reflect::get(&crypto, &"getRandomValues".into())?.dyn_into()?;
-        let bytes = js_sys::Uint8Array::new_with_length(16);
-        fill.call1(&crypto, &bytes)?;
-        let mut buf = [0u8; 16];
-        bytes.copy_to(&mut buf);
-        Ok(u128::from_le_bytes(buf))
-    };
-    from_crypto().unwrap_or_else(|_| {
-        let part = || (js_sys::Math::random() * 9_007_199_254_740_992.0) as u128;
-        (part() << 75) ^ (part() << 22) ^ part()
-    })
+    /// The options checked: `[room, schemaHash, offlineOutbox, …four random u32]`; throws a
+    /// `SyncError` naming a bad one. (Read in JS: as Rust over `Reflect` and Web Crypto
+    /// this was 2 KB of the client's gzipped WASM.)
+    #[wasm_bindgen(js_name = readOptions, catch)]
+    fn read_options(options: &JsValue) -> Result<js_sys::Array, JsValue>;
+    /// One console line on why `tryNew` gave no client (`undefined`: no URL configured).
+    #[wasm_bindgen(js_name = realtimeOff)]
+    fn realtime_off(why: &JsValue);
 }
 
 /// `new SyncClient(url, options)` (the package's `index.js` calls this): validates the URL and
 /// options, then starts the driver over a new core. Throws a `SyncError` naming the problem.
 #[wasm_bindgen(skip_typescript)]
 pub fn connect(url: &str, options: JsValue) -> Result<JsValue, JsValue> {
-    let room = string_option(&options, "room", "INVALID_ROOM")?;
-    let schema_hash = string_option(&options, "schemaHash", "INVALID_ARGS")?;
-    let persist = match (options.is_object()).then(|| js_sys::Reflect::get(&options, &"offlineOutbox".into())) {
-        Some(Ok(value)) if !value.is_undefined() => {
-            value.as_bool().ok_or_else(|| js_error("INVALID_ARGS", "options.offlineOutbox must be a boolean"))?
-        }
-        _ => true,
-    };
-    let url =
-        roomsync_shared::endpoint::sync_url(url, room.as_deref()).map_err(|e| js_error(e.code(), &e.message()))?;
-    let session_id = roomsync_shared::ids::encode_base32(random_u128());
-    Ok(Driver::new(Core::new(session_id, schema_hash), &url, persist).into())
+    let options = read_options(&options)?;
+    let url = roomsync_shared::endpoint::sync_url(url, options.get(0).as_string().as_deref())
+        .map_err(|e| js_error(e.code(), &e.message()))?;
+    // Four random 32-bit words from the driver (Web Crypto): the session id's 128 bits.
+    let seed = (3..7).fold(0u128, |bits, i| bits << 32 | options.get(i).as_f64().unwrap_or(0.0) as u32 as u128);
+    let core = Core::new(roomsync_shared::ids::encode_base32(seed), options.get(1).as_string());
+    Ok(Driver::new(core, &url, options.get(2).as_bool().unwrap_or(true)).into())
 }
 
 /// `SyncClient.tryNew(url, options)`, for optional realtime: `null` instead of throwing
 /// when `url` is missing or invalid, with one console message saying why.
 #[wasm_bindgen(js_name = tryConnect, skip_typescript)]
 pub fn try_connect(url: Option<String>, options: JsValue) -> JsValue {
-    let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
-        web_sys::console::info_1(&"roomsync: no sync URL configured; realtime updates are off".into());
-        return JsValue::NULL;
+    let made = match url.filter(|u| !u.trim().is_empty()) {
+        Some(url) => connect(&url, options),
+        None => Err(JsValue::UNDEFINED),
     };
-    connect(&url, options).unwrap_or_else(|e| {
-        let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
-        web_sys::console::warn_1(&["roomsync: realtime updates are off: ", &message].concat().into());
+    made.unwrap_or_else(|why| {
+        realtime_off(&why);
         JsValue::NULL
     })
 }

@@ -5,8 +5,9 @@
 //!
 //! Frozen, because the same objects are the base the room's next diff applies to and what
 //! every listener gets: an application writing into one would corrupt the next update; now
-//! such a write fails loudly at its source. Diffs keep the unchanged rows of the old result
-//! (structural sharing, as React likes it); the arrays and objects they build are frozen too.
+//! such a write fails loudly at its source. Diffs are applied by the driver (`applyDiff`),
+//! which keeps the unchanged rows of the old result (structural sharing, as React likes it)
+//! and freezes the arrays and objects it builds too.
 
 use js_sys::{Array, Object, Reflect};
 use roomsync_shared::client::{
@@ -14,6 +15,15 @@ use roomsync_shared::client::{
 };
 use roomsync_shared::protocol::{ErrorCode, StateVersion, Ts};
 use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/src/driver.js")]
+extern "C" {
+    /// The new frozen value from `old` and a diff (unchanged parts kept as the same
+    /// objects), or `undefined` when the diff does not fit. In JS: over JS values it is a
+    /// few lines there, and a KB of the WASM as property reads through `Reflect`.
+    #[wasm_bindgen(js_name = applyDiff)]
+    fn apply_diff(old: &JsValue, diff: &JsValue) -> JsValue;
+}
 
 /// A query or mutation result: a frozen JS value.
 #[derive(Clone)]
@@ -24,7 +34,8 @@ impl Payload for Js {
     type Diff = JsValue;
 
     fn apply_diff(&self, diff: &JsValue) -> Option<Self> {
-        apply(&self.0, diff).map(Js)
+        let value = apply_diff(&self.0, diff);
+        (!value.is_undefined()).then_some(Js(value))
     }
 
     /// The room hashes its own JSON text, which JS cannot reproduce exactly (`1.0` vs `1`):
@@ -46,10 +57,6 @@ pub fn get(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn has(value: &JsValue, key: &str) -> bool {
-    value.is_object() && Reflect::has(value, &JsValue::from_str(key)).unwrap_or(false)
-}
-
 /// `{}` with these properties.
 pub fn object(entries: &[(&str, JsValue)]) -> JsValue {
     let out = Object::new();
@@ -57,46 +64,6 @@ pub fn object(entries: &[(&str, JsValue)]) -> JsValue {
         let _ = Reflect::set(&out, &JsValue::from_str(key), value);
     }
     out.into()
-}
-
-/// The new value from `old` and a diff; `None` when it does not fit.
-fn apply(old: &JsValue, diff: &JsValue) -> Option<JsValue> {
-    if has(diff, "set") {
-        return Some(get(diff, "set"));
-    }
-    if has(diff, "splice") && Array::is_array(old) {
-        let (old, out) = (Array::from(old), Array::new());
-        for segment in Array::from(&get(diff, "splice")).iter() {
-            if has(&segment, "copy") {
-                let run = get(&segment, "copy");
-                let (from, len) = (index(&get(&run, "0"))?, index(&get(&run, "1"))?);
-                if from.checked_add(len)? > old.length() {
-                    return None;
-                }
-                for i in from..from + len {
-                    out.push(&old.get(i));
-                }
-            } else {
-                for value in Array::from(&get(&segment, "insert")).iter() {
-                    out.push(&value);
-                }
-            }
-        }
-        return Some(Object::freeze(&out).into());
-    }
-    if has(diff, "fields") && old.is_object() && !Array::is_array(old) {
-        let changed = get(diff, "fields");
-        let out = Object::assign(&Object::new(), &Object::from(old.clone()));
-        for key in Object::keys(&Object::from(changed.clone())).iter() {
-            if !Reflect::has(old, &key).ok()? {
-                return None;
-            }
-            let value = apply(&Reflect::get(old, &key).ok()?, &Reflect::get(&changed, &key).ok()?)?;
-            let _ = Reflect::set(&out, &key, &value);
-        }
-        return Some(Object::freeze(&out).into());
-    }
-    None
 }
 
 /// A non-negative integer that fits in `u32`.

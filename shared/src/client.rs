@@ -282,11 +282,6 @@ impl<P: Payload> ClientCore<P> {
         self.queries.get(query_id).and_then(|q| q.last.as_ref())
     }
 
-    /// Queries whose results are shown but not yet confirmed on this connection.
-    pub fn stale_queries(&self) -> Vec<QueryId> {
-        self.queries.iter().filter(|(_, q)| q.stale).map(|(id, _)| id).collect()
-    }
-
     /// Whether a query's result predates the current connection and is not yet confirmed.
     pub fn is_stale(&self, query_id: QueryId) -> bool {
         self.queries.get(query_id).is_some_and(|q| q.stale)

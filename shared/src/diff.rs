@@ -155,6 +155,66 @@ mod tests {
         assert_eq!(ValueDiff::Splice(vec![Segment::Copy([40, 20])]).apply(&Value::Array(old)), None, "out of range");
     }
 
+    /// Diffs as the room computes them, with the values they must produce (`null`: the diff
+    /// does not fit its base), in `client-wasm/src/diff-cases.json`: the browser driver's
+    /// `applyDiff` is checked against them (client-wasm/src/driver.test.mjs). Regenerate
+    /// with `ROOMSYNC_BLESS=1 cargo test -p roomsync-shared diff_cases`.
+    #[test]
+    fn diff_cases_for_the_browser_driver_are_current() {
+        let mut seed = 0x2545_f491_u64;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let list = |next: &mut dyn FnMut(u64) -> u64| -> Vec<Value> {
+            let len = next(8);
+            let mut ids: Vec<u64> = (0..10).collect();
+            (0..len).map(|_| row(ids.remove(next(ids.len() as u64) as usize) as u32, next(3) as u32)).collect()
+        };
+        let mut cases = Vec::new();
+        for n in 0..24 {
+            let old = list(&mut next);
+            // Mostly an edit of `old` (rows kept, dropped, changed, added), sometimes unrelated.
+            let mut new: Vec<Value> = Vec::new();
+            for item in &old {
+                match next(5) {
+                    0 => {}
+                    1 => new.push(json!({"_id": item["_id"], "v": 9})),
+                    2 => new.insert(next(new.len() as u64 + 1) as usize, item.clone()),
+                    _ => new.push(item.clone()),
+                }
+            }
+            for k in 0..next(3) {
+                new.insert(next(new.len() as u64 + 1) as usize, row(100 + n * 3 + k as u32, 0));
+            }
+            if n % 6 == 5 {
+                new = list(&mut next);
+            }
+            let (a, b) = (Value::Array(old), Value::Array(new));
+            cases.push(json!({"old": a, "diff": ValueDiff::compute(&a, &b).to_json(), "new": b}));
+            let (x, y) = (json!({"documents": a, "total": next(3)}), json!({"documents": b, "total": next(3)}));
+            cases.push(json!({"old": x, "diff": ValueDiff::compute(&x, &y).to_json(), "new": y}));
+        }
+        cases.push(json!({"old": [1, 2], "diff": {"set": {"total": 0}}, "new": {"total": 0}}));
+        cases.push(json!({"old": [row(1, 0)], "diff": {"splice": [{"copy": [0, 2]}]}, "new": null}));
+        cases.push(json!({"old": {"a": 1}, "diff": {"splice": [{"copy": [0, 1]}]}, "new": null}));
+        cases.push(json!({"old": {"a": 1}, "diff": {"fields": {"b": {"set": 2}}}, "new": null}));
+        cases.push(json!({"old": [1], "diff": {"fields": {"0": {"set": 2}}}, "new": null}));
+        for case in &cases {
+            let diff: ValueDiff = serde_json::from_value(case["diff"].clone()).unwrap();
+            let expected = Some(case["new"].clone()).filter(|v| !v.is_null());
+            assert_eq!(diff.apply(&case["old"]), expected, "{case}");
+        }
+        let lines: Vec<String> = cases.iter().map(Value::to_string).collect();
+        let text = ["[\n", &lines.join(",\n"), "\n]\n"].concat();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client-wasm/src/diff-cases.json");
+        if std::env::var_os("ROOMSYNC_BLESS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let held = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(held == text, "{} is stale: ROOMSYNC_BLESS=1 cargo test -p roomsync-shared diff_cases", path.display());
+    }
+
     fn rows() -> impl Strategy<Value = Vec<Value>> {
         prop::collection::vec((0u32..12, 0u32..3), 0..12).prop_map(|pairs| {
             let mut seen = std::collections::HashSet::new();

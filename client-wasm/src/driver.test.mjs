@@ -1,0 +1,69 @@
+// Unit tests of the driver's pure helpers (node --test; the driver's socket and timer work is
+// tested in headless Chromium by client-wasm/tests/browser.rs).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { applyDiff, argsText, readOptions } from "./driver.js";
+
+// Diffs as the room computes them (shared/src/diff.rs writes this file and checks it is
+// current): `new` null means the diff does not fit `old`.
+const cases = JSON.parse(readFileSync(new URL("./diff-cases.json", import.meta.url), "utf8"));
+
+function deepFreeze(v) {
+  if (v !== null && typeof v === "object") {
+    Object.freeze(v);
+    for (const k in v) deepFreeze(v[k]);
+  }
+  return v;
+}
+
+test("applyDiff gives what the room's diff must produce, or undefined when it does not fit", () => {
+  assert.ok(cases.length > 40);
+  for (const { old, diff, new: expected } of cases) {
+    const got = applyDiff(deepFreeze(structuredClone(old)), deepFreeze(diff));
+    if (expected === null) assert.equal(got, undefined, JSON.stringify({ old, diff }));
+    else assert.deepEqual(got, expected, JSON.stringify({ old, diff }));
+  }
+});
+
+test("applyDiff keeps unchanged rows as the same objects and freezes what it builds", () => {
+  const old = deepFreeze({ documents: [{ _id: "a", v: 1 }, { _id: "b", v: 1 }], total: 2 });
+  const diff = deepFreeze({ fields: { documents: { splice: [{ copy: [0, 1] }, { insert: [{ _id: "b", v: 2 }] }] } } });
+  const got = applyDiff(old, diff);
+  assert.deepEqual(got, { documents: [{ _id: "a", v: 1 }, { _id: "b", v: 2 }], total: 2 });
+  assert.equal(got.documents[0], old.documents[0]);
+  assert.ok(Object.isFrozen(got) && Object.isFrozen(got.documents));
+});
+
+test("applyDiff refuses malformed diffs instead of throwing", () => {
+  const old = deepFreeze([{ _id: "a" }]);
+  for (const diff of [null, 7, "set", {}, { splice: [7] }, { splice: [{ copy: [0, -1] }] }, { splice: [{ copy: [0.5, 1] }] },
+    { splice: [{ copy: "01" }] }, { splice: [{ insert: 3 }] }, { fields: null }]) {
+    assert.equal(applyDiff(old, diff), undefined, JSON.stringify(diff));
+  }
+  assert.equal(applyDiff(deepFreeze({ a: 1 }), { fields: { toString: { set: 1 } } }), undefined, "inherited keys are not fields");
+});
+
+test("readOptions checks each option and draws a fresh seed", () => {
+  const [room, hash, persist, ...seed] = readOptions({ room: "r", schemaHash: "h" });
+  assert.deepEqual([room, hash, persist], ["r", "h", true]);
+  assert.equal(seed.length, 4);
+  assert.ok(seed.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32));
+  assert.notDeepEqual(readOptions().slice(3), seed);
+  assert.deepEqual(readOptions(null).slice(0, 3), [undefined, undefined, true]);
+  assert.equal(readOptions({ offlineOutbox: false })[2], false);
+  const refused = (options, code, message) =>
+    assert.throws(() => readOptions(options), (e) => e instanceof Error && e.code === code && e.message === message);
+  refused({ room: 5 }, "INVALID_ROOM", "options.room must be a string");
+  refused({ schemaHash: {} }, "INVALID_ARGS", "options.schemaHash must be a string");
+  refused({ offlineOutbox: "no" }, "INVALID_ARGS", "options.offlineOutbox must be a boolean");
+});
+
+test("argsText is canonical: equal arguments in any key order give one text", () => {
+  assert.equal(argsText({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null } }), '{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}');
+  assert.equal(argsText(undefined), "{}");
+  const cycle = {};
+  cycle.self = cycle;
+  assert.throws(() => argsText(cycle), (e) => e.code === "INVALID_ARGS");
+  assert.throws(() => argsText({ n: 1n }), (e) => e.code === "INVALID_ARGS");
+});
