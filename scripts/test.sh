@@ -21,7 +21,7 @@ say "shared: native unit, property and schema tests"
 cargo test --quiet -p roomsync-shared
 
 say "client driver: node unit tests of its pure helpers (diffs checked against the room's)"
-node --test client-wasm/src/
+node --test client-wasm/src/driver.test.mjs
 
 say "build: worker, browser client"
 bash scripts/build-worker.sh >/dev/null
@@ -46,6 +46,6 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   target/debug/with-wrangler -- cargo test -p roomsync-client --target wasm32-unknown-unknown --test browser
 
 say "panel end to end: Vite preview + Chromium (playwright-core) against wrangler dev"
-target/debug/with-wrangler -- node --test tests/browser/
+target/debug/with-wrangler -- node --test tests/browser/*.test.mjs
 
 say "all suites passed in $((SECONDS - started))s"

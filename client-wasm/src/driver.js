@@ -51,6 +51,9 @@ export function syncError(code, message) {
  *  offlineOutbox, …four random u32 words for the session id]`. Throws a SyncError
  *  naming the option that is not what it must be. */
 export function readOptions(options) {
+  if (options !== undefined && options !== null && typeof options !== "object") {
+    throw syncError("INVALID_ARGS", `options must be an object, got ${typeof options}`);
+  }
   const o = options ?? {};
   const text = (name, code) => {
     const v = o[name];
@@ -59,13 +62,18 @@ export function readOptions(options) {
     }
     return v ?? undefined;
   };
-  const persist = o.offlineOutbox ?? true;
+  const room = text("room", "INVALID_ROOM");
+  const schemaHash = text("schemaHash", "INVALID_ARGS");
+  const persist = o.offlineOutbox === undefined ? true : o.offlineOutbox;
   if (typeof persist !== "boolean") throw syncError("INVALID_ARGS", "options.offlineOutbox must be a boolean");
   const seed = new Uint32Array(4);
   // Session ids need uniqueness, not secrecy: Math.random where there is no Web Crypto.
-  if (globalThis.crypto?.getRandomValues) crypto.getRandomValues(seed);
-  else seed.forEach((_, i) => (seed[i] = Math.random() * 2 ** 32));
-  return [text("room", "INVALID_ROOM"), text("schemaHash", "INVALID_ARGS"), persist, ...seed];
+  try {
+    crypto.getRandomValues(seed);
+  } catch (_) {
+    seed.forEach((_, i) => (seed[i] = Math.random() * 2 ** 32));
+  }
+  return [room, schemaHash, persist, ...seed];
 }
 
 /** Why `SyncClient.tryNew` returned null, said once on the console. */
@@ -108,7 +116,8 @@ export function applyDiff(old, diff) {
     const out = [];
     for (const segment of diff.splice) {
       if (isObject(segment) && "copy" in segment) {
-        const [from, len] = segment.copy ?? [];
+        if (!Array.isArray(segment.copy)) return undefined;
+        const [from, len] = segment.copy;
         if (!(Number.isInteger(from) && Number.isInteger(len) && from >= 0 && len >= 0 && from + len <= old.length)) {
           return undefined;
         }
@@ -122,7 +131,7 @@ export function applyDiff(old, diff) {
   if (isObject(diff.fields) && isObject(old) && !Array.isArray(old)) {
     const out = { ...old };
     for (const key of Object.keys(diff.fields)) {
-      if (!Object.hasOwn(old, key)) return undefined;
+      if (!Object.prototype.hasOwnProperty.call(old, key)) return undefined;
       const value = applyDiff(old[key], diff.fields[key]);
       if (value === undefined) return undefined;
       out[key] = value;

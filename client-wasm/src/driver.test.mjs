@@ -38,7 +38,8 @@ test("applyDiff keeps unchanged rows as the same objects and freezes what it bui
 test("applyDiff refuses malformed diffs instead of throwing", () => {
   const old = deepFreeze([{ _id: "a" }]);
   for (const diff of [null, 7, "set", {}, { splice: [7] }, { splice: [{ copy: [0, -1] }] }, { splice: [{ copy: [0.5, 1] }] },
-    { splice: [{ copy: "01" }] }, { splice: [{ insert: 3 }] }, { fields: null }]) {
+    { splice: [{ copy: "01" }] }, { splice: [{ copy: 7 }] }, { splice: [{ copy: {} }] }, { splice: [{ copy: null }] },
+    { splice: [{ insert: 3 }] }, { fields: null }, { fields: { 0: { copy: 1 } } }]) {
     assert.equal(applyDiff(old, diff), undefined, JSON.stringify(diff));
   }
   assert.equal(applyDiff(deepFreeze({ a: 1 }), { fields: { toString: { set: 1 } } }), undefined, "inherited keys are not fields");
@@ -57,6 +58,9 @@ test("readOptions checks each option and draws a fresh seed", () => {
   refused({ room: 5 }, "INVALID_ROOM", "options.room must be a string");
   refused({ schemaHash: {} }, "INVALID_ARGS", "options.schemaHash must be a string");
   refused({ offlineOutbox: "no" }, "INVALID_ARGS", "options.offlineOutbox must be a boolean");
+  refused({ offlineOutbox: null }, "INVALID_ARGS", "options.offlineOutbox must be a boolean");
+  refused("org-a", "INVALID_ARGS", "options must be an object, got string");
+  refused({ room: 5, offlineOutbox: "x" }, "INVALID_ROOM", "options.room must be a string");
 });
 
 test("argsText is canonical: equal arguments in any key order give one text", () => {

@@ -3,8 +3,9 @@
 //! Two halves: [`core::Core`] — the shared sans-IO client core with the backoff and heartbeat
 //! rules, compiled to WASM: every decision — and `driver.js`, the browser glue that moves
 //! frames, timers and callbacks (WebSocket, `setTimeout`, IndexedDB, listeners). The package's
-//! entry (`js/index.js`) makes `new SyncClient(url, options)` call [`connect`], which validates
-//! the URL and options here and returns the started driver: the object applications use.
+//! entry (`js/index.js`) makes `new SyncClient(url, options)` call [`connect`], which has the
+//! driver check the options' types (`readOptions`), validates the URL and room here (the
+//! rules the worker shares) and returns the started driver: the object applications use.
 //!
 //! The glue is JavaScript because it is glue: as Rust behind wasm-bindgen it was half of the
 //! client's WASM, and forwarding each method from a Rust class to it cost as much again.
@@ -192,8 +193,9 @@ extern "C" {
     fn realtime_off(why: &JsValue);
 }
 
-/// `new SyncClient(url, options)` (the package's `index.js` calls this): validates the URL and
-/// options, then starts the driver over a new core. Throws a `SyncError` naming the problem.
+/// `new SyncClient(url, options)` (the package's `index.js` calls this): checks the options
+/// (in the driver) and the URL, then starts the driver over a new core. Throws a `SyncError`
+/// naming the problem.
 #[wasm_bindgen(skip_typescript)]
 pub fn connect(url: &str, options: JsValue) -> Result<JsValue, JsValue> {
     let options = read_options(&options)?;

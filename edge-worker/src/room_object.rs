@@ -44,7 +44,8 @@ const TEST_HOOKS_BINDING: &str = "ROOMSYNC_TEST_HOOKS";
 /// The room's limits: the defaults, each overridable by a variable holding a positive number
 /// (`ROOMSYNC_CONNECTS_PER_SECOND`, `ROOMSYNC_CONNECT_BURST`, `ROOMSYNC_MUTATIONS_PER_SECOND`,
 /// `ROOMSYNC_MUTATION_BURST`, `ROOMSYNC_CONTROL_PER_SECOND`, `ROOMSYNC_CONTROL_BURST`,
-/// `ROOMSYNC_IDENTITY_CHANGES_PER_SECOND`, `ROOMSYNC_IDENTITY_CHANGE_BURST`).
+/// `ROOMSYNC_IDENTITY_CHANGES_PER_SECOND`, `ROOMSYNC_IDENTITY_CHANGE_BURST`,
+/// `ROOMSYNC_REFUSALS_PER_SECOND`, `ROOMSYNC_REFUSAL_BURST`).
 fn limits(env: &Env) -> RoomLimits {
     let number =
         |name: &str| env.var(name).ok().and_then(|v| v.to_string().trim().parse::<f64>().ok()).filter(|n| *n > 0.0);
@@ -59,6 +60,8 @@ fn limits(env: &Env) -> RoomLimits {
         identity_changes_per_second: number("ROOMSYNC_IDENTITY_CHANGES_PER_SECOND")
             .unwrap_or(d.identity_changes_per_second),
         identity_change_burst: number("ROOMSYNC_IDENTITY_CHANGE_BURST").unwrap_or(d.identity_change_burst),
+        refusals_per_second: number("ROOMSYNC_REFUSALS_PER_SECOND").unwrap_or(d.refusals_per_second),
+        refusal_burst: number("ROOMSYNC_REFUSAL_BURST").unwrap_or(d.refusal_burst),
     }
 }
 
@@ -114,10 +117,6 @@ impl RoomObject {
 
     fn conn_of(ws: &WebSocket) -> Option<ConnId> {
         ws.deserialize_attachment::<Attachment>().ok().flatten().map(|a| a.conn)
-    }
-
-    fn is_shed(ws: &WebSocket) -> bool {
-        ws.deserialize_attachment::<Attachment>().ok().flatten().is_some_and(|a| a.shed)
     }
 
     /// Delivers frames to their connections. A socket that fails to send is left for the
@@ -223,30 +222,37 @@ impl worker::DurableObject for RoomObject {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        if Self::is_shed(&ws) {
-            return Ok(());
-        }
-        let Some(conn) = Self::conn_of(&ws) else {
-            Self::send_error(&ws, ErrorCode::Internal, "this socket lost its connection id; reconnect".into());
-            return Ok(());
-        };
-        let text = match message {
-            WebSocketIncomingMessage::String(text) => text,
-            WebSocketIncomingMessage::Binary(bytes) => {
-                Self::send_error(
-                    &ws,
-                    ErrorCode::BadFrame,
-                    format!("binary frames are not supported ({} bytes received); send JSON text frames", bytes.len()),
-                );
+        // One attachment read per frame: it is most of what a dropped frame costs.
+        let conn = match ws.deserialize_attachment::<Attachment>().ok().flatten() {
+            Some(Attachment { shed: true, .. }) => return Ok(()),
+            Some(Attachment { conn, .. }) => conn,
+            None => {
+                Self::send_error(&ws, ErrorCode::Internal, "this socket lost its connection id; reconnect".into());
                 return Ok(());
             }
         };
-        match self.with_room(|room| room.handle(RoomInput::Frame { conn: &conn, text: &text }, &mut WorkerEnv)) {
+        let handled = self.with_room(|room| {
+            let input = match &message {
+                WebSocketIncomingMessage::String(text) => RoomInput::Frame { conn: &conn, text },
+                WebSocketIncomingMessage::Binary(bytes) => RoomInput::Binary { conn: &conn, bytes: bytes.len() },
+            };
+            room.handle(input, &mut WorkerEnv)
+        });
+        match handled {
             Ok(out) => {
-                let shed: Vec<ConnId> = out.iter().filter(|o| o.closes_connection()).map(|o| o.to.clone()).collect();
-                self.deliver(out);
-                if !shed.is_empty() {
-                    // 1013: try again later (the frame sent just before says when).
+                let shed = out.iter().any(|o| o.to == conn && o.closes_connection());
+                // Answers to this socket go out on it directly: finding the others means
+                // reading every socket's attachment, which a refused frame must not cost.
+                let (own, others): (Vec<Outgoing>, Vec<Outgoing>) = out.into_iter().partition(|o| o.to == conn);
+                for Outgoing { message, .. } in own {
+                    if let Err(e) = ws.send_with_str(message.to_json()) {
+                        worker::console_warn!("send to {conn} failed: {e}");
+                    }
+                }
+                self.deliver(others);
+                if shed {
+                    // 1013: try again later (the frame sent just before says when). Frames
+                    // this socket sent meanwhile are dropped unread (`is_shed`).
                     let _ = ws.serialize_attachment(Attachment { conn: conn.clone(), shed: true });
                     let _ = ws.close(Some(1013), Some("overloaded: retry later"));
                 }

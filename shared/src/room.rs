@@ -95,6 +95,8 @@ pub enum RoomInput<'a> {
     Open { conn: &'a ConnId },
     /// A text frame arrived.
     Frame { conn: &'a ConnId, text: &'a str },
+    /// A binary frame of `bytes` bytes arrived (refused: the protocol is JSON text).
+    Binary { conn: &'a ConnId, bytes: usize },
     /// A socket closed or failed; its subscriptions are dropped.
     Close { conn: &'a ConnId },
 }
@@ -201,6 +203,9 @@ impl QueryRun {
 pub struct Room<S: Sql> {
     sql: S,
     schema: &'static Schema,
+    /// `schema.hash()`, computed once: every `connect` compares it, and computing it
+    /// renders the whole schema as JSON.
+    schema_hash: String,
     registry: &'static Registry,
     subscriptions: RefCell<SubscriptionIndex<SubKey>>,
     /// The last result sent per subscription (hash, value, size), to send diffs against.
@@ -301,6 +306,7 @@ impl<S: Sql> Room<S> {
         Ok(Self {
             sql,
             schema,
+            schema_hash: schema.hash(),
             registry,
             subscriptions: RefCell::new(index),
             results: RefCell::default(),
@@ -398,14 +404,48 @@ impl<S: Sql> Room<S> {
                 Ok(message) => self.handle_message(conn, message, env),
                 Err(message) => Ok(vec![error_to(conn, ErrorCode::BadFrame, message)]),
             },
+            RoomInput::Binary { conn, bytes } => Ok(vec![error_to(
+                conn,
+                ErrorCode::BadFrame,
+                format!("binary frames are not supported ({bytes} bytes received); send JSON text frames"),
+            )]),
         };
         match (result, input) {
+            (Ok(mut out), RoomInput::Frame { conn, .. } | RoomInput::Binary { conn, .. }) => {
+                if refused(conn, &out) {
+                    out.extend(self.count_refusal(conn, env.now_ms()));
+                }
+                out
+            }
             (Ok(out), _) => out,
-            (Err(e), RoomInput::Frame { conn, .. } | RoomInput::Open { conn }) => {
+            (Err(e), RoomInput::Frame { conn, .. } | RoomInput::Binary { conn, .. } | RoomInput::Open { conn }) => {
                 vec![error_to(conn, ErrorCode::Internal, e.to_string())]
             }
             (Err(_), RoomInput::Close { .. }) => Vec::new(),
         }
+    }
+
+    /// One more of the socket's frames refused: past its allowance, the room forgets the
+    /// connection and tells the host to close the socket (an `OVERLOADED` frame with a
+    /// hint). Answering refused frames is cheap, but not free: a socket that keeps sending
+    /// them would delay every other socket's frames behind its own.
+    fn count_refusal(&self, conn: &ConnId, now_ms: f64) -> Option<Outgoing> {
+        let wait_ms = self.allowances.borrow_mut().refusal(&self.limits, conn, now_ms).err()?;
+        self.activity.borrow_mut().sockets_closed_for_refusals += 1;
+        let _ = self.close_connection(conn);
+        // Long enough to matter to a flood; a jittered second on top spreads reconnects.
+        let retry_after_ms = wait_ms.max(10_000) + (now_ms as u64 % 1000);
+        Some(Outgoing {
+            to: conn.clone(),
+            message: ServerMessage::Error {
+                code: ErrorCode::Overloaded,
+                message: format!(
+                    "this socket sent too many frames the room refused (at most {} at once, then {} per second): closing it; reconnect in {retry_after_ms} ms and wait for the retry hints refusals carry",
+                    self.limits.refusal_burst, self.limits.refusals_per_second
+                ),
+                retry_after_ms: Some(retry_after_ms),
+            },
+        })
     }
 
     /// The room's latest commit timestamp.
@@ -520,7 +560,7 @@ impl<S: Sql> Room<S> {
                 ),
             )]);
         }
-        let ours = self.schema.hash();
+        let ours = &self.schema_hash;
         if let Some(theirs) = schema_hash.filter(|h| *h != ours) {
             return Ok(vec![error_to(
                 conn,
@@ -1164,6 +1204,25 @@ fn text_at(row: &[SqlValue], column: usize) -> Result<String, StorageError> {
 
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
+}
+
+/// Whether the answer to a socket's frame refuses it without doing its work: a malformed
+/// frame, a frame out of order, or one over an allowance (the caller should have waited).
+/// An application's errors (validation, unknown function, forbidden) are answers, not
+/// refusals.
+fn refused(conn: &ConnId, out: &[Outgoing]) -> bool {
+    let refusal = |code: &ErrorCode| matches!(code, ErrorCode::BadFrame | ErrorCode::LimitExceeded);
+    out.iter().filter(|o| o.to == *conn).any(|o| match &o.message {
+        ServerMessage::Error { code, .. } => refusal(code),
+        ServerMessage::MutationResponse { outcome: MutationOutcome::Failure { code, .. }, .. } => refusal(code),
+        ServerMessage::Transition { start_version, end_version, modifications } => {
+            start_version == end_version
+                && modifications
+                    .iter()
+                    .any(|m| matches!(m, QueryModification::QueryFailed { code, .. } if refusal(code)))
+        }
+        _ => false,
+    })
 }
 
 fn error_to(conn: &ConnId, code: ErrorCode, message: String) -> Outgoing {

@@ -36,15 +36,23 @@ impl Victim {
     }
 }
 
-/// Reads answers until `count` mutation responses arrived; returns the refusal codes.
-fn responses(socket: &mut RoomSocket, count: usize) -> Vec<Option<ErrorCode>> {
+/// Reads answers until `count` mutation responses arrived or the room closed the socket for
+/// sending too many refused frames; returns the refusal codes and whether it was closed.
+fn responses(socket: &mut RoomSocket, count: usize) -> (Vec<Option<ErrorCode>>, bool) {
     let mut codes = Vec::with_capacity(count);
     while codes.len() < count {
-        if let ServerMessage::MutationResponse { outcome, .. } = socket.recv() {
-            codes.push(failure_code(&outcome));
+        match socket.recv() {
+            ServerMessage::MutationResponse { outcome, .. } => codes.push(failure_code(&outcome)),
+            ServerMessage::Error { code: ErrorCode::Overloaded, message, retry_after_ms } => {
+                assert!(message.starts_with("this socket sent too many frames the room refused"), "{message}");
+                assert!(retry_after_ms.is_some_and(|ms| ms >= 10_000), "{retry_after_ms:?}");
+                assert!(socket.is_closed_within(Duration::from_secs(5)), "the room closes the socket");
+                return (codes, true);
+            }
+            _ => {}
         }
     }
-    codes
+    (codes, false)
 }
 
 /// `tasks:list` over the HTTP query route, as an admin: the reply's body.
@@ -92,14 +100,19 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
         }
     }
     let during = victim.round_trip();
-    let codes: Vec<Option<ErrorCode>> = tabs.iter_mut().flat_map(|t| responses(t, 100)).collect();
+    let answers: Vec<(Vec<Option<ErrorCode>>, bool)> = tabs.iter_mut().map(|t| responses(t, 100)).collect();
+    let codes: Vec<Option<ErrorCode>> = answers.iter().flat_map(|(codes, _)| codes.clone()).collect();
+    let closed = answers.iter().filter(|(_, closed)| *closed).count();
     let accepted = codes.iter().filter(|c| c.is_none()).count();
     let most = 20 + (5.0 * started.elapsed().as_secs_f64()).ceil() as usize;
     assert!(codes.iter().all(|c| matches!(c, None | Some(ErrorCode::LimitExceeded))), "{codes:?}");
     assert!((20..=most).contains(&accepted), "the user's burst of 20 (plus 5/s), not 5 × 20: {accepted} accepted");
     rows.push(Row {
         attack: "5 sockets, one token: 500 mutations",
-        result: format!("{accepted} accepted, {} LIMIT_EXCEEDED", 500 - accepted),
+        result: format!(
+            "{accepted} accepted, {} LIMIT_EXCEEDED; {closed} of 5 sockets closed for refused frames",
+            codes.len() - accepted
+        ),
         idle,
         during,
     });
@@ -137,8 +150,8 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
         during,
     });
 
-    // 4. `connect` spam on one socket spends nothing of the room-wide allowance, and new
-    //    sockets still open.
+    // 4. `connect` spam on one socket spends nothing of the room-wide allowance, is closed
+    //    after its refusal allowance (64 at once), and new sockets still open.
     let mut spammer = RoomSocket::connect(&url);
     for _ in 0..500 {
         spammer.send(&ClientMessage::Connect {
@@ -149,16 +162,26 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     }
     let during = victim.round_trip();
     let mut refused = 0;
-    while refused < 500 {
-        match spammer.recv() {
+    loop {
+        let next = spammer.recv_within(Duration::from_secs(15));
+        let Some(next) = next else {
+            panic!("after {refused} refusals the room sent nothing more and did not close the socket")
+        };
+        match next {
             ServerMessage::Error { code: ErrorCode::BadFrame, message, .. }
                 if message == "this socket already sent connect" =>
             {
                 refused += 1
             }
+            ServerMessage::Error { code: ErrorCode::Overloaded, message, .. } => {
+                assert!(message.starts_with("this socket sent too many frames the room refused"), "{message}");
+                break;
+            }
             other => panic!("{other:?}"),
         }
     }
+    assert!((64..200).contains(&refused), "closed after its allowance of refusals: {refused}");
+    assert!(spammer.is_closed_within(Duration::from_secs(5)), "the room closes the socket");
     for _ in 0..20 {
         let mut fresh = RoomSocket::signed_in(&url, ROOM, "viewer");
         let first = fresh.subscribe(1, "auth:whoami", json!({}));
@@ -166,7 +189,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     }
     rows.push(Row {
         attack: "500 connect frames on one socket",
-        result: "500 × BAD_FRAME; 20 of 20 new sockets served".into(),
+        result: format!("{refused} × BAD_FRAME, then closed (OVERLOADED); 20 of 20 new sockets served"),
         idle,
         during,
     });

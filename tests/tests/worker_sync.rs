@@ -12,33 +12,16 @@ fn state_dir(name: &str) -> PathBuf {
 }
 
 fn subscribe_tasks(socket: &mut RoomSocket, query_id: u32) -> Value {
-    socket.send_subscribe(query_id, "tasks:list", json!({}));
-    match socket.recv() {
-        ServerMessage::Transition { modifications, .. } => match modifications.as_slice() {
-            [QueryModification::QueryUpdated { query_id: q, value, .. }] if *q == query_id => value.clone(),
-            other => panic!("unexpected modifications {other:?}"),
-        },
-        other => panic!("expected the initial transition, got {other:?}"),
+    match socket.subscribe(query_id, "tasks:list", json!({})) {
+        QueryModification::QueryUpdated { query_id: q, value, .. } if q == query_id => value,
+        other => panic!("unexpected modification {other:?}"),
     }
-}
-
-/// Reads frames until the response to `request_id` arrives.
-fn response(socket: &mut RoomSocket, request_id: u32) -> MutationOutcome {
-    for _ in 0..20 {
-        if let ServerMessage::MutationResponse { request_id: r, outcome } = socket.recv() {
-            if r == request_id {
-                return outcome;
-            }
-        }
-    }
-    panic!("no response to request {request_id}");
 }
 
 /// The id of the demo user (created on first use), for `created_by`.
 fn ensure_user(socket: &mut RoomSocket) -> String {
     let args = json!({"name": "Ayşe Yılmaz", "email": "ayse@example.org", "role": "admin"});
-    socket.send_mutation(1000, "users:ensure", args);
-    match response(socket, 1000) {
+    match socket.mutate(1000, "users:ensure", args) {
         MutationOutcome::Success { result, .. } => result.as_str().unwrap_or_default().to_string(),
         MutationOutcome::Failure { message, .. } => panic!("users:ensure failed: {message}"),
     }
@@ -143,15 +126,14 @@ fn bad_input_gets_a_named_error_and_the_room_keeps_serving() {
         }
         other => panic!("expected BAD_FRAME, got {other:?}"),
     }
-    a.send_mutation(7, "tasks:create", json!({"title": "x", "status": "someday", "created_by": user}));
-    let (code, message) = failure(response(&mut a, 7));
+    let (code, message) =
+        failure(a.mutate(7, "tasks:create", json!({"title": "x", "status": "someday", "created_by": user})));
     assert_eq!(code, ErrorCode::Validation);
     assert_eq!(
         message,
         r#"args.status: expected one of "pending", "in_progress", "completed", "cancelled" or nothing, found string "someday""#
     );
-    a.send_mutation(8, "tasks:create", json!({"status": "pending", "created_by": user}));
-    let (_, message) = failure(response(&mut a, 8));
+    let (_, message) = failure(a.mutate(8, "tasks:create", json!({"status": "pending", "created_by": user})));
     assert_eq!(message, "args.title: expected string (required), found nothing: the field is missing");
 
     // Unique keys hold in the Durable Object too, and the refusal names the holder.
@@ -159,10 +141,11 @@ fn bad_input_gets_a_named_error_and_the_room_keeps_serving() {
         "name": "A", "tc_no": "12345678901", "phone": "1", "address": "a", "city": "c", "district": "d",
         "neighborhood": "n", "family_size": 1, "status": "AKTIF",
     });
-    a.send_mutation(20, "beneficiaries:create", beneficiary.clone());
-    let MutationOutcome::Success { result: first, .. } = response(&mut a, 20) else { panic!("first insert failed") };
-    a.send_mutation(21, "beneficiaries:create", beneficiary);
-    let (code, message) = failure(response(&mut a, 21));
+    let MutationOutcome::Success { result: first, .. } = a.mutate(20, "beneficiaries:create", beneficiary.clone())
+    else {
+        panic!("first insert failed")
+    };
+    let (code, message) = failure(a.mutate(21, "beneficiaries:create", beneficiary));
     assert_eq!(code, ErrorCode::UniqueViolation);
     let holder = first.as_str().unwrap_or_default();
     assert_eq!(
@@ -205,8 +188,9 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     a.authenticate(Some(roomsync_tests::token("resume", "admin-user", "admin")));
     let user = ensure_user(&mut a);
     let task = json!({"title": "Exactly once", "created_by": user});
-    a.send_mutation(1, "tasks:create", task.clone());
-    let MutationOutcome::Success { result: first, .. } = response(&mut a, 1) else { panic!("create failed") };
+    let MutationOutcome::Success { result: first, .. } = a.mutate(1, "tasks:create", task.clone()) else {
+        panic!("create failed")
+    };
     a.send_subscribe(1, "tasks:list", json!({}));
     let hash = match a.recv() {
         ServerMessage::Transition { modifications, .. } => match modifications.into_iter().next() {
@@ -234,8 +218,9 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
         other => panic!("{other:?}"),
     }
     // The client did not see the answer before, so it re-sends request 1: same outcome, no second task.
-    b.send_mutation(1, "tasks:create", task);
-    let MutationOutcome::Success { result: again, .. } = response(&mut b, 1) else { panic!("re-send failed") };
+    let MutationOutcome::Success { result: again, .. } = b.mutate(1, "tasks:create", task) else {
+        panic!("re-send failed")
+    };
     assert_eq!(again, first);
     let tasks = subscribe_tasks(&mut b, 2);
     assert_eq!(titles(&tasks), ["Exactly once"]);
@@ -254,8 +239,10 @@ fn turkish_search_is_live_in_the_durable_object() {
             "neighborhood": "n", "family_size": 3, "status": "AKTIF",
         })
     };
-    a.send_mutation(1, "beneficiaries:create", beneficiary("İSMAİL ŞAHİN", "11111111111"));
-    assert!(matches!(response(&mut a, 1), MutationOutcome::Success { .. }));
+    assert!(matches!(
+        a.mutate(1, "beneficiaries:create", beneficiary("İSMAİL ŞAHİN", "11111111111")),
+        MutationOutcome::Success { .. }
+    ));
     a.send_subscribe(1, "beneficiaries:list", json!({"search": "ismail sah"}));
     let first = next_update(&mut a, 1);
     assert_eq!(first["total"], 1.0);

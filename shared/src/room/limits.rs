@@ -14,6 +14,13 @@
 //!   that client's queries, so a storm is spread out (refused ones get `OVERLOADED` with a
 //!   retry hint) instead of starving live traffic.
 //!
+//! - refused frames per socket: answering a frame the room refuses (malformed, before
+//!   `connect`, over an allowance) still costs room time, so a socket that keeps sending
+//!   after being refused is closed (`OVERLOADED`, reconnect after the hint) instead of
+//!   delaying everyone else's frames. A client that waits for the hints it gets (the
+//!   browser client pauses a second after a throttled write, with at most 32 in flight)
+//!   stays far below it.
+//!
 //! A refusal always says when to retry.
 
 use crate::ids::ConnId;
@@ -49,11 +56,18 @@ pub struct RoomLimits {
     /// Sustained sign-ins with a changed identity per second per socket (each re-runs every
     /// query of the socket; a refresh of the same identity re-runs nothing and is free).
     pub identity_changes_per_second: f64,
+    /// Identity changes at once: signing in, out and in as someone else. Small, because a
+    /// change on a socket with 256 subscriptions runs 256 queries ahead of everyone else's
+    /// frames.
     pub identity_change_burst: f64,
     /// Sustained new connections per second, room-wide.
     pub connects_per_second: f64,
     /// New connections accepted at once before the rate applies.
     pub connect_burst: f64,
+    /// Sustained refused frames per second per socket before the room closes it.
+    pub refusals_per_second: f64,
+    /// Refused frames a socket may send at once before the rate applies.
+    pub refusal_burst: f64,
 }
 
 impl Default for RoomLimits {
@@ -64,9 +78,11 @@ impl Default for RoomLimits {
             control_per_second: 50.0,
             control_burst: 400.0,
             identity_changes_per_second: 0.2,
-            identity_change_burst: 8.0,
+            identity_change_burst: 4.0,
             connects_per_second: 200.0,
             connect_burst: 400.0,
+            refusals_per_second: 40.0,
+            refusal_burst: 64.0,
         }
     }
 }
@@ -84,6 +100,8 @@ impl RoomLimits {
             identity_change_burst: none,
             connects_per_second: none,
             connect_burst: none,
+            refusals_per_second: none,
+            refusal_burst: none,
         }
     }
 }
@@ -123,6 +141,7 @@ pub(super) struct Allowances {
     mutations: HashMap<Spender, TokenBucket>,
     control: HashMap<ConnId, TokenBucket>,
     identity_changes: HashMap<ConnId, TokenBucket>,
+    refusals: HashMap<ConnId, TokenBucket>,
     connects: Option<TokenBucket>,
 }
 
@@ -145,6 +164,12 @@ impl Allowances {
         self.identity_changes.entry(conn.clone()).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
     }
 
+    /// The room refused one of this socket's frames; `Err(wait_ms)`: too many, close it.
+    pub(super) fn refusal(&mut self, limits: &RoomLimits, conn: &ConnId, now_ms: f64) -> Result<(), u64> {
+        let (rate, burst) = (limits.refusals_per_second, limits.refusal_burst);
+        self.refusals.entry(conn.clone()).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    }
+
     pub(super) fn connect(&mut self, limits: &RoomLimits, now_ms: f64) -> Result<(), u64> {
         let (rate, burst) = (limits.connects_per_second, limits.connect_burst);
         self.connects.get_or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
@@ -155,6 +180,7 @@ impl Allowances {
         self.mutations.remove(&Spender::Socket(conn.clone()));
         self.control.remove(conn);
         self.identity_changes.remove(conn);
+        self.refusals.remove(conn);
     }
 
     /// Drops users' and addresses' buckets that refilled completely: they hold nothing a new

@@ -215,3 +215,51 @@ fn a_result_over_the_size_limit_fails_for_its_query_only() {
     let ServerMessage::Transition { modifications, .. } = &out[0].message else { panic!("{out:?}") };
     assert!(matches!(&modifications[0], QueryModification::QueryUpdated { .. }), "{modifications:?}");
 }
+
+#[test]
+fn a_socket_that_keeps_sending_refused_frames_is_closed_and_others_are_not() {
+    let limits = RoomLimits { refusals_per_second: 2.0, refusal_burst: 10.0, ..RoomLimits::default() };
+    let mut h = Harness::new(limits);
+    let spammer = h.socket("spammer", Some(("ayse", "admin")));
+    let other = h.socket("other", None);
+    let bad_frame =
+        |out: &[Outgoing]| matches!(&out[0].message, ServerMessage::Error { code: ErrorCode::BadFrame, .. });
+    // An application's errors are answers, not refusals: any number of them.
+    for _ in 0..30 {
+        let outcome = h.mutate(&spammer, "tasks:remove", json!({"id": "not-an-id"}));
+        assert!(matches!(refused(&outcome), Some((ErrorCode::Validation | ErrorCode::NotFound, _))), "{outcome:?}");
+    }
+    // Refused frames of every kind count: malformed, repeated `connect`, binary.
+    let connect = json!({"type": "connect", "sessionId": "session-spammer-0123456789"}).to_string();
+    for i in 0..10 {
+        let out = match i % 3 {
+            0 => h.room.handle(RoomInput::Frame { conn: &spammer, text: "{not json" }, &mut h.env),
+            1 => h.room.handle(RoomInput::Frame { conn: &spammer, text: &connect }, &mut h.env),
+            _ => h.room.handle(RoomInput::Binary { conn: &spammer, bytes: 12 }, &mut h.env),
+        };
+        assert!(out.len() == 1 && bad_frame(&out), "refusal {i} is answered and the socket kept: {out:?}");
+    }
+    // The eleventh in a row: answered, then the socket is closed with a hint and forgotten.
+    let out = h.room.handle(RoomInput::Frame { conn: &spammer, text: "[]" }, &mut h.env);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(bad_frame(&out));
+    assert!(out[1].closes_connection());
+    let ServerMessage::Error { message, retry_after_ms, .. } = &out[1].message else { panic!("{out:?}") };
+    assert!(message
+        .starts_with("this socket sent too many frames the room refused (at most 10 at once, then 2 per second)"));
+    assert!(retry_after_ms.is_some_and(|ms| ms >= 10_000), "{retry_after_ms:?}");
+    let stats = h.room.stats().unwrap();
+    assert_eq!((stats.connections, stats.sockets_closed_for_refusals_since_wake), (1, 1));
+    // Another socket has its own allowance, and it refills.
+    for _ in 0..10 {
+        assert!(bad_frame(&h.room.handle(RoomInput::Frame { conn: &other, text: "{" }, &mut h.env)));
+    }
+    h.env.now_ms += 1000.0;
+    for _ in 0..2 {
+        assert_eq!(h.room.handle(RoomInput::Frame { conn: &other, text: "{" }, &mut h.env).len(), 1);
+    }
+    assert_eq!(
+        h.frame(&other, json!({"type": "subscribe", "queryId": 1, "udfPath": "auth:whoami", "args": {}})).len(),
+        1
+    );
+}

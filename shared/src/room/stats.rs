@@ -32,6 +32,8 @@ pub(super) struct Activity {
     pub commits: u64,
     pub fan_outs: u64,
     pub connects_refused: u64,
+    /// Sockets closed for sending too many refused frames.
+    pub sockets_closed_for_refusals: u64,
     pub last_fan_out: Option<FanOut>,
 }
 
@@ -55,6 +57,7 @@ pub struct RoomStats {
     pub commits_since_wake: u64,
     pub fan_outs_since_wake: u64,
     pub connects_refused_since_wake: u64,
+    pub sockets_closed_for_refusals_since_wake: u64,
     pub last_fan_out: Option<FanOut>,
     pub sqlite_bytes: u64,
     pub rows_read: u64,
@@ -77,6 +80,7 @@ impl<S: Sql> Room<S> {
             commits_since_wake: activity.commits,
             fan_outs_since_wake: activity.fan_outs,
             connects_refused_since_wake: activity.connects_refused,
+            sockets_closed_for_refusals_since_wake: activity.sockets_closed_for_refusals,
             last_fan_out: activity.last_fan_out.clone(),
             sqlite_bytes: counters.size_bytes,
             rows_read: counters.rows_read,
