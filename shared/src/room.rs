@@ -43,6 +43,11 @@ const MUTATION_TS_WINDOW: i64 = 1_000_000;
 /// Most live queries on one connection (a panel needs a few dozen).
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 256;
 
+/// Most live queries of one signed-in user over all their connections: four tabs at the
+/// connection limit. Without it, one token on many sockets could make the room hold (and
+/// re-run on every write) any number of queries.
+pub const MAX_SUBSCRIPTIONS_PER_USER: usize = 1024;
+
 /// Largest arguments of one subscription, as JSON text (filters, a search, a cursor: a few
 /// hundred bytes in practice). Subscriptions are stored, so this and the next bound what one
 /// socket — signed in or not — can make the room keep.
@@ -82,6 +87,8 @@ const ROOM_MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS _mutation_calls (
         session_id TEXT NOT NULL, request_id INTEGER NOT NULL, call TEXT NOT NULL,
         PRIMARY KEY (session_id, request_id)) WITHOUT ROWID",
+    // Connections by the user they are signed in as (for the per-user subscription limit).
+    "CREATE INDEX IF NOT EXISTS _conns_by_subject ON _conns (json_extract(caller, '$.subject'))",
     "CREATE TABLE IF NOT EXISTS _subs (
         conn_id TEXT NOT NULL, query_id INTEGER NOT NULL, udf_path TEXT NOT NULL, args TEXT NOT NULL,
         read_set TEXT NOT NULL, journal TEXT, result_hash TEXT NOT NULL,
@@ -757,6 +764,44 @@ impl<S: Sql> Room<S> {
         Ok(())
     }
 
+    /// Why `more` subscriptions on `conn` would pass its user's limit, if they would. Counts
+    /// the user's subscriptions on their other connections (signed in as the same subject)
+    /// plus this connection's own: a socket that signs in brings its subscriptions along.
+    pub(super) fn user_subscriptions_refusal(
+        &self,
+        conn: &ConnId,
+        more: usize,
+        now_ms: f64,
+    ) -> Result<Option<String>, StorageError> {
+        let Some(subject) = self.caller_of(conn, now_ms)?.map(|identity| identity.subject) else {
+            return Ok(None);
+        };
+        self.subscriptions_of(conn, &subject, more)
+    }
+
+    /// Like [`Self::user_subscriptions_refusal`], for `conn` signed in as `subject`.
+    pub(super) fn subscriptions_of(
+        &self,
+        conn: &ConnId,
+        subject: &str,
+        more: usize,
+    ) -> Result<Option<String>, StorageError> {
+        if matches!(*self.auth.borrow(), AuthPolicy::TrustAll) {
+            return Ok(None);
+        }
+        let rows = self.sql.exec(
+            "SELECT COUNT(*) FROM _subs WHERE conn_id = ? OR conn_id IN
+               (SELECT conn_id FROM _conns WHERE json_extract(caller, '$.subject') = ? AND conn_id != ?)",
+            &[conn.as_str().into(), subject.into(), conn.as_str().into()],
+        )?;
+        let held = rows.first().map(|r| int_at(r, 0)).unwrap_or(0) as usize;
+        Ok((held + more > MAX_SUBSCRIPTIONS_PER_USER).then(|| {
+            format!(
+                "at most {MAX_SUBSCRIPTIONS_PER_USER} subscriptions per user over all their connections; this user holds {held}: close other tabs or unsubscribe some first"
+            )
+        }))
+    }
+
     fn subscribe(
         &self,
         conn: &ConnId,
@@ -782,6 +827,13 @@ impl<S: Sql> Room<S> {
                 format!(
                     "at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection; unsubscribe some first (queryId {query_id} refused)"
                 ),
+            )]);
+        }
+        if let Some(refusal) = self.user_subscriptions_refusal(conn, 1, now_ms)? {
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::LimitExceeded,
+                [refusal, format!(" (queryId {query_id} refused)")].concat(),
             )]);
         }
         if !exists.is_empty() {

@@ -106,6 +106,12 @@ impl<S: Sql> Room<S> {
             (Stored::SignedOut, None) => true,
             _ => false,
         };
+        if let Some(new) = identity.as_ref().filter(|_| !unchanged) {
+            // Signing in brings the connection's subscriptions to that user's count.
+            if let Some(refusal) = self.subscriptions_of(conn, &new.subject, 0)? {
+                return Ok(vec![error_to(conn, ErrorCode::LimitExceeded, refusal)]);
+            }
+        }
         if !unchanged {
             if let Err(wait_ms) = self.allowances.borrow_mut().identity_change(&self.limits, conn, now_ms) {
                 let message = format!(

@@ -263,3 +263,40 @@ fn a_socket_that_keeps_sending_refused_frames_is_closed_and_others_are_not() {
         1
     );
 }
+
+#[test]
+fn a_users_subscriptions_are_limited_over_all_their_sockets() {
+    let mut h = Harness::new(RoomLimits::unlimited());
+    let subscribe = |h: &mut Harness, conn: &ConnId, query_id: u32| {
+        let out = h.frame(conn, json!({"type": "subscribe", "queryId": query_id, "udfPath": "tasks:list", "args": {}}));
+        out.into_iter().next().map(|o| o.message)
+    };
+    let tabs: Vec<ConnId> = (0..4).map(|i| h.socket(&format!("tab{i}"), Some(("ayse", "member")))).collect();
+    for tab in &tabs {
+        for query_id in 1..=256 {
+            assert!(matches!(subscribe(&mut h, tab, query_id), Some(ServerMessage::Transition { .. })));
+        }
+    }
+    // A fifth tab of the same user is refused; another user is not.
+    let fifth = h.socket("tab4", Some(("ayse", "member")));
+    let answer = subscribe(&mut h, &fifth, 1);
+    let Some(ServerMessage::Error { code, message, .. }) = answer else { panic!("{answer:?}") };
+    assert_eq!(code, ErrorCode::LimitExceeded);
+    assert_eq!(
+        message,
+        "at most 1024 subscriptions per user over all their connections; this user holds 1024: close other tabs or unsubscribe some first (queryId 1 refused)"
+    );
+    let other = h.socket("other", Some(("mehmet", "member")));
+    assert!(matches!(subscribe(&mut h, &other, 1), Some(ServerMessage::Transition { .. })));
+    // A signed-out socket's subscriptions come along when it signs in: refused as that user,
+    // kept signed out.
+    let anonymous = h.socket("anonymous", None);
+    assert!(matches!(subscribe(&mut h, &anonymous, 1), Some(ServerMessage::Transition { .. })));
+    let out = h.frame(&anonymous, json!({"type": "authenticate", "token": token("ayse", "member")}));
+    let ServerMessage::Error { code, message, .. } = &out[0].message else { panic!("{out:?}") };
+    assert_eq!(*code, ErrorCode::LimitExceeded);
+    assert!(message.contains("this user holds 1025"), "{message}");
+    // Closing a tab frees its share.
+    h.room.handle(RoomInput::Close { conn: &tabs[0] }, &mut h.env);
+    assert!(matches!(subscribe(&mut h, &fifth, 1), Some(ServerMessage::Transition { .. })));
+}
