@@ -43,7 +43,8 @@ const TEST_HOOKS_BINDING: &str = "ROOMSYNC_TEST_HOOKS";
 
 /// The room's limits: the defaults, each overridable by a variable holding a positive number
 /// (`ROOMSYNC_CONNECTS_PER_SECOND`, `ROOMSYNC_CONNECT_BURST`, `ROOMSYNC_MUTATIONS_PER_SECOND`,
-/// `ROOMSYNC_MUTATION_BURST`, `ROOMSYNC_CONTROL_PER_SECOND`, `ROOMSYNC_CONTROL_BURST`,
+/// `ROOMSYNC_MUTATION_BURST`, `ROOMSYNC_HTTP_QUERIES_PER_SECOND`, `ROOMSYNC_HTTP_QUERY_BURST`,
+/// `ROOMSYNC_CONTROL_PER_SECOND`, `ROOMSYNC_CONTROL_BURST`,
 /// `ROOMSYNC_IDENTITY_CHANGES_PER_SECOND`, `ROOMSYNC_IDENTITY_CHANGE_BURST`,
 /// `ROOMSYNC_REFUSALS_PER_SECOND`, `ROOMSYNC_REFUSAL_BURST`).
 fn limits(env: &Env) -> RoomLimits {
@@ -55,6 +56,8 @@ fn limits(env: &Env) -> RoomLimits {
         connect_burst: number("ROOMSYNC_CONNECT_BURST").unwrap_or(d.connect_burst),
         mutations_per_second: number("ROOMSYNC_MUTATIONS_PER_SECOND").unwrap_or(d.mutations_per_second),
         mutation_burst: number("ROOMSYNC_MUTATION_BURST").unwrap_or(d.mutation_burst),
+        http_queries_per_second: number("ROOMSYNC_HTTP_QUERIES_PER_SECOND").unwrap_or(d.http_queries_per_second),
+        http_query_burst: number("ROOMSYNC_HTTP_QUERY_BURST").unwrap_or(d.http_query_burst),
         control_per_second: number("ROOMSYNC_CONTROL_PER_SECOND").unwrap_or(d.control_per_second),
         control_burst: number("ROOMSYNC_CONTROL_BURST").unwrap_or(d.control_burst),
         identity_changes_per_second: number("ROOMSYNC_IDENTITY_CHANGES_PER_SECOND")

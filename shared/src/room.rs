@@ -362,18 +362,16 @@ impl<S: Sql> Room<S> {
     /// Takes one mutation from the spender's allowance; `Err` says who spent it and when to
     /// retry (the message, and the wait in ms).
     fn take_mutation(&self, who: Spender, now_ms: f64) -> Result<(), (String, u64)> {
-        let whose = match &who {
-            Spender::User(_) => "this user",
-            Spender::Socket(_) => "this connection",
-            Spender::Address(_) => "signed-out callers from this address",
-        };
-        self.allowances.borrow_mut().mutation(&self.limits, who, now_ms).map_err(|wait_ms| {
-            let message = format!(
-                "too many mutations by {whose} (at most {} per second, bursts of {}); retry in {wait_ms} ms",
-                self.limits.mutations_per_second, self.limits.mutation_burst
-            );
-            (message, wait_ms)
-        })
+        let taken = self.allowances.borrow_mut().mutation(&self.limits, who.clone(), now_ms);
+        let (rate, burst) = (self.limits.mutations_per_second, self.limits.mutation_burst);
+        taken.map_err(|wait_ms| (refusal_text("mutations", &who, rate, burst, wait_ms), wait_ms))
+    }
+
+    /// Takes one HTTP query from the spender's allowance, like [`Room::take_mutation`].
+    fn take_http_query(&self, who: Spender, now_ms: f64) -> Result<(), (String, u64)> {
+        let taken = self.allowances.borrow_mut().http_query(&self.limits, who.clone(), now_ms);
+        let (rate, burst) = (self.limits.http_queries_per_second, self.limits.http_query_burst);
+        taken.map_err(|wait_ms| (refusal_text("HTTP queries", &who, rate, burst, wait_ms), wait_ms))
     }
 
     /// Whether every caller is the host's trusted identity (native hosts, tests): then there
@@ -1063,16 +1061,18 @@ impl<S: Sql> Room<S> {
             Ok(caller) => caller,
             Err(reply) => return (reply, Vec::new()),
         };
-        if kind == FunctionKind::Mutation {
-            let who = match &caller {
-                Some(identity) if !self.trusts_all() => Spender::User(identity.subject.clone()),
-                _ => Spender::Address(address.unwrap_or_default().to_string()),
-            };
-            if let Err((message, wait_ms)) = self.take_mutation(who, env.now_ms()) {
-                let mut reply = HttpReply::error(ErrorCode::LimitExceeded, message);
-                reply.body["retryAfterMs"] = wait_ms.into();
-                return (reply, Vec::new());
-            }
+        let who = match &caller {
+            Some(identity) if !self.trusts_all() => Spender::User(identity.subject.clone()),
+            _ => Spender::Address(address.unwrap_or_default().to_string()),
+        };
+        let taken = match kind {
+            FunctionKind::Mutation => self.take_mutation(who, env.now_ms()),
+            FunctionKind::Query => self.take_http_query(who, env.now_ms()),
+        };
+        if let Err((message, wait_ms)) = taken {
+            let mut reply = HttpReply::error(ErrorCode::LimitExceeded, message);
+            reply.body["retryAfterMs"] = wait_ms.into();
+            return (reply, Vec::new());
         }
         if body.len() > MAX_FRAME_BYTES {
             return fail(
@@ -1275,6 +1275,17 @@ fn refused(conn: &ConnId, out: &[Outgoing]) -> bool {
         }
         _ => false,
     })
+}
+
+/// Why an allowance refused a call, naming whose allowance it was (never the user: the
+/// caller knows who they are) and when to retry.
+fn refusal_text(what: &str, who: &Spender, rate: f64, burst: f64, wait_ms: u64) -> String {
+    let whose = match who {
+        Spender::User(_) => "this user",
+        Spender::Socket(_) => "this connection",
+        Spender::Address(_) => "signed-out callers from this address",
+    };
+    format!("too many {what} by {whose} (at most {rate} per second, bursts of {burst}); retry in {wait_ms} ms")
 }
 
 fn error_to(conn: &ConnId, code: ErrorCode, message: String) -> Outgoing {

@@ -8,6 +8,8 @@
 //! forwards. What each allowance protects:
 //!
 //! - mutations: the room's write throughput (and the fan-out every write causes);
+//! - one-shot queries over HTTP (`POST /rooms/:room/query`): each runs a query, with no
+//!   socket whose control allowance could hold it back;
 //! - control frames (`subscribe`, `unsubscribe`, `authenticate`) per socket: each subscribe
 //!   runs a query; a changed identity re-runs every query of the socket;
 //! - new connections, room-wide: every deploy drops every socket, and each reconnect re-runs
@@ -26,7 +28,7 @@
 use crate::ids::ConnId;
 use std::collections::HashMap;
 
-/// Mutation buckets held before refilled ones are dropped.
+/// Buckets of one kind held per spender before refilled ones are dropped.
 const PRUNE_AT: usize = 4096;
 
 /// Who spends an allowance.
@@ -48,6 +50,11 @@ pub struct RoomLimits {
     pub mutations_per_second: f64,
     /// Mutations a spender may send at once before the rate applies.
     pub mutation_burst: f64,
+    /// Sustained one-shot HTTP queries per second per spender.
+    pub http_queries_per_second: f64,
+    /// One-shot HTTP queries a spender may send at once: a server render of a page runs a
+    /// handful, a script paging through a table a few hundred.
+    pub http_query_burst: f64,
     /// Sustained `subscribe` / `unsubscribe` / `authenticate` frames per second per socket.
     pub control_per_second: f64,
     /// Control frames a socket may send at once: enough for a reconnect that re-subscribes
@@ -75,6 +82,8 @@ impl Default for RoomLimits {
         Self {
             mutations_per_second: 50.0,
             mutation_burst: 200.0,
+            http_queries_per_second: 50.0,
+            http_query_burst: 200.0,
             control_per_second: 50.0,
             control_burst: 400.0,
             identity_changes_per_second: 0.2,
@@ -94,6 +103,8 @@ impl RoomLimits {
         Self {
             mutations_per_second: none,
             mutation_burst: none,
+            http_queries_per_second: none,
+            http_query_burst: none,
             control_per_second: none,
             control_burst: none,
             identity_changes_per_second: none,
@@ -123,8 +134,7 @@ impl TokenBucket {
         if rate.is_infinite() {
             return Ok(());
         }
-        let elapsed = (now_ms - self.at_ms).max(0.0);
-        self.tokens = (self.tokens + elapsed * rate / 1000.0).min(burst);
+        self.tokens = self.refilled(rate, burst, now_ms);
         self.at_ms = now_ms;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -133,12 +143,38 @@ impl TokenBucket {
             Err(((1.0 - self.tokens) * 1000.0 / rate).ceil() as u64)
         }
     }
+
+    /// The tokens the bucket would hold at `now_ms`.
+    fn refilled(&self, rate: f64, burst: f64, now_ms: f64) -> f64 {
+        (self.tokens + (now_ms - self.at_ms).max(0.0) * rate / 1000.0).min(burst)
+    }
+}
+
+/// Buckets keyed by spender, pruned of refilled ones when they grow past [`PRUNE_AT`].
+#[derive(Default)]
+struct SpenderBuckets(HashMap<Spender, TokenBucket>);
+
+impl SpenderBuckets {
+    fn take(&mut self, rate: f64, burst: f64, who: Spender, now_ms: f64) -> Result<(), u64> {
+        if self.0.len() >= PRUNE_AT {
+            self.prune(rate, burst, now_ms);
+        }
+        self.0.entry(who).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    }
+
+    /// Drops users' and addresses' buckets that refilled completely: they hold nothing a new
+    /// full bucket would not. Keeps memory bounded by the spenders active in the last while
+    /// (sockets' buckets go when the socket closes).
+    fn prune(&mut self, rate: f64, burst: f64, now_ms: f64) {
+        self.0.retain(|who, bucket| matches!(who, Spender::Socket(_)) || bucket.refilled(rate, burst, now_ms) < burst);
+    }
 }
 
 /// The allowances' buckets.
 #[derive(Default)]
 pub(super) struct Allowances {
-    mutations: HashMap<Spender, TokenBucket>,
+    mutations: SpenderBuckets,
+    http_queries: SpenderBuckets,
     control: HashMap<ConnId, TokenBucket>,
     identity_changes: HashMap<ConnId, TokenBucket>,
     refusals: HashMap<ConnId, TokenBucket>,
@@ -147,11 +183,11 @@ pub(super) struct Allowances {
 
 impl Allowances {
     pub(super) fn mutation(&mut self, limits: &RoomLimits, who: Spender, now_ms: f64) -> Result<(), u64> {
-        if self.mutations.len() >= PRUNE_AT {
-            self.prune(limits, now_ms);
-        }
-        let (rate, burst) = (limits.mutations_per_second, limits.mutation_burst);
-        self.mutations.entry(who).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+        self.mutations.take(limits.mutations_per_second, limits.mutation_burst, who, now_ms)
+    }
+
+    pub(super) fn http_query(&mut self, limits: &RoomLimits, who: Spender, now_ms: f64) -> Result<(), u64> {
+        self.http_queries.take(limits.http_queries_per_second, limits.http_query_burst, who, now_ms)
     }
 
     pub(super) fn control(&mut self, limits: &RoomLimits, conn: &ConnId, now_ms: f64) -> Result<(), u64> {
@@ -177,20 +213,33 @@ impl Allowances {
 
     /// A socket closed: its own buckets go (a user's stay: their other sockets share them).
     pub(super) fn forget_socket(&mut self, conn: &ConnId) {
-        self.mutations.remove(&Spender::Socket(conn.clone()));
+        self.mutations.0.remove(&Spender::Socket(conn.clone()));
         self.control.remove(conn);
         self.identity_changes.remove(conn);
         self.refusals.remove(conn);
     }
+}
 
-    /// Drops users' and addresses' buckets that refilled completely: they hold nothing a new
-    /// full bucket would not. Keeps memory bounded by the spenders active in the last while
-    /// (sockets' buckets go when the socket closes).
-    fn prune(&mut self, limits: &RoomLimits, now_ms: f64) {
-        let (rate, burst) = (limits.mutations_per_second, limits.mutation_burst);
-        self.mutations.retain(|who, bucket| {
-            matches!(who, Spender::Socket(_))
-                || bucket.tokens + (now_ms - bucket.at_ms).max(0.0) * rate / 1000.0 < burst
-        });
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_of_spenders_gone_quiet_are_dropped_and_busy_ones_kept() {
+        let limits = RoomLimits { http_queries_per_second: 1.0, http_query_burst: 2.0, ..RoomLimits::default() };
+        let mut a = Allowances::default();
+        let busy = Spender::User("busy".into());
+        assert_eq!(a.http_query(&limits, busy.clone(), 0.0), Ok(()));
+        assert_eq!(a.http_query(&limits, busy.clone(), 0.0), Ok(()));
+        for i in 1..PRUNE_AT {
+            assert_eq!(a.http_query(&limits, Spender::Address(format!("address {i}")), 0.0), Ok(()));
+        }
+        assert_eq!(a.http_queries.0.len(), PRUNE_AT);
+        // 1.5 s later every address has refilled (one token spent) and goes; the busy user
+        // (two spent) has not, and keeps what is left of their bucket.
+        assert_eq!(a.http_query(&limits, Spender::Address("new".into()), 1500.0), Ok(()));
+        assert_eq!(a.http_queries.0.len(), 2);
+        assert_eq!(a.http_query(&limits, busy.clone(), 1500.0), Ok(()));
+        assert_eq!(a.http_query(&limits, busy, 1500.0), Err(500), "a fresh bucket would have allowed it");
     }
 }

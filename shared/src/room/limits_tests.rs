@@ -300,3 +300,39 @@ fn a_users_subscriptions_are_limited_over_all_their_sockets() {
     h.room.handle(RoomInput::Close { conn: &tabs[0] }, &mut h.env);
     assert!(matches!(subscribe(&mut h, &fifth, 1), Some(ServerMessage::Transition { .. })));
 }
+
+#[test]
+fn http_queries_are_limited_per_user_and_per_signed_out_address() {
+    let limits = RoomLimits { http_queries_per_second: 1.0, http_query_burst: 3.0, ..RoomLimits::default() };
+    let mut h = Harness::new(limits);
+    let body = json!({"udfPath": "auth:whoami", "args": {}}).to_string();
+    let ayse = format!("Bearer {}", token("ayse", "admin"));
+    let query = |h: &mut Harness, bearer: Option<&str>, address: Option<&str>| {
+        h.room.http_call_from(FunctionKind::Query, &body, bearer, address, &mut h.env).0
+    };
+    // A signed-in user: a burst of 3 wherever they call from, then refused with a hint.
+    let statuses: Vec<u16> = ["203.0.113.7", "198.51.100.1", "192.0.2.9"]
+        .iter()
+        .map(|a| query(&mut h, Some(&ayse), Some(a)).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200]);
+    let refused = query(&mut h, Some(&ayse), Some("203.0.113.8"));
+    assert_eq!((refused.status, refused.body["code"].as_str()), (429, Some("LIMIT_EXCEEDED")), "{:?}", refused.body);
+    let message = refused.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("too many HTTP queries by this user (at most 1 per second, bursts of 3); retry in "),
+        "{message}"
+    );
+    assert!(refused.body["retryAfterMs"].as_u64().is_some_and(|ms| ms > 0 && ms <= 1000), "{:?}", refused.body);
+    // Mutations draw on their own allowance, and another user on theirs.
+    let mehmet = format!("Bearer {}", token("mehmet", "admin"));
+    assert_eq!(query(&mut h, Some(&mehmet), None).status, 200);
+    // Signed out: one allowance per address.
+    let statuses: Vec<u16> = (0..4).map(|_| query(&mut h, None, Some("203.0.113.7")).status).collect();
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    assert_eq!(query(&mut h, None, Some("198.51.100.1")).status, 200, "another address has its own allowance");
+    // A second later one more is allowed.
+    h.env.now_ms += 1000.0;
+    assert_eq!(query(&mut h, Some(&ayse), None).status, 200);
+    assert_eq!(query(&mut h, Some(&ayse), None).status, 429);
+}
