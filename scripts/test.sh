@@ -14,11 +14,11 @@ bash scripts/install.sh
 
 say "lint: rustfmt and clippy (native and wasm32)"
 cargo fmt --all --check
-cargo clippy --quiet -p roomsync-shared -p roomsync-tests --all-targets -- -D warnings
+cargo clippy --quiet -p roomsync-shared -p roomsync-ngo-app -p roomsync-tests --all-targets -- -D warnings
 cargo clippy --quiet -p roomsync-client -p roomsync-optimistic -p roomsync-edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 say "shared: native unit, property and schema tests"
-cargo test --quiet -p roomsync-shared
+cargo test --quiet -p roomsync-shared -p roomsync-ngo-app
 
 say "client driver: node unit tests of its pure helpers (diffs checked against the room's)"
 node --test client-wasm/src/driver.test.mjs
@@ -28,7 +28,7 @@ bash scripts/build-worker.sh >/dev/null
 bash scripts/build-client.sh
 
 say "types: generated schema types are current and the React code type-checks"
-cargo run --quiet -p roomsync-shared --bin codegen -- --check
+cargo run --quiet -p roomsync-ngo-app --bin codegen -- --check
 node_modules/.bin/tsc -p www
 
 say "build: panel"

@@ -85,7 +85,9 @@ impl RoomObject {
     /// name. Never trusting: a room that has not learned its name yet checks tokens against
     /// the empty name, which no token can carry, until the first request names it.
     fn open(state: &State, env: &Env, secret: &[u8]) -> std::result::Result<Room<DoSql>, String> {
-        let room = Room::open(DoSql::new(state.storage())).map_err(|e| e.to_string())?.with_limits(limits(env));
+        let room = roomsync_ngo_app::open_room(DoSql::new(state.storage()))
+            .map_err(|e| e.to_string())?
+            .with_limits(limits(env));
         let name = room.name().map_err(|e| e.to_string())?.unwrap_or_default();
         room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(secret.to_vec(), name)));
         Ok(room)

@@ -51,8 +51,8 @@ fn page_rerun(c: &mut Criterion) {
     let _ = std::fs::remove_file(&path);
     let rows = 100_000;
     {
-        let room = Room::open(NativeSql::open(&path).unwrap()).unwrap();
-        let schema = roomsync_shared::app::schema::schema();
+        let room = roomsync_ngo_app::open_room(NativeSql::open(&path).unwrap()).unwrap();
+        let schema = roomsync_ngo_app::schema();
         let mut env = TestEnvironment::new(1.7e12);
         let sql = room.storage();
         sql.atomically(|| {
@@ -72,7 +72,7 @@ fn page_rerun(c: &mut Criterion) {
         .unwrap();
     }
     let sql = NativeSql::open(&path).unwrap();
-    let schema = roomsync_shared::app::schema::schema();
+    let schema = roomsync_ngo_app::schema();
     let mut group = c.benchmark_group("page_of_50_over_100k_rows");
     group.bench_function("baseline_raw_sql_50_rows", |b| {
         b.iter(|| {
@@ -118,7 +118,7 @@ fn commit_ok(room: &BenchRoom, env: &mut TestEnvironment, conn: &ConnId, text: &
 
 /// A room without rate limits, its clock, a writer connection and a user id.
 fn room_with_user() -> (BenchRoom, TestEnvironment, ConnId, serde_json::Value) {
-    let room = Room::open(NativeSql::in_memory().unwrap())
+    let room = roomsync_ngo_app::open_room(NativeSql::in_memory().unwrap())
         .unwrap()
         .with_limits(roomsync_shared::room::RoomLimits::unlimited());
     let mut env = TestEnvironment::new(1.7e12);
@@ -208,8 +208,8 @@ fn optimistic(c: &mut Criterion) {
     }
     let value = room.query_once("users:list", &json!({})).unwrap();
     let cached = vec![CachedQuery { udf_path: "users:list".into(), args: json!({}), value }];
-    let schema = roomsync_shared::app::schema::schema();
-    let registry = roomsync_shared::app::functions::registry();
+    let schema = roomsync_ngo_app::schema();
+    let registry = roomsync_ngo_app::registry();
     let admin = roomsync_shared::auth::Identity::trusted();
     let mut n = 0u32;
     group.bench_function("predict_users_ensure_over_1000_cached_rows", |b| {

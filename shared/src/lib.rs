@@ -5,8 +5,22 @@
 //! in as arguments, storage comes in through the [`storage::Sql`] trait, and outputs are
 //! values ([`room::Outgoing`]) that a thin platform driver delivers. That keeps every rule
 //! testable natively, in milliseconds.
+//!
+//! No application lives here: an app (a schema and a registry of functions) is a value the
+//! host hands to [`Room::open_with`]. The reference NGO app is the `roomsync-ngo-app` crate.
 
-pub mod app;
+// The reference app's sources name this crate `roomsync_shared`; the engine's own unit tests
+// compile those sources in (below), where the name must resolve to this crate itself.
+extern crate self as roomsync_shared;
+
+/// The reference app, compiled into the engine's unit tests only. A dev-dependency on
+/// `roomsync-ngo-app` would not do: it links its own copy of this crate, whose types are not
+/// the ones the unit tests see. Nothing outside `cfg(test)` names it.
+#[cfg(test)]
+#[path = "../ngo-app/src/lib.rs"]
+#[allow(dead_code)] // the app's codegen helpers: the engine's tests do not call them
+mod app;
+
 pub mod auth;
 pub mod backoff;
 pub mod client;

@@ -274,12 +274,8 @@ impl ResultCache {
 }
 
 impl<S: Sql> Room<S> {
-    /// Opens the reference app's room over `sql`, creating its tables on first use.
-    pub fn open(sql: S) -> Result<Self, StorageError> {
-        Self::open_with(sql, crate::app::schema::schema(), crate::app::functions::registry())
-    }
-
-    /// Opens a room for any schema and set of functions.
+    /// Opens the room of an app — its schema and its functions — over `sql`, creating or
+    /// migrating its tables on first use.
     pub fn open_with(sql: S, schema: &'static Schema, registry: &'static Registry) -> Result<Self, StorageError> {
         for statement in store::MIGRATIONS {
             sql.exec(statement, &[])?;

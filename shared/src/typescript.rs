@@ -1,23 +1,22 @@
 //! TypeScript types generated from a schema, for the React side: `Doc<"beneficiaries">`,
 //! `Id<"users">`, `Insert<…>`, `Patch<…>`, enums as string-literal unions.
 //!
-//! Run `cargo run -p roomsync-shared --bin codegen` after changing the schema; a test fails
-//! while the committed file is stale.
+//! An app's codegen binary calls [`generate`] and writes the module where its front end
+//! imports it (the reference app: `cargo run -p roomsync-ngo-app --bin codegen`, with a
+//! `--check` the test command runs).
 
 use crate::schema::{Schema, TableDef};
 use crate::validator::{Literal, Validator};
 use std::fmt::Write;
 
-/// Where the generated module lives, relative to the repository root.
-pub const GENERATED_PATH: &str = "www/src/generated/schema.ts";
-
-/// The whole generated module.
-pub fn generate(schema: &Schema) -> String {
+/// The whole generated module; `regenerate_with` is the command its header tells readers
+/// to run after changing the schema.
+pub fn generate(schema: &Schema, regenerate_with: &str) -> String {
     let mut out = String::new();
     let hash = schema.hash();
     let _ = write!(
         out,
-        r#"// Generated from the Rust schema by `cargo run -p roomsync-shared --bin codegen`. Do not edit.
+        r#"// Generated from the Rust schema by `{regenerate_with}`. Do not edit.
 // A test fails when this file is stale.
 
 /** Hash of the schema these types were generated from (sent in the handshake). */
@@ -146,8 +145,9 @@ mod tests {
             ),
         ])
         .unwrap();
-        let ts = generate(&schema);
+        let ts = generate(&schema, "make types");
         for expected in [
+            "// Generated from the Rust schema by `make types`. Do not edit.\n",
             "  donations: {\n    currency: \"TRY\" | \"USD\";\n    donor?: Id<\"users\">;\n",
             "    tags: (string | null)[];\n",
             "    meta?: Record<string, any>;\n",

@@ -7,7 +7,7 @@
 //! `optimisticUpdate`).
 
 use js_sys::{Date, Math};
-use roomsync_shared::app::{functions::registry, schema::schema};
+use roomsync_ngo_app::{registry, schema};
 use roomsync_shared::auth::unverified_identity;
 use roomsync_shared::optimistic::{self, CachedQuery};
 use roomsync_shared::Environment;

@@ -18,7 +18,7 @@ struct World {
 impl World {
     fn new() -> Self {
         let mut world = Self {
-            room: Room::open(NativeSql::in_memory().unwrap()).unwrap(),
+            room: crate::app::open_room(NativeSql::in_memory().unwrap()).unwrap(),
             env: TestEnvironment::new(1_700_000_000_000.0),
             conn: ConnId::from_stored("c1".into()),
             user: String::new(),

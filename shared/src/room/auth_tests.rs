@@ -24,7 +24,7 @@ fn token(sub: &str, role: &str, room: &str, ttl_s: f64) -> String {
 
 impl Harness {
     fn new() -> Self {
-        let room = Room::open(NativeSql::in_memory().unwrap())
+        let room = crate::app::open_room(NativeSql::in_memory().unwrap())
             .unwrap()
             .with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), "org-a")));
         Self { room, env: TestEnvironment::new(NOW), next_request: 100 }
@@ -244,7 +244,8 @@ fn identity_survives_reopening_the_room() {
     // Same storage, new engine (what waking from hibernation does).
     let Harness { room, env, next_request } = h;
     let sql = room.sql;
-    let room = Room::open(sql).unwrap().with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), "org-a")));
+    let room =
+        crate::app::open_room(sql).unwrap().with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), "org-a")));
     let mut h = Harness { room, env, next_request };
     assert!(h.mutate(&manager, "beneficiaries:create", beneficiary()).is_ok());
 }

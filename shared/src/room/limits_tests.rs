@@ -24,7 +24,7 @@ struct Harness {
 
 impl Harness {
     fn new(limits: RoomLimits) -> Self {
-        let room = Room::open(NativeSql::in_memory().unwrap())
+        let room = crate::app::open_room(NativeSql::in_memory().unwrap())
             .unwrap()
             .with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), ROOM)))
             .with_limits(limits);

@@ -133,7 +133,7 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let room = Room::open(NativeSql::in_memory().unwrap()).unwrap().with_limits(RoomLimits::unlimited());
+        let room = crate::app::open_room(NativeSql::in_memory().unwrap()).unwrap().with_limits(RoomLimits::unlimited());
         let mut world = World {
             room,
             env: TestEnvironment::new(1.7e12),

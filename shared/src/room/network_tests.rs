@@ -107,7 +107,7 @@ struct Net {
 
 impl Net {
     fn new() -> Self {
-        let room = Room::open(NativeSql::in_memory().unwrap()).unwrap().with_limits(RoomLimits::unlimited());
+        let room = crate::app::open_room(NativeSql::in_memory().unwrap()).unwrap().with_limits(RoomLimits::unlimited());
         let mut env = TestEnvironment::new(1_800_000_000_000.0);
         let admin = ConnId::from_stored("setup".into());
         let hello = json!({"type": "connect", "sessionId": "net-setup-0123456789"});

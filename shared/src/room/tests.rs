@@ -14,7 +14,7 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
-        Self::over(Room::open(NativeSql::in_memory().unwrap()).unwrap())
+        Self::over(crate::app::open_room(NativeSql::in_memory().unwrap()).unwrap())
     }
 
     fn over(room: Room<NativeSql>) -> Self {
@@ -168,7 +168,7 @@ fn state_survives_reopening_the_room() {
     // Hand the storage to a new engine, as after a hibernation wake-up.
     let Harness { room, env, connected, next_request } = h;
     let mut h = Harness {
-        room: Room::open(room.sql).unwrap(),
+        room: crate::app::open_room(room.sql).unwrap(),
         env: TestEnvironment { now_ms: env.now_ms + 1.0, next_random: 100 },
         connected,
         next_request,
@@ -401,7 +401,7 @@ fn one_shot_http_calls_answer_with_status_and_reach_live_subscribers() {
 #[test]
 fn a_flooding_connection_is_slowed_and_others_keep_writing() {
     let mut h = Harness::new();
-    h.room = std::mem::replace(&mut h.room, Room::open(NativeSql::in_memory().unwrap()).unwrap())
+    h.room = std::mem::replace(&mut h.room, crate::app::open_room(NativeSql::in_memory().unwrap()).unwrap())
         .with_limits(RoomLimits { mutations_per_second: 10.0, mutation_burst: 3.0, ..RoomLimits::default() });
     let (a, b) = (conn("a"), conn("b"));
     let args = json!({"name": "x", "email": "x@x", "role": "r"});
@@ -420,7 +420,7 @@ fn a_flooding_connection_is_slowed_and_others_keep_writing() {
 #[test]
 fn a_fan_out_to_hundreds_is_written_in_batches_that_survive_reopening() {
     let mut h = Harness::new();
-    h.room = Room::open(NativeSql::in_memory().unwrap()).unwrap().with_limits(RoomLimits::unlimited());
+    h.room = crate::app::open_room(NativeSql::in_memory().unwrap()).unwrap().with_limits(RoomLimits::unlimited());
     let writer = conn("writer");
     let user = h.user(&writer);
     let watchers: Vec<ConnId> = (0..200).map(|i| conn(&format!("w{i}"))).collect();
@@ -448,7 +448,7 @@ fn a_fan_out_to_hundreds_is_written_in_batches_that_survive_reopening() {
     // Rebuild the engine over the same storage (hibernation): versions and hashes were stored.
     let Harness { room, env, connected, next_request } = h;
     let mut h = Harness {
-        room: Room::open(room.sql).unwrap().with_limits(RoomLimits::unlimited()),
+        room: crate::app::open_room(room.sql).unwrap().with_limits(RoomLimits::unlimited()),
         env,
         connected,
         next_request,

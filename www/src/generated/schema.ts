@@ -1,4 +1,4 @@
-// Generated from the Rust schema by `cargo run -p roomsync-shared --bin codegen`. Do not edit.
+// Generated from the Rust schema by `cargo run -p roomsync-ngo-app --bin codegen`. Do not edit.
 // A test fails when this file is stale.
 
 /** Hash of the schema these types were generated from (sent in the handshake). */

@@ -1,9 +1,9 @@
 //! `tasks:*` — the team's to-do list.
 
 use super::{docs, fields, id_arg, str_arg};
-use crate::engine::{FnError, Order, Registry, Tx};
-use crate::validator::{v, Validator};
-use crate::value::Value;
+use roomsync_shared::engine::{FnError, Order, Registry, Tx};
+use roomsync_shared::validator::{v, Validator};
+use roomsync_shared::value::Value;
 
 const TABLE: &str = "tasks";
 /// Most tasks one list returns.
@@ -88,7 +88,7 @@ fn page(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
         Some(s) => tx.query(TABLE).with_index("by_status").eq(s),
         None => tx.query(TABLE),
     };
-    let page = query.order(Order::Desc).paginate(crate::engine::query::PageRequest { num_items, cursor })?;
+    let page = query.order(Order::Desc).paginate(roomsync_shared::engine::query::PageRequest { num_items, cursor })?;
     Ok(super::object([
         ("page", docs(page.page)),
         ("isDone", Value::Boolean(page.is_done)),
@@ -104,7 +104,7 @@ fn create(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
     if let Some(Value::String(title)) = task.get_mut("title") {
         *title = title.trim().to_string();
         if title.is_empty() {
-            return Err(crate::validation::ValidationError::new(
+            return Err(roomsync_shared::validation::ValidationError::new(
                 "tasks.title",
                 "a non-empty string",
                 "an empty string",

@@ -1,10 +1,10 @@
 //! `notifications:*` — workflow notifications for one user (meetings, tasks, reports).
 
 use super::{id_arg, object, str_arg};
-use crate::engine::{FnError, Order, Registry, Tx};
-use crate::text;
-use crate::validator::v;
-use crate::value::Value;
+use roomsync_shared::engine::{FnError, Order, Registry, Tx};
+use roomsync_shared::text;
+use roomsync_shared::validator::v;
+use roomsync_shared::value::Value;
 
 const TABLE: &str = "workflow_notifications";
 

@@ -4,11 +4,11 @@
 //! its income record in `finance_records` in the same transaction — both or neither.
 
 use super::{count_arg, documents_and_total, fields, id_and_changes, id_arg, object, str_arg};
-use crate::engine::store::Document;
-use crate::engine::{FnError, Order, Registry, Tx};
-use crate::text;
-use crate::validator::{v, Validator};
-use crate::value::Value;
+use roomsync_shared::engine::store::Document;
+use roomsync_shared::engine::{FnError, Order, Registry, Tx};
+use roomsync_shared::text;
+use roomsync_shared::validator::{v, Validator};
+use roomsync_shared::value::Value;
 use std::collections::BTreeMap;
 
 const TABLE: &str = "donations";

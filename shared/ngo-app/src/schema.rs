@@ -3,11 +3,11 @@
 //! app relies on (`users.email`, `beneficiaries.tc_no`, `donations.receipt_number`).
 //!
 //! `tests/reference_schema.rs` checks this definition against the vendored
-//! `tests/fixtures/kafkasder-schema.json` table by table, field by field, index by index.
+//! `shared/ngo-app/tests/fixtures/kafkasder-schema.json` table by table, field by field, index by index.
 
-use crate::auth::{Access, Role};
-use crate::schema::{define_schema, table, Schema, SchemaError, TableDef};
-use crate::validator::v;
+use roomsync_shared::auth::{Access, Role};
+use roomsync_shared::schema::{define_schema, table, Schema, SchemaError, TableDef};
+use roomsync_shared::validator::v;
 use std::sync::OnceLock;
 
 /// The reference schema, checked once.

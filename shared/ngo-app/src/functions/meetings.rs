@@ -5,10 +5,10 @@
 //! removing a meeting removes its decisions and action items with it.
 
 use super::{docs, fields, id_and_changes, id_arg, object, str_arg};
-use crate::engine::{FnError, Order, Registry, Tx};
-use crate::text;
-use crate::validator::{v, Validator};
-use crate::value::Value;
+use roomsync_shared::engine::{FnError, Order, Registry, Tx};
+use roomsync_shared::text;
+use roomsync_shared::validator::{v, Validator};
+use roomsync_shared::value::Value;
 
 const TABLE: &str = "meetings";
 const DECISIONS: &str = "meeting_decisions";

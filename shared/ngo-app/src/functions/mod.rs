@@ -7,11 +7,11 @@ pub mod notifications;
 pub mod tasks;
 pub mod users;
 
-use crate::auth::{Access, Role};
-use crate::engine::store::Document;
-use crate::engine::{FnError, Registry};
-use crate::validation::ValidationError;
-use crate::value::Value;
+use roomsync_shared::auth::{Access, Role};
+use roomsync_shared::engine::store::Document;
+use roomsync_shared::engine::{FnError, Registry};
+use roomsync_shared::validation::ValidationError;
+use roomsync_shared::value::Value;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -78,7 +78,7 @@ pub(crate) fn count_arg(args: &Value, name: &str, default: usize, max: usize) ->
 }
 
 /// `{ documents, total }`, the list shape the reference app's screens expect.
-pub(crate) fn documents_and_total(page: crate::engine::query::OffsetPage) -> Value {
+pub(crate) fn documents_and_total(page: roomsync_shared::engine::query::OffsetPage) -> Value {
     let mut out = BTreeMap::new();
     out.insert("documents".to_string(), docs(page.documents));
     out.insert("total".to_string(), Value::Number(page.total as f64));
@@ -91,7 +91,8 @@ pub(crate) fn id_and_changes(args: &Value, table: &str) -> Result<(String, Value
     match changes.remove("id") {
         Some(Value::String(id)) => Ok((id, Value::Object(changes))),
         other => {
-            let found = other.map(|v| crate::validator::describe_value(&v)).unwrap_or_else(|| "nothing".into());
+            let found =
+                other.map(|v| roomsync_shared::validator::describe_value(&v)).unwrap_or_else(|| "nothing".into());
             Err(ValidationError::new("args.id", format!("id of a {table} document"), found).into())
         }
     }
@@ -101,6 +102,3 @@ pub(crate) fn id_and_changes(args: &Value, table: &str) -> Result<(String, Value
 pub(crate) fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
-
-#[cfg(test)]
-mod tests;

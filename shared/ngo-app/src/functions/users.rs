@@ -1,10 +1,10 @@
 //! `users:*` — the people who use the panel.
 
 use super::{docs, id_arg, str_arg};
-use crate::auth::Access;
-use crate::engine::{FnError, Registry, Tx};
-use crate::validator::v;
-use crate::value::Value;
+use roomsync_shared::auth::Access;
+use roomsync_shared::engine::{FnError, Registry, Tx};
+use roomsync_shared::validator::v;
+use roomsync_shared::value::Value;
 use std::collections::BTreeMap;
 
 const TABLE: &str = "users";

@@ -1,9 +1,9 @@
 //! The reference app's functions, end to end through the room engine (natively).
 
-use crate::environment::TestEnvironment;
-use crate::protocol::{ErrorCode, MutationOutcome, ServerMessage};
-use crate::sqlite::NativeSql;
-use crate::{ConnId, Room, RoomInput};
+use roomsync_shared::environment::TestEnvironment;
+use roomsync_shared::protocol::{ErrorCode, MutationOutcome, ServerMessage};
+use roomsync_shared::sqlite::NativeSql;
+use roomsync_shared::{ConnId, Room, RoomInput};
 use serde_json::{json, Value as Json};
 
 struct App {
@@ -15,7 +15,7 @@ struct App {
 
 impl App {
     fn new() -> Self {
-        let room = Room::open(NativeSql::in_memory().unwrap()).unwrap();
+        let room = roomsync_ngo_app::open_room(NativeSql::in_memory().unwrap()).unwrap();
         let mut app = Self {
             room,
             env: TestEnvironment::new(1_764_081_900_000.0),
