@@ -385,6 +385,39 @@ impl fmt::Display for SchemaError {
 
 impl std::error::Error for SchemaError {}
 
+/// An access rule: the table it applies to, and what it sets on it (`read_access`,
+/// `write_access`, `field_access`).
+pub type AccessRule = (&'static str, fn(TableDef) -> TableDef);
+
+/// [`define_schema`] with access rules by table name: each rule is applied to the table it
+/// names. A rule naming no declared table is a definition error, not a rule silently left
+/// out (which would leave that table readable and writable by the default roles).
+pub fn define_schema_with_rules(
+    tables: impl IntoIterator<Item = TableDef>,
+    rules: &[AccessRule],
+) -> Result<Schema, SchemaError> {
+    let mut tables: Vec<TableDef> = tables.into_iter().collect();
+    let mut problems = Vec::new();
+    for (name, rule) in rules {
+        match tables.iter().position(|t| t.name == *name) {
+            Some(i) => {
+                let placeholder = table(name, std::iter::empty::<(&str, Validator)>());
+                let def = std::mem::replace(&mut tables[i], placeholder);
+                tables[i] = rule(def);
+            }
+            None => problems.push(format!("access rule for table {name:?}: the schema declares no such table")),
+        }
+    }
+    match define_schema(tables) {
+        Ok(schema) if problems.is_empty() => Ok(schema),
+        Ok(_) => Err(SchemaError { problems }),
+        Err(mut e) => {
+            problems.append(&mut e.problems);
+            Err(SchemaError { problems })
+        }
+    }
+}
+
 /// Checks and assembles a schema from its tables.
 pub fn define_schema(tables: impl IntoIterator<Item = TableDef>) -> Result<Schema, SchemaError> {
     let tables: Vec<TableDef> = tables.into_iter().collect();

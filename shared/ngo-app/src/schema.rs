@@ -6,7 +6,7 @@
 //! `shared/ngo-app/tests/fixtures/kafkasder-schema.json` table by table, field by field, index by index.
 
 use roomsync_shared::auth::{Access, Role};
-use roomsync_shared::schema::{define_schema, table, Schema, SchemaError, TableDef};
+use roomsync_shared::schema::{define_schema_with_rules, table, AccessRule, Schema, SchemaError, TableDef};
 use roomsync_shared::validator::v;
 use std::sync::OnceLock;
 
@@ -19,8 +19,11 @@ pub fn schema() -> &'static Schema {
 
 /// The reference schema's definition, with its access rules.
 pub fn define() -> Result<Schema, SchemaError> {
-    define_schema(tables().into_iter().map(access_rules))
+    define_schema_with_rules(tables(), ACCESS_RULES)
 }
+
+const MANAGERS: Access = Access::AtLeast(Role::Manager);
+const ADMINS: Access = Access::AtLeast(Role::Admin);
 
 /// Who may read and write what, by role (`admin > manager > member > viewer`). Defaults:
 /// every signed-in role reads, members and up write. On top of that:
@@ -28,20 +31,26 @@ pub fn define() -> Result<Schema, SchemaError> {
 ///   only; members may still enter them (data entry) but get documents without them;
 /// - password hashes and two-factor secrets are never returned to any caller;
 /// - security and system tables are admins' only; finance records need a manager.
-fn access_rules(table: TableDef) -> TableDef {
-    let managers = Access::AtLeast(Role::Manager);
-    let admins = Access::AtLeast(Role::Admin);
-    match table.name.as_str() {
-        "users" => table.field_access("passwordHash", Access::Nobody).field_access("passport_number", managers),
-        "beneficiaries" | "dependents" => table.field_access("tc_no", managers),
-        "scholarship_applications" => table.field_access("applicant_tc_no", managers),
-        "bank_accounts" => table.field_access("iban", managers),
-        "two_factor_settings" => table.field_access("secret", Access::Nobody).read_access(admins).write_access(admins),
-        "finance_records" => table.read_access(managers).write_access(managers),
-        "security_events" | "audit_logs" | "user_sessions" | "trusted_devices" | "rate_limit_log"
-        | "system_settings" => table.read_access(admins).write_access(admins),
-        _ => table,
-    }
+///
+/// A rule naming a table or field the schema does not declare fails [`define`].
+const ACCESS_RULES: &[AccessRule] = &[
+    ("users", |t| t.field_access("passwordHash", Access::Nobody).field_access("passport_number", MANAGERS)),
+    ("beneficiaries", |t| t.field_access("tc_no", MANAGERS)),
+    ("dependents", |t| t.field_access("tc_no", MANAGERS)),
+    ("scholarship_applications", |t| t.field_access("applicant_tc_no", MANAGERS)),
+    ("bank_accounts", |t| t.field_access("iban", MANAGERS)),
+    ("two_factor_settings", |t| t.field_access("secret", Access::Nobody).read_access(ADMINS).write_access(ADMINS)),
+    ("finance_records", |t| t.read_access(MANAGERS).write_access(MANAGERS)),
+    ("security_events", admins_only),
+    ("audit_logs", admins_only),
+    ("user_sessions", admins_only),
+    ("trusted_devices", admins_only),
+    ("rate_limit_log", admins_only),
+    ("system_settings", admins_only),
+];
+
+fn admins_only(table: TableDef) -> TableDef {
+    table.read_access(ADMINS).write_access(ADMINS)
 }
 
 /// The tables, as the reference app declares them.

@@ -167,3 +167,29 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn access_rules_naming_undeclared_tables_or_fields_are_definition_errors() {
+    let tables = || {
+        vec![
+            table("users", [("name", v::string()), ("passwordHash", v::string())]),
+            table("donations", [("amount", v::number())]),
+        ]
+    };
+    let admins = |t: TableDef| t.read_access(Access::AtLeast(Role::Admin));
+    let hidden = |t: TableDef| t.field_access("passwrdHash", Access::Nobody);
+    let err = define_schema_with_rules(tables(), &[("donatons", admins), ("users", hidden)]).unwrap_err();
+    assert_eq!(
+        err.problems,
+        [
+            "access rule for table \"donatons\": the schema declares no such table",
+            "table users: field access rule: field \"passwrdHash\" does not exist",
+        ]
+    );
+    // Spelled right, each rule lands on its table.
+    let hide = |t: TableDef| t.field_access("passwordHash", Access::Nobody);
+    let schema = define_schema_with_rules(tables(), &[("donations", admins), ("users", hide)]).unwrap();
+    assert_eq!(schema.table("donations").map(|t| t.read_access), Some(Access::AtLeast(Role::Admin)));
+    assert_eq!(schema.table("users").and_then(|t| t.field_access.get("passwordHash").copied()), Some(Access::Nobody));
+    assert!(define_schema(tables().into_iter().map(hidden)).is_err(), "define_schema checks fields too");
+}
