@@ -8,7 +8,7 @@
 
 use crate::wire::{self, object, Js};
 use js_sys::Array;
-use roomsync_shared::client::{AuthState, ClientCore, ClientError, ClientEvent, Frame};
+use roomsync_shared::client::{AuthState, ClientCore, ClientError, ClientEvent, Credentials, Frame};
 use roomsync_shared::heartbeat::{Heartbeat, HeartbeatAction};
 use roomsync_shared::lifecycle::Lifecycle;
 use wasm_bindgen::prelude::*;
@@ -213,9 +213,15 @@ impl Core {
         self.flush();
     }
 
+    /// Sets the token and who it belongs to (`owner`, read by the driver from the token), or
+    /// with `undefined` signs out. Writes go out only as their owner.
     #[wasm_bindgen(js_name = setAuth)]
-    pub fn set_auth(&mut self, token: Option<String>) {
-        self.out.extend(self.core.set_auth(token));
+    pub fn set_auth(&mut self, token: Option<String>, owner: Option<String>) {
+        let credentials = token.map(|token| Credentials {
+            token,
+            owner: owner.unwrap_or_else(|| roomsync_shared::client::UNKNOWN_SUBJECT.into()),
+        });
+        self.out.extend(self.core.set_auth(credentials));
     }
 
     #[wasm_bindgen(getter)]

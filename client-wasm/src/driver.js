@@ -163,14 +163,15 @@ export function argsText(args) {
   return text;
 }
 
-/** The `exp` claim of a JWT in ms, read without verifying (to plan its refresh). */
-function tokenExpiryMs(token) {
+/** A JWT's claims, read without verifying (to plan its refresh and to know whose writes are
+ *  whose); `{}` for a token that is not a JWT. */
+function tokenClaims(token) {
   try {
     const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const exp = JSON.parse(atob(part + "===".slice((part.length + 3) % 4))).exp;
-    return typeof exp === "number" ? exp * 1000 : undefined;
+    const claims = JSON.parse(atob(part + "===".slice((part.length + 3) % 4)));
+    return claims && typeof claims === "object" ? claims : {};
   } catch (_) {
-    return undefined;
+    return {};
   }
 }
 
@@ -179,10 +180,15 @@ function isFunction(f, what) {
   return f;
 }
 
-// ---- The offline outbox: unanswered mutations in IndexedDB, one record per tab and room
-// URL (the tab's id lives in sessionStorage: it survives reloads, not shared between tabs).
+// ---- The offline outbox: unanswered mutations in IndexedDB, one record per client slot.
+// A record is keyed `url#slot`. A client holds its slot's Web Lock while it lives, so no two
+// clients (tabs, or two clients in one tab) ever write one record; a client starting up
+// takes its tab's previous slot (remembered in sessionStorage) if free, else any record of
+// the room whose holder is gone (a closed tab, a closed client), else a new slot. A write
+// left by a tab closed while offline is therefore sent by the next tab that opens the room.
 // Writes are fire-and-forget and ordered (transactions on one store run in order). Without
-// IndexedDB (server rendering, old runners) the outbox is memory-only.
+// IndexedDB (server rendering, old runners) the outbox is memory-only; without Web Locks a
+// tab keeps to its own slot.
 const DB = "roomsync";
 const STORE = "outbox";
 let opening = null;
@@ -197,17 +203,64 @@ function db() {
   });
   return opening;
 }
-function outboxKey(url) {
+function randomId() {
+  return crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
+}
+/** This tab's remembered slot for `url` (read, or with `key` written). */
+function tabSlot(url, key) {
   try {
-    let tab = sessionStorage.getItem("roomsync-tab");
-    if (!tab) {
-      tab = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
-      sessionStorage.setItem("roomsync-tab", tab);
-    }
-    return `${url}#${tab}`;
+    const name = `roomsync-slot:${url}`;
+    if (key) sessionStorage.setItem(name, key);
+    return sessionStorage.getItem(name);
   } catch (_) {
     return null;
   }
+}
+/** The saved records of the room at `url`. */
+function outboxKeys(url) {
+  const prefix = `${url}#`;
+  return db()
+    .then(
+      (d) =>
+        d &&
+        new Promise((resolve) => {
+          const range = IDBKeyRange.bound(prefix, prefix + "\uffff");
+          const request = d.transaction(STORE, "readonly").objectStore(STORE).getAllKeys(range);
+          request.onsuccess = () => resolve(request.result.filter((k) => typeof k === "string"));
+          request.onerror = () => resolve([]);
+        }),
+    )
+    .then((keys) => keys ?? [], () => []);
+}
+/** The slot's lock if no live client holds it: resolves to its release, or null. */
+function tryLock(key) {
+  const locks = typeof navigator !== "undefined" && navigator.locks;
+  if (!locks) return Promise.resolve(() => {});
+  return new Promise((resolve) => {
+    locks
+      .request(`roomsync-outbox:${key}`, { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(null);
+        return new Promise((release) => resolve(release));
+      })
+      .catch(() => resolve(null));
+  });
+}
+/** Claims a slot for a client of `url`: `{key, text (the saved outbox, or null), release}`. */
+async function claimSlot(url) {
+  const own = tabSlot(url);
+  const keys = await outboxKeys(url);
+  const hasLocks = typeof navigator !== "undefined" && navigator.locks;
+  const candidates = own ? [own, ...keys.filter((k) => k !== own)] : hasLocks ? keys : [];
+  for (const key of candidates) {
+    const release = await tryLock(key);
+    if (release) {
+      tabSlot(url, key);
+      return { key, text: await outboxLoad(key), release };
+    }
+  }
+  const key = `${url}#${randomId()}`;
+  tabSlot(url, key);
+  return { key, text: null, release: (await tryLock(key)) ?? (() => {}) };
 }
 function outboxLoad(key) {
   return db()
@@ -266,7 +319,10 @@ export class Driver {
     // the queries they touched (shown instead of the room's results).
     this.optimistic = [];
     this.overlays = new Map();
-    this.outboxKey = persistOutbox ? outboxKey(url) : null;
+    // The outbox slot this client holds (see claimSlot), once claimed.
+    this.persistOutbox = persistOutbox;
+    this.outboxKey = null;
+    this.releaseSlot = null;
     // The saved outbox is being read / a token fetched: an opening socket waits for them.
     this.outboxLoading = false;
     this.openWaiting = false;
@@ -358,10 +414,12 @@ export class Driver {
 
   /** A fetched token (or none): authenticate with it and plan its refresh. */
   useToken(token, generation) {
-    this.core.setAuth(token);
+    const { exp, iss, sub } = token ? tokenClaims(token) : {};
+    // Writes are bound to their owner: the issuer and subject (see the core's Credentials).
+    this.core.setAuth(token, typeof sub === "string" ? `${typeof iss === "string" ? iss : ""} ${sub}` : undefined);
     this.sendFrames();
     this.finishWaitingOpen();
-    const expiresAt = token && tokenExpiryMs(token);
+    const expiresAt = typeof exp === "number" ? exp * 1000 : undefined;
     if (expiresAt !== undefined) {
       // A minute early (half the lifetime for short tokens), never in a tight loop.
       const left = expiresAt - Date.now();
@@ -380,21 +438,32 @@ export class Driver {
   // ---- The outbox
 
   loadOutbox() {
-    if (!this.outboxKey) return;
+    if (!this.persistOutbox || typeof indexedDB === "undefined") return;
     this.outboxLoading = true;
-    outboxLoad(this.outboxKey).then((text) => {
-      this.outboxLoading = false;
-      if (typeof text === "string") this.restoreOutbox(text);
-      this.pendingChanged();
-      this.finishWaitingOpen();
-    });
+    claimSlot(this.url).then(
+      ({ key, text, release }) => {
+        // Closed meanwhile: the record stays as it was, for the next client.
+        if (this.closed) return release();
+        this.outboxKey = key;
+        this.releaseSlot = release;
+        this.outboxLoading = false;
+        if (typeof text === "string") this.restoreOutbox(text);
+        this.pendingChanged();
+        this.finishWaitingOpen();
+      },
+      () => {
+        this.outboxLoading = false;
+        this.finishWaitingOpen();
+      },
+    );
   }
 
   restoreOutbox(text) {
     let renumbered;
     try {
       const saved = JSON.parse(text);
-      const entry = (m) => ({ ...m, args: argsText(m.args) });
+      const owners = saved.owners ?? {};
+      const entry = (m) => ({ ...m, args: argsText(m.args), owner: owners[m.requestId] });
       // Refused entries (with a `code`) travel in the same list.
       const pending = [...(saved.pending ?? []), ...(saved.failed ?? [])].map(entry);
       renumbered = this.core.restore({ sessionId: saved.sessionId, nextRequestId: saved.nextRequestId, pending });
@@ -861,8 +930,14 @@ export class Driver {
     this.connect();
   }
 
+  /** Shuts the client down. Promises of unanswered writes reject (`CLIENT_CLOSED`), but the
+   *  writes stay in the saved outbox: the next client for this room sends them. */
   close() {
     if (this.closed) return;
+    // Everything is saved as it changes; from here the record is the next client's.
+    this.releaseSlot?.();
+    this.releaseSlot = null;
+    this.outboxKey = null;
     this.detach();
     this.optimistic = [];
     this.overlays.clear();

@@ -79,13 +79,17 @@ export declare class SyncClient {
    *  a token. Nothing is sent until the first token arrives, and no mutation until the room
    *  accepted one. A `fetchToken` that throws or rejects is retried with backoff (1 s
    *  doubling to 30 s, and at once when the browser is back online); resolving `null` signs
-   *  out. */
+   *  out. A write is only ever sent as the user who made it (the token's `iss` and `sub`):
+   *  after a sign-out or a switch of user, the previous user's unsent writes are kept,
+   *  unsent and not counted, until that user signs in again. */
   setAuth(fetchToken: FetchToken, onChange?: (isAuthenticated: boolean) => void): void;
-  /** Signs out (queries re-run signed out). */
+  /** Signs out (queries re-run signed out; the user's unsent writes are kept for them). */
   clearAuth(): void;
   /** Drops the socket and reconnects now (results stay, flagged stale until confirmed). */
   reconnect(): void;
-  /** Closes for good: pending mutations reject with `CLIENT_CLOSED`, callbacks are released. */
+  /** Closes for good: pending mutations' promises reject with `CLIENT_CLOSED` and callbacks
+   *  are released, but the writes stay in the saved outbox: the next client for this room in
+   *  this browser (a remount, a reload, another tab) sends them. */
   close(): void;
 }
 

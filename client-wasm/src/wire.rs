@@ -142,17 +142,19 @@ pub fn decode(frame: &JsValue) -> Result<Incoming<Js>, String> {
 }
 
 /// Reads a saved outbox, parsed by the driver: `{sessionId, nextRequestId, pending:
-/// [{requestId, udfPath, args, code?, message?}]}` with `args` as JSON text; an entry with a
-/// `code` is a refused mutation (the driver puts the saved `failed` entries there too).
+/// [{requestId, udfPath, args, code?, message?, owner?}]}` with `args` as JSON text; an entry
+/// with a `code` is a refused mutation (the driver puts the saved `failed` entries there
+/// too, and each entry's owner from the saved `owners`).
 pub fn decode_outbox(saved: &JsValue) -> Result<Outbox, String> {
     let mut pending = Vec::new();
     let mut failed = Vec::new();
+    let mut owners = Vec::new();
     for m in Array::from(&get(saved, "pending")).iter() {
-        let frame = Frame::Mutation {
-            request_id: number(&m, "requestId")?,
-            udf_path: self::text(&m, "udfPath")?,
-            args: self::text(&m, "args")?,
-        };
+        let request_id = number(&m, "requestId")?;
+        if let Some(owner) = get(&m, "owner").as_string() {
+            owners.push((request_id, owner));
+        }
+        let frame = Frame::Mutation { request_id, udf_path: self::text(&m, "udfPath")?, args: self::text(&m, "args")? };
         match get(&m, "code").as_string() {
             None => pending.push(frame),
             Some(code) => failed.push(FailedMutation {
@@ -169,5 +171,6 @@ pub fn decode_outbox(saved: &JsValue) -> Result<Outbox, String> {
         next_request_id: number(saved, "nextRequestId")?,
         pending,
         failed,
+        owners,
     })
 }

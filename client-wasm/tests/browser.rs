@@ -442,25 +442,91 @@ async fn ten_thousand_subscribe_unsubscribe_cycles_leave_memory_flat() {
 }
 
 /// The "old page" of a reload: its token never arrives, so its `tasks:create` titled `title`
-/// stays in the tab's saved outbox. It stays open, never sending (closing a client discards
-/// its outbox).
+/// stays in the tab's saved outbox; then the page goes (the client is closed: its promise
+/// rejects, the saved write stays).
 async fn page_that_left_a_write_unsent(room: &str, title: &str) -> SyncClient {
     let helper = client(room);
     let user = ensure_user(&helper).await;
     helper.close();
     let old = SyncClient::new(server_url(), Some(options(room).unchecked_into())).expect("valid URL");
     old.set_auth(Function::new_no_args("return new Promise(() => {})").unchecked_into(), None).unwrap();
-    let _never_answered = old.mutation("tasks:create", task(title, &user), None).unwrap();
+    let never_answered: Promise = old.mutation("tasks:create", task(title, &user), None).unwrap().unchecked_into();
+    let closed = Rc::new(RefCell::new(String::new()));
+    let sink = closed.clone();
+    let on_reject = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| *sink.borrow_mut() = error_code(&e));
+    let _ = never_answered.catch(&on_reject);
+    on_reject.forget();
     assert!(old.has_pending_writes());
     sleep(300).await; // IndexedDB writes are asynchronous
+    old.close();
+    wait_until("the closed page's promise rejected", || *closed.borrow() == "CLIENT_CLOSED").await;
     old
+}
+
+/// Forgets this tab's outbox slots, as a new tab would not know them.
+fn new_tab() {
+    Function::new_no_args("sessionStorage.clear()").call0(&JsValue::NULL).unwrap();
+}
+
+/// Saves, as a page would have, an unsent `tasks:create` titled `title` made by `owner` (the
+/// owner the driver reads from a token: `"<iss> <sub>"`).
+async fn saved_write_of(room: &str, owner: &str, title: &str, created_by: &JsValue) {
+    let url = format!("{}/rooms/{room}/sync", server_url());
+    let save = Function::new_with_args(
+        "key, text",
+        "return new Promise((resolve, reject) => { const r = indexedDB.open('roomsync', 1); \
+         r.onupgradeneeded = () => r.result.createObjectStore('outbox'); \
+         r.onsuccess = () => { const t = r.result.transaction('outbox', 'readwrite'); \
+         t.objectStore('outbox').put(text, key); t.oncomplete = () => { r.result.close(); resolve(); }; \
+         t.onerror = reject; }; r.onerror = reject; })",
+    );
+    let args = js_sys::JSON::stringify(&task(title, created_by)).unwrap().as_string().unwrap();
+    let owner = js_sys::JSON::stringify(&owner.into()).unwrap().as_string().unwrap();
+    let text = format!(
+        r#"{{"sessionId":"{room}-saved","nextRequestId":1,"pending":[{{"type":"mutation","requestId":1,"udfPath":"tasks:create","args":{args}}}],"failed":[],"owners":{{"1":{owner}}}}}"#
+    );
+    let promise: Promise =
+        save.call2(&JsValue::NULL, &format!("{url}#written-by-test").into(), &text.into()).unwrap().unchecked_into();
+    JsFuture::from(promise).await.expect("the saved outbox is written");
+}
+
+#[wasm_bindgen_test]
+async fn a_saved_write_is_sent_only_as_the_user_who_made_it() {
+    let room = unique_room("wasm-owner");
+    let admin = client(&room);
+    let user = ensure_user(&admin).await;
+    admin.close();
+    saved_write_of(&room, " admin-user", "Written by the admin", &user).await;
+    // Someone else signs in on this browser: the admin's write is neither sent nor counted.
+    new_tab();
+    let member = client_as(&room, "member");
+    let (seen, _unsub) = watch_tasks(&member);
+    wait_until("the member's list", || !seen.borrow().is_empty()).await;
+    sleep(500).await;
+    assert_eq!(member.pending_mutations(), 0, "not the member's write: not counted");
+    assert!(titles(seen.borrow().last().unwrap()).is_empty(), "never sent as the member");
+    let outbox = Reflect::get(&member.debug(), &"outbox".into()).unwrap();
+    assert_eq!(Array::from(&outbox).length(), 0, "not shown to the member");
+    member.close();
+    // The admin comes back: sent once, as the admin.
+    new_tab();
+    let admin = client(&room);
+    let (seen, _unsub) = watch_tasks(&admin);
+    wait_until("the admin's saved write applied", || {
+        seen.borrow().last().is_some_and(|l| titles(l) == ["Written by the admin"])
+    })
+    .await;
+    wait_until("the outbox drained", || admin.pending_mutations() == 0).await;
+    admin.close();
 }
 
 #[wasm_bindgen_test]
 async fn mutations_left_unsent_by_a_page_are_sent_once_by_the_next() {
     let room = unique_room("wasm-outbox");
     let old = page_that_left_a_write_unsent(&room, "Written before the reload").await;
-    // The "new page" (same tab, same room): continues the session and sends it.
+    // The tab was closed while offline; a new tab opens the room: it finds the record no
+    // live client holds, continues that session and sends it.
+    new_tab();
     let new = client(&room);
     let (seen, _unsub) = watch_tasks(&new);
     wait_until("the saved mutation applied", || {

@@ -121,6 +121,40 @@ fn check_size(frame: &Frame, udf_path: &str) -> Result<(), ClientError> {
     Err(ClientError { code: ClientErrorCode::TooLarge, message })
 }
 
+/// What the application signs in with: the token the room checks, and who it belongs to.
+///
+/// `owner` binds writes to the person who made them. A write made as one user is only ever
+/// sent as that user: after a sign-out, a switch of user in the same tab, or a reload where
+/// someone else signs in, it is kept (in the outbox, unsent and not shown) until its owner
+/// signs in again. The driver reads it from the token without verifying it (a JWT's `iss`
+/// and `sub`); a token it cannot read gets one owner for every such token. The room still
+/// checks every token: a forged owner can only make a write wait, never run as someone else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub token: String,
+    pub owner: String,
+}
+
+/// The owner of a write made while a sign-in was on its way: the next token set owns it (an
+/// owner the driver makes always has a space, or is "" or [`UNKNOWN_SUBJECT`]). Writes saved
+/// by builds before owners have none, and are treated the same.
+const NEXT_SIGN_IN: &str = "(next sign-in)";
+
+/// The owner of tokens whose subject the client cannot read (and of native tests' tokens).
+pub const UNKNOWN_SUBJECT: &str = "signed-in";
+
+impl From<String> for Credentials {
+    fn from(token: String) -> Self {
+        Credentials { token, owner: UNKNOWN_SUBJECT.into() }
+    }
+}
+
+impl From<&str> for Credentials {
+    fn from(token: &str) -> Self {
+        token.to_string().into()
+    }
+}
+
 /// An error for a query or a mutation: a code and a human message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientError {
@@ -217,6 +251,11 @@ pub struct ClientCore<P = serde_json::Value> {
     throttled: bool,
     /// The token to authenticate with (sent after `connect`, before any query).
     token: Option<String>,
+    /// Whose writes go out: the token's owner ([`Credentials::owner`]), "" signed out.
+    signed_in_as: String,
+    /// The owner of every pending and refused mutation ([`NEXT_SIGN_IN`] for one made while
+    /// a sign-in was on its way: it belongs to the next token set).
+    owners: VecMap<RequestId, String>,
     auth: AuthState,
     /// Token fetches that failed in a row, and tokens the room refused in a row (backoff).
     token_failures: u32,
@@ -241,6 +280,8 @@ impl<P: Payload> ClientCore<P> {
             in_flight: VecMap::new(),
             throttled: false,
             token: None,
+            signed_in_as: String::new(),
+            owners: VecMap::new(),
             auth: AuthState::Anonymous,
             token_failures: 0,
             refusals: 0,
@@ -268,9 +309,10 @@ impl<P: Payload> ClientCore<P> {
         self.connected
     }
 
-    /// Mutations sent or queued that have no answer yet.
+    /// The current user's mutations sent or queued that have no answer yet (those kept for
+    /// other owners are [`ClientCore::held_for_others`]).
     pub fn pending_mutations(&self) -> usize {
-        self.pending.len()
+        self.pending.keys().filter(|id| self.is_visible(*id)).count()
     }
 
     pub fn subscription_count(&self) -> usize {
@@ -290,18 +332,57 @@ impl<P: Payload> ClientCore<P> {
     /// Sets (or with `None` signs out) the token; returns the frame to send now (if
     /// connected). Subscriptions stay; the room re-runs them under the new identity.
     /// Mutations wait until the room accepts a new token, except for a refresh of an
-    /// accepted one (the room keeps the accepted identity until it accepts the next).
-    pub fn set_auth(&mut self, token: Option<String>) -> Option<Frame> {
+    /// accepted one by the same owner (the room keeps the accepted identity until it accepts
+    /// the next). Writes made while this sign-in was on its way become the owner's; writes
+    /// of other owners are held (see [`Credentials`]).
+    pub fn set_auth(&mut self, credentials: Option<Credentials>) -> Option<Frame> {
+        let (token, owner) = match credentials {
+            Some(Credentials { token, owner }) => (Some(token), owner),
+            None => (None, String::new()),
+        };
+        let same_owner = owner == self.signed_in_as;
         self.token = token.clone();
         self.auth = match (&token, self.auth) {
             (None, _) => AuthState::Anonymous,
-            (Some(_), AuthState::Confirmed) => AuthState::Confirmed,
+            (Some(_), AuthState::Confirmed) if same_owner => AuthState::Confirmed,
             (Some(_), _) => AuthState::Unconfirmed,
         };
         if token.is_some() {
             self.token_failures = 0;
+            for (_, held) in self.owners.iter_mut() {
+                if held == NEXT_SIGN_IN {
+                    held.clone_from(&owner);
+                }
+            }
         }
+        self.signed_in_as = owner;
         self.connected.then_some(Frame::Authenticate { token })
+    }
+
+    /// Whether a mutation is the current user's (or nobody's yet): these are the ones sent,
+    /// counted and shown. While a sign-in is on its way nobody knows whose turn it is, so all
+    /// are counted (none is sent): "all changes saved" is never shown early.
+    fn is_visible(&self, request_id: RequestId) -> bool {
+        self.auth == AuthState::Waiting
+            || self.owner_of(request_id).is_none_or(|owner| *owner == self.signed_in_as || owner == NEXT_SIGN_IN)
+    }
+
+    /// Whether a mutation may go out as the current identity.
+    fn is_own(&self, request_id: RequestId) -> bool {
+        self.owner_of(request_id) == Some(&self.signed_in_as)
+    }
+
+    /// One lookup for every owner check (kept out of line: the browser build pays for each
+    /// inlined copy).
+    #[inline(never)]
+    fn owner_of(&self, request_id: RequestId) -> Option<&String> {
+        self.owners.get(request_id)
+    }
+
+    /// Mutations kept for other owners (another user signed in, or signed out): unsent and
+    /// not shown until their owner signs in again.
+    pub fn held_for_others(&self) -> usize {
+        self.pending.keys().chain(self.failed.keys()).filter(|id| !self.is_visible(*id)).count()
     }
 
     /// The application signs in, perhaps as someone else (its token is on the way):
@@ -399,6 +480,7 @@ impl<P: Payload> ClientCore<P> {
             next_request_id: self.next_request_id,
             pending: self.pending.values().cloned().collect(),
             failed: self.failed.values().cloned().collect(),
+            owners: self.owners.iter().map(|(id, owner)| (id, owner.clone())).collect(),
         }
     }
 
@@ -406,22 +488,32 @@ impl<P: Payload> ClientCore<P> {
     /// their promises rejected; they stay here, and in the saved outbox, until
     /// [`ClientCore::discard`] or [`ClientCore::retry`].
     pub fn failed(&self) -> impl Iterator<Item = &FailedMutation> {
-        self.failed.values()
+        self.failed.iter().filter(|(id, _)| self.is_visible(*id)).map(|(_, f)| f)
     }
 
-    /// Forgets a refused mutation; `false` if there is none with this id.
+    /// Forgets a refused mutation of the current user; `false` if there is none with this id.
     pub fn discard(&mut self, request_id: RequestId) -> bool {
-        self.failed.remove(request_id).is_some()
+        if !self.is_visible(request_id) || self.failed.remove(request_id).is_none() {
+            return false;
+        }
+        self.owners.remove(request_id);
+        true
     }
 
     /// Sends a refused mutation again, as a new request (the room never recorded the
     /// refusal, but a new id keeps the request ids growing). `None` if there is no such
     /// refused mutation, or it is still too large (it stays refused).
     pub fn retry(&mut self, request_id: RequestId) -> Option<(RequestId, Option<Frame>)> {
+        if !self.is_visible(request_id) {
+            return None;
+        }
         let failed = self.failed.remove(request_id)?;
         let Frame::Mutation { udf_path, args, .. } = &failed.frame else { return None };
         match self.mutation(udf_path, args.clone()) {
-            Ok(sent) => Some(sent),
+            Ok(sent) => {
+                self.owners.remove(request_id);
+                Some(sent)
+            }
             Err(_) => {
                 self.failed.insert(request_id, failed);
                 None
@@ -464,8 +556,22 @@ impl<P: Payload> ClientCore<P> {
                 _ => return Err("an outbox entry is not a refused mutation of that session".into()),
             }
         }
+        // Owners of ids no longer kept are never asked for: no need to filter them. A write
+        // saved without an owner (by an older build) or for the next sign-in belongs to the
+        // sign-in under way, or to the identity already set.
+        let mut owners = VecMap::new();
+        for (request_id, owner) in outbox.owners {
+            owners.insert(request_id, owner);
+        }
+        let next = if self.auth == AuthState::Waiting { NEXT_SIGN_IN } else { &self.signed_in_as };
+        for id in restored.keys().chain(failed.keys()) {
+            if owners.get(id).is_none_or(|owner| owner == NEXT_SIGN_IN) {
+                owners.insert(id, next.to_string());
+            }
+        }
         self.failed = failed;
         let queued = std::mem::replace(&mut self.pending, restored);
+        let queued_owners = std::mem::replace(&mut self.owners, owners);
         self.session_id = outbox.session_id;
         self.next_request_id = outbox.next_request_id;
         let mut renumbered = Vec::with_capacity(queued.len());
@@ -474,6 +580,9 @@ impl<P: Payload> ClientCore<P> {
             let new = self.next_request_id;
             if let Frame::Mutation { udf_path, args, .. } = frame {
                 self.pending.insert(new, Frame::Mutation { request_id: new, udf_path, args });
+            }
+            if let Some(owner) = queued_owners.get(old) {
+                self.owners.insert(new, owner.clone());
             }
             renumbered.push((old, new));
         }
@@ -505,9 +614,9 @@ impl<P: Payload> ClientCore<P> {
             .collect()
     }
 
-    /// The unanswered mutations, oldest first, for devtools and the outbox.
+    /// The current user's unanswered mutations, oldest first, for devtools.
     pub fn pending(&self) -> impl Iterator<Item = &Frame> {
-        self.pending.values()
+        self.pending.iter().filter(|(id, _)| self.is_visible(*id)).map(|(_, f)| f)
     }
 
     /// Requests a mutation (`args`: JSON text, or a value natively); returns its id and the
@@ -520,6 +629,9 @@ impl<P: Payload> ClientCore<P> {
         check_size(&frame, udf_path)?;
         self.next_request_id = request_id;
         self.pending.insert(request_id, frame);
+        // Made while a sign-in is on its way: it belongs to whoever that is (set_auth).
+        let owner = if self.auth == AuthState::Waiting { NEXT_SIGN_IN } else { &self.signed_in_as };
+        self.owners.insert(request_id, owner.to_string());
         let mut frames = self.flush();
         debug_assert!(frames.len() <= 1, "only the new mutation can become sendable here");
         Ok((request_id, frames.pop()))
@@ -533,7 +645,7 @@ impl<P: Payload> ClientCore<P> {
         }
         let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.len());
         let next: Vec<RequestId> =
-            self.pending.keys().filter(|id| !self.in_flight.contains_key(*id)).take(room).collect();
+            self.pending.keys().filter(|id| !self.in_flight.contains_key(*id) && self.is_own(*id)).take(room).collect();
         next.into_iter()
             .filter_map(|id| {
                 self.in_flight.insert(id, ());
@@ -584,17 +696,23 @@ impl<P: Payload> ClientCore<P> {
         Vec::new()
     }
 
-    /// The client is shutting down: every pending mutation fails with `Closed`.
+    /// The client is shutting down: every pending mutation's promise fails with `Closed`,
+    /// but the mutations stay in [`ClientCore::outbox`] — a saved outbox is not emptied by
+    /// closing, so the next client for the room (a remount, a reload) sends them.
     pub fn close(&mut self) -> Vec<ClientEvent<P>> {
         self.connected = false;
         self.in_flight.clear();
         self.queries.clear();
-        std::mem::take(&mut self.pending)
-            .into_entries()
-            .into_iter()
-            .map(|(request_id, _)| ClientEvent::Mutation {
+        self.pending
+            .keys()
+            .map(|request_id| ClientEvent::Mutation {
                 request_id,
-                result: Err(ClientError { code: ClientErrorCode::Closed, message: "the client was closed".into() }),
+                result: Err(ClientError {
+                    code: ClientErrorCode::Closed,
+                    message: "the client was closed before the room answered: the write may not have been \
+                              applied; it is kept in the outbox and sent by the next client for this room"
+                        .into(),
+                }),
             })
             .collect()
     }
@@ -688,6 +806,9 @@ impl<P: Payload> ClientCore<P> {
                     }
                 }
                 let Some(frame) = self.pending.remove(request_id) else { return Vec::new() };
+                if outcome.is_ok() {
+                    self.owners.remove(request_id);
+                }
                 let result = outcome.map_err(|(code, message)| {
                     let error = ClientError { code: ClientErrorCode::Server(code), message };
                     self.failed.insert(request_id, FailedMutation { frame, error: error.clone() });
@@ -814,7 +935,13 @@ mod tests {
             .collect();
         assert_eq!(titles, [(1, "a".to_string()), (2, "b".to_string()), (3, "c".to_string())]);
         assert!(after_reload
-            .restore(Outbox { session_id: "x".into(), next_request_id: 0, pending: vec![], failed: vec![] })
+            .restore(Outbox {
+                session_id: "x".into(),
+                next_request_id: 0,
+                pending: vec![],
+                failed: vec![],
+                owners: vec![]
+            })
             .is_err());
     }
 
@@ -1085,11 +1212,15 @@ mod tests {
             !core.on_open().iter().any(|f| matches!(f, Frame::Authenticate { .. })),
             "a refused token is not sent again"
         );
-        // Signed out on purpose: writes go out signed out; the room's refusal is then final.
+        // Signed out on purpose: the signed-in user's write is kept for them, never sent signed
+        // out; a write made signed out goes out signed out, and the room's refusal is final.
         core.set_auth(None);
-        assert_eq!(mutation_ids(&core.flush()), [1]);
-        let events = core.receive(&answer(1, refused(ErrorCode::Unauthenticated, "sign in")));
-        assert!(matches!(&events[..], [ClientEvent::Mutation { request_id: 1, result: Err(_) }]), "{events:?}");
+        assert!(core.flush().is_empty());
+        assert_eq!(core.held_for_others(), 1);
+        let (r2, frame) = core.mutation("tasks:create", json!({})).unwrap();
+        assert!(frame.is_some());
+        let events = core.receive(&answer(r2, refused(ErrorCode::Unauthenticated, "sign in")));
+        assert!(matches!(&events[..], [ClientEvent::Mutation { request_id, result: Err(_) }] if *request_id == r2));
         assert_eq!(core.failed().count(), 1);
     }
 
@@ -1146,7 +1277,13 @@ mod tests {
             udf_path: "tasks:create".into(),
             args: json!({"title": "x".repeat(MAX_FRAME_BYTES)}).to_string(),
         };
-        let saved = Outbox { session_id: "old".into(), next_request_id: 1, pending: vec![huge], failed: vec![] };
+        let saved = Outbox {
+            session_id: "old".into(),
+            next_request_id: 1,
+            pending: vec![huge],
+            failed: vec![],
+            owners: vec![],
+        };
         let mut after = self::core("new");
         after.restore(Outbox::parse(&saved.to_json()).unwrap()).unwrap();
         assert_eq!(after.pending_mutations(), 0);
@@ -1159,5 +1296,131 @@ mod tests {
     fn garbage_from_the_server_asks_for_resync() {
         let mut core = core("s");
         assert!(matches!(&core.receive("<html>")[..], [ClientEvent::ResyncRequired { .. }]));
+    }
+
+    fn as_user(owner: &str) -> Option<Credentials> {
+        Some(Credentials { token: format!("token of {owner}"), owner: owner.into() })
+    }
+
+    #[test]
+    fn writes_go_out_only_as_the_user_who_made_them() {
+        let mut core = core("s");
+        core.set_auth(as_user("ayse"));
+        core.on_open();
+        identity_accepted(&mut core);
+        let (a1, frame) = core.mutation("donations:create", json!({"n": 1})).unwrap();
+        assert!(frame.is_some(), "sent as Ayşe");
+        core.on_close();
+        let (a2, _) = core.mutation("donations:create", json!({"n": 2})).unwrap();
+
+        // Ayşe signs out (a1 was never answered): nothing of hers goes out signed out, and the
+        // next person at the desk neither sees nor counts her writes.
+        core.set_auth(None);
+        assert!(mutation_ids(&core.on_open()).is_empty(), "never sent signed out");
+        assert_eq!((core.pending_mutations(), core.held_for_others()), (0, 2));
+        assert_eq!(core.pending().count(), 0);
+
+        // Mehmet signs in on the same tab, then reloads: his writes go, hers stay held.
+        core.expect_auth();
+        assert_eq!(core.pending_mutations(), 2, "while a sign-in is on its way, all are counted");
+        core.set_auth(as_user("mehmet"));
+        identity_accepted(&mut core);
+        assert!(core.flush().is_empty(), "Ayşe's writes are not sent as Mehmet");
+        let (m1, frame) = core.mutation("tasks:create", json!({})).unwrap();
+        assert_eq!(mutation_ids(&frame.into_iter().collect::<Vec<_>>()), [m1]);
+        let saved = core.outbox().to_json();
+        let mut reloaded = ClientCore::<serde_json::Value>::new("fresh".into());
+        reloaded.restore(Outbox::parse(&saved).unwrap()).unwrap();
+        reloaded.set_auth(as_user("mehmet"));
+        let frames = reloaded.on_open();
+        identity_accepted(&mut reloaded);
+        let sent: Vec<RequestId> = mutation_ids(&frames).into_iter().chain(mutation_ids(&reloaded.flush())).collect();
+        assert_eq!(sent, [m1], "only Mehmet's unanswered write is re-sent");
+        assert_eq!(reloaded.held_for_others(), 2);
+
+        // Ayşe signs in again: hers go, in order, under their own request ids.
+        reloaded.expect_auth();
+        reloaded.set_auth(as_user("ayse"));
+        identity_accepted(&mut reloaded);
+        assert_eq!(mutation_ids(&reloaded.flush()), [a1, a2]);
+        assert_eq!(reloaded.held_for_others(), 1, "Mehmet's unanswered write waits for him");
+    }
+
+    #[test]
+    fn a_switch_of_user_without_expect_auth_still_waits_for_the_room() {
+        let mut core = core("s");
+        core.set_auth(as_user("ayse"));
+        core.on_open();
+        identity_accepted(&mut core);
+        core.set_auth(as_user("mehmet"));
+        assert_eq!(core.auth_state(), AuthState::Unconfirmed, "another owner is not a refresh");
+        let (_, frame) = core.mutation("tasks:create", json!({})).unwrap();
+        assert_eq!(frame, None, "waits until the room accepts Mehmet");
+        identity_accepted(&mut core);
+        assert_eq!(core.flush().len(), 1);
+    }
+
+    #[test]
+    fn refused_writes_of_another_user_are_neither_shown_nor_discardable() {
+        let mut core = core("s");
+        core.set_auth(as_user("ayse"));
+        core.on_open();
+        identity_accepted(&mut core);
+        let (r, _) = core.mutation("tasks:remove", json!({"id": "x"})).unwrap();
+        core.receive(&answer(r, refused(ErrorCode::Forbidden, "no")));
+        assert_eq!(core.failed().count(), 1);
+        core.set_auth(as_user("mehmet"));
+        identity_accepted(&mut core);
+        assert_eq!(core.failed().count(), 0, "Mehmet does not see Ayşe's refused write");
+        assert!(!core.discard(r) && core.retry(r).is_none());
+        core.set_auth(as_user("ayse"));
+        identity_accepted(&mut core);
+        assert!(core.discard(r));
+        assert_eq!((core.failed().count(), core.held_for_others()), (0, 0));
+    }
+
+    #[test]
+    fn closing_rejects_the_promises_but_keeps_the_writes_for_the_next_client() {
+        let mut core = core("s");
+        core.on_open();
+        let (r, _) = core.mutation("tasks:create", json!({})).unwrap();
+        let events = core.close();
+        assert!(matches!(
+            &events[..],
+            [ClientEvent::Mutation { request_id, result: Err(ClientError { code: ClientErrorCode::Closed, .. }) }]
+                if *request_id == r
+        ));
+        let saved = core.outbox();
+        assert_eq!(saved.pending.len(), 1, "the outbox still holds the write");
+        let mut next = ClientCore::<serde_json::Value>::new("next".into());
+        next.restore(Outbox::parse(&saved.to_json()).unwrap()).unwrap();
+        assert_eq!(mutation_ids(&next.on_open()), [r]);
+    }
+
+    #[test]
+    fn writes_saved_without_an_owner_belong_to_whoever_this_page_signs_in_as() {
+        // Saved by a build before owners, or by a page whose token never came.
+        let saved = r#"{"sessionId":"old","nextRequestId":2,"pending":[{"type":"mutation","requestId":1,
+            "udfPath":"tasks:create","args":{}},{"type":"mutation","requestId":2,"udfPath":"tasks:create","args":{}}],
+            "failed":[],"owners":{"2":"(next sign-in)"}}"#;
+        // An application that never signs in.
+        let mut anonymous = core("a");
+        anonymous.restore(Outbox::parse(saved).unwrap()).unwrap();
+        assert_eq!(mutation_ids(&anonymous.on_open()), [1, 2]);
+        // The token arrived before the outbox was read.
+        let mut early = core("b");
+        early.set_auth(as_user("ayse"));
+        early.restore(Outbox::parse(saved).unwrap()).unwrap();
+        early.on_open();
+        identity_accepted(&mut early);
+        assert_eq!(mutation_ids(&early.flush()), [1, 2]);
+        // The outbox was read first, the token comes later.
+        let mut late = core("c");
+        late.expect_auth();
+        late.restore(Outbox::parse(saved).unwrap()).unwrap();
+        late.set_auth(as_user("mehmet"));
+        late.on_open();
+        identity_accepted(&mut late);
+        assert_eq!(mutation_ids(&late.flush()), [1, 2]);
     }
 }

@@ -91,7 +91,7 @@ fn killing_the_worker_mid_mutation_loses_nothing_and_doubles_nothing() {
     let _ = std::fs::remove_dir_all(&state);
     let mut dev = WranglerDev::start(&state);
     let mut client = Client::new("chaos-session-0123456789");
-    client.core.set_auth(Some(token(ROOM, "chaos-user", "admin")));
+    client.core.set_auth(Some(token(ROOM, "chaos-user", "admin").into()));
     client.connect(&dev);
     let (_, frame) = client
         .core
@@ -148,7 +148,7 @@ fn a_backlog_larger_than_the_rooms_burst_is_delivered_in_full() {
     let _ = std::fs::remove_dir_all(&state);
     let dev = WranglerDev::start(&state);
     let mut client = Client::new("backlog-session-0123456789");
-    client.core.set_auth(Some(token(ROOM, "backlog-user", "admin")));
+    client.core.set_auth(Some(token(ROOM, "backlog-user", "admin").into()));
     // Written offline: 300 mutations wait in the outbox (the room's burst is 200, then 50/s).
     let (_, _) = client
         .core

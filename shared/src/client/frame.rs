@@ -128,6 +128,9 @@ pub struct Outbox {
     pub pending: Vec<Frame>,
     /// Mutations refused for good that the application has not discarded yet.
     pub failed: Vec<FailedMutation>,
+    /// Who made each of them ([`crate::client::Credentials::owner`]); one made while a
+    /// sign-in was on its way has no entry (it belongs to the next sign-in).
+    pub owners: Vec<(RequestId, String)>,
 }
 
 /// A mutation the room refused for good (or too large to send): its promise rejected, and it
@@ -147,7 +150,7 @@ impl Outbox {
     }
 
     /// `{"sessionId", "nextRequestId", "pending": [mutation frames], "failed": [mutation
-    /// frames with "code" and "message"]}`.
+    /// frames with "code" and "message"], "owners": {"requestId": owner}}`.
     pub fn to_json(&self) -> String {
         let mut out = String::from(r#"{"sessionId":"#);
         push_string(&mut out, &self.session_id);
@@ -174,7 +177,17 @@ impl Outbox {
             push_string(&mut out, &failed.error.message);
             out.push('}');
         }
-        out.push_str("]}");
+        out.push_str(r#"],"owners":{"#);
+        for (i, (request_id, owner)) in self.owners.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(&decimal(u64::from(*request_id)));
+            out.push_str("\":");
+            push_string(&mut out, owner);
+        }
+        out.push_str("}}");
         out
     }
 }

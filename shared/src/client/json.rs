@@ -115,6 +115,9 @@ impl Outbox {
             pending: Vec<ClientMessage>,
             #[serde(default)]
             failed: Vec<SavedFailure>,
+            /// Absent in outboxes saved before writes had owners: theirs go to the next sign-in.
+            #[serde(default)]
+            owners: std::collections::BTreeMap<String, String>,
         }
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -148,6 +151,14 @@ impl Outbox {
                 _ => Err("a saved outbox holds only mutations".to_string()),
             })
             .collect::<Result<_, _>>()?;
-        Ok(Outbox { session_id: saved.session_id, next_request_id: saved.next_request_id, pending, failed })
+        let owners = saved
+            .owners
+            .into_iter()
+            .map(|(id, owner)| {
+                let id = id.parse().map_err(|_| format!("a saved outbox names an owner for request {id:?}"))?;
+                Ok((id, owner))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Outbox { session_id: saved.session_id, next_request_id: saved.next_request_id, pending, failed, owners })
     }
 }
