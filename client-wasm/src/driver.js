@@ -371,6 +371,7 @@ export class Driver {
     clearTimeout(this.auth.retry);
     this.auth = { fetchToken: null, onChange: null, fetching: false, generation: this.auth.generation + 1, retry: null };
     this.core.setAuth(undefined);
+    this.pendingChanged(); // owners settled: saved, and the count the user sees changes
     this.sendFrames();
     this.finishWaitingOpen();
   }
@@ -417,6 +418,7 @@ export class Driver {
     const { exp, iss, sub } = token ? tokenClaims(token) : {};
     // Writes are bound to their owner: the issuer and subject (see the core's Credentials).
     this.core.setAuth(token, typeof sub === "string" ? `${typeof iss === "string" ? iss : ""} ${sub}` : undefined);
+    this.pendingChanged(); // owners settled: saved, and the count the user sees changes
     this.sendFrames();
     this.finishWaitingOpen();
     const expiresAt = typeof exp === "number" ? exp * 1000 : undefined;

@@ -256,6 +256,10 @@ pub struct ClientCore<P = serde_json::Value> {
     /// The owner of every pending and refused mutation ([`NEXT_SIGN_IN`] for one made while
     /// a sign-in was on its way: it belongs to the next token set).
     owners: VecMap<RequestId, String>,
+    /// A sign-in is on its way ([`ClientCore::expect_auth`]), perhaps as someone else: whose
+    /// writes are whose is known when its token comes (a token refresh after a refusal is not
+    /// one: writes made then stay the signed-in user's).
+    switching: bool,
     auth: AuthState,
     /// Token fetches that failed in a row, and tokens the room refused in a row (backoff).
     token_failures: u32,
@@ -282,6 +286,7 @@ impl<P: Payload> ClientCore<P> {
             token: None,
             signed_in_as: String::new(),
             owners: VecMap::new(),
+            switching: false,
             auth: AuthState::Anonymous,
             token_failures: 0,
             refusals: 0,
@@ -312,7 +317,7 @@ impl<P: Payload> ClientCore<P> {
     /// The current user's mutations sent or queued that have no answer yet (those kept for
     /// other owners are [`ClientCore::held_for_others`]).
     pub fn pending_mutations(&self) -> usize {
-        self.pending.keys().filter(|id| self.is_visible(*id)).count()
+        self.pending.keys().filter(|id| self.switching || self.is_visible(*id)).count()
     }
 
     pub fn subscription_count(&self) -> usize {
@@ -349,22 +354,24 @@ impl<P: Payload> ClientCore<P> {
         };
         if token.is_some() {
             self.token_failures = 0;
-            for (_, held) in self.owners.iter_mut() {
-                if held == NEXT_SIGN_IN {
-                    held.clone_from(&owner);
-                }
+        }
+        // The sign-in under way is over: writes made meanwhile are this owner's (signed out:
+        // the signed-out caller's), never left waiting for a sign-in that will not come.
+        self.switching = false;
+        for (_, held) in self.owners.iter_mut() {
+            if held == NEXT_SIGN_IN {
+                held.clone_from(&owner);
             }
         }
         self.signed_in_as = owner;
         self.connected.then_some(Frame::Authenticate { token })
     }
 
-    /// Whether a mutation is the current user's (or nobody's yet): these are the ones sent,
-    /// counted and shown. While a sign-in is on its way nobody knows whose turn it is, so all
-    /// are counted (none is sent): "all changes saved" is never shown early.
+    /// Whether a mutation is the current user's (or the sign-in's under way): the ones shown,
+    /// discardable and retried. (While a sign-in is on its way every pending one is counted,
+    /// none sent: "all changes saved" is never shown early.)
     fn is_visible(&self, request_id: RequestId) -> bool {
-        self.auth == AuthState::Waiting
-            || self.owner_of(request_id).is_none_or(|owner| *owner == self.signed_in_as || owner == NEXT_SIGN_IN)
+        self.owner_of(request_id).is_none_or(|owner| *owner == self.signed_in_as || owner == NEXT_SIGN_IN)
     }
 
     /// Whether a mutation may go out as the current identity.
@@ -390,6 +397,7 @@ impl<P: Payload> ClientCore<P> {
     /// of the same sign-in is [`ClientCore::set_auth`] alone and does not pause writes.)
     pub fn expect_auth(&mut self) {
         self.auth = AuthState::Waiting;
+        self.switching = true;
     }
 
     pub fn auth_state(&self) -> AuthState {
@@ -563,7 +571,7 @@ impl<P: Payload> ClientCore<P> {
         for (request_id, owner) in outbox.owners {
             owners.insert(request_id, owner);
         }
-        let next = if self.auth == AuthState::Waiting { NEXT_SIGN_IN } else { &self.signed_in_as };
+        let next = if self.switching { NEXT_SIGN_IN } else { &self.signed_in_as };
         for id in restored.keys().chain(failed.keys()) {
             if owners.get(id).is_none_or(|owner| owner == NEXT_SIGN_IN) {
                 owners.insert(id, next.to_string());
@@ -630,7 +638,7 @@ impl<P: Payload> ClientCore<P> {
         self.next_request_id = request_id;
         self.pending.insert(request_id, frame);
         // Made while a sign-in is on its way: it belongs to whoever that is (set_auth).
-        let owner = if self.auth == AuthState::Waiting { NEXT_SIGN_IN } else { &self.signed_in_as };
+        let owner = if self.switching { NEXT_SIGN_IN } else { &self.signed_in_as };
         self.owners.insert(request_id, owner.to_string());
         let mut frames = self.flush();
         debug_assert!(frames.len() <= 1, "only the new mutation can become sendable here");
@@ -1422,5 +1430,46 @@ mod tests {
         late.on_open();
         identity_accepted(&mut late);
         assert_eq!(mutation_ids(&late.flush()), [1, 2]);
+    }
+
+    #[test]
+    fn a_sign_in_that_ends_signed_out_leaves_no_write_waiting_and_a_refresh_wait_is_no_switch() {
+        let mut core = core("s");
+        core.expect_auth();
+        core.mutation("tasks:create", json!({})).unwrap();
+        core.set_auth(None); // fetchToken resolved null
+        assert_eq!(mutation_ids(&core.on_open()), [1], "sent signed out, not stranded");
+        // Ayşe's token is refused (a refresh wait): her write meanwhile stays hers.
+        let mut core = core_signed_in("ayse");
+        let (r, _) = core.mutation("tasks:create", json!({})).unwrap();
+        core.receive(&answer(r, refused(ErrorCode::Unauthenticated, "expired")));
+        let (r2, _) = core.mutation("tasks:create", json!({})).unwrap();
+        core.expect_auth();
+        core.set_auth(as_user("mehmet"));
+        identity_accepted(&mut core);
+        assert!(core.flush().is_empty(), "not sent as Mehmet");
+        assert_eq!(core.held_for_others(), 2);
+        core.set_auth(as_user("ayse"));
+        identity_accepted(&mut core);
+        assert_eq!(mutation_ids(&core.flush()), [r, r2]);
+    }
+
+    #[test]
+    fn refused_writes_of_another_user_stay_hidden_while_the_next_sign_in_is_on_its_way() {
+        let mut core = core_signed_in("ayse");
+        let (r, _) = core.mutation("tasks:remove", json!({"id": "x"})).unwrap();
+        core.receive(&answer(r, refused(ErrorCode::Forbidden, "no")));
+        core.set_auth(None);
+        core.expect_auth();
+        assert_eq!(core.failed().count(), 0);
+        assert!(!core.discard(r) && core.retry(r).is_none());
+    }
+
+    fn core_signed_in(owner: &str) -> ClientCore {
+        let mut core = core("s");
+        core.set_auth(as_user(owner));
+        core.on_open();
+        identity_accepted(&mut core);
+        core
     }
 }
