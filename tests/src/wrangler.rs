@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long it may take to exit after SIGINT before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times a start is tried with fresh ports when a port picked by [`free_port`] was
+/// taken by someone else between its release and wrangler's bind (workerd and parallel tests
+/// bind ephemeral ports too, so the race is real on a busy machine).
+const START_ATTEMPTS: usize = 4;
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 pub fn free_port() -> u16 {
@@ -37,8 +41,21 @@ impl WranglerDev {
 
     /// Like [`WranglerDev::start`], with extra worker variables (`("NAME", "value")`).
     pub fn start_with(persist_dir: &Path, vars: &[(&str, &str)]) -> Self {
-        let root = crate::repo_root();
         std::fs::create_dir_all(persist_dir).expect("create persist dir");
+        let mut last_log = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let mut dev = Self::spawn(persist_dir, vars);
+            match dev.wait_ready() {
+                Ok(()) => return dev,
+                Err(Startup::PortTaken) => last_log = dev.log(),
+                Err(Startup::Failed(message)) => panic!("{message}"),
+            }
+        }
+        panic!("wrangler dev found its ports taken {START_ATTEMPTS} times:\n{last_log}");
+    }
+
+    fn spawn(persist_dir: &Path, vars: &[(&str, &str)]) -> Self {
+        let root = crate::repo_root();
         let port = free_port();
         let inspector_port = free_port();
         let log_path = persist_dir.join(format!("wrangler-{port}.log"));
@@ -73,9 +90,7 @@ impl WranglerDev {
             .process_group(0)
             .spawn()
             .expect("spawn wrangler dev (run `bash scripts/install.sh` first)");
-        let mut dev = Self { child: Some(child), port, persist_dir: persist_dir.to_path_buf(), log_path };
-        dev.wait_ready();
-        dev
+        Self { child: Some(child), port, persist_dir: persist_dir.to_path_buf(), log_path }
     }
 
     /// The process group of wrangler and its children (workerd), for measurements.
@@ -96,22 +111,27 @@ impl WranglerDev {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), Startup> {
         let deadline = Instant::now() + READY_TIMEOUT;
         while Instant::now() < deadline {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("wrangler dev exited early ({status}):\n{}", self.log());
+                    let log = self.log();
+                    self.stop();
+                    if log.contains("Address already in use") {
+                        return Err(Startup::PortTaken);
+                    }
+                    return Err(Startup::Failed(format!("wrangler dev exited early ({status}):\n{log}")));
                 }
             }
             if http_get(self.port, "/health").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-                return;
+                return Ok(());
             }
             sleep(Duration::from_millis(200));
         }
         let log = self.log();
         self.stop();
-        panic!("wrangler dev did not answer /health within {READY_TIMEOUT:?}:\n{log}");
+        Err(Startup::Failed(format!("wrangler dev did not answer /health within {READY_TIMEOUT:?}:\n{log}")))
     }
 
     /// Kills the whole process group at once (SIGKILL: no graceful shutdown), as a crash or
@@ -143,6 +163,14 @@ impl WranglerDev {
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = child.wait();
     }
+}
+
+/// Why a start did not come up.
+enum Startup {
+    /// A port was bound by someone else first: worth another try with fresh ports.
+    PortTaken,
+    /// Anything else, with the log.
+    Failed(String),
 }
 
 impl Drop for WranglerDev {
