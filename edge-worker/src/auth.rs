@@ -6,7 +6,7 @@
 //! worker falls back to the documented [`DEV_SECRET`] and says so in its log — fine on a
 //! laptop, never in production.
 
-use roomsync_shared::auth::{sign, Claims, Role, DEV_SECRET};
+use roomsync_shared::auth::{sign, Claims, DEV_SECRET};
 use serde::Deserialize;
 use worker::{Env, Request, Response, Result};
 
@@ -67,8 +67,9 @@ pub async fn dev_token(mut req: Request, env: &Env, room: &str) -> Result<Respon
             return Response::error(format!("body must be {{\"sub\", \"role\", \"name\"?, \"ttlSeconds\"?}}: {e}"), 400)
         }
     };
-    if Role::parse(&request.role).is_none() {
-        return Response::error(format!("role {:?} is not one of admin, manager, member, viewer", request.role), 400);
+    let app = crate::app();
+    if app.roles().parse(&request.role).is_none() {
+        return Response::error(format!("role {:?} is not one of {}", request.role, app.roles().names()), 400);
     }
     let ttl = request.ttl_seconds.unwrap_or(3600.0);
     if !(1.0..=MAX_DEV_TOKEN_SECONDS).contains(&ttl) {

@@ -19,6 +19,14 @@ mod entropy;
 mod room_object;
 
 use roomsync_shared::endpoint::validate_room_name;
+use roomsync_shared::engine::App;
+use std::sync::Arc;
+
+/// The app this worker serves: the one line that names it. Everything else in the worker
+/// is generic over [`App`].
+fn app() -> Arc<App> {
+    roomsync_ngo_app::app()
+}
 use worker::{event, Context, Env, Method, Request, Response, Result, RouteContext, Router};
 
 pub use room_object::RoomObject;

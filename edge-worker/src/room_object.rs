@@ -85,11 +85,10 @@ impl RoomObject {
     /// name. Never trusting: a room that has not learned its name yet checks tokens against
     /// the empty name, which no token can carry, until the first request names it.
     fn open(state: &State, env: &Env, secret: &[u8]) -> std::result::Result<Room<DoSql>, String> {
-        let room = roomsync_ngo_app::open_room(DoSql::new(state.storage()))
-            .map_err(|e| e.to_string())?
-            .with_limits(limits(env));
+        let room =
+            Room::open(DoSql::new(state.storage()), crate::app()).map_err(|e| e.to_string())?.with_limits(limits(env));
         let name = room.name().map_err(|e| e.to_string())?.unwrap_or_default();
-        room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(secret.to_vec(), name)));
+        room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(secret.to_vec(), name, *room.app().roles())));
         Ok(room)
     }
 
@@ -111,7 +110,8 @@ impl RoomObject {
         if known.as_deref() != Some(name.as_str()) {
             self.with_room(|room| {
                 room.remember_name(&name)?;
-                room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(self.secret.clone(), name)));
+                let roles = *room.app().roles();
+                room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(self.secret.clone(), name, roles)));
                 Ok::<(), roomsync_shared::StorageError>(())
             })?
             .map_err(|e| Error::RustError(e.to_string()))?;

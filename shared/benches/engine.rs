@@ -208,15 +208,14 @@ fn optimistic(c: &mut Criterion) {
     }
     let value = room.query_once("users:list", &json!({})).unwrap();
     let cached = vec![CachedQuery { udf_path: "users:list".into(), args: json!({}), value }];
-    let schema = roomsync_ngo_app::schema();
-    let registry = roomsync_ngo_app::registry();
-    let admin = roomsync_shared::auth::Identity::trusted();
+    let app = roomsync_ngo_app::app();
+    let admin = roomsync_shared::auth::Identity::trusted(app.roles());
     let mut n = 0u32;
     group.bench_function("predict_users_ensure_over_1000_cached_rows", |b| {
         b.iter(|| {
             n += 1;
             let args = json!({"name": "New", "email": format!("new{n}@x"), "role": "member"});
-            black_box(predict(schema, registry, Some(&admin), &cached, "users:ensure", &args, &mut env).unwrap())
+            black_box(predict(&app, Some(&admin), &cached, "users:ensure", &args, &mut env).unwrap())
         })
     });
     group.bench_function("users_ensure_via_room_1000_users", |b| {

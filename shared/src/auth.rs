@@ -6,7 +6,7 @@
 //! | claim  | meaning                                                        |
 //! |--------|----------------------------------------------------------------|
 //! | `sub`  | the user's id in the application (required, 1–128 chars)       |
-//! | `role` | `admin`, `manager`, `member` or `viewer` (required)            |
+//! | `role` | one of the app's [`Roles`], by name (required)                |
 //! | `room` | the one room (tenant) the token opens (required, exact match)  |
 //! | `exp`  | expiry, seconds since the Unix epoch (required)                |
 //! | `name` | display name (optional)                                        |
@@ -23,6 +23,9 @@ use sha2::Sha256;
 use std::fmt;
 use thiserror::Error;
 
+mod roles;
+pub use roles::{Role, Roles, MAX_ROLES};
+
 /// The documented development secret: `wrangler dev` uses it when neither `.dev.vars` nor a
 /// wrangler secret sets `ROOMSYNC_JWT_SECRET`. Anyone can read it here, so a deployed worker
 /// must never run with it (`npx wrangler secret put ROOMSYNC_JWT_SECRET`).
@@ -31,45 +34,9 @@ pub const DEV_SECRET: &str = "roomsync-dev-secret-not-for-production";
 /// Longest accepted token (a JWT with these claims is a few hundred bytes).
 pub const MAX_TOKEN_BYTES: usize = 4096;
 
-/// The reference roles, weakest first: each can do what the ones before it can.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads, never writes.
-    Viewer,
-    /// Reads and writes day-to-day records.
-    Member,
-    /// Also approves, removes, and reads sensitive fields (TC numbers, IBANs).
-    Manager,
-    /// Everything, including the room's statistics and security tables.
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Member, Role::Manager, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Member => "member",
-            Role::Manager => "manager",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == text)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A verified caller.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A verified caller. It is stored (`_conns`) as JSON with the role by name, and read back
+/// with [`Identity::from_stored`] against the app's roles.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Identity {
     /// The user's id in the application (`sub`).
     pub subject: String,
@@ -84,8 +51,26 @@ pub struct Identity {
 impl Identity {
     /// A caller the host vouches for (native hosts that authenticate before the room,
     /// tests): an admin whose identity never expires.
-    pub fn trusted() -> Self {
-        Self { subject: "trusted".into(), role: Role::Admin, name: None, expires_at_ms: None }
+    pub fn trusted(roles: &Roles) -> Self {
+        Self { subject: "trusted".into(), role: roles.strongest(), name: None, expires_at_ms: None }
+    }
+
+    /// An identity as [`Identity`]'s `Serialize` stored it; `None` if the text is not one or
+    /// names a role `roles` does not have (written by a build with other roles), which the
+    /// room treats as signed out.
+    pub fn from_stored(text: &str, roles: &Roles) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Stored {
+            subject: String,
+            role: String,
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            expires_at_ms: Option<f64>,
+        }
+        let stored: Stored = serde_json::from_str(text).ok()?;
+        let role = roles.parse(&stored.role)?;
+        Some(Self { subject: stored.subject, role, name: stored.name, expires_at_ms: stored.expires_at_ms })
     }
 
     pub fn is_expired(&self, now_ms: f64) -> bool {
@@ -114,15 +99,12 @@ impl Access {
         }
     }
 
-    /// "signed-in managers and admins", for error messages.
-    pub fn describe(self) -> String {
+    /// "the roles manager, admin", for error messages.
+    pub fn describe(self, roles: &Roles) -> String {
         match self {
             Access::Public => "anyone".into(),
-            Access::AtLeast(Role::Admin) => "admins".into(),
-            Access::AtLeast(role) => {
-                let roles: Vec<&str> = Role::ALL.iter().filter(|r| **r >= role).map(|r| r.as_str()).collect();
-                format!("the roles {}", roles.join(", "))
-            }
+            Access::AtLeast(role) if role == roles.strongest() => format!("the role {role}"),
+            Access::AtLeast(role) => format!("the roles {}", roles.from(role).collect::<Vec<_>>().join(", ")),
             Access::Nobody => "no caller".into(),
         }
     }
@@ -181,11 +163,12 @@ fn mac(secret: &[u8], data: &[u8]) -> HmacSha256 {
     mac
 }
 
-/// Checks tokens for one room.
+/// Checks tokens for one room of one app.
 #[derive(Clone)]
 pub struct TokenVerifier {
     secret: Vec<u8>,
     room: String,
+    roles: Roles,
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -195,8 +178,10 @@ impl fmt::Debug for TokenVerifier {
 }
 
 impl TokenVerifier {
-    pub fn new(secret: impl Into<Vec<u8>>, room: impl Into<String>) -> Self {
-        Self { secret: secret.into(), room: room.into() }
+    /// A verifier of tokens signed with `secret` for `room`, whose `role` claim must name
+    /// one of `roles`.
+    pub fn new(secret: impl Into<Vec<u8>>, room: impl Into<String>, roles: Roles) -> Self {
+        Self { secret: secret.into(), room: room.into(), roles }
     }
 
     pub fn room(&self) -> &str {
@@ -234,9 +219,9 @@ impl TokenVerifier {
         if claims.sub.is_empty() || claims.sub.chars().count() > 128 {
             return Err(AuthError::BadClaim { claim: "sub", problem: "must be 1 to 128 characters".into() });
         }
-        let role = Role::parse(&claims.role).ok_or_else(|| AuthError::BadClaim {
+        let role = self.roles.parse(&claims.role).ok_or_else(|| AuthError::BadClaim {
             claim: "role",
-            problem: format!("{:?} is not one of admin, manager, member, viewer", claims.role),
+            problem: format!("{:?} is not one of {}", claims.role, self.roles.names()),
         })?;
         if claims.room != self.room {
             return Err(AuthError::WrongRoom { token_room: claims.room, room: self.room.clone() });
@@ -255,12 +240,12 @@ impl TokenVerifier {
 /// Who a token says its holder is, read without verifying it: for client-side guesses only
 /// (optimistic predictions run the functions' access rules as the room will); the room
 /// verifies every token it acts on.
-pub fn unverified_identity(token: &str) -> Option<Identity> {
+pub fn unverified_identity(token: &str, roles: &Roles) -> Option<Identity> {
     let payload = token.split('.').nth(1)?;
     let claims: Claims = serde_json::from_slice(&BASE64URL.decode(payload).ok()?).ok()?;
     Some(Identity {
         subject: claims.sub,
-        role: Role::parse(&claims.role)?,
+        role: roles.parse(&claims.role)?,
         name: claims.name,
         expires_at_ms: Some(claims.exp * 1000.0),
     })
@@ -279,6 +264,11 @@ mod tests {
     use super::*;
 
     const NOW: f64 = 1_800_000_000_000.0;
+    const VIEWER: Role = Role::new(0, "viewer");
+    const MEMBER: Role = Role::new(1, "member");
+    const MANAGER: Role = Role::new(2, "manager");
+    const ADMIN: Role = Role::new(3, "admin");
+    const ROLES: Roles = Roles::new(&[VIEWER, MEMBER, MANAGER, ADMIN]).writers_from(MEMBER);
 
     fn claims(role: &str, room: &str) -> Claims {
         Claims { sub: "u1".into(), role: role.into(), room: room.into(), exp: NOW / 1000.0 + 60.0, name: None }
@@ -286,20 +276,25 @@ mod tests {
 
     #[test]
     fn a_signed_token_verifies_for_its_room() {
-        let verifier = TokenVerifier::new(b"secret".to_vec(), "org-a");
+        let verifier = TokenVerifier::new(b"secret".to_vec(), "org-a", ROLES);
         let token = sign(&claims("manager", "org-a"), b"secret");
         let identity = verifier.verify(&token, NOW).unwrap();
         assert_eq!(identity.subject, "u1");
-        assert_eq!(identity.role, Role::Manager);
+        assert_eq!(identity.role, MANAGER);
         assert_eq!(identity.expires_at_ms, Some(NOW + 60_000.0));
         assert_eq!(unverified_expiry_ms(&token), Some(NOW + 60_000.0));
-        assert_eq!(unverified_identity(&token).map(|i| (i.subject, i.role)), Some(("u1".to_string(), Role::Manager)));
-        assert_eq!(unverified_identity("not.a-token"), None);
+        assert_eq!(unverified_identity(&token, &ROLES).map(|i| (i.subject, i.role)), Some(("u1".to_string(), MANAGER)));
+        assert_eq!(unverified_identity("not.a-token", &ROLES), None);
+        let stored = serde_json::to_string(&identity).unwrap();
+        assert!(stored.contains(r#""role":"manager""#), "{stored}");
+        assert_eq!(Identity::from_stored(&stored, &ROLES), Some(identity));
+        // A role this app does not declare (another build's) reads back as no identity.
+        assert_eq!(Identity::from_stored(&stored.replace("manager", "boss"), &ROLES), None);
     }
 
     #[test]
     fn refusals_say_why() {
-        let verifier = TokenVerifier::new(b"secret".to_vec(), "org-a");
+        let verifier = TokenVerifier::new(b"secret".to_vec(), "org-a", ROLES);
         let other_room = sign(&claims("admin", "org-b"), b"secret");
         assert_eq!(
             verifier.verify(&other_room, NOW),
@@ -325,12 +320,14 @@ mod tests {
 
     #[test]
     fn access_follows_role_order() {
-        let member = Identity { subject: "m".into(), role: Role::Member, name: None, expires_at_ms: None };
+        let member = Identity { subject: "m".into(), role: MEMBER, name: None, expires_at_ms: None };
         assert!(Access::Public.allows(None));
-        assert!(!Access::AtLeast(Role::Viewer).allows(None));
-        assert!(Access::AtLeast(Role::Member).allows(Some(&member)));
-        assert!(!Access::AtLeast(Role::Manager).allows(Some(&member)));
-        assert!(!Access::Nobody.allows(Some(&Identity::trusted())));
-        assert_eq!(Access::AtLeast(Role::Manager).describe(), "the roles manager, admin");
+        assert!(!Access::AtLeast(VIEWER).allows(None));
+        assert!(Access::AtLeast(MEMBER).allows(Some(&member)));
+        assert!(!Access::AtLeast(MANAGER).allows(Some(&member)));
+        assert!(!Access::Nobody.allows(Some(&Identity::trusted(&ROLES))));
+        assert_eq!(Identity::trusted(&ROLES).role, ADMIN);
+        assert_eq!(Access::AtLeast(MANAGER).describe(&ROLES), "the roles manager, admin");
+        assert_eq!(Access::AtLeast(ADMIN).describe(&ROLES), "the role admin");
     }
 }

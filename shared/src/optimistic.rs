@@ -22,7 +22,7 @@
 
 use crate::auth::Identity;
 use crate::engine::tx::Caller;
-use crate::engine::{store, FunctionKind, Registry, Tx};
+use crate::engine::{store, App, FunctionKind, Tx};
 use crate::ids::{table_code, table_code_of, DocumentId};
 use crate::memory_sql::MemorySql;
 use crate::schema::{Schema, TableDef};
@@ -53,14 +53,14 @@ pub struct Prediction {
 /// client's documents reproduce. `Err` says why nothing can be predicted (the mutation fails
 /// locally: unknown, refused, invalid, or it needs documents the client does not hold).
 pub fn predict(
-    schema: &Schema,
-    registry: &Registry,
+    app: &App,
     identity: Option<&Identity>,
     cached: &[CachedQuery],
     udf_path: &str,
     args: &Json,
     env: &mut dyn Environment,
 ) -> Result<Vec<Prediction>, String> {
+    let (schema, registry) = (app.schema(), app.registry());
     let store = MemorySql::new();
     let tables = tables_by_code(schema);
     for query in cached {

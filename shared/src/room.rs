@@ -18,7 +18,7 @@ use crate::auth::{Identity, TokenVerifier};
 use crate::diff::{hash_text, ValueDiff};
 use crate::engine::registry::FunctionDef;
 use crate::engine::tx::Caller;
-use crate::engine::{store, FnError, FunctionKind, ReadSet, Registry, SubscriptionIndex, Tx};
+use crate::engine::{store, App, FnError, FunctionKind, ReadSet, SubscriptionIndex, Tx};
 use crate::environment::Environment;
 use crate::ids::ConnId;
 use crate::protocol::{
@@ -30,6 +30,7 @@ use serde_json::Value as Json;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Most bytes of last results kept in memory to diff against (beyond it, full results are
 /// sent; after hibernation the cache starts empty and the first update is sent whole).
@@ -209,11 +210,11 @@ impl QueryRun {
 /// One room's engine over its storage.
 pub struct Room<S: Sql> {
     sql: S,
-    schema: &'static Schema,
+    /// The app this room serves (shared by every room of the host).
+    app: Arc<App>,
     /// `schema.hash()`, computed once: every `connect` compares it, and computing it
     /// renders the whole schema as JSON.
     schema_hash: String,
-    registry: &'static Registry,
     subscriptions: RefCell<SubscriptionIndex<SubKey>>,
     /// The last result sent per subscription (hash, value, size), to send diffs against.
     results: RefCell<ResultCache>,
@@ -274,9 +275,10 @@ impl ResultCache {
 }
 
 impl<S: Sql> Room<S> {
-    /// Opens the room of an app — its schema and its functions — over `sql`, creating or
+    /// Opens the room of an app — its roles, schema and functions — over `sql`, creating or
     /// migrating its tables on first use.
-    pub fn open_with(sql: S, schema: &'static Schema, registry: &'static Registry) -> Result<Self, StorageError> {
+    pub fn open(sql: S, app: Arc<App>) -> Result<Self, StorageError> {
+        let schema = app.schema();
         for statement in store::MIGRATIONS {
             sql.exec(statement, &[])?;
         }
@@ -308,17 +310,21 @@ impl<S: Sql> Room<S> {
         }
         Ok(Self {
             sql,
-            schema,
             schema_hash: schema.hash(),
-            registry,
+            rows: rows::Rows::new(*app.roles()),
+            app,
             subscriptions: RefCell::new(index),
             results: RefCell::default(),
             limits: RoomLimits::default(),
             allowances: RefCell::default(),
             auth: RefCell::new(AuthPolicy::TrustAll),
             activity: RefCell::default(),
-            rows: rows::Rows::default(),
         })
+    }
+
+    /// The app this room serves.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
     }
 
     /// Sets how callers are authenticated (the default trusts everyone).
@@ -680,16 +686,16 @@ impl<S: Sql> Room<S> {
     /// Runs a query once as a trusted admin, outside any subscription (tests' oracles,
     /// native hosts).
     pub fn query_once(&self, udf_path: &str, args: &Json) -> Result<Json, FnError> {
-        self.run_query(udf_path, args, None, Some(&Identity::trusted())).result
+        self.run_query(udf_path, args, None, Some(&Identity::trusted(self.app.roles()))).result
     }
 
     /// Runs a registered query for a caller.
     fn run_query(&self, udf_path: &str, args: &Json, journal: Option<String>, caller: Option<&Identity>) -> QueryRun {
-        let (def, args) = match self.registry.resolve(udf_path, FunctionKind::Query, args, caller) {
+        let (def, args) = match self.app.registry().resolve(udf_path, FunctionKind::Query, args, caller) {
             Ok(found) => found,
             Err(e) => return QueryRun::new(Err(e), ReadSet::default(), None),
         };
-        let mut tx = Tx::reader(&self.sql, self.schema, journal).for_caller(Caller::Client(caller.cloned()));
+        let mut tx = Tx::reader(&self.sql, self.app.schema(), journal).for_caller(Caller::Client(caller.cloned()));
         let result = (def.handler)(&mut tx, &args).map(|v| v.to_json());
         let personal = tx.read_identity();
         let (read_set, _, journal) = tx.finish();
@@ -988,7 +994,7 @@ impl<S: Sql> Room<S> {
         session: Option<(&str, RequestId, &str)>,
         caller: Option<&Identity>,
     ) -> Result<(Json, crate::engine::WriteSet, Ts), FnError> {
-        let (def, args) = self.registry.resolve(udf_path, FunctionKind::Mutation, args, caller)?;
+        let (def, args) = self.app.registry().resolve(udf_path, FunctionKind::Mutation, args, caller)?;
         self.sql
             .atomically(|| {
                 let (result, writes, ts) = self.run_mutation(def, &args, env, caller)?;
@@ -1106,7 +1112,7 @@ impl<S: Sql> Room<S> {
         env: &mut dyn Environment,
         caller: Option<&Identity>,
     ) -> Result<(Json, crate::engine::WriteSet, Ts), FnError> {
-        let mut tx = Tx::writer(&self.sql, self.schema, env).for_caller(Caller::Client(caller.cloned()));
+        let mut tx = Tx::writer(&self.sql, self.app.schema(), env).for_caller(Caller::Client(caller.cloned()));
         let result = (def.handler)(&mut tx, args)?;
         let (_, writes, _) = tx.finish();
         let ts = self.current_ts()?.next();

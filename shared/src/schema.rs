@@ -1,10 +1,12 @@
 //! The schema DSL: tables with field validators, indexes, search indexes and unique keys.
 //!
 //! ```
+//! use roomsync_shared::auth::{Role, Roles};
 //! use roomsync_shared::schema::{define_schema, table};
 //! use roomsync_shared::validator::v;
 //!
-//! let schema = define_schema([
+//! const ROLES: Roles = Roles::new(&[Role::new(0, "staff")]);
+//! let schema = define_schema(ROLES, [
 //!     table("users", [("name", v::string()), ("email", v::string())])
 //!         .index("by_email", ["email"])
 //!         .unique(["email"]),
@@ -23,7 +25,7 @@
 //! Definition errors (a typo in an index field, an id of a missing table, …) are collected
 //! by [`define_schema`] and reported together, each naming the table and the element.
 
-use crate::auth::{Access, Role};
+use crate::auth::{Access, Roles};
 use crate::ids::table_code;
 use crate::validation::ValidationError;
 use crate::validator::{check_fields, describe_value, Path, Validator};
@@ -81,8 +83,12 @@ pub struct TableDef {
     pub uniques: Vec<UniqueDef>,
     /// Who may read the table's documents through functions (default: any signed-in role).
     pub read_access: Access,
-    /// Who may insert, patch, replace or delete (default: members and up).
+    /// Who may insert, patch, replace or delete (default: the app's writers, see
+    /// [`Roles::writers_from`]).
     pub write_access: Access,
+    /// Whether the definition set `read_access` / `write_access`; the others get the app's
+    /// defaults when the schema is defined (until then both are `Nobody`: closed).
+    access_given: (bool, bool),
     /// Top-level fields only some roles may read; others get the document without them.
     pub field_access: BTreeMap<String, Access>,
     lookup: BTreeMap<String, Validator>,
@@ -98,8 +104,9 @@ pub fn table<'a>(name: &str, fields: impl IntoIterator<Item = (&'a str, Validato
         indexes: Vec::new(),
         search_indexes: Vec::new(),
         uniques: Vec::new(),
-        read_access: Access::AtLeast(Role::Viewer),
-        write_access: Access::AtLeast(Role::Member),
+        read_access: Access::Nobody,
+        write_access: Access::Nobody,
+        access_given: (false, false),
         field_access: BTreeMap::new(),
         lookup,
     }
@@ -134,16 +141,42 @@ impl TableDef {
         self
     }
 
-    /// Sets who may read the table (e.g. `Access::AtLeast(Role::Admin)` for audit logs).
+    /// Sets who may read the table (e.g. `Access::AtLeast(ADMIN)` for audit logs).
     pub fn read_access(mut self, access: Access) -> Self {
         self.read_access = access;
+        self.access_given.0 = true;
         self
     }
 
     /// Sets who may write the table.
     pub fn write_access(mut self, access: Access) -> Self {
         self.write_access = access;
+        self.access_given.1 = true;
         self
+    }
+
+    /// Gives the accesses the definition left unset the app's defaults, and checks that
+    /// every rule names one of the app's roles.
+    fn settle_access(&mut self, roles: &Roles, problems: &mut Vec<String>) {
+        if !self.access_given.0 {
+            self.read_access = Access::AtLeast(roles.weakest());
+        }
+        if !self.access_given.1 {
+            self.write_access = Access::AtLeast(roles.writers());
+        }
+        let rules = [("read access", &self.read_access), ("write access", &self.write_access)];
+        let fields = self.field_access.iter().map(|(f, a)| (f.as_str(), a));
+        for (what, access) in rules.into_iter().chain(fields) {
+            if let Access::AtLeast(role) = access {
+                if !roles.contains(*role) {
+                    problems.push(format!(
+                        "table {}: {what} names role {role:?}, which is not one of the app's roles ({})",
+                        self.name,
+                        roles.names()
+                    ));
+                }
+            }
+        }
     }
 
     /// Restricts who may read one top-level field (e.g. national id numbers). Callers
@@ -365,6 +398,7 @@ fn check_name(name: &str, nested: bool) -> Result<(), String> {
 pub struct Schema {
     tables: Vec<TableDef>,
     by_name: BTreeMap<String, usize>,
+    roles: Roles,
 }
 
 /// Everything wrong with a schema definition, one line per problem.
@@ -393,6 +427,7 @@ pub type AccessRule = (&'static str, fn(TableDef) -> TableDef);
 /// names. A rule naming no declared table is a definition error, not a rule silently left
 /// out (which would leave that table readable and writable by the default roles).
 pub fn define_schema_with_rules(
+    roles: Roles,
     tables: impl IntoIterator<Item = TableDef>,
     rules: &[AccessRule],
 ) -> Result<Schema, SchemaError> {
@@ -408,7 +443,7 @@ pub fn define_schema_with_rules(
             None => problems.push(format!("access rule for table {name:?}: the schema declares no such table")),
         }
     }
-    match define_schema(tables) {
+    match define_schema(roles, tables) {
         Ok(schema) if problems.is_empty() => Ok(schema),
         Ok(_) => Err(SchemaError { problems }),
         Err(mut e) => {
@@ -418,10 +453,17 @@ pub fn define_schema_with_rules(
     }
 }
 
-/// Checks and assembles a schema from its tables.
-pub fn define_schema(tables: impl IntoIterator<Item = TableDef>) -> Result<Schema, SchemaError> {
-    let tables: Vec<TableDef> = tables.into_iter().collect();
+/// Checks and assembles a schema from its tables, for an app with these roles (tables
+/// whose access is not set are read by every role and written by the app's writers).
+pub fn define_schema(roles: Roles, tables: impl IntoIterator<Item = TableDef>) -> Result<Schema, SchemaError> {
+    let mut tables: Vec<TableDef> = tables.into_iter().collect();
     let mut problems = Vec::new();
+    if let Err(problem) = roles.check() {
+        problems.push(format!("roles: {problem}"));
+    }
+    for table in &mut tables {
+        table.settle_access(&roles, &mut problems);
+    }
     let mut map = BTreeMap::new();
     let mut codes: BTreeMap<String, &str> = SYSTEM_TABLES.iter().map(|t| (table_code(t), *t)).collect();
     for table in &tables {
@@ -442,10 +484,15 @@ pub fn define_schema(tables: impl IntoIterator<Item = TableDef>) -> Result<Schem
         return Err(SchemaError { problems });
     }
     let by_name = tables.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
-    Ok(Schema { tables, by_name })
+    Ok(Schema { tables, by_name, roles })
 }
 
 impl Schema {
+    /// The roles of the app this schema belongs to.
+    pub fn roles(&self) -> &Roles {
+        &self.roles
+    }
+
     pub fn table(&self, name: &str) -> Option<&TableDef> {
         self.by_name.get(name).map(|&i| &self.tables[i])
     }

@@ -131,19 +131,22 @@ mod tests {
 
     #[test]
     fn types_read_like_the_schema() {
-        let schema = define_schema([
-            table("users", [("name", v::string())]),
-            table(
-                "donations",
-                [
-                    ("currency", v::enumeration(["TRY", "USD"])),
-                    ("donor", v::optional(v::id("users"))),
-                    ("tags", v::array(v::union([v::string(), v::null()]))),
-                    ("meta", v::optional(v::record(v::string(), v::any()))),
-                    ("at", v::object([("lat", v::number()), ("note", v::optional(v::string()))])),
-                ],
-            ),
-        ])
+        let schema = define_schema(
+            crate::app::roles::ROLES,
+            [
+                table("users", [("name", v::string())]),
+                table(
+                    "donations",
+                    [
+                        ("currency", v::enumeration(["TRY", "USD"])),
+                        ("donor", v::optional(v::id("users"))),
+                        ("tags", v::array(v::union([v::string(), v::null()]))),
+                        ("meta", v::optional(v::record(v::string(), v::any()))),
+                        ("at", v::object([("lat", v::number()), ("note", v::optional(v::string()))])),
+                    ],
+                ),
+            ],
+        )
         .unwrap();
         let ts = generate(&schema, "make types");
         for expected in [

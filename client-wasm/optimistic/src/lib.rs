@@ -7,7 +7,7 @@
 //! `optimisticUpdate`).
 
 use js_sys::{Date, Math};
-use roomsync_ngo_app::{registry, schema};
+use roomsync_ngo_app::app;
 use roomsync_shared::auth::unverified_identity;
 use roomsync_shared::optimistic::{self, CachedQuery};
 use roomsync_shared::Environment;
@@ -50,9 +50,9 @@ pub fn predict_js(
         .map_err(|e| error(&format!("cached queries must be [{{udfPath, args, value}}]: {e}")))?;
     let args: serde_json::Value =
         serde_json::from_str(args_json).map_err(|e| error(&format!("arguments are not JSON: {e}")))?;
-    let identity = token.as_deref().and_then(unverified_identity);
+    let app = app();
+    let identity = token.as_deref().and_then(|token| unverified_identity(token, app.roles()));
     let predictions =
-        optimistic::predict(schema(), registry(), identity.as_ref(), &cached, udf_path, &args, &mut Browser)
-            .map_err(|e| error(&e))?;
+        optimistic::predict(&app, identity.as_ref(), &cached, udf_path, &args, &mut Browser).map_err(|e| error(&e))?;
     serde_json::to_string(&predictions).map_err(|e| error(&e.to_string()))
 }

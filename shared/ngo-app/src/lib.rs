@@ -1,18 +1,46 @@
 //! The reference application: the NGO admin panel Roomsync is built for (beneficiaries,
 //! donations, tasks, meetings, notifications and their users).
 //!
-//! An app is a schema and a registry of functions handed to the engine as values; nothing in
-//! `roomsync-shared` names this one. The worker, the optimistic predictor and the TypeScript
-//! codegen bind it through [`schema`], [`registry`] and [`open_room`] — the one place each
-//! host says which app it serves.
+//! An app is its roles, a schema and a registry of functions, handed to the engine as one
+//! value ([`App`]); nothing in `roomsync-shared` names this one. The worker, the optimistic
+//! predictor and the TypeScript codegen bind it through [`app`] and [`open_room`] — the one
+//! place each host says which app it serves.
 
 pub mod functions;
+pub mod roles;
 pub mod schema;
 
-pub use functions::registry;
-pub use schema::schema;
-
+use roomsync_shared::engine::{App, Registry};
+use roomsync_shared::schema::Schema;
 use roomsync_shared::{Room, Sql, StorageError};
+use std::sync::{Arc, OnceLock};
+
+/// Defines the app: its roles, schema and functions, checked together.
+pub fn define() -> Result<App, String> {
+    let schema = schema::define().map_err(|e| e.to_string())?;
+    App::new(schema, functions::registry()).map_err(|e| e.to_string())
+}
+
+/// The reference app, defined once per process and shared by every room of the host. The
+/// definition is a constant of this crate; `the_reference_app_is_valid` proves it.
+pub fn app() -> Arc<App> {
+    the_app().clone()
+}
+
+fn the_app() -> &'static Arc<App> {
+    static APP: OnceLock<Arc<App>> = OnceLock::new();
+    APP.get_or_init(|| Arc::new(define().unwrap_or_else(|e| panic!("{e}"))))
+}
+
+/// The app's schema (of [`app`]).
+pub fn schema() -> &'static Schema {
+    the_app().schema()
+}
+
+/// The app's functions (of [`app`]).
+pub fn registry() -> &'static Registry {
+    the_app().registry()
+}
 
 /// Where the demo panel imports the generated TypeScript types, from the repository root.
 pub const TYPESCRIPT_PATH: &str = "www/src/generated/schema.ts";
@@ -26,5 +54,5 @@ pub fn typescript() -> String {
 
 /// Opens this app's room over `sql`, creating or migrating its tables on first use.
 pub fn open_room<S: Sql>(sql: S) -> Result<Room<S>, StorageError> {
-    Room::open_with(sql, schema(), registry())
+    Room::open(sql, app())
 }

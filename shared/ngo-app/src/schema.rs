@@ -5,25 +5,18 @@
 //! `tests/reference_schema.rs` checks this definition against the vendored
 //! `shared/ngo-app/tests/fixtures/kafkasder-schema.json` table by table, field by field, index by index.
 
-use roomsync_shared::auth::{Access, Role};
+use super::roles::{ADMIN, MANAGER, ROLES};
+use roomsync_shared::auth::Access;
 use roomsync_shared::schema::{define_schema_with_rules, table, AccessRule, Schema, SchemaError, TableDef};
 use roomsync_shared::validator::v;
-use std::sync::OnceLock;
-
-/// The reference schema, checked once.
-pub fn schema() -> &'static Schema {
-    static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    // The definition is a constant of this crate; `reference_schema_is_valid` proves it.
-    SCHEMA.get_or_init(|| define().unwrap_or_else(|e| panic!("{e}")))
-}
 
 /// The reference schema's definition, with its access rules.
 pub fn define() -> Result<Schema, SchemaError> {
-    define_schema_with_rules(tables(), ACCESS_RULES)
+    define_schema_with_rules(ROLES, tables(), ACCESS_RULES)
 }
 
-const MANAGERS: Access = Access::AtLeast(Role::Manager);
-const ADMINS: Access = Access::AtLeast(Role::Admin);
+const MANAGERS: Access = Access::AtLeast(MANAGER);
+const ADMINS: Access = Access::AtLeast(ADMIN);
 
 /// Who may read and write what, by role (`admin > manager > member > viewer`). Defaults:
 /// every signed-in role reads, members and up write. On top of that:

@@ -16,15 +16,15 @@ use serde_json::json;
 /// People with a secret only managers read, unique together with their team, and an index
 /// and a search on it.
 fn schema() -> Schema {
-    define_schema([table(
-        "people",
-        [("name", v::string()), ("team", v::string()), ("secret", v::optional(v::string()))],
+    define_schema(
+        crate::app::roles::ROLES,
+        [table("people", [("name", v::string()), ("team", v::string()), ("secret", v::optional(v::string()))])
+            .field_access("secret", Access::AtLeast(crate::app::roles::MANAGER))
+            .index("by_secret", ["secret"])
+            .unique(["team", "secret"])
+            .search_index("by_secret_text", "secret", ["team"])
+            .search_index("by_name", "name", ["secret"])],
     )
-    .field_access("secret", Access::AtLeast(Role::Manager))
-    .index("by_secret", ["secret"])
-    .unique(["team", "secret"])
-    .search_index("by_secret_text", "secret", ["team"])
-    .search_index("by_name", "name", ["secret"])])
     .unwrap()
 }
 
@@ -59,17 +59,17 @@ fn write<T>(
 #[test]
 fn a_role_writes_only_fields_it_reads_and_unique_errors_name_only_what_it_reads() {
     let (sql, schema, mut env) = (db(), schema(), TestEnvironment::new(1.0));
-    let a = write(&sql, &schema, &mut env, caller(Role::Manager), |tx| {
+    let a = write(&sql, &schema, &mut env, caller(crate::app::roles::MANAGER), |tx| {
         tx.insert("people", val(json!({"name": "A", "team": "red", "secret": "s1"})))
     })
     .unwrap();
-    let b = write(&sql, &schema, &mut env, caller(Role::Manager), |tx| {
+    let b = write(&sql, &schema, &mut env, caller(crate::app::roles::MANAGER), |tx| {
         tx.insert("people", val(json!({"name": "B", "team": "blue", "secret": "s1"})))
     })
     .unwrap();
     // Members may not set the field, on insert, patch or replace.
     for attempt in 0..3 {
-        let err = write(&sql, &schema, &mut env, caller(Role::Member), |tx| match attempt {
+        let err = write(&sql, &schema, &mut env, caller(crate::app::roles::MEMBER), |tx| match attempt {
             0 => tx.insert("people", val(json!({"name": "C", "team": "red", "secret": "s1"}))).map(|_| ()),
             1 => tx.patch("people", b.as_str(), val(json!({"secret": "s1"}))),
             _ => tx.replace("people", b.as_str(), val(json!({"name": "B", "team": "blue", "secret": "x"}))),
@@ -83,7 +83,7 @@ fn a_role_writes_only_fields_it_reads_and_unique_errors_name_only_what_it_reads(
     }
     // A member moving B into A's team collides on (team, secret) through the secret B keeps:
     // refused, without the value or the holder.
-    let err = write(&sql, &schema, &mut env, caller(Role::Member), |tx| {
+    let err = write(&sql, &schema, &mut env, caller(crate::app::roles::MEMBER), |tx| {
         tx.patch("people", b.as_str(), val(json!({"team": "red"})))
     })
     .unwrap_err();
@@ -91,7 +91,7 @@ fn a_role_writes_only_fields_it_reads_and_unique_errors_name_only_what_it_reads(
     assert_eq!(err.to_string(), "people.team+secret must be unique: the value is already used by another document");
     assert!(!err.to_string().contains("s1") && !err.to_string().contains(a.as_str()));
     // A manager is told both.
-    let err = write(&sql, &schema, &mut env, caller(Role::Manager), |tx| {
+    let err = write(&sql, &schema, &mut env, caller(crate::app::roles::MANAGER), |tx| {
         tx.patch("people", b.as_str(), val(json!({"team": "red"})))
     })
     .unwrap_err();
@@ -121,12 +121,12 @@ fn indexes_and_searches_on_a_field_the_caller_cannot_read_are_refused() {
         (&by_search, "searching people by secret"),
         (&by_filter, "searching people by secret"),
     ] {
-        let err = read(caller(Role::Member), f).unwrap_err();
+        let err = read(caller(crate::app::roles::MEMBER), f).unwrap_err();
         assert_eq!(err.code(), ErrorCode::Forbidden);
         assert!(err.to_string().starts_with(what), "{err}");
-        assert_eq!(read(caller(Role::Manager), f).unwrap(), 1, "{what}");
+        assert_eq!(read(caller(crate::app::roles::MANAGER), f).unwrap(), 1, "{what}");
     }
-    assert_eq!(read(caller(Role::Member), &by_name).unwrap(), 1, "the name is readable");
+    assert_eq!(read(caller(crate::app::roles::MEMBER), &by_name).unwrap(), 1, "the name is readable");
 }
 
 #[test]

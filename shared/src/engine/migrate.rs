@@ -237,27 +237,35 @@ mod tests {
     fn new_indexes_are_built_and_bad_changes_refused_without_touching_data() {
         let sql = db();
         let mut env = TestEnvironment::new(1.0);
-        let v1 = define_schema([table("people", people(vec![]))]).unwrap();
+        let v1 = define_schema(crate::app::roles::ROLES, [table("people", people(vec![]))]).unwrap();
         assert_eq!(migrate(&sql, &v1).unwrap().built, ["people.by_creation_time"]);
         assert_eq!(migrate(&sql, &v1).unwrap(), MigrationReport::default(), "unchanged schema: no work");
         let a = insert(&sql, &v1, &mut env, json!({"name": "Ayşe", "city": "Ankara"}));
         let b = insert(&sql, &v1, &mut env, json!({"name": "Ali", "city": "Ankara"}));
 
         // A new index: built for the documents already there.
-        let v2 = define_schema([table("people", people(vec![])).index("by_city", ["city"])]).unwrap();
+        let v2 = define_schema(crate::app::roles::ROLES, [table("people", people(vec![])).index("by_city", ["city"])])
+            .unwrap();
         let report = migrate(&sql, &v2).unwrap();
         assert_eq!(report.built, ["people.by_city"]);
         assert_eq!(report.documents_checked, 2);
         assert_eq!(cities(&sql, &v2, "Ankara").unwrap(), 2);
 
         // A new required field: refused, naming the documents; nothing changes.
-        let v3 =
-            define_schema([table("people", people(vec![("age", v::number())])).index("by_city", ["city"])]).unwrap();
+        let v3 = define_schema(
+            crate::app::roles::ROLES,
+            [table("people", people(vec![("age", v::number())])).index("by_city", ["city"])],
+        )
+        .unwrap();
         let err = migrate(&sql, &v3).unwrap_err().to_string();
         assert!(err.contains("schema change refused: 2 stored document(s) do not fit the new schema"), "{err}");
         assert!(err.contains(&format!("people {a}: people.age: expected number (required), found nothing")), "{err}");
         // A new unique key with duplicates: refused, naming both holders.
-        let v4 = define_schema([table("people", people(vec![])).index("by_city", ["city"]).unique(["city"])]).unwrap();
+        let v4 = define_schema(
+            crate::app::roles::ROLES,
+            [table("people", people(vec![])).index("by_city", ["city"]).unique(["city"])],
+        )
+        .unwrap();
         let err = migrate(&sql, &v4).unwrap_err().to_string();
         let (first, second) = if a < b { (&a, &b) } else { (&b, &a) };
         assert!(

@@ -10,7 +10,9 @@
 //! - [`migrate`]: bringing stored data in line with a new schema on deploy.
 //! - [`search`]: full-text search indexes (FTS5, Turkish folding).
 //! - [`registry`]: named queries and mutations with validated arguments and typed errors.
+//! - [`app`]: an app as a value — roles, schema and registry, checked together.
 
+pub mod app;
 pub mod migrate;
 pub mod query;
 pub mod read_set;
@@ -22,6 +24,7 @@ pub mod tx;
 #[cfg(test)]
 mod access_tests;
 
+pub use app::{App, AppError};
 pub use query::{Order, Page, PageRequest, Query};
 pub use read_set::{ReadSet, SubscriptionIndex, WriteSet};
 pub use registry::{FnError, FunctionKind, Registry};

@@ -2,7 +2,7 @@
 //! validators, and the typed errors a function call can end with.
 
 use super::tx::Tx;
-use crate::auth::{Access, Identity, Role};
+use crate::auth::{Access, Identity, Role, Roles};
 use crate::ids::DocumentId;
 use crate::protocol::ErrorCode;
 use crate::storage::StorageError;
@@ -80,12 +80,13 @@ fn describe_taken(table: &str, taken: &Option<(String, DocumentId)>) -> String {
 }
 
 impl FnError {
-    /// The refusal for a caller `access` does not allow to do `action`.
-    pub fn denied(access: Access, identity: Option<&Identity>, action: impl Into<String>) -> Self {
+    /// The refusal for a caller `access` does not allow to do `action` (in an app with
+    /// `roles`, which name who is allowed).
+    pub fn denied(access: Access, identity: Option<&Identity>, action: impl Into<String>, roles: &Roles) -> Self {
         match identity {
             None => FnError::Unauthenticated(action.into()),
             Some(identity) => {
-                FnError::Forbidden { action: action.into(), allowed: access.describe(), role: identity.role }
+                FnError::Forbidden { action: action.into(), allowed: access.describe(roles), role: identity.role }
             }
         }
     }
@@ -118,30 +119,42 @@ pub struct FunctionDef {
     /// Validator of the arguments object, checked before the handler runs.
     pub args: Validator,
     pub handler: Handler,
-    /// Who may call it. Queries default to any signed-in role, mutations to members and up
-    /// (viewers never write); [`Registry::allow`] changes it.
+    /// Who may call it. Queries default to any signed-in role, mutations to the app's
+    /// writers ([`Roles::writers_from`]); [`Registry::allow`] changes it.
     pub access: Access,
 }
 
 /// Every function of an application, by name.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Registry {
     functions: BTreeMap<&'static str, FunctionDef>,
+    roles: Roles,
 }
 
 impl Registry {
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty registry of an app with these roles.
+    pub fn new(roles: Roles) -> Self {
+        Self { functions: BTreeMap::new(), roles }
+    }
+
+    /// The roles of the app these functions belong to.
+    pub fn roles(&self) -> &Roles {
+        &self.roles
+    }
+
+    /// Every function, by name.
+    pub fn functions(&self) -> impl Iterator<Item = &FunctionDef> {
+        self.functions.values()
     }
 
     pub fn query(mut self, name: &'static str, args: Validator, handler: Handler) -> Self {
-        let access = Access::AtLeast(Role::Viewer);
+        let access = Access::AtLeast(self.roles.weakest());
         self.functions.insert(name, FunctionDef { name, kind: FunctionKind::Query, args, handler, access });
         self
     }
 
     pub fn mutation(mut self, name: &'static str, args: Validator, handler: Handler) -> Self {
-        let access = Access::AtLeast(Role::Member);
+        let access = Access::AtLeast(self.roles.writers());
         self.functions.insert(name, FunctionDef { name, kind: FunctionKind::Mutation, args, handler, access });
         self
     }
@@ -191,7 +204,8 @@ impl Registry {
             FnError::UnknownFunction { kind: kind.as_str(), name: name.to_string(), hint }
         })?;
         if !def.access.allows(identity) {
-            return Err(FnError::denied(def.access, identity, format!("{kind} {name:?}", kind = kind.as_str())));
+            let action = format!("{kind} {name:?}", kind = kind.as_str());
+            return Err(FnError::denied(def.access, identity, action, &self.roles));
         }
         let args = match args {
             serde_json::Value::Null => Value::Object(Default::default()),

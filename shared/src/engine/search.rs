@@ -204,11 +204,10 @@ mod tests {
     use serde_json::json;
 
     fn schema() -> Schema {
-        define_schema([table("people", [("name", v::string()), ("city", v::string())]).search_index(
-            "by_name",
-            "name",
-            ["city"],
-        )])
+        define_schema(
+            crate::app::roles::ROLES,
+            [table("people", [("name", v::string()), ("city", v::string())]).search_index("by_name", "name", ["city"])],
+        )
         .unwrap()
     }
 

@@ -112,7 +112,7 @@ impl<'a> Tx<'a> {
             Caller::Client(identity) => identity.as_ref(),
             Caller::System => None,
         };
-        Err(FnError::denied(access, identity, action()))
+        Err(FnError::denied(access, identity, action(), self.schema.roles()))
     }
 
     /// The table, if the caller may read it.

@@ -1,6 +1,5 @@
 use super::*;
-use crate::app::{functions::registry, schema::schema};
-use crate::auth::Role;
+use crate::app::{registry, schema};
 use crate::environment::TestEnvironment;
 use crate::sqlite::NativeSql;
 use crate::{ConnId, Room, RoomInput};
@@ -68,7 +67,9 @@ impl World {
     /// A query's result as a live subscription holds it: pinned to `end`, the end of a cursor
     /// page's first run (the room's journal).
     fn cached_live(&self, (path, args): &(&str, Json), end: &str) -> Vec<CachedQuery> {
-        let (def, parsed) = registry().resolve(path, FunctionKind::Query, args, Some(&Identity::trusted())).unwrap();
+        let (def, parsed) = registry()
+            .resolve(path, FunctionKind::Query, args, Some(&Identity::trusted(&crate::app::roles::ROLES)))
+            .unwrap();
         let mut tx = Tx::reader(self.room.sql(), schema(), Some(end.to_string())).for_caller(Caller::System);
         let value = serde_json::from_str(&(def.handler)(&mut tx, &parsed).unwrap().to_json().to_string()).unwrap();
         vec![CachedQuery { udf_path: path.to_string(), args: args.clone(), value }]
@@ -76,7 +77,7 @@ impl World {
 
     /// Predicts as an admin, a moment after the room's last commit.
     fn predict(&self, cached: &[CachedQuery], udf_path: &str, args: &Json) -> Result<Vec<Prediction>, String> {
-        self.predict_as(Some(&Identity::trusted()), cached, udf_path, args)
+        self.predict_as(Some(&Identity::trusted(&crate::app::roles::ROLES)), cached, udf_path, args)
     }
 
     fn predict_as(
@@ -87,7 +88,7 @@ impl World {
         args: &Json,
     ) -> Result<Vec<Prediction>, String> {
         let mut env = TestEnvironment::new(self.env.now_ms + 500.0);
-        predict(schema(), registry(), identity, cached, udf_path, args, &mut env)
+        predict(&crate::app::app(), identity, cached, udf_path, args, &mut env)
     }
 
     fn task_id(&self, title: &str) -> String {
@@ -177,7 +178,7 @@ fn a_mutation_that_fails_locally_predicts_nothing_and_says_why() {
     let missing = json!({"id": world.task_id("a").replace('a', "b"), "status": "completed"});
     assert!(world.predict(&cached, "tasks:update", &missing).is_err(), "a task the client does not hold");
     assert!(world.predict(&cached, "tasks:crate", &json!({})).unwrap_err().contains("tasks:create"));
-    let viewer = Identity { subject: "v".into(), role: Role::Viewer, name: None, expires_at_ms: None };
+    let viewer = Identity { subject: "v".into(), role: crate::app::roles::VIEWER, name: None, expires_at_ms: None };
     let refused =
         world.predict_as(Some(&viewer), &cached, "tasks:create", &json!({"title": "x", "created_by": world.user}));
     assert!(refused.unwrap_err().contains("viewer"), "the caller's role applies");
@@ -200,8 +201,14 @@ fn the_in_memory_store_answers_index_scans_like_sqlite() {
     }
     assert_eq!(store.document_count(), 5);
     for query in &cached {
-        let (def, args) =
-            registry().resolve(&query.udf_path, FunctionKind::Query, &query.args, Some(&Identity::trusted())).unwrap();
+        let (def, args) = registry()
+            .resolve(
+                &query.udf_path,
+                FunctionKind::Query,
+                &query.args,
+                Some(&Identity::trusted(&crate::app::roles::ROLES)),
+            )
+            .unwrap();
         let mut tx = Tx::reader(&store, schema(), None).for_caller(Caller::System);
         let local = (def.handler)(&mut tx, &args).unwrap().to_json();
         assert!(same(&local, &query.value), "{} {}:\n{local}\n{}", query.udf_path, query.args, query.value);

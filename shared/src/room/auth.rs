@@ -26,7 +26,7 @@ enum Stored {
 impl<S: Sql> Room<S> {
     fn stored_caller(&self, conn: &ConnId, now_ms: f64) -> Result<Stored, StorageError> {
         if let AuthPolicy::TrustAll = *self.auth.borrow() {
-            return Ok(Stored::Valid(Identity::trusted()));
+            return Ok(Stored::Valid(Identity::trusted(self.app.roles())));
         }
         let stored = self.rows.conn(&self.sql, conn)?.and_then(|row| row.caller);
         Ok(match stored {
@@ -65,7 +65,7 @@ impl<S: Sql> Room<S> {
     /// The caller of a one-shot HTTP call, from its `Authorization: Bearer <token>` header.
     pub(super) fn http_caller(&self, authorization: Option<&str>, now_ms: f64) -> Result<Option<Identity>, HttpReply> {
         let verifier = match &*self.auth.borrow() {
-            AuthPolicy::TrustAll => return Ok(Some(Identity::trusted())),
+            AuthPolicy::TrustAll => return Ok(Some(Identity::trusted(self.app.roles()))),
             AuthPolicy::Tokens(verifier) => verifier.clone(),
         };
         let Some(header) = authorization.map(str::trim).filter(|h| !h.is_empty()) else { return Ok(None) };
@@ -91,7 +91,7 @@ impl<S: Sql> Room<S> {
     ) -> Result<Vec<Outgoing>, StorageError> {
         let identity = match (&*self.auth.borrow(), token) {
             (_, None) => None,
-            (AuthPolicy::TrustAll, Some(_)) => Some(Identity::trusted()),
+            (AuthPolicy::TrustAll, Some(_)) => Some(Identity::trusted(self.app.roles())),
             (AuthPolicy::Tokens(verifier), Some(token)) => match verifier.verify(token, now_ms) {
                 Ok(identity) => Some(identity),
                 Err(e) => return Ok(vec![error_to(conn, ErrorCode::Unauthenticated, e.to_string())]),

@@ -26,7 +26,7 @@ impl Harness {
     fn new() -> Self {
         let room = crate::app::open_room(NativeSql::in_memory().unwrap())
             .unwrap()
-            .with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), "org-a")));
+            .with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), "org-a", crate::app::roles::ROLES)));
         Self { room, env: TestEnvironment::new(NOW), next_request: 100 }
     }
 
@@ -244,8 +244,11 @@ fn identity_survives_reopening_the_room() {
     // Same storage, new engine (what waking from hibernation does).
     let Harness { room, env, next_request } = h;
     let sql = room.sql;
-    let room =
-        crate::app::open_room(sql).unwrap().with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), "org-a")));
+    let room = crate::app::open_room(sql).unwrap().with_auth(AuthPolicy::Tokens(TokenVerifier::new(
+        SECRET.to_vec(),
+        "org-a",
+        crate::app::roles::ROLES,
+    )));
     let mut h = Harness { room, env, next_request };
     assert!(h.mutate(&manager, "beneficiaries:create", beneficiary()).is_ok());
 }

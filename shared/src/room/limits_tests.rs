@@ -26,7 +26,7 @@ impl Harness {
     fn new(limits: RoomLimits) -> Self {
         let room = crate::app::open_room(NativeSql::in_memory().unwrap())
             .unwrap()
-            .with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), ROOM)))
+            .with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), ROOM, crate::app::roles::ROLES)))
             .with_limits(limits);
         Self { room, env: TestEnvironment::new(1_700_000_000_000.0), next: 0 }
     }

@@ -6,7 +6,7 @@
 //! extra `SELECT`s through the Durable Object's SQL boundary.
 
 use super::{int_at, text_at, SubKey};
-use crate::auth::Identity;
+use crate::auth::{Identity, Roles};
 use crate::ids::ConnId;
 use crate::protocol::{StateVersion, Ts};
 use crate::storage::{Sql, SqlValue, StorageError};
@@ -32,13 +32,18 @@ pub(super) struct SubRow {
     pub result_hash: String,
 }
 
-#[derive(Default)]
 pub(super) struct Rows {
     conns: RefCell<HashMap<ConnId, ConnRow>>,
     subs: RefCell<HashMap<SubKey, SubRow>>,
+    /// The app's roles, to read stored identities back.
+    roles: Roles,
 }
 
 impl Rows {
+    pub fn new(roles: Roles) -> Self {
+        Self { conns: RefCell::default(), subs: RefCell::default(), roles }
+    }
+
     /// The connection's row, read from SQLite on first use; `None` if there is none.
     pub fn conn(&self, sql: &dyn Sql, conn: &ConnId) -> Result<Option<ConnRow>, StorageError> {
         if let Some(row) = self.conns.borrow().get(conn) {
@@ -55,7 +60,7 @@ impl Rows {
             ts: Ts(int_at(row, 1) as u64),
         };
         // An unreadable identity (written by another build) counts as signed out.
-        let caller = row.get(3).and_then(SqlValue::as_text).and_then(|text| serde_json::from_str(text).ok());
+        let caller = row.get(3).and_then(SqlValue::as_text).and_then(|text| Identity::from_stored(text, &self.roles));
         let session = row.get(4).and_then(SqlValue::as_text).map(str::to_string);
         let row = ConnRow { version, caller, session };
         self.conns.borrow_mut().insert(conn.clone(), row.clone());

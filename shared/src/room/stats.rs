@@ -5,7 +5,7 @@
 //! operator looking at a live incident wants; the commit timestamp counts every commit ever.
 
 use super::{HttpReply, Outgoing, Room};
-use crate::auth::{Access, Role};
+use crate::auth::Access;
 use crate::protocol::{ErrorCode, Ts};
 use crate::storage::{Sql, StorageError};
 use serde::Serialize;
@@ -95,9 +95,10 @@ impl<S: Sql> Room<S> {
             Ok(caller) => caller,
             Err(reply) => return reply,
         };
-        let admins = Access::AtLeast(Role::Admin);
+        let roles = self.app.roles();
+        let admins = Access::AtLeast(roles.strongest());
         if !admins.allows(caller.as_ref()) {
-            let e = crate::engine::FnError::denied(admins, caller.as_ref(), "reading the room's stats");
+            let e = crate::engine::FnError::denied(admins, caller.as_ref(), "reading the room's stats", roles);
             return HttpReply::error(e.code(), e.to_string());
         }
         match self.stats() {

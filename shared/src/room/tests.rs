@@ -328,7 +328,7 @@ fn handshake_refuses_other_protocols_and_schemas() {
     let mut h = Harness::new();
     let a = conn("a");
     let connect = |version: u32, hash: &str| json!({"type": "connect", "sessionId": "session-0123456789abcdef", "protocolVersion": version, "schemaHash": hash});
-    let ours = crate::app::schema::schema().hash();
+    let ours = crate::app::schema().hash();
     assert!(h.frame(&a, connect(crate::PROTOCOL_VERSION, &ours)).is_empty());
     let ServerMessage::Error { code, message, .. } = single(h.frame(&a, connect(99, &ours))) else { panic!() };
     assert_eq!(code, ErrorCode::ProtocolMismatch);

@@ -7,20 +7,25 @@ fn doc(j: Json) -> Value {
 }
 
 fn small() -> Schema {
-    define_schema([
-        table("users", [("name", v::string()), ("email", v::string())]).index("by_email", ["email"]).unique(["email"]),
-        table(
-            "donations",
-            [
-                ("amount", v::number()),
-                ("currency", v::enumeration(["TRY", "USD", "EUR"])),
-                ("donor", v::optional(v::id("users"))),
-                ("location_coordinates", v::optional(v::object([("lat", v::number()), ("lng", v::number())]))),
-            ],
-        )
-        .index("by_currency_amount", ["currency", "amount"])
-        .index("by_lat", ["location_coordinates.lat"]),
-    ])
+    define_schema(
+        crate::app::roles::ROLES,
+        [
+            table("users", [("name", v::string()), ("email", v::string())])
+                .index("by_email", ["email"])
+                .unique(["email"]),
+            table(
+                "donations",
+                [
+                    ("amount", v::number()),
+                    ("currency", v::enumeration(["TRY", "USD", "EUR"])),
+                    ("donor", v::optional(v::id("users"))),
+                    ("location_coordinates", v::optional(v::object([("lat", v::number()), ("lng", v::number())]))),
+                ],
+            )
+            .index("by_currency_amount", ["currency", "amount"])
+            .index("by_lat", ["location_coordinates.lat"]),
+        ],
+    )
     .unwrap()
 }
 
@@ -64,7 +69,7 @@ fn errors_carry_the_full_path() {
 
 #[test]
 fn documents_over_one_mebibyte_are_refused() {
-    let s = define_schema([table("notes", [("body", v::string())])]).unwrap();
+    let s = define_schema(crate::app::roles::ROLES, [table("notes", [("body", v::string())])]).unwrap();
     let big = "x".repeat(MAX_DOCUMENT_BYTES);
     let err = s.validate_insert("notes", &doc(json!({ "body": big }))).unwrap_err();
     assert_eq!(err.to_string(), "notes: expected a document of at most 1048576 bytes (1 MiB), found 1048587 bytes");
@@ -72,18 +77,21 @@ fn documents_over_one_mebibyte_are_refused() {
 
 #[test]
 fn definition_errors_are_all_reported_with_hints() {
-    let err = define_schema([
-        table("users", [("name", v::string()), ("_secret", v::string()), ("bad name", v::string())])
-            .index("by_name", ["nmae"])
-            .index("by_name", ["name"])
-            .index("by_id", ["name"])
-            .search_index("search", "missing", ["name"])
-            .unique(["email"]),
-        table("tasks", [("owner", v::id("people")), ("tags", v::array(v::optional(v::string())))])
-            .search_index("by_owner", "owner", Vec::<&str>::new())
-            .index("too_wide", (0..17).map(|_| "owner")),
-        table("tasks", [("x", v::string())]),
-    ])
+    let err = define_schema(
+        crate::app::roles::ROLES,
+        [
+            table("users", [("name", v::string()), ("_secret", v::string()), ("bad name", v::string())])
+                .index("by_name", ["nmae"])
+                .index("by_name", ["name"])
+                .index("by_id", ["name"])
+                .search_index("search", "missing", ["name"])
+                .unique(["email"]),
+            table("tasks", [("owner", v::id("people")), ("tags", v::array(v::optional(v::string())))])
+                .search_index("by_owner", "owner", Vec::<&str>::new())
+                .index("too_wide", (0..17).map(|_| "owner")),
+            table("tasks", [("x", v::string())]),
+        ],
+    )
     .unwrap_err();
     let text = err.to_string();
     for expected in [
@@ -120,21 +128,17 @@ fn hash_is_stable_and_changes_with_the_contract() {
     let a = small();
     assert_eq!(a.hash(), small().hash());
     assert_eq!(a.hash().len(), 16);
-    let with_index =
-        define_schema(a.tables().iter().cloned().map(
-            |t| {
-                if t.name == "users" {
-                    t.index("by_name", ["name"])
-                } else {
-                    t
-                }
-            },
-        ))
-        .unwrap();
+    let with_index = define_schema(
+        crate::app::roles::ROLES,
+        a.tables().iter().cloned().map(|t| if t.name == "users" { t.index("by_name", ["name"]) } else { t }),
+    )
+    .unwrap();
     assert_ne!(a.hash(), with_index.hash());
-    let with_unique =
-        define_schema(a.tables().iter().cloned().map(|t| if t.name == "users" { t.unique(["name"]) } else { t }))
-            .unwrap();
+    let with_unique = define_schema(
+        crate::app::roles::ROLES,
+        a.tables().iter().cloned().map(|t| if t.name == "users" { t.unique(["name"]) } else { t }),
+    )
+    .unwrap();
     assert_ne!(a.hash(), with_unique.hash());
     assert_ne!(with_index.hash(), with_unique.hash());
 }
@@ -158,7 +162,7 @@ mod never_panics {
         /// Any value against any table of the reference schema: an answer, never a panic.
         #[test]
         fn arbitrary_documents_get_an_answer(doc in arb_value(), table in 0usize..42) {
-            let schema = crate::app::schema::schema();
+            let schema = crate::app::schema();
             let def = &schema.tables()[table];
             let _ = def.validate_insert(&doc);
             let _ = def.validate_insert(&Value::Object(
@@ -176,9 +180,10 @@ fn access_rules_naming_undeclared_tables_or_fields_are_definition_errors() {
             table("donations", [("amount", v::number())]),
         ]
     };
-    let admins = |t: TableDef| t.read_access(Access::AtLeast(Role::Admin));
+    let admins = |t: TableDef| t.read_access(Access::AtLeast(crate::app::roles::ADMIN));
     let hidden = |t: TableDef| t.field_access("passwrdHash", Access::Nobody);
-    let err = define_schema_with_rules(tables(), &[("donatons", admins), ("users", hidden)]).unwrap_err();
+    let err = define_schema_with_rules(crate::app::roles::ROLES, tables(), &[("donatons", admins), ("users", hidden)])
+        .unwrap_err();
     assert_eq!(
         err.problems,
         [
@@ -188,8 +193,13 @@ fn access_rules_naming_undeclared_tables_or_fields_are_definition_errors() {
     );
     // Spelled right, each rule lands on its table.
     let hide = |t: TableDef| t.field_access("passwordHash", Access::Nobody);
-    let schema = define_schema_with_rules(tables(), &[("donations", admins), ("users", hide)]).unwrap();
-    assert_eq!(schema.table("donations").map(|t| t.read_access), Some(Access::AtLeast(Role::Admin)));
+    let schema =
+        define_schema_with_rules(crate::app::roles::ROLES, tables(), &[("donations", admins), ("users", hide)])
+            .unwrap();
+    assert_eq!(schema.table("donations").map(|t| t.read_access), Some(Access::AtLeast(crate::app::roles::ADMIN)));
     assert_eq!(schema.table("users").and_then(|t| t.field_access.get("passwordHash").copied()), Some(Access::Nobody));
-    assert!(define_schema(tables().into_iter().map(hidden)).is_err(), "define_schema checks fields too");
+    assert!(
+        define_schema(crate::app::roles::ROLES, tables().into_iter().map(hidden)).is_err(),
+        "define_schema checks fields too"
+    );
 }

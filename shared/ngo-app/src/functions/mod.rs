@@ -7,32 +7,29 @@ pub mod notifications;
 pub mod tasks;
 pub mod users;
 
-use roomsync_shared::auth::{Access, Role};
+use super::roles::{MANAGER, ROLES};
+use roomsync_shared::auth::Access;
 use roomsync_shared::engine::store::Document;
 use roomsync_shared::engine::{FnError, Registry};
 use roomsync_shared::validation::ValidationError;
 use roomsync_shared::value::Value;
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 /// Every function of the reference app.
-pub fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        let registry = Registry::new();
-        let registry = users::register(registry);
-        let registry = tasks::register(registry);
-        let registry = donations::register(registry);
-        let registry = meetings::register(registry);
-        let registry = notifications::register(registry);
-        let registry = beneficiaries::register(registry);
-        // Approving money and removing people's records are managers' decisions.
-        let managers = Access::AtLeast(Role::Manager);
-        registry
-            .allow("donations:approve", managers)
-            .allow("donations:remove", managers)
-            .allow("beneficiaries:remove", managers)
-    })
+pub fn registry() -> Registry {
+    let registry = Registry::new(ROLES);
+    let registry = users::register(registry);
+    let registry = tasks::register(registry);
+    let registry = donations::register(registry);
+    let registry = meetings::register(registry);
+    let registry = notifications::register(registry);
+    let registry = beneficiaries::register(registry);
+    // Approving money and removing people's records are managers' decisions.
+    let managers = Access::AtLeast(MANAGER);
+    registry
+        .allow("donations:approve", managers)
+        .allow("donations:remove", managers)
+        .allow("beneficiaries:remove", managers)
 }
 
 /// The arguments object (the registry has already checked it against the validator).

@@ -9,13 +9,16 @@ use crate::validator::v;
 use serde_json::json;
 
 fn schema() -> Schema {
-    define_schema([table(
-        "people",
-        [("name", v::string()), ("city", v::string()), ("age", v::number()), ("email", v::optional(v::string()))],
+    define_schema(
+        crate::app::roles::ROLES,
+        [table(
+            "people",
+            [("name", v::string()), ("city", v::string()), ("age", v::number()), ("email", v::optional(v::string()))],
+        )
+        .index("by_city", ["city"])
+        .index("by_city_age", ["city", "age"])
+        .unique(["email"])],
     )
-    .index("by_city", ["city"])
-    .index("by_city_age", ["city", "age"])
-    .unique(["email"])])
     .unwrap()
 }
 

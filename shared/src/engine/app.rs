@@ -1,0 +1,111 @@
+//! An app as a value: its roles, its schema and its functions, checked together once and
+//! shared by every room that serves it.
+
+use super::registry::{FunctionKind, Registry};
+use crate::auth::{Access, Roles};
+use crate::schema::Schema;
+use std::fmt;
+
+/// An application the engine serves: what [`crate::Room::open`] takes. Nothing in the
+/// engine names an app; a host builds one (the reference app's `roomsync_ngo_app::app()`)
+/// and hands it to each room, usually behind an `Arc`.
+pub struct App {
+    schema: Schema,
+    registry: Registry,
+}
+
+/// Why a schema and a registry do not make an app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid app ({} problems):", self.problems.len())?;
+        for p in &self.problems {
+            write!(f, "\n- {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl App {
+    /// Puts an app together. The schema and the registry must be declared with the same
+    /// roles, and every function's access must name one of them.
+    pub fn new(schema: Schema, registry: Registry) -> Result<Self, AppError> {
+        let mut problems = Vec::new();
+        let roles = schema.roles();
+        if registry.roles() != roles {
+            problems.push(format!(
+                "the schema's roles ({}) are not the registry's ({})",
+                roles.names(),
+                registry.roles().names()
+            ));
+        }
+        for def in registry.functions() {
+            if let Access::AtLeast(role) = def.access {
+                if !roles.contains(role) {
+                    let kind = if def.kind == FunctionKind::Query { "query" } else { "mutation" };
+                    problems.push(format!(
+                        "{kind} {:?}: its access names role {role:?}, which is not one of the app's roles ({})",
+                        def.name,
+                        roles.names()
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self { schema, registry })
+        } else {
+            Err(AppError { problems })
+        }
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn roles(&self) -> &Roles {
+        self.schema.roles()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+    use crate::schema::{define_schema, table};
+    use crate::validator::v;
+    use crate::value::Value;
+
+    const STAFF: Role = Role::new(0, "staff");
+    const ROLES: Roles = Roles::new(&[STAFF]);
+    const OTHER: Roles = Roles::new(&[STAFF, Role::new(1, "boss")]);
+
+    fn schema() -> Schema {
+        define_schema(ROLES, [table("notes", [("text", v::string())])]).unwrap()
+    }
+
+    #[test]
+    fn an_app_is_one_set_of_roles() {
+        let registry = Registry::new(ROLES).query("notes:list", v::object([]), |_, _| Ok(Value::Null));
+        let app = App::new(schema(), registry).unwrap();
+        assert_eq!(app.roles(), &ROLES);
+
+        let err = App::new(schema(), Registry::new(OTHER)).err().unwrap();
+        assert!(err.to_string().contains("the schema's roles (staff) are not the registry's (boss, staff)"), "{err}");
+
+        let foreign = Registry::new(ROLES)
+            .mutation("notes:add", v::object([]), |_, _| Ok(Value::Null))
+            .allow("notes:add", Access::AtLeast(Role::new(1, "boss")));
+        let err = App::new(schema(), foreign).err().unwrap();
+        assert!(err.to_string().contains(r#"mutation "notes:add": its access names role"#), "{err}");
+    }
+}
