@@ -14,11 +14,12 @@ bash scripts/install.sh
 
 say "lint: rustfmt and clippy (native and wasm32)"
 cargo fmt --all --check
-cargo clippy --quiet -p roomsync-shared -p roomsync-ngo-app -p roomsync-tests --all-targets -- -D warnings
+cargo clippy --quiet -p roomsync-shared -p roomsync-ngo-app -p roomsync-todo-app -p roomsync-tests --all-targets -- -D warnings
 cargo clippy --quiet -p roomsync-client -p roomsync-optimistic -p roomsync-edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
 
-say "shared: native unit, property and schema tests"
-cargo test --quiet -p roomsync-shared -p roomsync-ngo-app
+say "shared: native unit, property and schema tests, over both apps"
+cargo test --quiet -p roomsync-shared -p roomsync-ngo-app -p roomsync-todo-app
+cargo test --quiet -p roomsync-tests --lib --test model --test network
 
 say "client driver: node unit tests of its pure helpers (diffs checked against the room's)"
 node --test client-wasm/src/driver.test.mjs
@@ -39,7 +40,7 @@ cargo build --quiet -p roomsync-tests --bins --tests
 export ROOMSYNC_SKIP_WORKER_BUILD=1
 
 say "worker end to end: wrangler dev + real WebSockets"
-cargo test --quiet -p roomsync-tests
+cargo test --quiet -p roomsync-tests --test 'worker_*'
 
 say "client in headless Chromium (wasm-bindgen-test) against wrangler dev"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \

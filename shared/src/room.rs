@@ -1314,13 +1314,9 @@ pub use stats::RoomStats;
 mod tests;
 
 #[cfg(test)]
-mod model_tests;
-
-#[cfg(test)]
 mod auth_tests;
 
 #[cfg(test)]
 mod limits_tests;
-
-#[cfg(test)]
-mod network_tests;
+// The model and lossy-network property tests drive this engine over both apps of the
+// repository from `tests/tests/{model,network}.rs` (they need only the public API).

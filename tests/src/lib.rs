@@ -1,7 +1,9 @@
 //! Test harness for Roomsync's system tests: starts the built worker under `wrangler dev` on
 //! free loopback ports, talks to rooms over real WebSockets, and stops everything it started
-//! by process group — never by name.
+//! by process group — never by name. [`workload`] holds what the app-generic property tests
+//! (`tests/model.rs`, `tests/network.rs`) do with each app.
 
+pub mod workload;
 pub mod wrangler;
 pub mod ws_client;
 

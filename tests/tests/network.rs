@@ -1,18 +1,22 @@
-//! The client state machine against the room over a simulated, unreliable network:
-//! frames wait in per-socket queues and are delivered in random interleavings across
-//! clients and directions, sockets die with frames in flight (both ways), clients reconnect
-//! at random moments, and time passes. After every run the network heals (everyone
-//! reconnects, every queue drains) and then:
-//! - every mutation a client requested was answered, and committed exactly once;
+//! The client state machine against the room over a simulated, unreliable network, over
+//! each app of the repository: frames wait in per-socket queues and are delivered in random
+//! interleavings across clients and directions, sockets die with frames in flight (both
+//! ways), clients reconnect at random moments, and time passes. After every run the network
+//! heals (everyone reconnects, every queue drains) and then:
+//! - every mutation a client requested was answered exactly once, and every counted create
+//!   committed exactly once;
 //! - every client's live results equal a fresh run of their queries (convergence);
 //! - every client's version only ever moved forward within a connection.
 
-use super::*;
-use crate::client::{ClientCore, ClientEvent, Frame};
-use crate::environment::TestEnvironment;
-use crate::sqlite::NativeSql;
 use proptest::prelude::*;
-use serde_json::json;
+use roomsync_shared::client::{ClientCore, ClientEvent, Frame};
+use roomsync_shared::environment::TestEnvironment;
+use roomsync_shared::protocol::MutationOutcome;
+use roomsync_shared::room::RoomLimits;
+use roomsync_shared::sqlite::NativeSql;
+use roomsync_shared::{ConnId, QueryId, RequestId, Room, RoomInput, ServerMessage, StateVersion};
+use roomsync_tests::workload::{ngo::Ngo, todo::Todo, Workload};
+use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, VecDeque};
 
 const CLIENTS: usize = 3;
@@ -27,12 +31,14 @@ enum Step {
         client: usize,
         nth: usize,
     },
-    CreateTask {
+    Create {
         client: usize,
     },
-    CompleteTask {
+    Other {
         client: usize,
-        nth: usize,
+        kind: usize,
+        pick: usize,
+        variant: usize,
     },
     /// Up to `n` frames from the client reach the room.
     DeliverToRoom {
@@ -60,27 +66,16 @@ enum Step {
 fn step() -> impl Strategy<Value = Step> {
     let c = 0..CLIENTS;
     prop_oneof![
-        2 => (c.clone(), 0..5usize).prop_map(|(client, query)| Step::Subscribe { client, query }),
+        2 => (c.clone(), 0..64usize).prop_map(|(client, query)| Step::Subscribe { client, query }),
         1 => (c.clone(), 0..4usize).prop_map(|(client, nth)| Step::Unsubscribe { client, nth }),
-        3 => c.clone().prop_map(|client| Step::CreateTask { client }),
-        2 => (c.clone(), 0..6usize).prop_map(|(client, nth)| Step::CompleteTask { client, nth }),
+        3 => c.clone().prop_map(|client| Step::Create { client }),
+        2 => (c.clone(), 0..64usize, 0..6usize, 0..9usize)
+            .prop_map(|(client, kind, pick, variant)| Step::Other { client, kind, pick, variant }),
         5 => (c.clone(), 1..4usize).prop_map(|(client, n)| Step::DeliverToRoom { client, n }),
         5 => (c.clone(), 1..4usize).prop_map(|(client, n)| Step::DeliverToClient { client, n }),
         1 => c.clone().prop_map(|client| Step::Drop { client }),
         2 => c.prop_map(|client| Step::Connect { client }),
         1 => (1..3000u32).prop_map(|ms| Step::Tick { ms }),
-    ]
-}
-
-fn queries(user: &str) -> Vec<(&'static str, Json)> {
-    vec![
-        ("tasks:list", json!({})),
-        ("tasks:list", json!({"status": "pending"})),
-        ("tasks:list", json!({"status": "completed"})),
-        // (Live cursor pages keep the end of their first run, so a fresh run is not their
-        // oracle; their gap-free behaviour is tested in `engine::query`.)
-        ("users:list", json!({})),
-        ("tasks:list", json!({"assigned_to": user})),
     ]
 }
 
@@ -93,34 +88,42 @@ struct NetClient {
     subs: Vec<QueryId>,
     /// Answers per request id (must end up exactly one each).
     answers: BTreeMap<RequestId, Vec<Result<Json, String>>>,
-    requested: Vec<RequestId>,
+    /// Requests: whether each is a counted create (which must succeed), and what it does
+    /// to the count of counted documents when it succeeds.
+    requested: Vec<(RequestId, bool, i64)>,
     last_version: StateVersion,
 }
 
-struct Net {
+struct Net<'w> {
+    workload: &'w dyn Workload,
     room: Room<NativeSql>,
     env: TestEnvironment,
     clients: Vec<NetClient>,
-    user: String,
-    titles: Vec<String>,
+    context: Vec<String>,
+    labels: Vec<String>,
 }
 
-impl Net {
-    fn new() -> Self {
-        let room = crate::app::open_room(NativeSql::in_memory().unwrap()).unwrap().with_limits(RoomLimits::unlimited());
+impl<'w> Net<'w> {
+    fn new(workload: &'w dyn Workload) -> Self {
+        let room =
+            Room::open(NativeSql::in_memory().unwrap(), workload.app()).unwrap().with_limits(RoomLimits::unlimited());
         let mut env = TestEnvironment::new(1_800_000_000_000.0);
-        let admin = ConnId::from_stored("setup".into());
+        let setup = ConnId::from_stored("setup".into());
         let hello = json!({"type": "connect", "sessionId": "net-setup-0123456789"});
-        room.handle(RoomInput::Frame { conn: &admin, text: &hello.to_string() }, &mut env);
-        let frame = json!({"type": "mutation", "requestId": 1, "udfPath": "users:ensure",
-                           "args": {"name": "N", "email": "n@x", "role": "admin"}});
-        let out = room.handle(RoomInput::Frame { conn: &admin, text: &frame.to_string() }, &mut env);
-        let user = match &out.last().unwrap().message {
-            ServerMessage::MutationResponse { outcome: MutationOutcome::Success { result, .. }, .. } => {
-                result.as_str().unwrap().to_string()
+        room.handle(RoomInput::Frame { conn: &setup, text: &hello.to_string() }, &mut env);
+        let mut request = 0;
+        let mut mutate = |path: &str, args: Json| {
+            request += 1;
+            let frame = json!({"type": "mutation", "requestId": request, "udfPath": path, "args": args});
+            let out = room.handle(RoomInput::Frame { conn: &setup, text: &frame.to_string() }, &mut env);
+            match out.into_iter().last().map(|o| o.message) {
+                Some(ServerMessage::MutationResponse { outcome: MutationOutcome::Success { result, .. }, .. }) => {
+                    result
+                }
+                other => panic!("setup {path}: {other:?}"),
             }
-            other => panic!("{other:?}"),
         };
+        let context = workload.setup(&mut mutate);
         let clients = (0..CLIENTS)
             .map(|i| NetClient {
                 core: ClientCore::new(format!("net-session-{i}-0123456789")),
@@ -134,7 +137,7 @@ impl Net {
                 last_version: StateVersion::default(),
             })
             .collect();
-        let mut net = Self { room, env, clients, user, titles: Vec::new() };
+        let mut net = Self { workload, room, env, clients, context, labels: Vec::new() };
         for client in 0..CLIENTS {
             net.connect(client);
         }
@@ -213,10 +216,18 @@ impl Net {
         }
     }
 
+    fn mutate(&mut self, client: usize, path: &str, args: Json, counted: bool) {
+        let (request_id, frame) = self.clients[client].core.mutation(path, args).unwrap();
+        let delta = self.workload.count_delta(path);
+        self.clients[client].requested.push((request_id, counted, delta));
+        self.send(client, frame);
+    }
+
     fn apply(&mut self, step: &Step) {
         match *step {
             Step::Subscribe { client, query } => {
-                let (path, args) = queries(&self.user)[query].clone();
+                let queries = self.workload.queries(&self.context);
+                let (path, args) = queries[query % queries.len()].clone();
                 let (query_id, frame) = self.clients[client].core.subscribe(path, args).unwrap();
                 self.clients[client].subs.push(query_id);
                 self.send(client, frame);
@@ -230,24 +241,19 @@ impl Net {
                 let frame = self.clients[client].core.unsubscribe(query_id);
                 self.send(client, frame);
             }
-            Step::CreateTask { client } => {
-                let title = format!("task {}", self.titles.len());
-                self.titles.push(title.clone());
-                let args = json!({"title": title, "created_by": self.user, "assigned_to": self.user});
-                let (request_id, frame) = self.clients[client].core.mutation("tasks:create", args).unwrap();
-                self.clients[client].requested.push(request_id);
-                self.send(client, frame);
+            Step::Create { client } => {
+                let label = format!("made {}", self.labels.len());
+                self.labels.push(label.clone());
+                let (path, args) = self.workload.create(&self.context, &label);
+                self.mutate(client, path, args, true);
             }
-            Step::CompleteTask { client, nth } => {
-                let tasks = self.room.query_once("tasks:list", &json!({})).unwrap();
-                let Some(ids) = tasks.as_array().filter(|a| !a.is_empty()) else { return };
-                let id = ids[nth % ids.len()]["_id"].clone();
-                let (request_id, frame) = self.clients[client]
-                    .core
-                    .mutation("tasks:update", json!({"id": id, "status": "completed"}))
-                    .unwrap();
-                self.clients[client].requested.push(request_id);
-                self.send(client, frame);
+            Step::Other { client, kind, pick, variant } => {
+                let kind = kind % self.workload.other_kinds();
+                let room = &self.room;
+                let lookup = |path: &str, args: &Json| room.query_once(path, args).unwrap_or(Json::Null);
+                if let Some((path, args)) = self.workload.other(&self.context, kind, pick, variant, &lookup) {
+                    self.mutate(client, path, args, false);
+                }
             }
             Step::DeliverToRoom { client, n } => self.deliver_to_room(client, n),
             Step::DeliverToClient { client, n } => self.deliver_to_client(client, n),
@@ -276,12 +282,16 @@ impl Net {
     }
 
     fn check(&self) {
+        let mut expected = 0;
         for (i, c) in self.clients.iter().enumerate() {
             assert_eq!(c.core.pending_mutations(), 0, "client {i} has unanswered mutations");
-            for request_id in &c.requested {
+            for (request_id, counted, delta) in &c.requested {
                 let answers = c.answers.get(request_id).map(Vec::as_slice).unwrap_or_default();
                 assert_eq!(answers.len(), 1, "client {i} request {request_id}: answers {answers:?}");
-                assert!(answers[0].is_ok(), "client {i} request {request_id}: {answers:?}");
+                assert!(!counted || answers[0].is_ok(), "client {i} request {request_id}: {answers:?}");
+                if answers[0].is_ok() {
+                    expected += delta;
+                }
             }
             for info in c.core.query_infos() {
                 let args: Json = serde_json::from_str(&info.args).unwrap();
@@ -291,26 +301,37 @@ impl Net {
                 assert!(!info.stale, "client {i}: {} still stale after healing", info.udf_path);
             }
         }
-        let tasks = self.room.query_once("tasks:list", &json!({})).unwrap();
-        let mut titles: Vec<String> =
-            tasks.as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().to_string()).collect();
-        titles.sort();
-        let mut expected = self.titles.clone();
-        expected.sort();
-        assert_eq!(titles, expected, "every requested task exactly once");
+        let lookup = |path: &str, args: &Json| self.room.query_once(path, args).unwrap();
+        // Each answered success applied once: the count is what the answers say, and no
+        // create is stored twice (a removal may have taken one away since).
+        let stored = self.workload.labels(&lookup);
+        assert_eq!(stored.len() as i64, expected, "counted documents, by the answers");
+        for label in &self.labels {
+            let copies = stored.iter().filter(|s| *s == label).count();
+            assert!(copies <= 1, "{label:?} was requested once and is stored {copies} times");
+        }
     }
+}
+
+fn run(workload: &dyn Workload, steps: &[Step]) {
+    let mut net = Net::new(workload);
+    for step in steps {
+        net.apply(step);
+    }
+    net.heal();
+    net.check();
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn clients_converge_and_mutate_exactly_once_over_a_lossy_network(steps in prop::collection::vec(step(), 1..150)) {
-        let mut net = Net::new();
-        for step in &steps {
-            net.apply(step);
-        }
-        net.heal();
-        net.check();
+    fn ngo_app_clients_converge_and_mutate_exactly_once_over_a_lossy_network(steps in prop::collection::vec(step(), 1..150)) {
+        run(&Ngo, &steps);
+    }
+
+    #[test]
+    fn todo_app_clients_converge_and_mutate_exactly_once_over_a_lossy_network(steps in prop::collection::vec(step(), 1..150)) {
+        run(&Todo, &steps);
     }
 }
