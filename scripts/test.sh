@@ -24,7 +24,8 @@ cargo test --quiet -p roomsync-tests --lib --test model --test network
 say "client driver: node unit tests of its pure helpers (diffs checked against the room's)"
 node --test client-wasm/src/driver.test.mjs
 
-say "build: worker, browser client"
+say "build: worker (the NGO app, and the to-do app through the same build path), browser client"
+ROOMSYNC_WORKER_APP=todo bash scripts/build-worker.sh >/dev/null
 bash scripts/build-worker.sh >/dev/null
 bash scripts/build-client.sh
 

@@ -22,11 +22,21 @@ use roomsync_shared::endpoint::validate_room_name;
 use roomsync_shared::engine::App;
 use std::sync::Arc;
 
-/// The app this worker serves: the one line that names it. Everything else in the worker
-/// is generic over [`App`].
+/// The app this worker serves: the one place that names it (chosen by a cargo feature).
+/// Everything else in the worker is generic over [`App`].
+#[cfg(all(feature = "ngo-app", not(feature = "todo-app")))]
 fn app() -> Arc<App> {
     roomsync_ngo_app::app()
 }
+
+#[cfg(feature = "todo-app")]
+fn app() -> Arc<App> {
+    static APP: std::sync::OnceLock<Arc<App>> = std::sync::OnceLock::new();
+    APP.get_or_init(roomsync_todo_app::app).clone()
+}
+
+#[cfg(not(any(feature = "ngo-app", feature = "todo-app")))]
+compile_error!("the worker serves one app: build it with the `ngo-app` (default) or the `todo-app` feature");
 use worker::{event, Context, Env, Method, Request, Response, Result, RouteContext, Router};
 
 pub use room_object::RoomObject;

@@ -41,10 +41,16 @@ impl WranglerDev {
 
     /// Like [`WranglerDev::start`], with extra worker variables (`("NAME", "value")`).
     pub fn start_with(persist_dir: &Path, vars: &[(&str, &str)]) -> Self {
+        Self::start_config(persist_dir, None, vars)
+    }
+
+    /// Starts the worker described by another wrangler configuration (`config`, relative to
+    /// the repository root; `None` is the repository's `wrangler.toml`), already built.
+    pub fn start_config(persist_dir: &Path, config: Option<&str>, vars: &[(&str, &str)]) -> Self {
         std::fs::create_dir_all(persist_dir).expect("create persist dir");
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
-            let mut dev = Self::spawn(persist_dir, vars);
+            let mut dev = Self::spawn(persist_dir, config, vars);
             match dev.wait_ready() {
                 Ok(()) => return dev,
                 Err(Startup::PortTaken) => last_log = dev.log(),
@@ -54,7 +60,7 @@ impl WranglerDev {
         panic!("wrangler dev found its ports taken {START_ATTEMPTS} times:\n{last_log}");
     }
 
-    fn spawn(persist_dir: &Path, vars: &[(&str, &str)]) -> Self {
+    fn spawn(persist_dir: &Path, config: Option<&str>, vars: &[(&str, &str)]) -> Self {
         let root = crate::repo_root();
         let port = free_port();
         let inspector_port = free_port();
@@ -77,6 +83,7 @@ impl WranglerDev {
             .arg(inspector_port.to_string())
             .arg("--persist-to")
             .arg(persist_dir)
+            .args(config.map(|c| ["--config".to_string(), c.to_string()]).into_iter().flatten())
             // Test configuration (the repository's `.dev.vars`, if any, is overridden).
             .args(["--var", &format!("ROOMSYNC_JWT_SECRET:{}", crate::TEST_SECRET)])
             .args(["--var", "ROOMSYNC_DEV_TOKENS:1", "--var", "ROOMSYNC_TEST_HOOKS:1"])
