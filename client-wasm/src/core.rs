@@ -8,9 +8,9 @@
 
 use crate::wire::{self, object, Js};
 use js_sys::Array;
+use roomsync_shared::client::heartbeat::{Heartbeat, HeartbeatAction};
+use roomsync_shared::client::lifecycle::Lifecycle;
 use roomsync_shared::client::{AuthState, ClientCore, ClientError, ClientEvent, Credentials, Frame};
-use roomsync_shared::heartbeat::{Heartbeat, HeartbeatAction};
-use roomsync_shared::lifecycle::Lifecycle;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -410,7 +410,7 @@ impl Core {
         object(&[
             ("querySet", v.query_set.into()),
             ("identity", v.identity.into()),
-            ("ts", roomsync_shared::number_text::decimal(v.ts.0).into()),
+            ("ts", roomsync_shared::model::number_text::decimal(v.ts.0).into()),
         ])
     }
 }

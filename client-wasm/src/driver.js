@@ -105,7 +105,7 @@ function deepFreeze(v) {
 }
 
 /** A result after the room's diff (`{set}`, `{splice: [{copy: [from, len]} | {insert}]}` or
- *  `{fields: {key: diff}}`, see shared/src/diff.rs): a new frozen value that keeps the
+ *  `{fields: {key: diff}}`, see shared/src/protocol/diff.rs): a new frozen value that keeps the
  *  unchanged rows and fields as the same objects (structural sharing, as React likes it),
  *  or undefined when the diff does not fit `old` (the core then resubscribes). */
 export function applyDiff(old, diff) {

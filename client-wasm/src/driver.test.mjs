@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { applyDiff, argsText, readOptions } from "./driver.js";
 
-// Diffs as the room computes them (shared/src/diff.rs writes this file and checks it is
+// Diffs as the room computes them (shared/src/protocol/diff.rs writes this file and checks it is
 // current): `new` null means the diff does not fit `old`.
 const cases = JSON.parse(readFileSync(new URL("./diff-cases.json", import.meta.url), "utf8"));
 

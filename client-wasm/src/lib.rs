@@ -203,11 +203,11 @@ extern "C" {
 #[wasm_bindgen(skip_typescript)]
 pub fn connect(url: &str, options: JsValue) -> Result<JsValue, JsValue> {
     let options = read_options(&options)?;
-    let url = roomsync_shared::endpoint::sync_url(url, options.get(0).as_string().as_deref())
+    let url = roomsync_shared::protocol::endpoint::sync_url(url, options.get(0).as_string().as_deref())
         .map_err(|e| js_error(e.code(), &e.message()))?;
     // Four random 32-bit words from the driver (Web Crypto): the session id's 128 bits.
     let seed = (3..7).fold(0u128, |bits, i| bits << 32 | options.get(i).as_f64().unwrap_or(0.0) as u32 as u128);
-    let core = Core::new(roomsync_shared::ids::encode_base32(seed), options.get(1).as_string());
+    let core = Core::new(roomsync_shared::model::ids::encode_base32(seed), options.get(1).as_string());
     Ok(Driver::new(core, &url, options.get(2).as_bool().unwrap_or(true)).into())
 }
 

@@ -18,8 +18,8 @@ mod do_sql;
 mod entropy;
 mod room_object;
 
-use roomsync_shared::endpoint::validate_room_name;
 use roomsync_shared::engine::App;
+use roomsync_shared::protocol::endpoint::validate_room_name;
 use std::sync::Arc;
 
 /// The app this worker serves: the one place that names it (chosen by a cargo feature).

@@ -3,13 +3,13 @@
 //! prints the ratio table recorded in BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use roomsync_shared::engine::environment::TestEnvironment;
 use roomsync_shared::engine::read_set::{KeyRange, ReadSet, SubscriptionIndex, WriteSet, WrittenKey};
 use roomsync_shared::engine::{store, Order, Tx};
-use roomsync_shared::environment::TestEnvironment;
-use roomsync_shared::index_key::encode_key;
-use roomsync_shared::sqlite::NativeSql;
+use roomsync_shared::model::index_key::encode_key;
+use roomsync_shared::model::value::Value;
+use roomsync_shared::storage::sqlite::NativeSql;
 use roomsync_shared::storage::{Sql, SqlValue};
-use roomsync_shared::value::Value;
 use roomsync_shared::{ConnId, Room, RoomInput};
 use serde_json::json;
 use std::hint::black_box;
@@ -246,7 +246,8 @@ fn wire_size(c: &mut Criterion) {
     let full = serde_json::to_string(&docs).unwrap().len();
     let mut changed = docs.clone();
     changed[7]["status"] = json!("PASIF");
-    let diff = roomsync_shared::diff::ValueDiff::compute(&json!(docs), &json!(changed)).to_json().to_string().len();
+    let diff =
+        roomsync_shared::protocol::diff::ValueDiff::compute(&json!(docs), &json!(changed)).to_json().to_string().len();
     println!("wire bytes for a one-row change in a 50-row page: full result {full} B, diff {diff} B");
     let _ = store::BY_CREATION_TIME;
     c.bench_function("noop", |b| b.iter(|| black_box(full)));

@@ -23,8 +23,10 @@ use sha2::Sha256;
 use std::fmt;
 use thiserror::Error;
 
-mod roles;
-pub use roles::{Role, Roles, MAX_ROLES};
+// The access types tokens are checked into live in the model layer (a schema declares
+// them); they are re-exported here because every host that verifies tokens needs them.
+pub use crate::model::access::{Access, Identity};
+pub use crate::model::roles::{Role, Roles, MAX_ROLES};
 
 /// The documented development secret: `wrangler dev` uses it when neither `.dev.vars` nor a
 /// wrangler secret sets `ROOMSYNC_JWT_SECRET`. Anyone can read it here, so a deployed worker
@@ -33,82 +35,6 @@ pub const DEV_SECRET: &str = "roomsync-dev-secret-not-for-production";
 
 /// Longest accepted token (a JWT with these claims is a few hundred bytes).
 pub const MAX_TOKEN_BYTES: usize = 4096;
-
-/// A verified caller. It is stored (`_conns`) as JSON with the role by name, and read back
-/// with [`Identity::from_stored`] against the app's roles.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Identity {
-    /// The user's id in the application (`sub`).
-    pub subject: String,
-    pub role: Role,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// When the token stops being valid (ms since the epoch); `None` for trusted callers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at_ms: Option<f64>,
-}
-
-impl Identity {
-    /// A caller the host vouches for (native hosts that authenticate before the room,
-    /// tests): an admin whose identity never expires.
-    pub fn trusted(roles: &Roles) -> Self {
-        Self { subject: "trusted".into(), role: roles.strongest(), name: None, expires_at_ms: None }
-    }
-
-    /// An identity as [`Identity`]'s `Serialize` stored it; `None` if the text is not one or
-    /// names a role `roles` does not have (written by a build with other roles), which the
-    /// room treats as signed out.
-    pub fn from_stored(text: &str, roles: &Roles) -> Option<Self> {
-        #[derive(Deserialize)]
-        struct Stored {
-            subject: String,
-            role: String,
-            #[serde(default)]
-            name: Option<String>,
-            #[serde(default)]
-            expires_at_ms: Option<f64>,
-        }
-        let stored: Stored = serde_json::from_str(text).ok()?;
-        let role = roles.parse(&stored.role)?;
-        Some(Self { subject: stored.subject, role, name: stored.name, expires_at_ms: stored.expires_at_ms })
-    }
-
-    pub fn is_expired(&self, now_ms: f64) -> bool {
-        self.expires_at_ms.is_some_and(|at| now_ms >= at)
-    }
-}
-
-/// Who may do something: call a function, read a table or a field, write a table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, signed in or not.
-    Public,
-    /// A signed-in caller with at least this role.
-    AtLeast(Role),
-    /// No caller: the data is only for the application's own code (password hashes,
-    /// two-factor secrets). Functions still see it; results never do.
-    Nobody,
-}
-
-impl Access {
-    pub fn allows(self, identity: Option<&Identity>) -> bool {
-        match (self, identity) {
-            (Access::Public, _) => true,
-            (Access::AtLeast(role), Some(identity)) => identity.role >= role,
-            (Access::AtLeast(_), None) | (Access::Nobody, _) => false,
-        }
-    }
-
-    /// "the roles manager, admin", for error messages.
-    pub fn describe(self, roles: &Roles) -> String {
-        match self {
-            Access::Public => "anyone".into(),
-            Access::AtLeast(role) if role == roles.strongest() => format!("the role {role}"),
-            Access::AtLeast(role) => format!("the roles {}", roles.from(role).collect::<Vec<_>>().join(", ")),
-            Access::Nobody => "no caller".into(),
-        }
-    }
-}
 
 /// The claims of a Roomsync token.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -231,7 +157,7 @@ impl TokenVerifier {
             return Err(AuthError::BadClaim { claim: "exp", problem: "must be seconds since the epoch".into() });
         }
         if now_ms >= expires_at_ms {
-            return Err(AuthError::Expired { expired_at: crate::text::iso_timestamp(expires_at_ms) });
+            return Err(AuthError::Expired { expired_at: crate::model::text::iso_timestamp(expires_at_ms) });
         }
         Ok(Identity { subject: claims.sub, role, name: claims.name, expires_at_ms: Some(expires_at_ms) })
     }

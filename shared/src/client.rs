@@ -22,22 +22,25 @@
 //!   room confirms or replaces them; resuming sends each result's hash, so unchanged results
 //!   cost no rows.
 
+pub mod backoff;
 pub mod frame;
+pub mod heartbeat;
 mod json;
+pub mod lifecycle;
 pub mod vec_map;
 
 pub use frame::{FailedMutation, Frame, Incoming, Modification, Outbox};
 pub use json::IntoArgs;
 pub use vec_map::VecMap;
 
-use crate::backoff::Backoff;
-use crate::number_text::decimal;
+use crate::client::backoff::Backoff;
+use crate::model::number_text::decimal;
 use crate::protocol::{ErrorCode, QueryId, RequestId, StateVersion, MAX_FRAME_BYTES};
 use std::time::Duration;
 
 /// What the core needs of a query result.
 pub trait Payload: Clone {
-    /// How the room encodes a change of this result (see [`crate::diff`]).
+    /// How the room encodes a change of this result (see [`crate::protocol::diff`]).
     type Diff;
     /// The new result from this one and a diff; `None` when the diff does not fit.
     fn apply_diff(&self, diff: &Self::Diff) -> Option<Self>;

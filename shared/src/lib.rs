@@ -21,38 +21,31 @@ extern crate self as roomsync_shared;
 #[allow(dead_code)] // the app's codegen helpers: the engine's tests do not call them
 mod app;
 
-pub mod auth;
-pub mod backoff;
-pub mod client;
-pub mod diff;
-pub mod endpoint;
-pub mod engine;
-pub mod environment;
-pub mod heartbeat;
-pub mod ids;
-pub mod index_key;
-pub mod lifecycle;
-pub mod memory_sql;
-pub mod number_text;
-pub mod optimistic;
-pub mod protocol;
-pub mod room;
-pub mod schema;
-#[cfg(any(test, feature = "native"))]
-pub mod sqlite;
-pub mod storage;
-pub mod text;
-pub mod typescript;
-pub mod validation;
-pub mod validator;
-pub mod value;
+// The layers, bottom up; each names only the ones above it in this list.
 
-pub use environment::Environment;
-pub use ids::{ConnId, DocumentId};
+/// Tokens: signing and verifying who a caller is (over `model`'s roles).
+pub mod auth;
+/// The client's sans-IO core: subscriptions, outbox, lifecycle, heartbeat, backoff.
+pub mod client;
+/// The reactive engine: transactions, queries, search, functions, the app as a value.
+pub mod engine;
+/// Values, validators, schemas, roles and access rules, ids, index keys.
+pub mod model;
+/// Optimistic predictions: an app's own mutation run on the results a client holds.
+pub mod optimistic;
+/// The wire: frames, error codes, result diffs, endpoint names (over `model`).
+pub mod protocol;
+/// One room: connections, subscriptions, mutations, fan-out, limits (over `engine`).
+pub mod room;
+/// The storage seam (`Sql`), with SQLite and in-memory implementations.
+pub mod storage;
+
+pub use engine::{App, Environment};
+pub use model::ids::{ConnId, DocumentId};
+pub use model::validation::ValidationError;
 pub use protocol::{ClientMessage, ErrorCode, QueryId, RequestId, ServerMessage, StateVersion, Ts};
 pub use room::{Outgoing, Room, RoomInput};
 pub use storage::{Sql, SqlValue, StorageError};
-pub use validation::ValidationError;
 
 /// The wire protocol version spoken by this build; a client and a room must agree on it.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -23,11 +23,11 @@
 use crate::auth::Identity;
 use crate::engine::tx::Caller;
 use crate::engine::{store, App, FunctionKind, Tx};
-use crate::ids::{table_code, table_code_of, DocumentId};
-use crate::memory_sql::MemorySql;
-use crate::schema::{Schema, TableDef};
+use crate::model::ids::{table_code, table_code_of, DocumentId};
+use crate::model::schema::{Schema, TableDef};
+use crate::model::value::Value;
+use crate::storage::memory::MemorySql;
 use crate::storage::Sql;
-use crate::value::Value;
 use crate::Environment;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -133,7 +133,8 @@ fn load_document(store: &MemorySql, table: &TableDef, id: &str, created: f64, fi
     // Not decodable as a document: skip it.
     if let Ok(Value::Object(user)) = Value::from_json(&Json::Object(user), id) {
         let doc = store::Document { id: DocumentId::from_stored(id.to_string()), creation_time: created, fields: user };
-        store.put_document(table, &doc);
+        let body = (doc.creation_time, store::encode_body(&doc.fields));
+        store.put_document(&table.name, id, body, store::index_rows(table, &doc), store::unique_rows(table, &doc));
     }
 }
 

@@ -6,6 +6,9 @@
 //! new results". A client applies a transition only if its `startVersion` equals the version
 //! it holds, so it can detect a gap and resync instead of showing a torn state.
 
+pub mod diff;
+pub mod endpoint;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
@@ -148,7 +151,7 @@ pub enum QueryModification {
         query_id: QueryId,
         base_hash: String,
         hash: String,
-        diff: crate::diff::ValueDiff,
+        diff: crate::protocol::diff::ValueDiff,
     },
     QueryFailed {
         query_id: QueryId,

@@ -15,16 +15,16 @@
 //! subscription index from it and carries on exactly where the last one stopped.
 
 use crate::auth::{Identity, TokenVerifier};
-use crate::diff::{hash_text, ValueDiff};
+use crate::engine::environment::Environment;
 use crate::engine::registry::FunctionDef;
 use crate::engine::tx::Caller;
 use crate::engine::{store, App, FnError, FunctionKind, ReadSet, SubscriptionIndex, Tx};
-use crate::environment::Environment;
-use crate::ids::ConnId;
+use crate::model::ids::ConnId;
+use crate::model::schema::Schema;
+use crate::protocol::diff::{hash_text, ValueDiff};
 use crate::protocol::{
     ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId, ServerMessage, StateVersion, Ts,
 };
-use crate::schema::Schema;
 use crate::storage::{Sql, SqlValue, StorageError};
 use serde_json::Value as Json;
 use std::cell::RefCell;
@@ -1108,7 +1108,7 @@ impl<S: Sql> Room<S> {
     fn run_mutation(
         &self,
         def: &FunctionDef,
-        args: &crate::value::Value,
+        args: &crate::model::value::Value,
         env: &mut dyn Environment,
         caller: Option<&Identity>,
     ) -> Result<(Json, crate::engine::WriteSet, Ts), FnError> {

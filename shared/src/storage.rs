@@ -5,6 +5,10 @@
 //! DO SQLite refuses `BEGIN`/`COMMIT`, so atomicity is a method of its own
 //! ([`Sql::atomically`]) that each platform implements with what it has.
 
+pub mod memory;
+#[cfg(any(test, feature = "native"))]
+pub mod sqlite;
+
 use thiserror::Error;
 
 /// A value bound to, or read from, a statement.

@@ -1,4 +1,4 @@
-// The JS half of the lossless value encoding: what the Rust side writes (shared/src/value.rs)
+// The JS half of the lossless value encoding: what the Rust side writes (shared/src/model/value.rs)
 // decodes to exact bigint / bytes / non-finite numbers, and encodes back identically.
 import { test } from "node:test";
 import assert from "node:assert/strict";

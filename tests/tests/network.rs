@@ -10,10 +10,10 @@
 
 use proptest::prelude::*;
 use roomsync_shared::client::{ClientCore, ClientEvent, Frame};
-use roomsync_shared::environment::TestEnvironment;
+use roomsync_shared::engine::environment::TestEnvironment;
 use roomsync_shared::protocol::MutationOutcome;
 use roomsync_shared::room::RoomLimits;
-use roomsync_shared::sqlite::NativeSql;
+use roomsync_shared::storage::sqlite::NativeSql;
 use roomsync_shared::{ConnId, QueryId, RequestId, Room, RoomInput, ServerMessage, StateVersion};
 use roomsync_tests::workload::{ngo::Ngo, todo::Todo, Workload};
 use serde_json::{json, Value as Json};

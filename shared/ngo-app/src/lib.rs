@@ -11,7 +11,7 @@ pub mod roles;
 pub mod schema;
 
 use roomsync_shared::engine::{App, Registry};
-use roomsync_shared::schema::Schema;
+use roomsync_shared::model::schema::Schema;
 use roomsync_shared::{Room, Sql, StorageError};
 use std::sync::{Arc, OnceLock};
 
@@ -49,7 +49,7 @@ pub const CODEGEN_COMMAND: &str = "cargo run -p roomsync-ngo-app --bin codegen";
 
 /// The TypeScript types of this app's schema, as [`TYPESCRIPT_PATH`] must hold them.
 pub fn typescript() -> String {
-    roomsync_shared::typescript::generate(schema(), CODEGEN_COMMAND)
+    roomsync_shared::model::typescript::generate(schema(), CODEGEN_COMMAND)
 }
 
 /// Opens this app's room over `sql`, creating or migrating its tables on first use.

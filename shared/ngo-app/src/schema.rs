@@ -7,8 +7,8 @@
 
 use super::roles::{ADMIN, MANAGER, ROLES};
 use roomsync_shared::auth::Access;
-use roomsync_shared::schema::{define_schema_with_rules, table, AccessRule, Schema, SchemaError, TableDef};
-use roomsync_shared::validator::v;
+use roomsync_shared::model::schema::{define_schema_with_rules, table, AccessRule, Schema, SchemaError, TableDef};
+use roomsync_shared::model::validator::v;
 
 /// The reference schema's definition, with its access rules.
 pub fn define() -> Result<Schema, SchemaError> {

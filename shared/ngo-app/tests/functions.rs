@@ -1,8 +1,8 @@
 //! The reference app's functions, end to end through the room engine (natively).
 
-use roomsync_shared::environment::TestEnvironment;
+use roomsync_shared::engine::environment::TestEnvironment;
 use roomsync_shared::protocol::{ErrorCode, MutationOutcome, ServerMessage};
-use roomsync_shared::sqlite::NativeSql;
+use roomsync_shared::storage::sqlite::NativeSql;
 use roomsync_shared::{ConnId, Room, RoomInput};
 use serde_json::{json, Value as Json};
 

@@ -10,7 +10,7 @@
 //! `tests` check every frame parses as the [`crate::protocol::ClientMessage`] the room reads.
 
 use super::{ClientError, Payload};
-use crate::number_text::decimal;
+use crate::model::number_text::decimal;
 use crate::protocol::{ErrorCode, QueryId, RequestId, StateVersion};
 
 /// A frame the client sends.

@@ -4,7 +4,7 @@
 
 use super::frame::{FailedMutation, Frame, Incoming, Modification, Outbox};
 use super::{ClientCore, ClientError, ClientErrorCode, ClientEvent, Payload};
-use crate::diff::{hash_value, ValueDiff};
+use crate::protocol::diff::{hash_value, ValueDiff};
 use crate::protocol::{ClientMessage, MutationOutcome, QueryModification, ServerMessage};
 use serde_json::Value;
 

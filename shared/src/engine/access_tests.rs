@@ -4,13 +4,13 @@
 use super::tx::{Caller, Tx};
 use super::FnError;
 use crate::auth::{Access, Identity, Role};
-use crate::environment::TestEnvironment;
+use crate::engine::environment::TestEnvironment;
+use crate::model::schema::{define_schema, table, Schema};
+use crate::model::validator::v;
+use crate::model::value::Value;
 use crate::protocol::ErrorCode;
-use crate::schema::{define_schema, table, Schema};
-use crate::sqlite::NativeSql;
+use crate::storage::sqlite::NativeSql;
 use crate::storage::Sql;
-use crate::validator::v;
-use crate::value::Value;
 use serde_json::json;
 
 /// People with a secret only managers read, unique together with their team, and an index
@@ -157,7 +157,7 @@ fn typed_search_text_never_matches_what_the_index_stores_besides_the_words() {
         let found = names(text);
         let expected: Vec<String> = ["Ayşe Yılmaz", "Mehmet Öz", "Zeynep Kaya"]
             .into_iter()
-            .filter(|n| crate::text::matches(n, text) && !crate::text::words(text).is_empty())
+            .filter(|n| crate::model::text::matches(n, text) && !crate::model::text::words(text).is_empty())
             .map(str::to_string)
             .collect();
         assert_eq!(found, expected, "search {text:?}");

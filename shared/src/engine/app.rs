@@ -3,7 +3,7 @@
 
 use super::registry::{FunctionKind, Registry};
 use crate::auth::{Access, Roles};
-use crate::schema::Schema;
+use crate::model::schema::Schema;
 use std::fmt;
 
 /// An application the engine serves: what [`crate::Room::open`] takes. Nothing in the
@@ -81,9 +81,9 @@ impl App {
 mod tests {
     use super::*;
     use crate::auth::Role;
-    use crate::schema::{define_schema, table};
-    use crate::validator::v;
-    use crate::value::Value;
+    use crate::model::schema::{define_schema, table};
+    use crate::model::validator::v;
+    use crate::model::value::Value;
 
     const STAFF: Role = Role::new(0, "staff");
     const ROLES: Roles = Roles::new(&[STAFF]);

@@ -11,9 +11,9 @@
 //! Opening with an unchanged schema costs one read.
 
 use super::store::{self, Document};
-use crate::schema::Schema;
+use crate::model::schema::Schema;
+use crate::model::value::Value;
 use crate::storage::{Sql, SqlValue, StorageError};
-use crate::value::Value;
 use serde_json::{json, Map, Value as Json};
 use std::collections::BTreeMap;
 
@@ -202,11 +202,11 @@ pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, Storag
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::environment::TestEnvironment;
     use crate::engine::{FnError, Tx};
-    use crate::environment::TestEnvironment;
-    use crate::schema::{define_schema, table};
-    use crate::sqlite::NativeSql;
-    use crate::validator::v;
+    use crate::model::schema::{define_schema, table};
+    use crate::model::validator::v;
+    use crate::storage::sqlite::NativeSql;
     use serde_json::json;
 
     fn db() -> NativeSql {
@@ -217,7 +217,9 @@ mod tests {
         sql
     }
 
-    fn people(extra: Vec<(&str, crate::validator::Validator)>) -> Vec<(&str, crate::validator::Validator)> {
+    fn people(
+        extra: Vec<(&str, crate::model::validator::Validator)>,
+    ) -> Vec<(&str, crate::model::validator::Validator)> {
         let mut fields = vec![("name", v::string()), ("city", v::string())];
         fields.extend(extra);
         fields

@@ -9,10 +9,14 @@
 //!   commit affects without looking at the others.
 //! - [`migrate`]: bringing stored data in line with a new schema on deploy.
 //! - [`search`]: full-text search indexes (FTS5, Turkish folding).
-//! - [`registry`]: named queries and mutations with validated arguments and typed errors.
+//! - [`registry`]: named queries and mutations with validated arguments.
+//! - [`error`]: how a call fails ([`FnError`], one wire code per cause).
+//! - [`environment`]: the clock and entropy a host passes in (sans-IO).
 //! - [`app`]: an app as a value — roles, schema and registry, checked together.
 
 pub mod app;
+pub mod environment;
+pub mod error;
 pub mod migrate;
 pub mod query;
 pub mod read_set;
@@ -25,8 +29,10 @@ pub mod tx;
 mod access_tests;
 
 pub use app::{App, AppError};
+pub use environment::Environment;
+pub use error::FnError;
 pub use query::{Order, Page, PageRequest, Query};
 pub use read_set::{ReadSet, SubscriptionIndex, WriteSet};
-pub use registry::{FnError, FunctionKind, Registry};
+pub use registry::{FunctionKind, Registry};
 pub use store::Document;
 pub use tx::Tx;

@@ -16,14 +16,14 @@
 //!   it, deletes shrink it, and it never swallows the next page's rows.
 //! - [`Query::offset_page`]: `skip`/`limit` with the exact `total`, for admin tables.
 
+use super::error::FnError;
 use super::read_set::KeyRange;
-use super::registry::FnError;
 use super::store::{self, Document, BY_CREATION_TIME};
 use super::tx::Tx;
-use crate::index_key::{encode_value, prefix_successor};
+use crate::model::index_key::{encode_value, prefix_successor};
+use crate::model::validation::ValidationError;
+use crate::model::value::Value;
 use crate::storage::SqlValue;
-use crate::validation::ValidationError;
-use crate::value::Value;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 

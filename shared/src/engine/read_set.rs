@@ -11,7 +11,7 @@
 //! subscriptions of other tables, indexes or equality values. (Many subscriptions under one
 //! prefix, e.g. many pages of one list, are scanned linearly within that bucket.)
 
-use crate::index_key::prefix_successor;
+use crate::model::index_key::prefix_successor;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use base64::Engine;
 use serde_json::{json, Value as Json};
@@ -183,8 +183,8 @@ impl<K: Clone + Ord + Hash> SubscriptionIndex<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index_key::encode_key;
-    use crate::value::Value;
+    use crate::model::index_key::encode_key;
+    use crate::model::value::Value;
 
     fn key(parts: &[Value]) -> (Vec<u8>, Vec<usize>) {
         let mut ends = Vec::new();

@@ -1,7 +1,7 @@
 //! Full-text search indexes, on SQLite FTS5.
 //!
 //! Each search index of a table keeps, per document, the folded words of its search field
-//! (Turkish rules, see [`crate::text`]) in the FTS5 table `_search_words`, and `_search_map`
+//! (Turkish rules, see [`crate::model::text`]) in the FTS5 table `_search_words`, and `_search_map`
 //! maps a document to its FTS5 row and says which table and index it belongs to. Only the
 //! document's own words are in the FTS5 row: nothing a typed prefix could match but them
 //! (an earlier layout tagged rows with an index token, which "z" matched in every row).
@@ -20,14 +20,14 @@
 //! range), so any write to the table re-runs it. Correct, and cheap at the sizes of one
 //! organisation's data.
 
+use super::error::FnError;
 use super::read_set::KeyRange;
-use super::registry::FnError;
 use super::store::{self, Document, BY_CREATION_TIME};
 use super::tx::Tx;
-use crate::schema::TableDef;
+use crate::model::schema::TableDef;
+use crate::model::text;
+use crate::model::value::Value;
 use crate::storage::{Sql, SqlValue, StorageError};
-use crate::text;
-use crate::value::Value;
 
 /// Words of a search that count.
 pub const MAX_TERMS: usize = 16;
@@ -197,10 +197,10 @@ impl<'t, 'a> Search<'t, 'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::environment::TestEnvironment;
-    use crate::schema::{define_schema, table, Schema};
-    use crate::sqlite::NativeSql;
-    use crate::validator::v;
+    use crate::engine::environment::TestEnvironment;
+    use crate::model::schema::{define_schema, table, Schema};
+    use crate::model::validator::v;
+    use crate::storage::sqlite::NativeSql;
     use serde_json::json;
 
     fn schema() -> Schema {

@@ -7,15 +7,15 @@
 //! _uniq(tbl, ukey, key, id)             one row per document per unique key it fills
 //! ```
 //!
-//! Index keys use the order-preserving encoding of [`crate::index_key`], so a range scan is a
+//! Index keys use the order-preserving encoding of [`crate::model::index_key`], so a range scan is a
 //! BLOB range in SQLite, and the same bytes are what read sets and write sets compare.
 //! Every table has the built-in index `by_creation_time` (key: `_creationTime, _id`).
 
-use crate::ids::DocumentId;
-use crate::index_key::encode_value;
-use crate::schema::{TableDef, UniqueDef};
+use crate::model::ids::DocumentId;
+use crate::model::index_key::encode_value;
+use crate::model::schema::{TableDef, UniqueDef};
+use crate::model::value::Value;
 use crate::storage::{Sql, SqlValue, StorageError};
-use crate::value::Value;
 use std::collections::BTreeMap;
 
 /// The built-in index every table has.

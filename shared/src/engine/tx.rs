@@ -3,18 +3,18 @@
 //! what they changed (the write set). A mutation's transaction runs inside
 //! [`crate::storage::Sql::atomically`], so all its writes commit or none do.
 
+use super::error::FnError;
 use super::query::Query;
 use super::read_set::{KeyRange, ReadSet, WriteSet, WrittenKey};
-use super::registry::FnError;
 use super::store::{self, Document};
 use crate::auth::{Access, Identity};
-use crate::environment::Environment;
-use crate::ids::DocumentId;
-use crate::index_key::encode_key;
-use crate::schema::{Schema, TableDef};
+use crate::engine::environment::Environment;
+use crate::model::ids::DocumentId;
+use crate::model::index_key::encode_key;
+use crate::model::schema::{Schema, TableDef};
+use crate::model::validation::ValidationError;
+use crate::model::value::Value;
 use crate::storage::{Sql, SqlValue};
-use crate::validation::ValidationError;
-use crate::value::Value;
 use std::collections::BTreeMap;
 
 /// Most documents one transaction may scan (as in Convex).

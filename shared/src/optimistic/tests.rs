@@ -1,7 +1,7 @@
 use super::*;
 use crate::app::{registry, schema};
-use crate::environment::TestEnvironment;
-use crate::sqlite::NativeSql;
+use crate::engine::environment::TestEnvironment;
+use crate::storage::sqlite::NativeSql;
 use crate::{ConnId, Room, RoomInput};
 use serde_json::json;
 

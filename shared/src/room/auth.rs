@@ -12,7 +12,7 @@
 use super::{error_to, AuthPolicy, HttpReply, Outgoing, Room};
 use crate::auth::Identity;
 use crate::engine::FnError;
-use crate::ids::ConnId;
+use crate::model::ids::ConnId;
 use crate::protocol::{ErrorCode, QueryId, ServerMessage, StateVersion};
 use crate::storage::{Sql, SqlValue, StorageError};
 
@@ -57,7 +57,7 @@ impl<S: Sql> Room<S> {
             Stored::Expired(identity) => Err(FnError::Unauthenticated(format!(
                 "the token of {} expired at {}; refresh it",
                 identity.subject,
-                crate::text::iso_timestamp(identity.expires_at_ms.unwrap_or_default())
+                crate::model::text::iso_timestamp(identity.expires_at_ms.unwrap_or_default())
             ))),
         })
     }

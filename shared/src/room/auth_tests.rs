@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::auth::{sign, Claims};
-use crate::environment::TestEnvironment;
-use crate::sqlite::NativeSql;
+use crate::engine::environment::TestEnvironment;
+use crate::storage::sqlite::NativeSql;
 use serde_json::{json, Value as Json};
 
 const SECRET: &[u8] = b"test-secret-of-at-least-32-bytes!!";

@@ -25,7 +25,7 @@
 //!
 //! A refusal always says when to retry.
 
-use crate::ids::ConnId;
+use crate::model::ids::ConnId;
 use std::collections::HashMap;
 
 /// Buckets of one kind held per spender before refilled ones are dropped.

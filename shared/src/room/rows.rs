@@ -7,7 +7,7 @@
 
 use super::{int_at, text_at, SubKey};
 use crate::auth::{Identity, Roles};
-use crate::ids::ConnId;
+use crate::model::ids::ConnId;
 use crate::protocol::{StateVersion, Ts};
 use crate::storage::{Sql, SqlValue, StorageError};
 use std::cell::RefCell;

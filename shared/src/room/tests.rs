@@ -1,7 +1,7 @@
 use super::*;
-use crate::environment::TestEnvironment;
-use crate::ids::DocumentId;
-use crate::sqlite::NativeSql;
+use crate::engine::environment::TestEnvironment;
+use crate::model::ids::DocumentId;
+use crate::storage::sqlite::NativeSql;
 use serde_json::{json, Value as Json};
 
 struct Harness {

@@ -8,10 +8,10 @@
 
 use roomsync_shared::auth::{Access, Role, Roles};
 use roomsync_shared::engine::{App, Document, FnError, Order, Registry, Tx};
-use roomsync_shared::schema::{define_schema_with_rules, table, AccessRule, TableDef};
-use roomsync_shared::validation::ValidationError;
-use roomsync_shared::validator::v;
-use roomsync_shared::value::Value;
+use roomsync_shared::model::schema::{define_schema_with_rules, table, AccessRule, TableDef};
+use roomsync_shared::model::validation::ValidationError;
+use roomsync_shared::model::validator::v;
+use roomsync_shared::model::value::Value;
 use roomsync_shared::{Room, Sql, StorageError};
 use std::sync::Arc;
 

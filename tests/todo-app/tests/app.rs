@@ -2,10 +2,10 @@
 //! (guest < editor < owner) and its field rule, with signed tokens as the worker checks them.
 
 use roomsync_shared::auth::{sign, Claims, TokenVerifier};
-use roomsync_shared::environment::TestEnvironment;
+use roomsync_shared::engine::environment::TestEnvironment;
 use roomsync_shared::protocol::{ErrorCode, MutationOutcome, ServerMessage};
 use roomsync_shared::room::AuthPolicy;
-use roomsync_shared::sqlite::NativeSql;
+use roomsync_shared::storage::sqlite::NativeSql;
 use roomsync_shared::{ConnId, Room, RoomInput};
 use serde_json::{json, Value as Json};
 

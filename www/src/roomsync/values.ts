@@ -1,4 +1,4 @@
-// The lossless JSON encoding of document values (see shared/src/value.rs), on the JS side.
+// The lossless JSON encoding of document values (see shared/src/model/value.rs), on the JS side.
 // 64-bit integers travel as {"$int64": "…"} and bytes as {"$bytes": "<base64>"}, NaN and
 // ±Infinity as {"$number": "…"}, so they survive JSON.parse; these helpers turn them into
 // bigint, ArrayBuffer and number and back.

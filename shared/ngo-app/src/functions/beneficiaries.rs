@@ -9,9 +9,9 @@ use super::{count_arg, documents_and_total, fields, id_and_changes, id_arg, str_
 use roomsync_shared::engine::query::OffsetPage;
 use roomsync_shared::engine::store::Document;
 use roomsync_shared::engine::{FnError, Order, Registry, Tx};
-use roomsync_shared::validation::ValidationError;
-use roomsync_shared::validator::{v, Validator};
-use roomsync_shared::value::Value;
+use roomsync_shared::model::validation::ValidationError;
+use roomsync_shared::model::validator::{v, Validator};
+use roomsync_shared::model::value::Value;
 use std::collections::BTreeMap;
 
 const TABLE: &str = "beneficiaries";
@@ -81,7 +81,7 @@ fn check_tc_no(fields: &BTreeMap<String, Value>) -> Result<(), FnError> {
         Some(Value::String(tc)) => Err(ValidationError::new(
             "beneficiaries.tc_no",
             "a TC number of exactly 11 digits",
-            roomsync_shared::validator::describe_value(&Value::String(tc.clone())),
+            roomsync_shared::model::validator::describe_value(&Value::String(tc.clone())),
         )
         .into()),
         _ => Ok(()), // missing or not a string: the schema check names it

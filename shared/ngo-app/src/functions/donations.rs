@@ -6,9 +6,9 @@
 use super::{count_arg, documents_and_total, fields, id_and_changes, id_arg, object, str_arg};
 use roomsync_shared::engine::store::Document;
 use roomsync_shared::engine::{FnError, Order, Registry, Tx};
-use roomsync_shared::text;
-use roomsync_shared::validator::{v, Validator};
-use roomsync_shared::value::Value;
+use roomsync_shared::model::text;
+use roomsync_shared::model::validator::{v, Validator};
+use roomsync_shared::model::value::Value;
 use std::collections::BTreeMap;
 
 const TABLE: &str = "donations";

@@ -11,8 +11,8 @@ use super::roles::{MANAGER, ROLES};
 use roomsync_shared::auth::Access;
 use roomsync_shared::engine::store::Document;
 use roomsync_shared::engine::{FnError, Registry};
-use roomsync_shared::validation::ValidationError;
-use roomsync_shared::value::Value;
+use roomsync_shared::model::validation::ValidationError;
+use roomsync_shared::model::value::Value;
 use std::collections::BTreeMap;
 
 /// Every function of the reference app.
@@ -88,8 +88,9 @@ pub(crate) fn id_and_changes(args: &Value, table: &str) -> Result<(String, Value
     match changes.remove("id") {
         Some(Value::String(id)) => Ok((id, Value::Object(changes))),
         other => {
-            let found =
-                other.map(|v| roomsync_shared::validator::describe_value(&v)).unwrap_or_else(|| "nothing".into());
+            let found = other
+                .map(|v| roomsync_shared::model::validator::describe_value(&v))
+                .unwrap_or_else(|| "nothing".into());
             Err(ValidationError::new("args.id", format!("id of a {table} document"), found).into())
         }
     }

@@ -2,9 +2,9 @@
 
 use super::{id_arg, object, str_arg};
 use roomsync_shared::engine::{FnError, Order, Registry, Tx};
-use roomsync_shared::text;
-use roomsync_shared::validator::v;
-use roomsync_shared::value::Value;
+use roomsync_shared::model::text;
+use roomsync_shared::model::validator::v;
+use roomsync_shared::model::value::Value;
 
 const TABLE: &str = "workflow_notifications";
 

@@ -2,8 +2,8 @@
 
 use super::{docs, fields, id_arg, str_arg};
 use roomsync_shared::engine::{FnError, Order, Registry, Tx};
-use roomsync_shared::validator::{v, Validator};
-use roomsync_shared::value::Value;
+use roomsync_shared::model::validator::{v, Validator};
+use roomsync_shared::model::value::Value;
 
 const TABLE: &str = "tasks";
 /// Most tasks one list returns.
@@ -104,7 +104,7 @@ fn create(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
     if let Some(Value::String(title)) = task.get_mut("title") {
         *title = title.trim().to_string();
         if title.is_empty() {
-            return Err(roomsync_shared::validation::ValidationError::new(
+            return Err(roomsync_shared::model::validation::ValidationError::new(
                 "tasks.title",
                 "a non-empty string",
                 "an empty string",

@@ -3,8 +3,8 @@
 use super::{docs, id_arg, str_arg};
 use roomsync_shared::auth::Access;
 use roomsync_shared::engine::{FnError, Registry, Tx};
-use roomsync_shared::validator::v;
-use roomsync_shared::value::Value;
+use roomsync_shared::model::validator::v;
+use roomsync_shared::model::value::Value;
 use std::collections::BTreeMap;
 
 const TABLE: &str = "users";

@@ -1,11 +1,11 @@
 use super::*;
+use crate::engine::environment::TestEnvironment;
 use crate::engine::read_set::{SubscriptionIndex, WriteSet};
-use crate::environment::TestEnvironment;
+use crate::model::schema::{define_schema, table, Schema};
+use crate::model::validator::v;
 use crate::protocol::ErrorCode;
-use crate::schema::{define_schema, table, Schema};
-use crate::sqlite::NativeSql;
+use crate::storage::sqlite::NativeSql;
 use crate::storage::Sql;
-use crate::validator::v;
 use serde_json::json;
 
 fn schema() -> Schema {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::validator::v;
+use crate::model::validator::v;
 use serde_json::json;
 
 fn doc(j: Json) -> Value {
@@ -153,7 +153,7 @@ fn reference_format_round_trip_shape() {
 
 mod never_panics {
     use super::*;
-    use crate::value::tests::arb_value;
+    use crate::model::value::tests::arb_value;
     use proptest::prelude::*;
 
     proptest! {

@@ -2,8 +2,8 @@
 //!
 //! ```
 //! use roomsync_shared::auth::{Role, Roles};
-//! use roomsync_shared::schema::{define_schema, table};
-//! use roomsync_shared::validator::v;
+//! use roomsync_shared::model::schema::{define_schema, table};
+//! use roomsync_shared::model::validator::v;
 //!
 //! const ROLES: Roles = Roles::new(&[Role::new(0, "staff")]);
 //! let schema = define_schema(ROLES, [
@@ -25,11 +25,12 @@
 //! Definition errors (a typo in an index field, an id of a missing table, …) are collected
 //! by [`define_schema`] and reported together, each naming the table and the element.
 
-use crate::auth::{Access, Roles};
-use crate::ids::table_code;
-use crate::validation::ValidationError;
-use crate::validator::{check_fields, describe_value, Path, Validator};
-use crate::value::Value;
+use crate::model::access::Access;
+use crate::model::ids::table_code;
+use crate::model::roles::Roles;
+use crate::model::validation::ValidationError;
+use crate::model::validator::{check_fields, describe_value, Path, Validator};
+use crate::model::value::Value;
 use serde_json::{json, Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -321,7 +322,7 @@ impl TableDef {
                 let known: Vec<&str> = self.fields.iter().map(|(n, _)| n.as_str()).collect();
                 let hint = known
                     .iter()
-                    .find(|k| k.eq_ignore_ascii_case(field) || crate::text::edit_distance(k, field) <= 2)
+                    .find(|k| k.eq_ignore_ascii_case(field) || crate::model::text::edit_distance(k, field) <= 2)
                     .map(|k| format!(" (did you mean {k:?}?)"))
                     .unwrap_or_default();
                 push(format!("{what}: field {field:?} does not exist{hint}"));
@@ -520,7 +521,7 @@ impl Schema {
     /// indexes, unique keys), as 16 hex digits. Equal schemas hash equal on every platform.
     pub fn hash(&self) -> String {
         // serde_json's map is sorted by key, so this text is canonical.
-        crate::diff::hash_text(&self.to_json().to_string())
+        crate::model::text::hash_text(&self.to_json().to_string())
     }
 }
 
@@ -568,7 +569,7 @@ pub fn validator_json(v: &Validator) -> Json {
             let strings: Option<Vec<&str>> = options
                 .iter()
                 .map(|o| match o {
-                    Validator::Literal(crate::validator::Literal::String(s)) => Some(s.as_str()),
+                    Validator::Literal(crate::model::validator::Literal::String(s)) => Some(s.as_str()),
                     _ => None,
                 })
                 .collect();
@@ -582,8 +583,8 @@ pub fn validator_json(v: &Validator) -> Json {
     }
 }
 
-fn literal_json(l: &crate::validator::Literal) -> Json {
-    use crate::validator::Literal;
+fn literal_json(l: &crate::model::validator::Literal) -> Json {
+    use crate::model::validator::Literal;
     match l {
         Literal::String(s) => json!(s),
         Literal::Number(n) => json!(n),

@@ -77,6 +77,17 @@ pub fn iso_timestamp(ms: f64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
+/// A stable 64-bit FNV-1a hash of a text, as 16 hex digits: equal texts hash equal on every
+/// platform (schema hashes, result hashes over canonical JSON).
+pub fn hash_text(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,9 @@
 //! [`ValidationError`] with its exact path (`donations.location_coordinates.lat`), what was
 //! expected and what was found. It never panics, whatever the input.
 
-use crate::ids::DocumentId;
-use crate::validation::ValidationError;
-use crate::value::Value;
+use crate::model::ids::DocumentId;
+use crate::model::validation::ValidationError;
+use crate::model::value::Value;
 use std::collections::BTreeMap;
 
 /// Deepest nesting of arrays and objects in one document.

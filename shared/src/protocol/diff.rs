@@ -32,19 +32,12 @@ pub enum ValueDiff {
     Fields(Map<String, Value>),
 }
 
+pub use crate::model::text::hash_text;
+
 /// A stable 64-bit FNV-1a hash of a value's JSON text, as hex. Both sides compute it on
 /// serde_json's canonical text (sorted keys, shortest round-trip floats).
 pub fn hash_value(value: &Value) -> String {
     hash_text(&value.to_string())
-}
-
-pub fn hash_text(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }
 
 /// The identity of a list element: its `_id` when it has one, else the element itself.

@@ -5,8 +5,8 @@
 //! imports it (the reference app: `cargo run -p roomsync-ngo-app --bin codegen`, with a
 //! `--check` the test command runs).
 
-use crate::schema::{Schema, TableDef};
-use crate::validator::{Literal, Validator};
+use crate::model::schema::{Schema, TableDef};
+use crate::model::validator::{Literal, Validator};
 use std::fmt::Write;
 
 /// The whole generated module; `regenerate_with` is the command its header tells readers
@@ -126,8 +126,8 @@ pub fn ts_type(validator: &Validator, indent: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{define_schema, table};
-    use crate::validator::v;
+    use crate::model::schema::{define_schema, table};
+    use crate::model::validator::v;
 
     #[test]
     fn types_read_like_the_schema() {

@@ -3,7 +3,7 @@
 //! Both sides use these: the worker refuses bad room names with the same words the client
 //! uses when it refuses to construct, so a typo is caught before any socket opens.
 
-use crate::number_text::decimal;
+use crate::model::number_text::decimal;
 use std::fmt;
 
 /// Longest room name accepted.

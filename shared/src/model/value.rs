@@ -61,7 +61,7 @@ impl Value {
         }
     }
 
-    /// Position in the cross-type sort order (documented in [`crate::index_key`]).
+    /// Position in the cross-type sort order (documented in [`crate::model::index_key`]).
     pub(crate) fn type_rank(&self) -> u8 {
         match self {
             Value::Null => 0,

@@ -1,5 +1,5 @@
 use super::*;
-use crate::value::Value;
+use crate::model::value::Value;
 use serde_json::json;
 
 fn check(validator: &Validator, json: serde_json::Value) -> Result<(), String> {
@@ -48,8 +48,8 @@ fn unions_report_the_options_or_the_one_object_that_almost_fit() {
 
 #[test]
 fn ids_must_be_of_the_right_table() {
-    let user = crate::ids::DocumentId::new("users", 7);
-    let donation = crate::ids::DocumentId::new("donations", 7);
+    let user = crate::model::ids::DocumentId::new("users", 7);
+    let donation = crate::model::ids::DocumentId::new("donations", 7);
     assert_eq!(check(&v::id("users"), json!(user.as_str())), Ok(()));
     assert_eq!(
         err(&v::id("users"), json!(donation.as_str())),

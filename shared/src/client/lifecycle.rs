@@ -7,7 +7,7 @@
 //! with full jitter, a quick first retry after the client closed its own socket, never before
 //! an overloaded room's hint).
 
-use crate::backoff::{Backoff, CloseReason};
+use crate::client::backoff::{Backoff, CloseReason};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

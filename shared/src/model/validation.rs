@@ -10,7 +10,7 @@ pub struct ValidationError {
     pub path: String,
     /// What the schema allows there, in words.
     pub expected: String,
-    /// What the input held there, described by [`crate::validator::describe_value`].
+    /// What the input held there, described by [`crate::model::validator::describe_value`].
     pub found: String,
 }
 
@@ -23,8 +23,8 @@ impl ValidationError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validator::describe_value;
-    use crate::value::Value;
+    use crate::model::validator::describe_value;
+    use crate::model::value::Value;
 
     #[test]
     fn message_names_path_expected_and_found() {

@@ -20,7 +20,7 @@
 //! Every element is self-delimiting, so a tuple is its elements concatenated and a shorter
 //! tuple that is a prefix of a longer one sorts first.
 
-use crate::value::{canonical_nan, Value};
+use crate::model::value::{canonical_nan, Value};
 
 const TAG_UNDEFINED: u8 = 0x01;
 const TAG_NULL: u8 = 0x02;
@@ -116,7 +116,7 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::tests::arb_value;
+    use crate::model::value::tests::arb_value;
     use proptest::prelude::*;
     use std::cmp::Ordering;
 

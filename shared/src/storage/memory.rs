@@ -72,24 +72,30 @@ impl MemorySql {
         self.tables.borrow().docs.len()
     }
 
-    /// Loads a stored document with its index rows and unique keys, as an insert would write
-    /// them, without going through statement text (predictions load every document a client
-    /// holds; this is their hot path). Search-index rows are not kept here. `false` when a
-    /// document with this id is already loaded (it is left as it is).
-    pub fn put_document(&self, table: &crate::schema::TableDef, doc: &crate::engine::Document) -> bool {
-        use crate::engine::store;
+    /// Loads a stored document — its id, creation time, encoded body, index rows and unique
+    /// keys, as an insert would write them — without going through statement text
+    /// (predictions load every document a client holds; this is their hot path). The caller
+    /// computes the rows (`engine::store`), so this layer knows no document type. `false`
+    /// when a document with this id is already loaded (it is left as it is).
+    pub fn put_document(
+        &self,
+        table: &str,
+        id: &str,
+        (creation_time, body): (f64, String),
+        indexes: impl IntoIterator<Item = (String, Vec<u8>)>,
+        uniques: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> bool {
         let mut t = self.tables.borrow_mut();
-        let key = (table.name.clone(), doc.id.as_str().to_string());
+        let key = (table.to_string(), id.to_string());
         if t.docs.contains_key(&key) {
             return false;
         }
-        t.docs.insert(key, (doc.creation_time, store::encode_body(&doc.fields)));
-        let id = || doc.id.as_str().to_string();
-        for (name, key) in store::index_rows(table, doc) {
-            t.idx.insert((table.name.clone(), name, key), id());
+        t.docs.insert(key, (creation_time, body));
+        for (name, key) in indexes {
+            t.idx.insert((table.to_string(), name, key), id.to_string());
         }
-        for (name, key) in store::unique_rows(table, doc) {
-            t.uniq.insert((table.name.clone(), name, key), id());
+        for (name, key) in uniques {
+            t.uniq.insert((table.to_string(), name, key), id.to_string());
         }
         true
     }
