@@ -6,7 +6,7 @@
 //! | claim  | meaning                                                        |
 //! |--------|----------------------------------------------------------------|
 //! | `sub`  | the user's id in the application (required, 1–128 chars)       |
-//! | `role` | one of the app's [`Roles`], by name (required)                |
+//! | `role` | one of the app's `Roles`, by name (required)                  |
 //! | `room` | the one room (tenant) the token opens (required, exact match)  |
 //! | `exp`  | expiry, seconds since the Unix epoch (required)                |
 //! | `name` | display name (optional)                                        |

@@ -6,8 +6,10 @@
 //! values ([`room::Outgoing`]) that a thin platform driver delivers. That keeps every rule
 //! testable natively, in milliseconds.
 //!
-//! No application lives here: an app (a schema and a registry of functions) is a value the
-//! host hands to [`Room::open_with`]. The reference NGO app is the `roomsync-ngo-app` crate.
+//! No application lives here: an app (its roles, a schema and a registry of functions) is a
+//! value ([`App`]) the host hands to [`Room::open`]. The reference NGO app is the
+//! `roomsync-ngo-app` crate; `tests/todo-app` is a second one. `ARCHITECTURE.md` walks the
+//! layers below.
 
 // The reference app's sources name this crate `roomsync_shared`; the engine's own unit tests
 // compile those sources in (below), where the name must resolve to this crate itself.

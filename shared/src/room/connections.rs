@@ -1,0 +1,181 @@
+//! Connections: a socket opening and closing, `connect` (protocol and schema checks, the
+//! session for exactly-once), control frames refused over their allowance, and each
+//! connection's version.
+
+use super::*;
+
+impl<S: Sql> Room<S> {
+    pub(super) fn open_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
+        self.sql
+            .exec("INSERT OR IGNORE INTO _conns (conn_id, query_set, ts) VALUES (?, 0, 0)", &[conn.as_str().into()])?;
+        self.rows.forget_conn_row(conn);
+        Ok(())
+    }
+
+    /// Drops the rows of every connection whose socket is gone — `live` are the connections
+    /// the host still holds sockets for. Sockets can vanish without a close event (a
+    /// restart, a crash); the host calls this when it starts, so rows of dead sockets do not
+    /// outlive it. Returns how many connections were dropped.
+    pub fn retain_connections(&self, live: &[ConnId]) -> Result<usize, StorageError> {
+        let rows = self.sql.exec("SELECT conn_id FROM _conns", &[])?;
+        let mut dropped = 0;
+        for row in rows {
+            let conn = ConnId::from_stored(text_at(&row, 0)?);
+            if !live.contains(&conn) {
+                self.close_connection(&conn)?;
+                dropped += 1;
+            }
+        }
+        // Subscriptions of connections that have no row (left by a crash mid-close).
+        self.sql.exec("DELETE FROM _subs WHERE conn_id NOT IN (SELECT conn_id FROM _conns)", &[])?;
+        Ok(dropped)
+    }
+
+    pub(super) fn close_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
+        self.allowances.borrow_mut().forget_socket(conn);
+        let ids = self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
+        self.sql.atomically(|| {
+            self.sql.exec("DELETE FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
+            self.sql.exec("DELETE FROM _conns WHERE conn_id = ?", &[conn.as_str().into()])?;
+            Ok::<(), StorageError>(())
+        })?;
+        self.rows.forget_conn(conn);
+        let mut index = self.subscriptions.borrow_mut();
+        let mut results = self.results.borrow_mut();
+        for row in ids {
+            let key = (conn.clone(), int_at(&row, 0) as QueryId);
+            index.remove(&key);
+            results.forget(&key);
+        }
+        Ok(())
+    }
+
+    /// Binds the connection to a client session (for exactly-once mutations).
+    pub(super) fn connect(
+        &self,
+        conn: &ConnId,
+        session_id: &str,
+        protocol_version: Option<u32>,
+        schema_hash: Option<&str>,
+        now_ms: f64,
+    ) -> Result<Vec<Outgoing>, StorageError> {
+        if let Some(version) = protocol_version.filter(|v| *v != crate::PROTOCOL_VERSION) {
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::ProtocolMismatch,
+                format!(
+                    "this client speaks protocol {version} but the room speaks {}: reload the page to get the current client",
+                    crate::PROTOCOL_VERSION
+                ),
+            )]);
+        }
+        let ours = &self.schema_hash;
+        if let Some(theirs) = schema_hash.filter(|h| *h != ours) {
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::SchemaMismatch,
+                format!(
+                    "this client was built for schema {theirs} but the room runs schema {ours}: reload the page to get the matching client"
+                ),
+            )]);
+        }
+        let valid = (16..=64).contains(&session_id.len())
+            && session_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::BadFrame,
+                format!("sessionId must be 16 to 64 letters, digits, '-' or '_'; got {:?}", truncate(session_id, 80)),
+            )]);
+        }
+        if self.session_of(conn)?.is_some() {
+            // Once per socket: a repeat spends nothing of the room-wide allowance.
+            return Ok(vec![error_to(conn, ErrorCode::BadFrame, "this socket already sent connect".into())]);
+        }
+        let allowed = self.allowances.borrow_mut().connect(&self.limits, now_ms);
+        if let Err(wait_ms) = allowed {
+            self.activity.borrow_mut().connects_refused += 1;
+            // Spread the retries: a full second of jitter on top of the wait.
+            let retry_after_ms = wait_ms + 1000 + (now_ms as u64 % 1000);
+            self.close_connection(conn)?;
+            return Ok(vec![Outgoing {
+                to: conn.clone(),
+                message: ServerMessage::Error {
+                    code: ErrorCode::Overloaded,
+                    message: format!(
+                        "the room is accepting at most {} new connections per second (everyone is reconnecting); retry in {retry_after_ms} ms",
+                        self.limits.connects_per_second
+                    ),
+                    retry_after_ms: Some(retry_after_ms),
+                },
+            }]);
+        }
+        self.open_connection(conn)?;
+        self.sql
+            .exec("UPDATE _conns SET session_id = ? WHERE conn_id = ?", &[session_id.into(), conn.as_str().into()])?;
+        self.rows.forget_conn_row(conn);
+        Ok(Vec::new())
+    }
+
+    /// The answer to a control frame over the socket's allowance: a subscription fails for
+    /// that query (its `onError`), the rest get an error frame; both say when to retry.
+    pub(super) fn control_refused(&self, conn: &ConnId, message: &ClientMessage, wait_ms: u64) -> Vec<Outgoing> {
+        let text = format!(
+            "too many subscribe, unsubscribe and authenticate frames on this connection (at most {} per second, bursts of {}); retry in {wait_ms} ms",
+            self.limits.control_per_second, self.limits.control_burst
+        );
+        match message {
+            ClientMessage::Subscribe { query_id, .. } => {
+                let failed = QueryModification::QueryFailed {
+                    query_id: *query_id,
+                    code: ErrorCode::LimitExceeded,
+                    message: text,
+                };
+                // No version moves: nothing of the connection changed.
+                let version = self.rows.conn(&self.sql, conn).ok().flatten().map(|r| r.version).unwrap_or_default();
+                vec![Outgoing {
+                    to: conn.clone(),
+                    message: ServerMessage::Transition {
+                        start_version: version,
+                        end_version: version,
+                        modifications: vec![failed],
+                    },
+                }]
+            }
+            _ => vec![Outgoing {
+                to: conn.clone(),
+                message: ServerMessage::Error {
+                    code: ErrorCode::LimitExceeded,
+                    message: text,
+                    retry_after_ms: Some(wait_ms),
+                },
+            }],
+        }
+    }
+
+    pub(super) fn session_of(&self, conn: &ConnId) -> Result<Option<String>, StorageError> {
+        Ok(self.rows.conn(&self.sql, conn)?.and_then(|row| row.session))
+    }
+
+    pub(super) fn connection_version(&self, conn: &ConnId) -> Result<StateVersion, StorageError> {
+        let row = match self.rows.conn(&self.sql, conn)? {
+            Some(row) => row,
+            None => {
+                // A frame can arrive for a connection the room has not seen (a socket
+                // accepted by an older build): register it on first use.
+                self.open_connection(conn)?;
+                self.rows.conn(&self.sql, conn)?.ok_or_else(|| StorageError(format!("connection {conn} vanished")))?
+            }
+        };
+        Ok(row.version)
+    }
+
+    pub(super) fn set_connection_version(&self, conn: &ConnId, version: StateVersion) -> Result<(), StorageError> {
+        self.sql.exec(
+            "UPDATE _conns SET query_set = ?, ts = ? WHERE conn_id = ?",
+            &[i64::from(version.query_set).into(), (version.ts.0 as i64).into(), conn.as_str().into()],
+        )?;
+        self.rows.set_version(conn, version);
+        Ok(())
+    }
+}
