@@ -45,7 +45,7 @@ cargo test --quiet -p roomsync-tests --test 'worker_*'
 
 say "client in headless Chromium (wasm-bindgen-test) against wrangler dev"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  target/debug/with-wrangler -- cargo test -p roomsync-client --target wasm32-unknown-unknown --test browser
+  target/debug/with-wrangler -- cargo test -p roomsync-client --target wasm32-unknown-unknown --lib --test browser
 
 say "panel end to end: Vite preview + Chromium (playwright-core) against wrangler dev"
 target/debug/with-wrangler -- node --test tests/browser/*.test.mjs

@@ -224,3 +224,24 @@ pub fn try_connect(url: Option<String>, options: JsValue) -> JsValue {
         JsValue::NULL
     })
 }
+
+#[cfg(test)]
+mod contract_tests {
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    /// The TypeScript contract's `SyncError` codes are exactly the codes the client can give
+    /// (the room's `ErrorCode::ALL`, the endpoint's, the driver's and the core's own).
+    #[wasm_bindgen_test]
+    fn the_typescript_error_codes_are_the_clients() {
+        // (The macro turns `TS_TYPES` into a custom section: read it from the source.)
+        let error = include_str!("lib.rs").split("export interface SyncError").nth(1).unwrap_or_default();
+        let union = error.split("  code: ").nth(1).and_then(|rest| rest.split(';').next()).unwrap_or_default();
+        let mut declared: Vec<&str> = union.split('|').map(|c| c.trim().trim_matches('"')).collect();
+        let mut codes = roomsync_shared::client::error_codes();
+        declared.sort_unstable();
+        codes.sort_unstable();
+        assert_eq!(declared, codes, "the SyncError code union in TS_TYPES drifted from the client's codes");
+    }
+}

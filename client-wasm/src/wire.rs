@@ -116,7 +116,8 @@ pub fn decode(frame: &JsValue) -> Result<Incoming<Js>, String> {
                         diff: get(&m, "diff"),
                     },
                     "queryFailed" => Modification::Failed { query_id, code: code(&m), message: text(&m, "message")? },
-                    _ => Modification::Removed { query_id },
+                    "queryRemoved" => Modification::Removed { query_id },
+                    _ => return Err(expected("type", "a query modification")),
                 });
             }
             Ok(Incoming::Transition {
@@ -173,4 +174,45 @@ pub fn decode_outbox(saved: &JsValue) -> Result<Outbox, String> {
         failed,
         owners,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn stringify(value: &JsValue) -> String {
+        js_sys::JSON::stringify(value).map(String::from).unwrap_or_default()
+    }
+
+    /// The reader decodes every frame the room sends as the native decoder does: the frames
+    /// and their decoded form are written by Rust (`golden-frames.json`, kept current by
+    /// `shared/src/client/frame.rs`), parsed here by the browser's `JSON.parse` as the driver
+    /// does.
+    #[wasm_bindgen_test]
+    fn golden_frames_decode_as_the_room_meant_them() {
+        let cases = js_sys::JSON::parse(include_str!("golden-frames.json")).unwrap();
+        let cases = Array::from(&cases);
+        assert!(cases.length() > 20);
+        for case in cases.iter() {
+            let text = get(&case, "frame").as_string().unwrap();
+            let frame = js_sys::JSON::parse(&text).unwrap();
+            let decoded = decode(&frame).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let described = decoded.describe(|v| stringify(&v.0), stringify);
+            assert_eq!(described, get(&case, "decoded").as_string().unwrap(), "{text}");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn frames_the_reader_does_not_know_are_refused() {
+        for text in [
+            r#"{"type":"hello"}"#,
+            r#"{"type":"transition","startVersion":{"querySet":0,"identity":0,"ts":"0"},"endVersion":{"querySet":1,"identity":0,"ts":"1"},"modifications":[{"type":"queryMoved","queryId":1}]}"#,
+            r#"{"type":"transition","startVersion":{"querySet":0,"identity":0,"ts":1},"endVersion":{"querySet":1,"identity":0,"ts":"1"},"modifications":[]}"#,
+            r#"{"type":"mutationResponse","requestId":-1,"outcome":"success"}"#,
+        ] {
+            let frame = js_sys::JSON::parse(text).unwrap();
+            assert!(decode(&frame).is_err(), "{text}");
+        }
+    }
 }

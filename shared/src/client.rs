@@ -62,6 +62,21 @@ pub enum ClientErrorCode {
     TooLarge,
 }
 
+/// The code the browser driver gives arguments it refuses before the core sees them.
+pub const INVALID_ARGS: &str = "INVALID_ARGS";
+
+/// Every `code` an error the client throws or rejects with can carry: the endpoint's, the
+/// driver's [`INVALID_ARGS`], the room's and the client's own. The TypeScript contract
+/// (`client-wasm/src/lib.rs`) lists exactly these; a browser test checks it.
+pub fn error_codes() -> Vec<&'static str> {
+    let client = [ClientErrorCode::Closed, ClientErrorCode::TooLarge];
+    let mut codes: Vec<&'static str> = crate::protocol::endpoint::EndpointError::CODES.to_vec();
+    codes.push(INVALID_ARGS);
+    codes.extend(ErrorCode::ALL.iter().map(|c| c.as_str()));
+    codes.extend(client.iter().map(ClientErrorCode::as_str));
+    codes
+}
+
 impl ClientErrorCode {
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -211,6 +211,46 @@ pub enum Incoming<P: Payload> {
     },
 }
 
+impl<P: Payload> Incoming<P> {
+    /// A canonical one-line account of the decoded frame, with values and diffs shown by
+    /// the caller: the golden-frame test compares what the browser's reader decoded with
+    /// what the native decoder did (`client-wasm/src/golden-frames.json`). Not used outside
+    /// tests, so it costs the client build nothing.
+    pub fn describe(&self, value: impl Fn(&P) -> String, diff: impl Fn(&P::Diff) -> String) -> String {
+        let version = |v: &StateVersion| format!("{}/{}/{}", v.query_set, v.identity, v.ts.0);
+        match self {
+            Incoming::Transition { start_version, end_version, modifications } => {
+                let parts: Vec<String> = modifications
+                    .iter()
+                    .map(|m| match m {
+                        Modification::Updated { query_id, value: v, hash } => {
+                            format!("updated {query_id} {hash} {}", value(v))
+                        }
+                        Modification::Unchanged { query_id } => format!("unchanged {query_id}"),
+                        Modification::Diff { query_id, base_hash, hash, diff: d } => {
+                            format!("diff {query_id} {base_hash}->{hash} {}", diff(d))
+                        }
+                        Modification::Failed { query_id, code, message } => {
+                            format!("failed {query_id} {} {message:?}", code.as_str())
+                        }
+                        Modification::Removed { query_id } => format!("removed {query_id}"),
+                    })
+                    .collect();
+                format!("transition {}->{} [{}]", version(start_version), version(end_version), parts.join("; "))
+            }
+            Incoming::MutationResponse { request_id, outcome: Ok(result) } => {
+                format!("mutation {request_id} ok {}", value(result))
+            }
+            Incoming::MutationResponse { request_id, outcome: Err((code, message)) } => {
+                format!("mutation {request_id} failed {} {message:?}", code.as_str())
+            }
+            Incoming::Error { code, message, retry_after_ms } => {
+                format!("error {} {message:?} retry {retry_after_ms:?}", code.as_str())
+            }
+        }
+    }
+}
+
 /// One query's change within a transition.
 pub enum Modification<P: Payload> {
     Updated { query_id: QueryId, value: P, hash: String },
@@ -262,6 +302,72 @@ mod tests {
         for (frame, expected) in frames {
             assert_eq!(ClientMessage::parse(&frame.to_json()), Ok(expected), "{}", frame.to_json());
         }
+    }
+
+    /// Every kind of frame the room sends, as it writes them, with what the native decoder
+    /// makes of them, in `client-wasm/src/golden-frames.json`: the browser's reader
+    /// (`client-wasm/src/wire.rs`) is checked against them in Chromium. Regenerate with
+    /// `ROOMSYNC_BLESS=1 cargo test -p roomsync-shared golden_frames`.
+    #[test]
+    fn golden_frames_for_the_browser_reader_are_current() {
+        use crate::protocol::diff::ValueDiff;
+        use crate::protocol::{MutationOutcome, QueryModification, ServerMessage, StateVersion, Ts};
+        let v = |query_set, identity, ts| StateVersion { query_set, identity, ts: Ts(ts) };
+        let rows = json!([{"_id": "a1", "title": "Çay \"ocak\"", "n": 3}, {"_id": "b2", "tags": [], "x": null}]);
+        let diff = ValueDiff::compute(&rows, &json!([{"_id": "b2", "tags": ["k"], "x": null}]));
+        let mut messages = vec![
+            ServerMessage::Transition {
+                start_version: v(0, 0, 0),
+                end_version: v(1, 0, 9_007_199_254_740_993),
+                modifications: vec![
+                    QueryModification::QueryUpdated { query_id: 1, value: rows.clone(), hash: "00aa".into() },
+                    QueryModification::QueryUnchanged { query_id: 2 },
+                    QueryModification::QueryDiff { query_id: 3, base_hash: "0b".into(), hash: "0c".into(), diff },
+                    QueryModification::QueryFailed {
+                        query_id: 4,
+                        code: ErrorCode::Forbidden,
+                        message: "reading \"x\" is allowed to the role admin only".into(),
+                    },
+                    QueryModification::QueryRemoved { query_id: 5 },
+                ],
+            },
+            ServerMessage::Transition { start_version: v(1, 0, 9), end_version: v(1, 1, 9), modifications: vec![] },
+            ServerMessage::MutationResponse {
+                request_id: 7,
+                outcome: MutationOutcome::Success { result: json!("bene_0001"), ts: Ts(10) },
+            },
+            ServerMessage::MutationResponse {
+                request_id: 8,
+                outcome: MutationOutcome::Success { result: json!({"ok": true, "list": [1, 2]}), ts: Ts(11) },
+            },
+            ServerMessage::Error { code: ErrorCode::Overloaded, message: "busy".into(), retry_after_ms: Some(1500) },
+            ServerMessage::Error { code: ErrorCode::BadFrame, message: "no".into(), retry_after_ms: None },
+        ];
+        for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+            let outcome = MutationOutcome::Failure { code, message: format!("refused\n{i}") };
+            messages.push(ServerMessage::MutationResponse { request_id: 100 + i as u32, outcome });
+        }
+        let cases: Vec<serde_json::Value> = messages
+            .into_iter()
+            .map(|message| {
+                let frame = message.to_json();
+                let decoded = Incoming::<serde_json::Value>::from(message)
+                    .describe(|value| value.to_string(), |diff| diff.to_json().to_string());
+                json!({"frame": frame, "decoded": decoded})
+            })
+            .collect();
+        let lines: Vec<String> = cases.iter().map(serde_json::Value::to_string).collect();
+        let text = ["[\n", &lines.join(",\n"), "\n]\n"].concat();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client-wasm/src/golden-frames.json");
+        if std::env::var_os("ROOMSYNC_BLESS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let held = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            held == text,
+            "{} is stale: ROOMSYNC_BLESS=1 cargo test -p roomsync-shared golden_frames",
+            path.display()
+        );
     }
 
     #[test]

@@ -22,6 +22,17 @@ pub enum EndpointError {
 }
 
 impl EndpointError {
+    /// Every code [`EndpointError::code`] gives.
+    pub const CODES: [&'static str; 7] = [
+        "INVALID_URL",
+        "UNSUPPORTED_SCHEME",
+        "MISSING_HOST",
+        "BAD_PATH",
+        "MISSING_ROOM",
+        "ROOM_MISMATCH",
+        "INVALID_ROOM",
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             EndpointError::InvalidUrl(_) => "INVALID_URL",
@@ -160,6 +171,20 @@ fn validate_host(host: &str, input: &str) -> Result<(), EndpointError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_code_list_is_every_code() {
+        let all = [
+            EndpointError::InvalidUrl(String::new()),
+            EndpointError::UnsupportedScheme(String::new()),
+            EndpointError::MissingHost(String::new()),
+            EndpointError::BadPath(String::new()),
+            EndpointError::MissingRoom,
+            EndpointError::RoomMismatch { in_url: String::new(), in_options: String::new() },
+            EndpointError::InvalidRoom(String::new()),
+        ];
+        assert_eq!(all.iter().map(EndpointError::code).collect::<Vec<_>>(), EndpointError::CODES);
+    }
 
     #[test]
     fn accepts_base_urls_with_a_room_and_full_room_urls() {
