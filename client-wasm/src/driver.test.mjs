@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { applyDiff, argsText, readOptions } from "./driver.js";
+import { applyDiff, argsText, hashValue, readOptions } from "./driver.js";
 
 // Diffs as the room computes them (shared/src/protocol/diff.rs writes this file and checks it is
 // current): `new` null means the diff does not fit `old`.
@@ -24,6 +24,19 @@ test("applyDiff gives what the room's diff must produce, or undefined when it do
     if (expected === null) assert.equal(got, undefined, JSON.stringify({ old, diff }));
     else assert.deepEqual(got, expected, JSON.stringify({ old, diff }));
   }
+});
+
+test("hashValue gives the room's hash of every result (floats, escapes, key order)", () => {
+  let checked = 0;
+  for (const { new: value, hash } of cases) {
+    if (value === null) continue;
+    assert.equal(hashValue(value), hash, JSON.stringify(value));
+    checked++;
+  }
+  assert.ok(checked > 40);
+  // A changed row changes the hash; key order does not.
+  assert.notEqual(hashValue([{ _id: "a", v: 1 }]), hashValue([{ _id: "a", v: 2 }]));
+  assert.equal(hashValue({ a: 1, b: [2] }), hashValue({ b: [2], a: 1 }));
 });
 
 test("applyDiff keeps unchanged rows as the same objects and freezes what it builds", () => {

@@ -23,6 +23,11 @@ extern "C" {
     /// few lines there, and a KB of the WASM as property reads through `Reflect`.
     #[wasm_bindgen(js_name = applyDiff)]
     fn apply_diff(old: &JsValue, diff: &JsValue) -> JsValue;
+
+    /// The room's result hash of a JS value (`shared/src/protocol/hash.rs`, computed in JS
+    /// over the value, so float texts like `1.0` do not matter).
+    #[wasm_bindgen(js_name = hashValue)]
+    fn hash_value(value: &JsValue) -> String;
 }
 
 /// A query or mutation result: a frozen JS value.
@@ -38,10 +43,10 @@ impl Payload for Js {
         (!value.is_undefined()).then_some(Js(value))
     }
 
-    /// The room hashes its own JSON text, which JS cannot reproduce exactly (`1.0` vs `1`):
-    /// the browser trusts the base hash it checked before applying the diff.
-    fn has_hash(&self, _hash: &str) -> bool {
-        true
+    /// The room hashes a text JS reproduces from the value (sorted keys, JS number text), so
+    /// a diff applied wrongly — a bug, a base that is not the one the room meant — is caught.
+    fn has_hash(&self, hash: &str) -> bool {
+        hash_value(&self.0) == hash
     }
 
     fn rows(&self) -> usize {

@@ -8,6 +8,7 @@
 
 pub mod diff;
 pub mod endpoint;
+pub mod hash;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;

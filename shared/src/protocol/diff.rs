@@ -32,13 +32,8 @@ pub enum ValueDiff {
     Fields(Map<String, Value>),
 }
 
+pub use super::hash::hash_value;
 pub use crate::model::text::hash_text;
-
-/// A stable 64-bit FNV-1a hash of a value's JSON text, as hex. Both sides compute it on
-/// serde_json's canonical text (sorted keys, shortest round-trip floats).
-pub fn hash_value(value: &Value) -> String {
-    hash_text(&value.to_string())
-}
 
 /// The identity of a list element: its `_id` when it has one, else the element itself.
 fn identity(v: &Value) -> Option<&str> {
@@ -149,8 +144,9 @@ mod tests {
     }
 
     /// Diffs as the room computes them, with the values they must produce (`null`: the diff
-    /// does not fit its base), in `client-wasm/src/diff-cases.json`: the browser driver's
-    /// `applyDiff` is checked against them (client-wasm/src/driver.test.mjs). Regenerate
+    /// does not fit its base) and the hashes of those values, in
+    /// `client-wasm/src/diff-cases.json`: the browser driver's `applyDiff` and `hashValue` are
+    /// checked against them (client-wasm/src/driver.test.mjs). Regenerate
     /// with `ROOMSYNC_BLESS=1 cargo test -p roomsync-shared diff_cases`.
     #[test]
     fn diff_cases_for_the_browser_driver_are_current() {
@@ -193,6 +189,15 @@ mod tests {
         cases.push(json!({"old": {"a": 1}, "diff": {"splice": [{"copy": [0, 1]}]}, "new": null}));
         cases.push(json!({"old": {"a": 1}, "diff": {"fields": {"b": {"set": 2}}}, "new": null}));
         cases.push(json!({"old": [1], "diff": {"fields": {"0": {"set": 2}}}, "new": null}));
+        // Values whose hash the driver's `hashValue` must reproduce: floats the room writes
+        // as `1.0` or `1e21`, escapes, keys out of order, non-BMP keys.
+        let tricky = json!({"z": [1.0, -0.0, 1e21, 1.5e-7, 0.1, 2.5e300, 9_007_199_254_740_993u64],
+            "a": "\"q\"\\\n\t\u{1}\u{7f}İş", "😀": {"ı": null, "I": true}, "\u{ffff}": false, "": []});
+        cases.push(json!({"old": null, "diff": {"set": tricky}, "new": tricky}));
+        for case in &mut cases {
+            let hash = Some(&case["new"]).filter(|v| !v.is_null()).map(super::hash_value);
+            case["hash"] = json!(hash);
+        }
         for case in &cases {
             let diff: ValueDiff = serde_json::from_value(case["diff"].clone()).unwrap();
             let expected = Some(case["new"].clone()).filter(|v| !v.is_null());

@@ -48,8 +48,9 @@ impl SharedRuns {
 impl QueryRun {
     pub(super) fn new(result: Result<Json, FnError>, read_set: ReadSet, journal: Option<String>) -> Self {
         let (hash, size) = match &result {
+            // The text both sides hash (`protocol::hash`); its length is the result's size.
             Ok(value) => {
-                let text = value.to_string();
+                let text = crate::protocol::hash::canonical_text(value);
                 (hash_text(&text), text.len())
             }
             Err(e) => (hash_text(&format!("error:{}:{e}", e.code())), 0),
