@@ -57,11 +57,12 @@ impl Sql for DoSql {
         let cursor = self
             .sql
             .exec(sql, params.iter().map(to_do).collect::<Vec<_>>())
-            .map_err(|e| StorageError(e.to_string()))?;
+            .map_err(|e| StorageError::Driver(e.to_string()))?;
         let rows = cursor
             .raw()
             .map(|row| {
-                row.map(|values| values.into_iter().map(from_do).collect()).map_err(|e| StorageError(e.to_string()))
+                row.map(|values| values.into_iter().map(from_do).collect())
+                    .map_err(|e| StorageError::Driver(e.to_string()))
             })
             .collect();
         // The cursor's counts are final once it is drained.
@@ -79,7 +80,7 @@ impl Sql for DoSql {
         let raw = self.storage.as_raw();
         let transaction_sync: Function = Reflect::get(raw, &"transactionSync".into())
             .and_then(|f| f.dyn_into::<Function>())
-            .map_err(|e| StorageError(format!("transactionSync unavailable: {}", js_error_text(&e))))?;
+            .map_err(|e| StorageError::Driver(format!("transactionSync unavailable: {}", js_error_text(&e))))?;
         let body = RefCell::new(Some(body));
         let outcome: RefCell<Option<Result<T, E>>> = RefCell::new(None);
         let mut run = || -> Result<JsValue, JsValue> {
@@ -102,9 +103,9 @@ impl Sql for DoSql {
         match (outcome.into_inner(), call) {
             (Some(Ok(value)), Ok(_)) => Ok(value),
             (Some(Err(e)), _) => Err(e),
-            (Some(Ok(_)), Err(e)) => Err(StorageError(format!("commit failed: {}", js_error_text(&e))).into()),
-            (None, Err(e)) => Err(StorageError(format!("transaction failed: {}", js_error_text(&e))).into()),
-            (None, Ok(_)) => Err(StorageError("transaction body did not run".into()).into()),
+            (Some(Ok(_)), Err(e)) => Err(StorageError::Driver(format!("commit failed: {}", js_error_text(&e))).into()),
+            (None, Err(e)) => Err(StorageError::Driver(format!("transaction failed: {}", js_error_text(&e))).into()),
+            (None, Ok(_)) => Err(StorageError::Driver("transaction body did not run".into()).into()),
         }
     }
 }

@@ -427,7 +427,7 @@ fn text_at(row: &[SqlValue], column: usize) -> Result<String, StorageError> {
     row.get(column)
         .and_then(SqlValue::as_text)
         .map(str::to_string)
-        .ok_or_else(|| StorageError(format!("expected text in column {column}, found {:?}", row.get(column))))
+        .ok_or_else(|| StorageError::Corrupt(format!("expected text in column {column}, found {:?}", row.get(column))))
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {

@@ -67,10 +67,28 @@ impl From<f64> for SqlValue {
 /// A row as positional column values.
 pub type Row = Vec<SqlValue>;
 
-/// Storage failed. The message is the driver's, prefixed with what we were doing.
+/// Storage failed, and why: the driver (retrying may help), the data (no retry will), or the
+/// store (a statement it does not run). The message says what we were doing.
 #[derive(Clone, Debug, PartialEq, Error)]
-#[error("storage error: {0}")]
-pub struct StorageError(pub String);
+pub enum StorageError {
+    /// SQLite or the platform's storage failed (I/O, a transaction that did not commit).
+    #[error("storage failed: {0}")]
+    Driver(String),
+    /// What is stored is not what this build writes: a column of another type, a document
+    /// that does not decode, a row that should exist and does not.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The store cannot run this (the in-memory store runs the engine's statements only).
+    #[error("the store cannot run this: {0}")]
+    Unsupported(String),
+}
+
+impl StorageError {
+    /// Whether trying again may succeed (a driver failure); corrupt data stays corrupt.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StorageError::Driver(_))
+    }
+}
 
 /// What a storage has done since it was opened, for the room's stats endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

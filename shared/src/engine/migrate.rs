@@ -188,7 +188,7 @@ pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, Storag
     if problem_count > 0 {
         let more = problem_count.saturating_sub(problems.len());
         let tail = if more > 0 { format!("\n- … and {more} more") } else { String::new() };
-        return Err(StorageError(format!(
+        return Err(StorageError::Corrupt(format!(
             "schema change refused: {problem_count} stored document(s) do not fit the new schema; nothing was changed. \
              Fix the data or the schema and deploy again:\n- {}{tail}",
             problems.join("\n- ")

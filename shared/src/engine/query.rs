@@ -421,7 +421,9 @@ impl<'t, 'a> Query<'t, 'a> {
                 let key = match row.first() {
                     Some(SqlValue::Blob(k)) => k.clone(),
                     other => {
-                        return Err(FnError::Storage(crate::storage::StorageError(format!("index key is {other:?}"))))
+                        return Err(FnError::Storage(crate::storage::StorageError::Corrupt(format!(
+                            "index key is {other:?}"
+                        ))))
                     }
                 };
                 let def = self.tx.table(&self.table)?;

@@ -119,23 +119,23 @@ pub fn unique_rows<'a>(table: &'a TableDef, doc: &'a Document) -> impl Iterator<
 pub fn decode_document(row: &[SqlValue]) -> Result<Document, StorageError> {
     let id = match row.first() {
         Some(SqlValue::Text(id)) => DocumentId::from_stored(id.clone()),
-        other => return Err(StorageError(format!("document id column holds {other:?}"))),
+        other => return Err(StorageError::Corrupt(format!("document id column holds {other:?}"))),
     };
     let creation_time = match row.get(1) {
         Some(SqlValue::Real(f)) => *f,
         Some(SqlValue::Integer(i)) => *i as f64,
-        other => return Err(StorageError(format!("creation time column holds {other:?}"))),
+        other => return Err(StorageError::Corrupt(format!("creation time column holds {other:?}"))),
     };
     let body = match row.get(2) {
         Some(SqlValue::Text(body)) => body,
-        other => return Err(StorageError(format!("body column holds {other:?}"))),
+        other => return Err(StorageError::Corrupt(format!("body column holds {other:?}"))),
     };
     let json: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| StorageError(format!("document {id} is not JSON: {e}")))?;
+        serde_json::from_str(body).map_err(|e| StorageError::Corrupt(format!("document {id} is not JSON: {e}")))?;
     let fields = match Value::from_json(&json, id.as_str()) {
         Ok(Value::Object(fields)) => fields,
-        Ok(other) => return Err(StorageError(format!("document {id} is a {}", other.type_name()))),
-        Err(e) => return Err(StorageError(format!("document {id} does not decode: {e}"))),
+        Ok(other) => return Err(StorageError::Corrupt(format!("document {id} is a {}", other.type_name()))),
+        Err(e) => return Err(StorageError::Corrupt(format!("document {id} does not decode: {e}"))),
     };
     Ok(Document { id, creation_time, fields })
 }

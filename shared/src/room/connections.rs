@@ -164,7 +164,9 @@ impl<S: Sql> Room<S> {
                 // A frame can arrive for a connection the room has not seen (a socket
                 // accepted by an older build): register it on first use.
                 self.open_connection(conn)?;
-                self.rows.conn(&self.sql, conn)?.ok_or_else(|| StorageError(format!("connection {conn} vanished")))?
+                self.rows
+                    .conn(&self.sql, conn)?
+                    .ok_or_else(|| StorageError::Corrupt(format!("connection {conn} vanished")))?
             }
         };
         Ok(row.version)

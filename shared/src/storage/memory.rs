@@ -36,14 +36,14 @@ pub struct MemorySql {
 fn text(params: &[SqlValue], i: usize) -> Result<String, StorageError> {
     match params.get(i) {
         Some(SqlValue::Text(s)) => Ok(s.clone()),
-        other => Err(StorageError(format!("parameter {} should be text, got {other:?}", i + 1))),
+        other => Err(StorageError::Unsupported(format!("parameter {} should be text, got {other:?}", i + 1))),
     }
 }
 
 fn blob(params: &[SqlValue], i: usize) -> Result<Vec<u8>, StorageError> {
     match params.get(i) {
         Some(SqlValue::Blob(b)) => Ok(b.clone()),
-        other => Err(StorageError(format!("parameter {} should be a blob, got {other:?}", i + 1))),
+        other => Err(StorageError::Unsupported(format!("parameter {} should be a blob, got {other:?}", i + 1))),
     }
 }
 
@@ -51,7 +51,7 @@ fn real(params: &[SqlValue], i: usize) -> Result<f64, StorageError> {
     match params.get(i) {
         Some(SqlValue::Real(f)) => Ok(*f),
         Some(SqlValue::Integer(n)) => Ok(*n as f64),
-        other => Err(StorageError(format!("parameter {} should be a number, got {other:?}", i + 1))),
+        other => Err(StorageError::Unsupported(format!("parameter {} should be a number, got {other:?}", i + 1))),
     }
 }
 
@@ -115,14 +115,22 @@ impl MemorySql {
                 ">=" => low = Bound::Included(key),
                 ">" => low = Bound::Excluded(key),
                 "<" => high = Bound::Excluded(key),
-                other => return Err(StorageError(format!("the in-memory store cannot compare keys with {other:?}"))),
+                other => {
+                    return Err(StorageError::Unsupported(format!(
+                        "the in-memory store cannot compare keys with {other:?}"
+                    )))
+                }
             }
             rest = tail.trim();
         }
         let descending = match rest {
             "ORDER BY i.key ASC LIMIT ?" => false,
             "ORDER BY i.key DESC LIMIT ?" => true,
-            other => return Err(StorageError(format!("the in-memory store cannot run a scan ending {other:?}"))),
+            other => {
+                return Err(StorageError::Unsupported(format!(
+                    "the in-memory store cannot run a scan ending {other:?}"
+                )))
+            }
         };
         let limit = params.get(next).and_then(SqlValue::as_integer).unwrap_or(i64::MAX).max(0) as usize;
         // Keys of this index only: the bounds default to the index's own range ("\0" sorts
@@ -222,10 +230,10 @@ impl Sql for MemorySql {
             {
                 none
             }
-            s if s.contains("FROM _search_words") => {
-                Err(StorageError("full-text search runs in the room only, not in the in-memory store".into()))
-            }
-            other => Err(StorageError(format!("the in-memory store does not run {other:?}"))),
+            s if s.contains("FROM _search_words") => Err(StorageError::Unsupported(
+                "full-text search runs in the room only, not in the in-memory store".into(),
+            )),
+            other => Err(StorageError::Unsupported(format!("the in-memory store does not run {other:?}"))),
         }
     }
 

@@ -22,7 +22,7 @@ impl NativeSql {
 }
 
 fn storage_error(e: rusqlite::Error) -> StorageError {
-    StorageError(e.to_string())
+    StorageError::Driver(e.to_string())
 }
 
 fn to_sqlite(value: &SqlValue) -> RValue {
