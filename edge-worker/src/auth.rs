@@ -6,9 +6,10 @@
 //! worker falls back to the documented [`DEV_SECRET`] and says so in its log — fine on a
 //! laptop, never in production.
 
+use crate::error::WorkerError;
 use roomsync_shared::auth::{sign, Claims, DEV_SECRET};
 use serde::Deserialize;
-use worker::{Env, Request, Response, Result};
+use worker::{Env, Request, Response};
 
 const SECRET_BINDING: &str = "ROOMSYNC_JWT_SECRET";
 /// `"1"` turns on `POST /rooms/:room/dev-token` (set in `.dev.vars` by `scripts/dev.sh`).
@@ -53,30 +54,28 @@ struct DevTokenRequest {
 /// `POST /rooms/:room/dev-token` with `{sub, role, name?, ttlSeconds?}`: a signed token for
 /// that user in that room. Only when `ROOMSYNC_DEV_TOKENS=1` (local development, tests);
 /// a real deployment has its own auth server sign tokens with the shared secret.
-pub async fn dev_token(mut req: Request, env: &Env, room: &str) -> Result<Response> {
+pub async fn dev_token(mut req: Request, env: &Env, room: &str) -> Result<Response, WorkerError> {
     if !dev_tokens_enabled(env) {
-        return Response::error(
-            format!("development tokens are off: set {DEV_TOKENS_BINDING}=1 in .dev.vars (never in production)"),
-            404,
-        );
+        return Err(WorkerError::Off(format!(
+            "development tokens are off: set {DEV_TOKENS_BINDING}=1 in .dev.vars (never in production)"
+        )));
     }
     let body = req.text().await?;
-    let request: DevTokenRequest = match serde_json::from_str(&body) {
-        Ok(request) => request,
-        Err(e) => {
-            return Response::error(format!("body must be {{\"sub\", \"role\", \"name\"?, \"ttlSeconds\"?}}: {e}"), 400)
-        }
-    };
+    let request: DevTokenRequest = serde_json::from_str(&body).map_err(|e| {
+        WorkerError::BadRequest(format!("body must be {{\"sub\", \"role\", \"name\"?, \"ttlSeconds\"?}}: {e}"))
+    })?;
     let app = crate::app();
     if app.roles().parse(&request.role).is_none() {
-        return Response::error(format!("role {:?} is not one of {}", request.role, app.roles().names()), 400);
+        let problem = format!("role {:?} is not one of {}", request.role, app.roles().names());
+        return Err(WorkerError::BadRequest(problem));
     }
     let ttl = request.ttl_seconds.unwrap_or(3600.0);
     if !(1.0..=MAX_DEV_TOKEN_SECONDS).contains(&ttl) {
-        return Response::error(format!("ttlSeconds must be from 1 to {MAX_DEV_TOKEN_SECONDS}, got {ttl}"), 400);
+        let problem = format!("ttlSeconds must be from 1 to {MAX_DEV_TOKEN_SECONDS}, got {ttl}");
+        return Err(WorkerError::BadRequest(problem));
     }
     let exp = (js_sys::Date::now() / 1000.0 + ttl).floor();
     let claims = Claims { sub: request.sub, role: request.role, room: room.to_string(), exp, name: request.name };
     let token = sign(&claims, &secret(env));
-    Response::from_json(&serde_json::json!({ "token": token, "expiresAt": exp * 1000.0 }))
+    Ok(Response::from_json(&serde_json::json!({ "token": token, "expiresAt": exp * 1000.0 }))?)
 }

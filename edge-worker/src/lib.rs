@@ -16,6 +16,7 @@ mod auth;
 mod cors;
 mod do_sql;
 mod entropy;
+mod error;
 mod room_object;
 
 use roomsync_shared::engine::App;
@@ -39,6 +40,7 @@ fn app() -> Arc<App> {
 compile_error!("the worker serves one app: build it with the `ngo-app` (default) or the `todo-app` feature");
 use worker::{event, Context, Env, Method, Request, Response, Result, RouteContext, Router};
 
+use error::WorkerError;
 pub use room_object::RoomObject;
 
 /// The Durable Object namespace binding declared in `wrangler.toml`.
@@ -64,47 +66,44 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     cors::decorate(response, origin.as_deref(), &allowed)
 }
 
-/// The validated room name of the route, or the response that refuses it.
-fn room_name(ctx: &RouteContext<()>) -> Result<std::result::Result<String, Response>> {
+/// The validated room name of the route.
+fn room_name(ctx: &RouteContext<()>) -> std::result::Result<String, WorkerError> {
     let room = ctx.param("room").map(String::as_str).unwrap_or_default();
-    match validate_room_name(room) {
-        Ok(()) => Ok(Ok(room.to_string())),
-        Err(problem) => Ok(Err(Response::error(problem.to_string(), 400)?)),
-    }
+    validate_room_name(room).map_err(|problem| WorkerError::BadRoom(problem.to_string()))?;
+    Ok(room.to_string())
 }
 
 /// Forwards the request to the room's Durable Object, telling it its name (which it needs
 /// to check that tokens were issued for it).
-async fn forward(req: Request, ctx: &RouteContext<()>) -> Result<Response> {
-    let room = match room_name(ctx)? {
-        Ok(room) => room,
-        Err(response) => return Ok(response),
-    };
+async fn forward(req: Request, ctx: &RouteContext<()>) -> std::result::Result<Response, WorkerError> {
+    let room = room_name(ctx)?;
     // Set here, after validation: a client cannot choose it (any header it sent is replaced).
     let mut req = req.clone_mut()?;
     req.headers_mut()?.set(room_object::ROOM_HEADER, &room)?;
     let namespace = ctx.env.durable_object(ROOMS_BINDING)?;
-    namespace.id_from_name(&room)?.get_stub()?.fetch_with_request(req).await
+    Ok(namespace.id_from_name(&room)?.get_stub()?.fetch_with_request(req).await?)
 }
 
 async fn route_socket(req: Request, ctx: RouteContext<()>) -> Result<Response> {
-    if let Err(response) = room_name(&ctx)? {
-        return Ok(response);
-    }
-    let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
-    if !upgrade.eq_ignore_ascii_case("websocket") {
-        return Response::error("expected a WebSocket upgrade (Upgrade: websocket)", 426);
-    }
-    forward(req, &ctx).await
+    let socket = async {
+        room_name(&ctx)?;
+        let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
+        if !upgrade.eq_ignore_ascii_case("websocket") {
+            return Err(WorkerError::NotWebSocket);
+        }
+        forward(req, &ctx).await
+    };
+    error::answer(socket.await)
 }
 
 async fn route_call(req: Request, ctx: RouteContext<()>) -> Result<Response> {
-    forward(req, &ctx).await
+    error::answer(forward(req, &ctx).await)
 }
 
 async fn route_dev_token(req: Request, ctx: RouteContext<()>) -> Result<Response> {
-    match room_name(&ctx)? {
-        Ok(room) => auth::dev_token(req, &ctx.env, &room).await,
-        Err(response) => Ok(response),
-    }
+    let token = async {
+        let room = room_name(&ctx)?;
+        auth::dev_token(req, &ctx.env, &room).await
+    };
+    error::answer(token.await)
 }

@@ -14,10 +14,11 @@
 
 use crate::do_sql::DoSql;
 use crate::entropy::{random_u128, WorkerEnv};
+use crate::error::WorkerError;
 use roomsync_shared::auth::TokenVerifier;
 use roomsync_shared::engine::FunctionKind;
 use roomsync_shared::room::{AuthPolicy, RoomLimits};
-use roomsync_shared::{ConnId, ErrorCode, Outgoing, Room, RoomInput, ServerMessage};
+use roomsync_shared::{ConnId, ErrorCode, Outgoing, Room, RoomInput, ServerMessage, StorageError};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -77,44 +78,42 @@ pub struct RoomObject {
     /// The room's name is known and stored: requests need not check it again.
     bound: std::cell::Cell<bool>,
     /// The engine; replaced only by the eviction test hook.
-    room: RefCell<std::result::Result<Room<DoSql>, String>>,
+    room: RefCell<std::result::Result<Room<DoSql>, StorageError>>,
 }
 
 impl RoomObject {
     /// Opens the engine over the object's storage, with token auth for the room's stored
     /// name. Never trusting: a room that has not learned its name yet checks tokens against
     /// the empty name, which no token can carry, until the first request names it.
-    fn open(state: &State, env: &Env, secret: &[u8]) -> std::result::Result<Room<DoSql>, String> {
-        let room =
-            Room::open(DoSql::new(state.storage()), crate::app()).map_err(|e| e.to_string())?.with_limits(limits(env));
-        let name = room.name().map_err(|e| e.to_string())?.unwrap_or_default();
+    fn open(state: &State, env: &Env, secret: &[u8]) -> std::result::Result<Room<DoSql>, StorageError> {
+        let room = Room::open(DoSql::new(state.storage()), crate::app())?.with_limits(limits(env));
+        let name = room.name()?.unwrap_or_default();
         room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(secret.to_vec(), name, *room.app().roles())));
         Ok(room)
     }
 
-    fn with_room<T>(&self, f: impl FnOnce(&Room<DoSql>) -> T) -> Result<T> {
+    fn with_room<T>(&self, f: impl FnOnce(&Room<DoSql>) -> T) -> std::result::Result<T, WorkerError> {
         match &*self.room.borrow() {
             Ok(room) => Ok(f(room)),
-            Err(e) => Err(Error::RustError(format!("room storage could not be opened: {e}"))),
+            Err(e) => Err(WorkerError::Storage(e.clone())),
         }
     }
 
     /// Learns the room's name from a forwarded request (first request, or after a rename
     /// of nothing: the name never changes for one object).
-    fn bind_name(&self, req: &Request) -> Result<()> {
+    fn bind_name(&self, req: &Request) -> std::result::Result<(), WorkerError> {
         if self.bound.get() {
             return Ok(());
         }
         let Some(name) = req.headers().get(ROOM_HEADER)? else { return Ok(()) };
-        let known = self.with_room(|room| room.name())?.map_err(|e| Error::RustError(e.to_string()))?;
+        let known = self.with_room(|room| room.name())??;
         if known.as_deref() != Some(name.as_str()) {
             self.with_room(|room| {
                 room.remember_name(&name)?;
                 let roles = *room.app().roles();
                 room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(self.secret.clone(), name, roles)));
-                Ok::<(), roomsync_shared::StorageError>(())
-            })?
-            .map_err(|e| Error::RustError(e.to_string()))?;
+                Ok::<(), StorageError>(())
+            })??;
         }
         self.bound.set(true);
         Ok(())
@@ -163,38 +162,18 @@ impl RoomObject {
 
     /// Test hook: drops the engine and opens a new one over the same storage — what waking
     /// from hibernation does — while the sockets stay open.
-    fn evict(&self) -> Result<Response> {
+    fn evict(&self) -> std::result::Result<Response, WorkerError> {
         let hooks = self.env.var(TEST_HOOKS_BINDING).map(|v| v.to_string() == "1").unwrap_or(false);
         if !hooks {
-            return Response::error("test hooks are off", 404);
+            return Err(WorkerError::Off("test hooks are off".into()));
         }
         let fresh = Self::open(&self.state, &self.env, &self.secret);
         *self.room.borrow_mut() = fresh;
-        Response::ok("evicted")
-    }
-}
-
-impl worker::DurableObject for RoomObject {
-    fn new(state: State, env: Env) -> Self {
-        let secret = crate::auth::secret(&env);
-        let opened = Self::open(&state, &env, &secret);
-        if let Ok(room) = &opened {
-            // Rows of sockets that did not survive the restart go now, not when a fan-out
-            // happens to find them gone.
-            let live: Vec<ConnId> = state.get_websockets().iter().filter_map(Self::conn_of).collect();
-            if let Err(e) = room.retain_connections(&live) {
-                worker::console_warn!("could not drop the rows of closed connections: {e}");
-            }
-        }
-        let room = RefCell::new(opened);
-        // Keep-alive pings are answered by the runtime without waking the object.
-        if let Ok(pair) = WebSocketRequestResponsePair::new("ping", "pong") {
-            state.set_websocket_auto_response(&pair);
-        }
-        Self { state, env, secret, bound: std::cell::Cell::new(false), room }
+        Ok(Response::ok("evicted")?)
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
+    /// A request forwarded by the worker: a socket to accept, or a one-shot call.
+    async fn serve(&self, mut req: Request) -> std::result::Result<Response, WorkerError> {
         self.bind_name(&req)?;
         let path = req.path();
         let authorization = req.headers().get("Authorization")?;
@@ -223,7 +202,32 @@ impl worker::DurableObject for RoomObject {
         pair.server.serialize_attachment(Attachment { conn: conn.clone(), shed: false })?;
         let out = self.with_room(|room| room.handle(RoomInput::Open { conn: &conn }, &mut WorkerEnv))?;
         self.deliver(out);
-        Response::from_websocket(pair.client)
+        Ok(Response::from_websocket(pair.client)?)
+    }
+}
+
+impl worker::DurableObject for RoomObject {
+    fn new(state: State, env: Env) -> Self {
+        let secret = crate::auth::secret(&env);
+        let opened = Self::open(&state, &env, &secret);
+        if let Ok(room) = &opened {
+            // Rows of sockets that did not survive the restart go now, not when a fan-out
+            // happens to find them gone.
+            let live: Vec<ConnId> = state.get_websockets().iter().filter_map(Self::conn_of).collect();
+            if let Err(e) = room.retain_connections(&live) {
+                worker::console_warn!("could not drop the rows of closed connections: {e}");
+            }
+        }
+        let room = RefCell::new(opened);
+        // Keep-alive pings are answered by the runtime without waking the object.
+        if let Ok(pair) = WebSocketRequestResponsePair::new("ping", "pong") {
+            state.set_websocket_auto_response(&pair);
+        }
+        Self { state, env, secret, bound: std::cell::Cell::new(false), room }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        crate::error::answer(self.serve(req).await)
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {

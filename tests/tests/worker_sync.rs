@@ -175,6 +175,12 @@ fn routes_refuse_bad_requests() {
     let bad_name = roomsync_tests::wrangler::http_get(dev.port, "/rooms/bad.name/sync").unwrap_or_default();
     assert!(bad_name.starts_with("HTTP/1.1 400"), "{bad_name}");
     assert!(bad_name.contains("room name may only hold"), "{bad_name}");
+    // The worker's refusals have the room's shape: `{code, message}` (one error type maps
+    // them to statuses, edge-worker/src/error.rs).
+    let codes = [(&not_ws, "BAD_REQUEST"), (&bad_name, "INVALID_ROOM")];
+    for (reply, code) in codes {
+        assert_eq!(roomsync_tests::wrangler::json_body(reply)["code"], code, "{reply}");
+    }
     drop(dev);
     let _ = std::fs::remove_dir_all(&state);
 }
