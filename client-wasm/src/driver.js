@@ -171,7 +171,8 @@ export function applyDiff(old, diff) {
       if (!Object.prototype.hasOwnProperty.call(old, key)) return undefined;
       const value = applyDiff(old[key], diff.fields[key]);
       if (value === undefined) return undefined;
-      out[key] = value;
+      // Defined, not assigned: `out.__proto__ = v` would set the prototype, not the field.
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     }
     return Object.freeze(out);
   }
@@ -188,7 +189,7 @@ export function argsText(args) {
       v !== null && typeof v === "object" && !Array.isArray(v)
         ? Object.keys(v)
             .sort()
-            .reduce((o, k) => ((o[k] = v[k]), o), {})
+            .reduce((o, k) => Object.defineProperty(o, k, { value: v[k], enumerable: true }), {})
         : v,
     );
   } catch (_) {

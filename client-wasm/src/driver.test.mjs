@@ -39,6 +39,15 @@ test("hashValue gives the room's hash of every result (floats, escapes, key orde
   assert.equal(hashValue({ a: 1, b: [2] }), hashValue({ b: [2], a: 1 }));
 });
 
+test("a field named __proto__ is a field: diffed, hashed and canonical like any other", () => {
+  const old = deepFreeze(JSON.parse('{"__proto__": {"a": 1}, "b": 2}'));
+  const got = applyDiff(old, deepFreeze(JSON.parse('{"fields": {"__proto__": {"set": {"a": 2}}}}')));
+  assert.deepEqual(Object.getOwnPropertyDescriptor(got, "__proto__").value, { a: 2 });
+  assert.equal(Object.getPrototypeOf(got), Object.prototype);
+  assert.equal(hashValue(got), hashValue(JSON.parse('{"b": 2, "__proto__": {"a": 2}}')));
+  assert.equal(argsText(JSON.parse('{"__proto__": 1, "a": 2}')), '{"__proto__":1,"a":2}');
+});
+
 test("applyDiff keeps unchanged rows as the same objects and freezes what it builds", () => {
   const old = deepFreeze({ documents: [{ _id: "a", v: 1 }, { _id: "b", v: 1 }], total: 2 });
   const diff = deepFreeze({ fields: { documents: { splice: [{ copy: [0, 1] }, { insert: [{ _id: "b", v: 2 }] }] } } });

@@ -135,7 +135,8 @@ pub fn decode(frame: &JsValue) -> Result<Incoming<Js>, String> {
             request_id: number(frame, "requestId")?,
             outcome: match text(frame, "outcome")?.as_str() {
                 "success" => Ok(Js(get(frame, "result"))),
-                _ => Err((code(frame), text(frame, "message")?)),
+                "failure" => Err((code(frame), text(frame, "message")?)),
+                _ => return Err(expected("outcome", "success or failure")),
             },
         }),
         "error" => Ok(Incoming::Error {
@@ -215,6 +216,7 @@ mod tests {
             r#"{"type":"transition","startVersion":{"querySet":0,"identity":0,"ts":"0"},"endVersion":{"querySet":1,"identity":0,"ts":"1"},"modifications":[{"type":"queryMoved","queryId":1}]}"#,
             r#"{"type":"transition","startVersion":{"querySet":0,"identity":0,"ts":1},"endVersion":{"querySet":1,"identity":0,"ts":"1"},"modifications":[]}"#,
             r#"{"type":"mutationResponse","requestId":-1,"outcome":"success"}"#,
+            r#"{"type":"mutationResponse","requestId":1,"outcome":"maybe","message":"m"}"#,
         ] {
             let frame = js_sys::JSON::parse(text).unwrap();
             assert!(decode(&frame).is_err(), "{text}");

@@ -51,9 +51,18 @@ impl WorkerError {
         }
     }
 
-    /// The answer: `{code, message}` with [`WorkerError::status_code`].
+    /// The answer: `{code, message}` with [`WorkerError::status_code`]. Storage and
+    /// platform failures are logged with their detail and answered without it (a driver's
+    /// text is for the operator, not for whoever sent the request).
     pub fn into_response(self) -> worker::Result<Response> {
-        let body = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        let message = match &self {
+            WorkerError::Storage(_) | WorkerError::Platform(_) => {
+                worker::console_error!("roomsync: {self}");
+                "the room could not serve this request; try again later".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({ "code": self.code(), "message": message });
         Ok(Response::from_json(&body)?.with_status(self.status_code()))
     }
 }

@@ -93,6 +93,12 @@ impl RoomObject {
     }
 
     fn with_room<T>(&self, f: impl FnOnce(&Room<DoSql>) -> T) -> std::result::Result<T, WorkerError> {
+        // A storage that failed to open for a passing reason is tried again on the next
+        // request, not answered 503 until the object is evicted.
+        let transient = matches!(&*self.room.borrow(), Err(e) if e.is_transient());
+        if transient {
+            *self.room.borrow_mut() = Self::open(&self.state, &self.env, &self.secret);
+        }
         match &*self.room.borrow() {
             Ok(room) => Ok(f(room)),
             Err(e) => Err(WorkerError::Storage(e.clone())),

@@ -114,6 +114,11 @@ impl TokenVerifier {
         &self.room
     }
 
+    /// The same verifier, reading role claims against `roles`.
+    pub fn with_roles(self, roles: Roles) -> Self {
+        Self { roles, ..self }
+    }
+
     /// Verifies a token's signature, expiry and room, and returns who it names.
     pub fn verify(&self, token: &str, now_ms: f64) -> Result<Identity, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {

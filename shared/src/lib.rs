@@ -50,4 +50,6 @@ pub use room::{Outgoing, Room, RoomInput};
 pub use storage::{Sql, SqlValue, StorageError};
 
 /// The wire protocol version spoken by this build; a client and a room must agree on it.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: result hashes are over the canonical text both sides compute (`protocol::hash`), which
+/// version-1 rooms do not send — a new client checking them would resync on every diff.
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -233,6 +233,12 @@ impl<S: Sql> Room<S> {
     /// Replaces how callers are authenticated (a Durable Object learns its room's name from
     /// its first request, after it was constructed).
     pub fn set_auth(&self, auth: AuthPolicy) {
+        // Tokens name roles of this room's app, whatever the verifier was built with: a
+        // role name must never resolve to a rank of another app's list.
+        let auth = match auth {
+            AuthPolicy::Tokens(verifier) => AuthPolicy::Tokens(verifier.with_roles(*self.app.roles())),
+            other => other,
+        };
         *self.auth.borrow_mut() = auth;
     }
 

@@ -28,12 +28,13 @@ pub trait Workload {
     /// The live queries clients pick from; a fresh run of each is its oracle.
     fn queries(&self, context: &[String]) -> Vec<(&'static str, Json)>;
 
-    /// A mutation that creates one counted document carrying `label`: these must land
-    /// exactly once however often the network makes the client re-send them.
-    fn create(&self, context: &[String], label: &str) -> (&'static str, Json);
+    /// A mutation that creates one counted document carrying `label` (`variant` picks its
+    /// other fields): these must land exactly once however often the network makes the
+    /// client re-send them.
+    fn create(&self, context: &[String], label: &str, variant: usize) -> (&'static str, Json);
 
-    /// The labels of every counted document in the room.
-    fn labels(&self, room: Lookup<'_>) -> Vec<String>;
+    /// Every counted document in the room: its id and its label.
+    fn counted(&self, room: Lookup<'_>) -> Vec<(Json, String)>;
 
     /// What a successful mutation at `path` does to the number of counted documents.
     fn count_delta(&self, path: &str) -> i64;

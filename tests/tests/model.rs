@@ -29,6 +29,7 @@ enum Step {
     /// A counted create.
     Create {
         client: usize,
+        variant: usize,
     },
     /// One of the workload's other mutations.
     Other {
@@ -43,6 +44,7 @@ enum Step {
     /// The socket dies after the room committed a create but before its answer arrived.
     CreateAnswerLost {
         client: usize,
+        variant: usize,
     },
 }
 
@@ -51,11 +53,11 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => (c.clone(), 0..64usize).prop_map(|(client, query)| Step::Subscribe { client, query }),
         1 => (c.clone(), 0..8usize).prop_map(|(client, nth)| Step::Unsubscribe { client, nth }),
-        3 => c.clone().prop_map(|client| Step::Create { client }),
+        3 => (c.clone(), 0..8usize).prop_map(|(client, variant)| Step::Create { client, variant }),
         8 => (c.clone(), 0..64usize, 0..8usize, 0..9usize)
             .prop_map(|(client, kind, pick, variant)| Step::Other { client, kind, pick, variant }),
         1 => c.clone().prop_map(|client| Step::Reconnect { client }),
-        1 => c.prop_map(|client| Step::CreateAnswerLost { client }),
+        1 => (c, 0..8usize).prop_map(|(client, variant)| Step::CreateAnswerLost { client, variant }),
     ]
 }
 
@@ -189,9 +191,9 @@ impl<'w> World<'w> {
                     self.send(client, frame);
                 }
             }
-            Step::Create { client } => {
+            Step::Create { client, variant } => {
                 self.labels += 1;
-                let (path, args) = self.workload.create(&self.context, &format!("made {}", self.labels));
+                let (path, args) = self.workload.create(&self.context, &format!("made {}", self.labels), variant);
                 self.mutation(client, path, args);
             }
             Step::Other { client, kind, pick, variant } => {
@@ -201,10 +203,10 @@ impl<'w> World<'w> {
                     self.mutation(client, path, args);
                 }
             }
-            Step::CreateAnswerLost { client } => {
+            Step::CreateAnswerLost { client, variant } => {
                 self.deaf = Some(client);
                 self.labels += 1;
-                let (path, args) = self.workload.create(&self.context, &format!("lost {}", self.labels));
+                let (path, args) = self.workload.create(&self.context, &format!("lost {}", self.labels), variant);
                 self.mutation(client, path, args);
                 self.deaf = None;
                 // The client reconnects and re-sends; the room must not create it twice.
@@ -229,7 +231,7 @@ impl<'w> World<'w> {
 
     fn check_oracle(&self) {
         let lookup = self.lookup();
-        assert_eq!(self.workload.labels(&lookup).len() as i64, self.expected, "every counted document exactly once");
+        assert_eq!(self.workload.counted(&lookup).len() as i64, self.expected, "every counted document exactly once");
         for (i, client) in self.clients.iter().enumerate() {
             for (query_id, path, args) in &client.subs {
                 let fresh = lookup(path, args);
@@ -254,7 +256,7 @@ fn run(workload: &dyn Workload, steps: &[Step]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 100, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(100))]
 
     #[test]
     fn ngo_app_every_subscription_matches_a_fresh_run_after_every_step(steps in prop::collection::vec(step(), 1..120)) {

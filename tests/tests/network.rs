@@ -33,6 +33,7 @@ enum Step {
     },
     Create {
         client: usize,
+        variant: usize,
     },
     Other {
         client: usize,
@@ -68,7 +69,7 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         2 => (c.clone(), 0..64usize).prop_map(|(client, query)| Step::Subscribe { client, query }),
         1 => (c.clone(), 0..4usize).prop_map(|(client, nth)| Step::Unsubscribe { client, nth }),
-        3 => c.clone().prop_map(|client| Step::Create { client }),
+        3 => (c.clone(), 0..8usize).prop_map(|(client, variant)| Step::Create { client, variant }),
         2 => (c.clone(), 0..64usize, 0..6usize, 0..9usize)
             .prop_map(|(client, kind, pick, variant)| Step::Other { client, kind, pick, variant }),
         5 => (c.clone(), 1..4usize).prop_map(|(client, n)| Step::DeliverToRoom { client, n }),
@@ -88,10 +89,18 @@ struct NetClient {
     subs: Vec<QueryId>,
     /// Answers per request id (must end up exactly one each).
     answers: BTreeMap<RequestId, Vec<Result<Json, String>>>,
-    /// Requests: whether each is a counted create (which must succeed), and what it does
-    /// to the count of counted documents when it succeeds.
-    requested: Vec<(RequestId, bool, i64)>,
+    requested: Vec<Requested>,
     last_version: StateVersion,
+}
+
+/// A mutation a client requested: the label a counted create makes (it must succeed), what
+/// a success does to the number of counted documents, and the label of the counted document
+/// a removal takes away.
+struct Requested {
+    id: RequestId,
+    creates: Option<String>,
+    delta: i64,
+    removes: Option<String>,
 }
 
 struct Net<'w> {
@@ -216,11 +225,18 @@ impl<'w> Net<'w> {
         }
     }
 
-    fn mutate(&mut self, client: usize, path: &str, args: Json, counted: bool) {
-        let (request_id, frame) = self.clients[client].core.mutation(path, args).unwrap();
+    fn mutate(&mut self, client: usize, path: &str, args: Json, creates: Option<String>) {
         let delta = self.workload.count_delta(path);
-        self.clients[client].requested.push((request_id, counted, delta));
+        let removes = if delta < 0 { self.label_of(&args["id"]) } else { None };
+        let (id, frame) = self.clients[client].core.mutation(path, args).unwrap();
+        self.clients[client].requested.push(Requested { id, creates, delta, removes });
         self.send(client, frame);
+    }
+
+    /// The label of the counted document with this id, as the room holds it now.
+    fn label_of(&self, id: &Json) -> Option<String> {
+        let lookup = |path: &str, args: &Json| self.room.query_once(path, args).unwrap_or(Json::Null);
+        self.workload.counted(&lookup).into_iter().find(|(i, _)| i == id).map(|(_, label)| label)
     }
 
     fn apply(&mut self, step: &Step) {
@@ -241,18 +257,18 @@ impl<'w> Net<'w> {
                 let frame = self.clients[client].core.unsubscribe(query_id);
                 self.send(client, frame);
             }
-            Step::Create { client } => {
+            Step::Create { client, variant } => {
                 let label = format!("made {}", self.labels.len());
                 self.labels.push(label.clone());
-                let (path, args) = self.workload.create(&self.context, &label);
-                self.mutate(client, path, args, true);
+                let (path, args) = self.workload.create(&self.context, &label, variant);
+                self.mutate(client, path, args, Some(label));
             }
             Step::Other { client, kind, pick, variant } => {
                 let kind = kind % self.workload.other_kinds();
                 let room = &self.room;
                 let lookup = |path: &str, args: &Json| room.query_once(path, args).unwrap_or(Json::Null);
                 if let Some((path, args)) = self.workload.other(&self.context, kind, pick, variant, &lookup) {
-                    self.mutate(client, path, args, false);
+                    self.mutate(client, path, args, None);
                 }
             }
             Step::DeliverToRoom { client, n } => self.deliver_to_room(client, n),
@@ -283,14 +299,16 @@ impl<'w> Net<'w> {
 
     fn check(&self) {
         let mut expected = 0;
+        let mut removed = std::collections::BTreeSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             assert_eq!(c.core.pending_mutations(), 0, "client {i} has unanswered mutations");
-            for (request_id, counted, delta) in &c.requested {
-                let answers = c.answers.get(request_id).map(Vec::as_slice).unwrap_or_default();
-                assert_eq!(answers.len(), 1, "client {i} request {request_id}: answers {answers:?}");
-                assert!(!counted || answers[0].is_ok(), "client {i} request {request_id}: {answers:?}");
+            for r in &c.requested {
+                let answers = c.answers.get(&r.id).map(Vec::as_slice).unwrap_or_default();
+                assert_eq!(answers.len(), 1, "client {i} request {}: answers {answers:?}", r.id);
+                assert!(r.creates.is_none() || answers[0].is_ok(), "client {i} request {}: {answers:?}", r.id);
                 if answers[0].is_ok() {
-                    expected += delta;
+                    expected += r.delta;
+                    removed.extend(r.removes.clone());
                 }
             }
             for info in c.core.query_infos() {
@@ -302,13 +320,15 @@ impl<'w> Net<'w> {
             }
         }
         let lookup = |path: &str, args: &Json| self.room.query_once(path, args).unwrap();
-        // Each answered success applied once: the count is what the answers say, and no
-        // create is stored twice (a removal may have taken one away since).
-        let stored = self.workload.labels(&lookup);
+        // Each answered success applied once: the count is what the answers say, and every
+        // requested create is stored exactly once — or not at all when a removal the room
+        // confirmed took it away.
+        let stored = self.workload.counted(&lookup);
         assert_eq!(stored.len() as i64, expected, "counted documents, by the answers");
         for label in &self.labels {
-            let copies = stored.iter().filter(|s| *s == label).count();
-            assert!(copies <= 1, "{label:?} was requested once and is stored {copies} times");
+            let copies = stored.iter().filter(|(_, s)| s == label).count();
+            let want = usize::from(!removed.contains(label));
+            assert_eq!(copies, want, "{label:?} was requested once and is stored {copies} times");
         }
     }
 }

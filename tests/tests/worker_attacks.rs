@@ -156,7 +156,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     for _ in 0..500 {
         spammer.send(&ClientMessage::Connect {
             session_id: "spam-session-0123456789".into(),
-            protocol_version: Some(1),
+            protocol_version: Some(roomsync_shared::PROTOCOL_VERSION),
             schema_hash: None,
         });
     }

@@ -197,7 +197,7 @@ fn a_reconnect_storm_is_shed_with_retry_hints() {
             let mut s = RoomSocket::open(&url);
             s.send(&ClientMessage::Connect {
                 session_id: format!("storm-session-{i:04}-abcdef"),
-                protocol_version: Some(1),
+                protocol_version: Some(roomsync_shared::PROTOCOL_VERSION),
                 schema_hash: None,
             });
             s

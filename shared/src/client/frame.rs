@@ -350,8 +350,11 @@ mod tests {
         let cases: Vec<serde_json::Value> = messages
             .into_iter()
             .map(|message| {
+                // Decoded natively from the text, as native clients read frames.
                 let frame = message.to_json();
-                let decoded = Incoming::<serde_json::Value>::from(message)
+                let parsed = ServerMessage::parse(&frame).unwrap_or_else(|e| panic!("{frame}: {e}"));
+                assert_eq!(parsed, message);
+                let decoded = Incoming::<serde_json::Value>::from(parsed)
                     .describe(|value| value.to_string(), |diff| diff.to_json().to_string());
                 json!({"frame": frame, "decoded": decoded})
             })

@@ -118,13 +118,13 @@ impl<'a> Tx<'a> {
     /// The table, if the caller may read it.
     pub(super) fn readable_table(&self, table: &str) -> Result<&'a TableDef, FnError> {
         let def = self.table(table)?;
-        self.check(def.read_access, || format!("reading {table}"))?;
+        self.check(def.reads(), || format!("reading {table}"))?;
         Ok(def)
     }
 
     fn writable_table(&self, table: &str) -> Result<&'a TableDef, FnError> {
         let def = self.table(table)?;
-        self.check(def.write_access, || format!("writing {table}"))?;
+        self.check(def.writes(), || format!("writing {table}"))?;
         Ok(def)
     }
 
@@ -316,7 +316,7 @@ impl<'a> Tx<'a> {
             Some((unique, existing)) => {
                 // The value and its holder are named only to a caller who may read them all
                 // (a key can include a field the caller keeps but may not read).
-                let shown = self.may_read_fields(def, &unique.fields) && self.may(def.read_access);
+                let shown = self.may_read_fields(def, &unique.fields) && self.may(def.reads());
                 let values: Vec<String> = unique
                     .fields
                     .iter()

@@ -82,14 +82,13 @@ pub struct TableDef {
     pub indexes: Vec<IndexDef>,
     pub search_indexes: Vec<SearchIndexDef>,
     pub uniques: Vec<UniqueDef>,
-    /// Who may read the table's documents through functions (default: any signed-in role).
-    pub read_access: Access,
-    /// Who may insert, patch, replace or delete (default: the app's writers, see
-    /// [`Roles::writers_from`]).
-    pub write_access: Access,
-    /// Whether the definition set `read_access` / `write_access`; the others get the app's
-    /// defaults when the schema is defined (until then both are `Nobody`: closed).
-    access_given: (bool, bool),
+    /// Who may read and who may write the table's documents through functions; `None`
+    /// until set by [`TableDef::read_access`] / [`TableDef::write_access`] or, when the
+    /// schema is defined, by the app's defaults (every role reads, the writers write). Read
+    /// with [`TableDef::reads`] and [`TableDef::writes`]. Private, so that nothing can set
+    /// them in a way the defaults then overwrite.
+    read: Option<Access>,
+    write: Option<Access>,
     /// Top-level fields only some roles may read; others get the document without them.
     pub field_access: BTreeMap<String, Access>,
     lookup: BTreeMap<String, Validator>,
@@ -105,9 +104,8 @@ pub fn table<'a>(name: &str, fields: impl IntoIterator<Item = (&'a str, Validato
         indexes: Vec::new(),
         search_indexes: Vec::new(),
         uniques: Vec::new(),
-        read_access: Access::Nobody,
-        write_access: Access::Nobody,
-        access_given: (false, false),
+        read: None,
+        write: None,
         field_access: BTreeMap::new(),
         lookup,
     }
@@ -144,28 +142,33 @@ impl TableDef {
 
     /// Sets who may read the table (e.g. `Access::AtLeast(ADMIN)` for audit logs).
     pub fn read_access(mut self, access: Access) -> Self {
-        self.read_access = access;
-        self.access_given.0 = true;
+        self.read = Some(access);
         self
     }
 
     /// Sets who may write the table.
     pub fn write_access(mut self, access: Access) -> Self {
-        self.write_access = access;
-        self.access_given.1 = true;
+        self.write = Some(access);
         self
+    }
+
+    /// Who may read the table's documents through functions (closed until the schema is
+    /// defined).
+    pub fn reads(&self) -> Access {
+        self.read.unwrap_or(Access::Nobody)
+    }
+
+    /// Who may insert, patch, replace or delete (closed until the schema is defined).
+    pub fn writes(&self) -> Access {
+        self.write.unwrap_or(Access::Nobody)
     }
 
     /// Gives the accesses the definition left unset the app's defaults, and checks that
     /// every rule names one of the app's roles.
     fn settle_access(&mut self, roles: &Roles, problems: &mut Vec<String>) {
-        if !self.access_given.0 {
-            self.read_access = Access::AtLeast(roles.weakest());
-        }
-        if !self.access_given.1 {
-            self.write_access = Access::AtLeast(roles.writers());
-        }
-        let rules = [("read access", &self.read_access), ("write access", &self.write_access)];
+        let read = *self.read.get_or_insert(Access::AtLeast(roles.weakest()));
+        let write = *self.write.get_or_insert(Access::AtLeast(roles.writers()));
+        let rules = [("read access", &read), ("write access", &write)];
         let fields = self.field_access.iter().map(|(f, a)| (f.as_str(), a));
         for (what, access) in rules.into_iter().chain(fields) {
             if let Access::AtLeast(role) = access {

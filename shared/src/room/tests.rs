@@ -334,9 +334,11 @@ fn handshake_refuses_other_protocols_and_schemas() {
     assert_eq!(code, ErrorCode::ProtocolMismatch);
     assert_eq!(
         message,
-        "this client speaks protocol 99 but the room speaks 1: reload the page to get the current client"
+        "this client speaks protocol 99 but the room speaks 2: reload the page to get the current client"
     );
-    let ServerMessage::Error { code, message, .. } = single(h.frame(&a, connect(1, "0000000000000000"))) else {
+    let ServerMessage::Error { code, message, .. } =
+        single(h.frame(&a, connect(crate::PROTOCOL_VERSION, "0000000000000000")))
+    else {
         panic!()
     };
     assert_eq!(code, ErrorCode::SchemaMismatch);

@@ -40,14 +40,22 @@ impl Workload for Ngo {
         ]
     }
 
-    fn create(&self, context: &[String], label: &str) -> (&'static str, Json) {
-        let status = T_STATUSES[label.len() % 3];
-        ("tasks:create", json!({"title": label, "created_by": context[0], "assigned_to": context[0], "status": status}))
+    fn create(&self, context: &[String], label: &str, variant: usize) -> (&'static str, Json) {
+        let mut task = json!({"title": label, "created_by": context[0]});
+        // Every status and the default one; assigned or not.
+        if variant % 4 < 3 {
+            task["status"] = json!(T_STATUSES[variant % 4]);
+        }
+        if variant.is_multiple_of(2) {
+            task["assigned_to"] = json!(context[0]);
+        }
+        ("tasks:create", task)
     }
 
-    fn labels(&self, room: Lookup<'_>) -> Vec<String> {
+    fn counted(&self, room: Lookup<'_>) -> Vec<(Json, String)> {
         let tasks = room("tasks:list", &json!({}));
-        tasks.as_array().into_iter().flatten().filter_map(|t| t["title"].as_str().map(str::to_string)).collect()
+        let title = |t: &Json| t["title"].as_str().map(|s| (t["_id"].clone(), s.to_string()));
+        tasks.as_array().into_iter().flatten().filter_map(title).collect()
     }
 
     fn count_delta(&self, path: &str) -> i64 {

@@ -34,16 +34,16 @@ impl Workload for Todo {
         ]
     }
 
-    fn create(&self, lists: &[String], label: &str) -> (&'static str, Json) {
-        ("items:add", json!({"list": lists[label.len() % 2], "text": label}))
+    fn create(&self, lists: &[String], label: &str, variant: usize) -> (&'static str, Json) {
+        ("items:add", json!({"list": lists[variant % 2], "text": label}))
     }
 
-    fn labels(&self, room: Lookup<'_>) -> Vec<String> {
+    fn counted(&self, room: Lookup<'_>) -> Vec<(Json, String)> {
         let lists = room("lists:all", &json!({}));
         let ids: Vec<Json> = lists.as_array().into_iter().flatten().map(|l| l["_id"].clone()).collect();
         ids.iter()
             .flat_map(|id| room("items:ofList", &json!({"list": id})).as_array().cloned().unwrap_or_default())
-            .filter_map(|item| item["text"].as_str().map(str::to_string))
+            .filter_map(|item| item["text"].as_str().map(|t| (item["_id"].clone(), t.to_string())))
             .collect()
     }
 

@@ -99,6 +99,19 @@ fn lists_and_items_through_the_engine() {
 }
 
 #[test]
+fn a_verifier_built_with_other_roles_reads_tokens_against_the_apps() {
+    use roomsync_shared::auth::{Role, Roles};
+    const OTHER: Roles = Roles::new(&[Role::new(0, "manager"), Role::new(1, "guest")]);
+    let mut t = Lists::new();
+    t.room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET, "home", OTHER)));
+    assert!(t.sign_in("m", "manager").unwrap_err().contains("not one of owner, editor, guest"));
+    // "guest" is the to-do app's weakest role, not the other list's rank 1.
+    let guest = t.sign_in("g", "guest").unwrap();
+    let (code, _) = t.mutate(&guest, "lists:create", json!({"name": "x"})).unwrap_err();
+    assert_eq!(code, ErrorCode::Forbidden);
+}
+
+#[test]
 fn the_apps_own_roles_decide() {
     let mut t = Lists::new();
     let guest = t.sign_in("g", "guest").unwrap();

@@ -196,7 +196,7 @@ fn access_rules_naming_undeclared_tables_or_fields_are_definition_errors() {
     let schema =
         define_schema_with_rules(crate::app::roles::ROLES, tables(), &[("donations", admins), ("users", hide)])
             .unwrap();
-    assert_eq!(schema.table("donations").map(|t| t.read_access), Some(Access::AtLeast(crate::app::roles::ADMIN)));
+    assert_eq!(schema.table("donations").map(|t| t.reads()), Some(Access::AtLeast(crate::app::roles::ADMIN)));
     assert_eq!(schema.table("users").and_then(|t| t.field_access.get("passwordHash").copied()), Some(Access::Nobody));
     assert!(
         define_schema(crate::app::roles::ROLES, tables().into_iter().map(hidden)).is_err(),
