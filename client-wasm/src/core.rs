@@ -189,6 +189,19 @@ impl Core {
         }
     }
 
+    /// ms until a token that expires at `expiresAtMs` should be refreshed (a minute early,
+    /// never in a tight loop: `client::token_refresh_in`).
+    #[wasm_bindgen(js_name = refreshIn)]
+    pub fn refresh_in(&self, expires_at_ms: f64, now_ms: f64) -> f64 {
+        roomsync_shared::client::token_refresh_in(expires_at_ms, now_ms)
+    }
+
+    /// ms to pause after the room throttled mutations, before `resumeSending`.
+    #[wasm_bindgen(js_name = throttlePauseIn)]
+    pub fn throttle_pause_in(&self, random: f64) -> f64 {
+        roomsync_shared::client::throttle_pause_ms(random)
+    }
+
     /// Signing in as the core sees it, for devtools: 0 anonymous, 1 waiting for a token,
     /// 2 waiting for the room to accept it, 3 accepted.
     #[wasm_bindgen(getter, js_name = authState)]

@@ -459,14 +459,12 @@ export class Driver {
     this.pendingChanged(); // owners settled: saved, and the count the user sees changes
     this.sendFrames();
     this.finishWaitingOpen();
-    const expiresAt = typeof exp === "number" ? exp * 1000 : undefined;
-    if (expiresAt !== undefined) {
-      // A minute early (half the lifetime for short tokens), never in a tight loop.
-      const left = expiresAt - Date.now();
-      const delay = Math.max(left - 60_000, left / 2, 5_000);
+    if (typeof exp === "number") {
+      // When is the core's: a minute early (half the lifetime for short tokens), never in a
+      // tight loop.
       setTimeout(() => {
         if (this.auth.generation === generation && !this.closed) this.fetchToken(true);
-      }, Math.min(delay, 2 ** 31 - 1));
+      }, this.core.refreshIn(exp * 1000, Date.now()));
     }
   }
 
@@ -783,11 +781,11 @@ export class Driver {
           break;
         }
         case "throttled":
-          // Not applied; sent again after a pause (a second, with jitter).
+          // Not applied; sent again after the core's pause (a second, with jitter).
           setTimeout(() => {
             this.core.resumeSending();
             this.sendFrames();
-          }, 1000 + 500 * Math.random());
+          }, this.core.throttlePauseIn(Math.random()));
           break;
         case "overloaded":
           // The core waits at least the room's hint before the next attempt.

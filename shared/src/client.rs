@@ -118,6 +118,37 @@ const TOKEN_RETRY: Backoff = Backoff { initial: Duration::from_secs(1), max: Dur
 
 /// `backoff`'s delay for `attempt` with "equal jitter": at least half the ceiling, so a
 /// failing fetch is never retried in a tight loop.
+/// How long before a token expires it is refreshed (half its lifetime for short tokens).
+pub const TOKEN_REFRESH_AHEAD_MS: f64 = 60_000.0;
+/// The earliest a refresh is planned: never a tight loop, even for a token that is about to
+/// expire or already has (the room refuses it, and `token_refused` takes over).
+pub const TOKEN_REFRESH_MIN_MS: f64 = 5_000.0;
+/// How long a throttled client pauses sending (plus up to half again, at random).
+pub const THROTTLE_PAUSE_MS: f64 = 1_000.0;
+/// The longest timer a browser keeps (`setTimeout` takes a signed 32-bit delay).
+const MAX_TIMER_MS: f64 = 2_147_483_647.0;
+
+/// ms from `now_ms` until a token that expires at `expires_at_ms` should be refreshed: a
+/// minute early, or half its remaining lifetime for short tokens, never sooner than
+/// [`TOKEN_REFRESH_MIN_MS`] and never beyond the longest timer.
+pub fn token_refresh_in(expires_at_ms: f64, now_ms: f64) -> f64 {
+    let left = expires_at_ms - now_ms;
+    let delay = (left - TOKEN_REFRESH_AHEAD_MS).max(left / 2.0).max(TOKEN_REFRESH_MIN_MS);
+    // NaN (no expiry) ends at the floor too.
+    if delay.is_nan() {
+        TOKEN_REFRESH_MIN_MS
+    } else {
+        delay.min(MAX_TIMER_MS)
+    }
+}
+
+/// ms a throttled client waits before `resume_sending` ([`ClientEvent::MutationsThrottled`]),
+/// with jitter from `random` in `[0, 1)` so throttled clients do not return together.
+#[allow(clippy::manual_clamp)] // `f64::clamp`'s panic message costs the client build kilobytes
+pub fn throttle_pause_ms(random: f64) -> f64 {
+    THROTTLE_PAUSE_MS * (1.0 + 0.5 * random.max(0.0).min(1.0))
+}
+
 fn retry_delay_ms(attempt: u32, random: f64) -> f64 {
     let ceiling = TOKEN_RETRY.ceiling(attempt);
     (ceiling / 2 + TOKEN_RETRY.delay(attempt, random) / 2).as_secs_f64() * 1000.0
@@ -884,6 +915,19 @@ mod tests {
             modifications,
         }
         .to_json()
+    }
+
+    #[test]
+    fn tokens_are_refreshed_a_minute_early_and_never_in_a_tight_loop() {
+        let now = 1_800_000_000_000.0;
+        assert_eq!(token_refresh_in(now + 3_600_000.0, now), 3_540_000.0, "an hour: a minute early");
+        assert_eq!(token_refresh_in(now + 90_000.0, now), 45_000.0, "short: half the lifetime");
+        assert_eq!(token_refresh_in(now + 1_000.0, now), TOKEN_REFRESH_MIN_MS, "about to expire");
+        assert_eq!(token_refresh_in(now - 10_000.0, now), TOKEN_REFRESH_MIN_MS, "already expired");
+        assert_eq!(token_refresh_in(f64::NAN, now), TOKEN_REFRESH_MIN_MS);
+        assert_eq!(token_refresh_in(now + 1e12, now), 2_147_483_647.0, "beyond the longest timer");
+        assert_eq!((throttle_pause_ms(0.0), throttle_pause_ms(0.999_9)), (1_000.0, 1_499.95));
+        assert_eq!(throttle_pause_ms(7.0), 1_500.0);
     }
 
     #[test]
