@@ -50,8 +50,9 @@ impl App {
                 if !roles.contains(role) {
                     let kind = if def.kind == FunctionKind::Query { "query" } else { "mutation" };
                     problems.push(format!(
-                        "{kind} {:?}: its access names role {role:?}, which is not one of the app's roles ({})",
+                        "{kind} {:?}: its access names role {:?}, which is not one of the app's roles ({})",
                         def.name,
+                        role.as_str(),
                         roles.names()
                     ));
                 }

@@ -165,7 +165,7 @@ impl TableDef {
 
     /// Gives the accesses the definition left unset the app's defaults, and checks that
     /// every rule names one of the app's roles.
-    fn settle_access(&mut self, roles: &Roles, problems: &mut Vec<String>) {
+    fn settle_access(&mut self, roles: &Roles, problems: &mut Vec<SchemaProblem>) {
         let read = *self.read.get_or_insert(Access::AtLeast(roles.weakest()));
         let write = *self.write.get_or_insert(Access::AtLeast(roles.writers()));
         let rules = [("read access", &read), ("write access", &write)];
@@ -173,11 +173,12 @@ impl TableDef {
         for (what, access) in rules.into_iter().chain(fields) {
             if let Access::AtLeast(role) = access {
                 if !roles.contains(*role) {
-                    problems.push(format!(
-                        "table {}: {what} names role {role:?}, which is not one of the app's roles ({})",
-                        self.name,
+                    let problem = format!(
+                        "names role {:?}, which is not one of the app's roles ({})",
+                        role.as_str(),
                         roles.names()
-                    ));
+                    );
+                    problems.push(SchemaProblem::at(what, problem).in_table(&self.name));
                 }
             }
         }
@@ -241,94 +242,105 @@ impl TableDef {
         Ok(())
     }
 
-    fn check_definition(&self, tables: &BTreeMap<String, TableDef>, errors: &mut Vec<String>) {
+    fn check_definition(&self, tables: &BTreeMap<String, TableDef>, errors: &mut Vec<SchemaProblem>) {
         let t = &self.name;
-        let mut push = |msg: String| errors.push(format!("table {t}: {msg}"));
+        let mut push = |p: SchemaProblem| errors.push(p.in_table(t));
         if let Err(problem) = check_name(&self.name, false) {
-            push(format!("table name {problem}"));
+            push(SchemaProblem::new(format!("table name {problem}")));
         }
         let mut seen = BTreeSet::new();
         for (name, validator) in &self.fields {
             if !seen.insert(name) {
-                push(format!("field {name:?} is declared twice"));
+                push(SchemaProblem::at(format!("field {name}"), "declared twice"));
             }
             if let Err(problem) = check_name(name, false) {
-                push(format!("field name {problem}"));
+                push(SchemaProblem::new(format!("field name {problem}")));
             }
             check_validator(validator, name, true, tables, &mut push);
         }
         let mut index_names = BTreeSet::new();
         let total = self.indexes.len() + self.search_indexes.len();
         if total > MAX_INDEXES_PER_TABLE {
-            push(format!("{total} indexes; at most {MAX_INDEXES_PER_TABLE} are allowed"));
+            push(SchemaProblem::new(format!("{total} indexes; at most {MAX_INDEXES_PER_TABLE} are allowed")));
         }
         for index in &self.indexes {
             let i = &index.name;
             if !index_names.insert(i.as_str()) {
-                push(format!("index name {i:?} is used twice"));
+                push(SchemaProblem::new(format!("index name {i:?} is used twice")));
             }
             if let Err(problem) = check_name(i, false) {
-                push(format!("index name {problem}"));
+                push(SchemaProblem::new(format!("index name {problem}")));
             }
             if matches!(i.as_str(), "by_id" | "by_creation_time") {
-                push(format!("index name {i:?} is reserved for the built-in indexes"));
+                push(SchemaProblem::new(format!("index name {i:?} is reserved for the built-in indexes")));
             }
             self.check_key_fields(&format!("index {i}"), &index.fields, &mut push);
         }
         for search in &self.search_indexes {
             let s = &search.name;
             if !index_names.insert(s.as_str()) {
-                push(format!("index name {s:?} is used twice"));
+                push(SchemaProblem::new(format!("index name {s:?} is used twice")));
             }
             match self.resolve(&search.search_field).as_ref().map(unwrap_optional) {
                 Some(Validator::String) => {}
-                Some(other) => push(format!(
-                    "search index {s}: search field {:?} must be a string field, but it is {}",
-                    search.search_field,
-                    other.describe()
+                Some(other) => push(SchemaProblem::at(
+                    format!("search index {s}"),
+                    format!(
+                        "search field {:?} must be a string field, but it is {}",
+                        search.search_field,
+                        other.describe()
+                    ),
                 )),
-                None => push(format!("search index {s}: search field {:?} does not exist", search.search_field)),
+                None => push(SchemaProblem::at(
+                    format!("search index {s}"),
+                    format!("search field {:?} does not exist", search.search_field),
+                )),
             }
             if search.filter_fields.len() > MAX_SEARCH_FILTER_FIELDS {
-                push(format!("search index {s}: at most {MAX_SEARCH_FILTER_FIELDS} filter fields"));
+                push(SchemaProblem::at(
+                    format!("search index {s}"),
+                    format!("at most {MAX_SEARCH_FILTER_FIELDS} filter fields"),
+                ));
             }
             for field in &search.filter_fields {
                 if self.resolve(field).is_none() {
-                    push(format!("search index {s}: filter field {field:?} does not exist"));
+                    push(SchemaProblem::at(
+                        format!("search index {s}"),
+                        format!("filter field {field:?} does not exist"),
+                    ));
                 }
             }
         }
         for field in self.field_access.keys() {
             if self.field(field).is_none() {
-                push(format!("field access rule: field {field:?} does not exist"));
+                push(SchemaProblem::at("field access rule", format!("field {field:?} does not exist")));
             }
         }
         let mut unique_keys = BTreeSet::new();
         for unique in &self.uniques {
             if !unique_keys.insert(unique.fields.clone()) {
-                push(format!("unique key {:?} is declared twice", unique.fields));
+                push(SchemaProblem::at(format!("unique key {:?}", unique.fields), "declared twice"));
             }
             self.check_key_fields(&format!("unique key {:?}", unique.fields), &unique.fields, &mut push);
         }
     }
 
-    fn check_key_fields(&self, what: &str, fields: &[String], push: &mut impl FnMut(String)) {
+    fn check_key_fields(&self, what: &str, fields: &[String], push: &mut impl FnMut(SchemaProblem)) {
         if fields.is_empty() || fields.len() > MAX_INDEX_FIELDS {
-            push(format!("{what}: must have 1 to {MAX_INDEX_FIELDS} fields, has {}", fields.len()));
+            push(SchemaProblem::at(what, format!("must have 1 to {MAX_INDEX_FIELDS} fields, has {}", fields.len())));
         }
         let mut seen = BTreeSet::new();
         for field in fields {
             if !seen.insert(field) {
-                push(format!("{what}: field {field:?} appears twice"));
+                push(SchemaProblem::at(what, format!("field {field:?} appears twice")));
             }
             if self.resolve(field).is_none() {
                 let known: Vec<&str> = self.fields.iter().map(|(n, _)| n.as_str()).collect();
                 let hint = known
                     .iter()
                     .find(|k| k.eq_ignore_ascii_case(field) || crate::model::text::edit_distance(k, field) <= 2)
-                    .map(|k| format!(" (did you mean {k:?}?)"))
-                    .unwrap_or_default();
-                push(format!("{what}: field {field:?} does not exist{hint}"));
+                    .map(|k| format!("did you mean {k:?}?"));
+                push(SchemaProblem { hint, ..SchemaProblem::at(what, format!("field {field:?} does not exist")) });
             }
         }
     }
@@ -346,21 +358,24 @@ fn check_validator(
     path: &str,
     field_level: bool,
     tables: &BTreeMap<String, TableDef>,
-    push: &mut impl FnMut(String),
+    push: &mut impl FnMut(SchemaProblem),
 ) {
     match validator {
         Validator::Optional(inner) => {
             if !field_level {
-                push(format!("field {path}: optional is only allowed directly on an object field"));
+                push(SchemaProblem::at(
+                    format!("field {path}"),
+                    "optional is only allowed directly on an object field",
+                ));
             }
             check_validator(inner, path, false, tables, push);
         }
-        Validator::Id(table) if !tables.contains_key(table) && !SYSTEM_TABLES.contains(&table.as_str()) => {
-            push(format!("field {path}: id of table {table:?}, which is not in the schema"))
-        }
+        Validator::Id(table) if !tables.contains_key(table) && !SYSTEM_TABLES.contains(&table.as_str()) => push(
+            SchemaProblem::at(format!("field {path}"), format!("id of table {table:?}, which is not in the schema")),
+        ),
         Validator::Union(options) => {
             if options.is_empty() {
-                push(format!("field {path}: a union needs at least one option"));
+                push(SchemaProblem::at(format!("field {path}"), "a union needs at least one option"));
             }
             options.iter().for_each(|o| check_validator(o, path, false, tables, push));
         }
@@ -368,14 +383,14 @@ fn check_validator(
         Validator::Object(fields) => {
             for (name, inner) in fields {
                 if let Err(problem) = check_name(name, true) {
-                    push(format!("field {path}: field name {problem}"));
+                    push(SchemaProblem::at(format!("field {path}"), format!("field name {problem}")));
                 }
                 check_validator(inner, &format!("{path}.{name}"), true, tables, push);
             }
         }
         Validator::Record { keys, values } => {
             if !matches!(**keys, Validator::String | Validator::Id(_) | Validator::Literal(_) | Validator::Union(_)) {
-                push(format!("field {path}: record keys must be strings, ids or string literals"));
+                push(SchemaProblem::at(format!("field {path}"), "record keys must be strings, ids or string literals"));
             }
             check_validator(keys, path, false, tables, push);
             check_validator(values, path, false, tables, push);
@@ -405,10 +420,56 @@ pub struct Schema {
     roles: Roles,
 }
 
-/// Everything wrong with a schema definition, one line per problem.
+/// Everything wrong with a schema definition, one [`SchemaProblem`] per line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchemaError {
-    pub problems: Vec<String>,
+    pub problems: Vec<SchemaProblem>,
+}
+
+/// One thing wrong with a schema definition: where (the table, and the element in it — an
+/// index, a field, a rule), what, and a hint when there is one. Displayed as
+/// `table users: index by_name: field "nmae" does not exist (did you mean "name"?)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaProblem {
+    /// The table it is in; `None` for the schema as a whole (its roles, a rule naming no
+    /// declared table).
+    pub table: Option<String>,
+    /// The element of the table: `index by_name`, `field owner`, `search index by_text`,
+    /// `unique key ["email"]`, `field access rule`, `read access`.
+    pub element: Option<String>,
+    pub problem: String,
+    /// What to write instead, when a near name is known.
+    pub hint: Option<String>,
+}
+
+impl SchemaProblem {
+    pub fn new(problem: impl Into<String>) -> Self {
+        Self { table: None, element: None, problem: problem.into(), hint: None }
+    }
+
+    pub fn at(element: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self { element: Some(element.into()), ..Self::new(problem) }
+    }
+
+    fn in_table(self, table: &str) -> Self {
+        Self { table: Some(table.to_string()), ..self }
+    }
+}
+
+impl fmt::Display for SchemaProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(table) = &self.table {
+            write!(f, "table {table}: ")?;
+        }
+        if let Some(element) = &self.element {
+            write!(f, "{element}: ")?;
+        }
+        f.write_str(&self.problem)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for SchemaError {
@@ -444,7 +505,10 @@ pub fn define_schema_with_rules(
                 let def = std::mem::replace(&mut tables[i], placeholder);
                 tables[i] = rule(def);
             }
-            None => problems.push(format!("access rule for table {name:?}: the schema declares no such table")),
+            None => problems.push(SchemaProblem::at(
+                format!("access rule for table {name:?}"),
+                "the schema declares no such table",
+            )),
         }
     }
     match define_schema(roles, tables) {
@@ -463,7 +527,7 @@ pub fn define_schema(roles: Roles, tables: impl IntoIterator<Item = TableDef>) -
     let mut tables: Vec<TableDef> = tables.into_iter().collect();
     let mut problems = Vec::new();
     if let Err(problem) = roles.check() {
-        problems.push(format!("roles: {problem}"));
+        problems.push(SchemaProblem::at("roles", problem));
     }
     for table in &mut tables {
         table.settle_access(&roles, &mut problems);
@@ -472,12 +536,14 @@ pub fn define_schema(roles: Roles, tables: impl IntoIterator<Item = TableDef>) -
     let mut codes: BTreeMap<String, &str> = SYSTEM_TABLES.iter().map(|t| (table_code(t), *t)).collect();
     for table in &tables {
         if map.insert(table.name.clone(), table.clone()).is_some() {
-            problems.push(format!("table {}: defined twice", table.name));
+            problems.push(SchemaProblem::new("defined twice").in_table(&table.name));
         }
         if let Some(other) = codes.insert(table_code(&table.name), &table.name) {
             if other != table.name {
-                problems
-                    .push(format!("table {}: its id code collides with table {other}; rename one of them", table.name));
+                problems.push(
+                    SchemaProblem::new(format!("its id code collides with table {other}; rename one of them"))
+                        .in_table(&table.name),
+                );
             }
         }
     }

@@ -110,6 +110,12 @@ fn definition_errors_are_all_reported_with_hints() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+    // Each problem is structured: where, what, and the hint apart.
+    let typo = err.problems.iter().find(|p| p.hint.is_some()).expect("the typo has a hint");
+    assert_eq!(
+        (typo.table.as_deref(), typo.element.as_deref(), typo.problem.as_str(), typo.hint.as_deref()),
+        (Some("users"), Some("index by_name"), r#"field "nmae" does not exist"#, Some(r#"did you mean "name"?"#))
+    );
 }
 
 #[test]
@@ -185,7 +191,7 @@ fn access_rules_naming_undeclared_tables_or_fields_are_definition_errors() {
     let err = define_schema_with_rules(crate::app::roles::ROLES, tables(), &[("donatons", admins), ("users", hidden)])
         .unwrap_err();
     assert_eq!(
-        err.problems,
+        err.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
         [
             "access rule for table \"donatons\": the schema declares no such table",
             "table users: field access rule: field \"passwrdHash\" does not exist",
