@@ -53,3 +53,46 @@ pub use storage::{Sql, SqlValue, StorageError};
 /// 2: result hashes are over the canonical text both sides compute (`protocol::hash`), which
 /// version-1 rooms do not send — a new client checking them would resync on every diff.
 pub const PROTOCOL_VERSION: u32 = 2;
+
+#[cfg(test)]
+mod layering {
+    /// The layers bottom up, as `lib.rs` lists them: each may name only those before it.
+    const LAYERS: [&str; 8] = ["model", "auth", "protocol", "storage", "engine", "room", "client", "optimistic"];
+
+    /// Which layer's modules a source file uses (`crate::layer::…`), outside its tests.
+    fn uses(text: &str) -> Vec<&'static str> {
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        LAYERS.into_iter().filter(|layer| code.contains(&format!("crate::{layer}::"))).collect()
+    }
+
+    #[test]
+    fn dependencies_point_down_only() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut upward = Vec::new();
+        for (rank, layer) in LAYERS.iter().enumerate() {
+            let mut files = vec![src.join(format!("{layer}.rs"))];
+            let mut dirs = vec![src.join(layer)];
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        dirs.push(path);
+                    } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+                        files.push(path);
+                    }
+                }
+            }
+            for file in
+                files.iter().filter(|f| !f.file_name().is_some_and(|n| n.to_string_lossy().ends_with("_tests.rs")))
+            {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                for used in uses(&text) {
+                    if LAYERS.iter().position(|l| *l == used) > Some(rank) {
+                        upward.push(format!("{} uses {used}", file.display()));
+                    }
+                }
+            }
+        }
+        assert!(upward.is_empty(), "a layer names one above it:\n{}", upward.join("\n"));
+    }
+}

@@ -2,7 +2,8 @@
 //! read and wrote, named functions, and the index of live queries by what they read.
 //!
 //! - [`store`]: the SQL layout (documents, index entries, unique keys) and its maintenance.
-//! - [`tx`]: a transaction — reads record a [`ReadSet`], writes a [`WriteSet`].
+//! - [`tx`]: a transaction — reads record a [`ReadSet`], writes a [`WriteSet`]; its read
+//!   side ([`reads`]) is what queries and searches borrow.
 //! - [`query`]: index range queries: equality prefix, one range bound, order, filter, take,
 //!   cursor and offset pagination.
 //! - [`read_set`]: read and write sets, and the subscription index that finds the queries a
@@ -20,6 +21,7 @@ pub mod error;
 pub mod migrate;
 pub mod query;
 pub mod read_set;
+pub mod reads;
 pub mod registry;
 pub mod search;
 pub mod store;

@@ -18,8 +18,8 @@
 
 use super::error::FnError;
 use super::read_set::KeyRange;
+use super::reads::Reads;
 use super::store::{self, Document, BY_CREATION_TIME};
-use super::tx::Tx;
 use crate::model::index_key::{encode_value, prefix_successor};
 use crate::model::validation::ValidationError;
 use crate::model::value::Value;
@@ -64,7 +64,7 @@ pub struct OffsetPage {
 type Filter<'q> = Box<dyn Fn(&Document) -> bool + 'q>;
 
 pub struct Query<'t, 'a> {
-    tx: &'t mut Tx<'a>,
+    tx: &'t mut Reads<'a>,
     table: String,
     index: String,
     fields: Vec<String>,
@@ -98,7 +98,7 @@ fn after(key: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl<'t, 'a> Query<'t, 'a> {
-    pub(super) fn new(tx: &'t mut Tx<'a>, table: &str) -> Self {
+    pub(super) fn new(tx: &'t mut Reads<'a>, table: &str) -> Self {
         let error = tx.readable_table(table).err();
         Self {
             tx,

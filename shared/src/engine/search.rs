@@ -22,8 +22,8 @@
 
 use super::error::FnError;
 use super::read_set::KeyRange;
+use super::reads::Reads;
 use super::store::{self, Document, BY_CREATION_TIME};
-use super::tx::Tx;
 use crate::model::schema::TableDef;
 use crate::model::text;
 use crate::model::value::Value;
@@ -111,7 +111,7 @@ pub fn drop_index(sql: &dyn Sql, table: &str, index: &str) -> Result<(), Storage
 
 /// A search over one search index: `tx.search("beneficiaries", "by_search", "ayşe yıl").eq("phone", x).take(20)`.
 pub struct Search<'t, 'a> {
-    tx: &'t mut Tx<'a>,
+    tx: &'t mut Reads<'a>,
     table: String,
     index: String,
     text: String,
@@ -119,7 +119,7 @@ pub struct Search<'t, 'a> {
 }
 
 impl<'t, 'a> Search<'t, 'a> {
-    pub(super) fn new(tx: &'t mut Tx<'a>, table: &str, index: &str, text: &str) -> Self {
+    pub(super) fn new(tx: &'t mut Reads<'a>, table: &str, index: &str, text: &str) -> Self {
         Self { tx, table: table.into(), index: index.into(), text: text.into(), filters: Vec::new() }
     }
 
@@ -198,6 +198,7 @@ impl<'t, 'a> Search<'t, 'a> {
 mod tests {
     use super::*;
     use crate::engine::environment::TestEnvironment;
+    use crate::engine::Tx;
     use crate::model::schema::{define_schema, table, Schema};
     use crate::model::validator::v;
     use crate::storage::sqlite::NativeSql;

@@ -151,7 +151,8 @@ pub fn load(sql: &dyn Sql, table: &str, id: &str) -> Result<Option<Document>, St
     rows.first().map(|row| decode_document(row)).transpose()
 }
 
-/// Writes the index rows of a document (after insert or update).
+/// Writes the index rows of a document (after insert or update). Its search-index rows are
+/// `search::add_entries`' (the transaction writes both).
 pub fn add_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for (name, key) in index_rows(table, doc) {
         sql.exec(
@@ -159,10 +160,11 @@ pub fn add_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Res
             &[table.name.as_str().into(), name.into(), SqlValue::Blob(key), doc.id.as_str().into()],
         )?;
     }
-    super::search::add_entries(sql, table, doc)
+    Ok(())
 }
 
-/// Removes the index rows of a document (before update or delete).
+/// Removes the index and unique-key rows of a document (before update or delete); its
+/// search-index rows are `search::remove_entries`'.
 pub fn remove_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for (name, key) in index_rows(table, doc) {
         sql.exec(
@@ -176,7 +178,7 @@ pub fn remove_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> 
             &[table.name.as_str().into(), name.into(), SqlValue::Blob(key)],
         )?;
     }
-    super::search::remove_entries(sql, table, doc)
+    Ok(())
 }
 
 /// Which document already holds `doc`'s value of a unique key, if another one does.

@@ -7,7 +7,6 @@ use super::error::FnError;
 use super::query::Query;
 use super::read_set::{KeyRange, ReadSet, WriteSet, WrittenKey};
 use super::store::{self, Document};
-use crate::auth::{Access, Identity};
 use crate::engine::environment::Environment;
 use crate::model::ids::DocumentId;
 use crate::model::index_key::encode_key;
@@ -17,109 +16,46 @@ use crate::model::value::Value;
 use crate::storage::{Sql, SqlValue};
 use std::collections::BTreeMap;
 
-/// Most documents one transaction may scan (as in Convex).
-pub const MAX_SCANNED_DOCUMENTS: usize = 32_000;
+pub use super::reads::{Caller, Reads, BY_ID, MAX_SCANNED_DOCUMENTS};
 
-/// The pseudo-index under which point reads by id are recorded.
-pub const BY_ID: &str = "by_id";
-
-/// On whose behalf a transaction runs.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Caller {
-    /// The application's own code (migrations, tests, benchmarks): no access rules.
-    System,
-    /// A client, signed in (`Some`) or not: the schema's table and field rules apply.
-    Client(Option<Identity>),
+/// A transaction: the read side ([`Reads`], which queries and searches borrow) plus what
+/// writes need — the clock and entropy of the mutation, and the write set. It derefs to its
+/// [`Reads`], so reads and access checks read the same on both.
+pub struct Tx<'a> {
+    reads: Reads<'a>,
+    env: Option<&'a mut dyn Environment>,
+    write_set: WriteSet,
 }
 
-pub struct Tx<'a> {
-    pub(super) sql: &'a dyn Sql,
-    caller: Caller,
-    /// Whether the function looked at who is calling (beyond the role rules the engine
-    /// applies): if not, its result is the same for every caller with the same role.
-    identity_read: std::cell::Cell<bool>,
-    pub(super) schema: &'a Schema,
-    env: Option<&'a mut dyn Environment>,
-    pub(super) read_set: ReadSet,
-    write_set: WriteSet,
-    pub(super) scanned: usize,
-    /// A paginated query's pinned end cursor, from an earlier run of the same subscription.
-    pub(super) journal_in: Option<String>,
-    /// The end cursor this run pinned, to be stored with the subscription.
-    pub(super) journal_out: Option<String>,
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = Reads<'a>;
+    fn deref(&self) -> &Reads<'a> {
+        &self.reads
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.reads
+    }
 }
 
 impl<'a> Tx<'a> {
     /// A read-only transaction (queries).
     pub fn reader(sql: &'a dyn Sql, schema: &'a Schema, journal: Option<String>) -> Self {
-        Self::new(sql, schema, None, journal)
+        Self { reads: Reads::new(sql, schema, journal), env: None, write_set: WriteSet::default() }
     }
 
     /// A read-write transaction (mutations). Run it inside `Sql::atomically`.
     pub fn writer(sql: &'a dyn Sql, schema: &'a Schema, env: &'a mut dyn Environment) -> Self {
-        Self::new(sql, schema, Some(env), None)
-    }
-
-    fn new(
-        sql: &'a dyn Sql,
-        schema: &'a Schema,
-        env: Option<&'a mut dyn Environment>,
-        journal: Option<String>,
-    ) -> Self {
-        Self {
-            sql,
-            caller: Caller::System,
-            identity_read: std::cell::Cell::new(false),
-            schema,
-            env,
-            read_set: ReadSet::default(),
-            write_set: WriteSet::default(),
-            scanned: 0,
-            journal_in: journal,
-            journal_out: None,
-        }
+        Self { reads: Reads::new(sql, schema, None), env: Some(env), write_set: WriteSet::default() }
     }
 
     /// Runs the transaction for `caller`: table rules refuse what the caller may not read
     /// or write, and field rules strip fields it may not read from every document it gets.
     pub fn for_caller(mut self, caller: Caller) -> Self {
-        self.caller = caller;
+        self.reads.caller = caller;
         self
-    }
-
-    /// The signed-in caller, if any (`None` for anonymous clients and for system code).
-    pub fn identity(&self) -> Option<&Identity> {
-        self.identity_read.set(true);
-        match &self.caller {
-            Caller::Client(identity) => identity.as_ref(),
-            Caller::System => None,
-        }
-    }
-
-    /// Whether the caller passes `access` (system code always does).
-    fn may(&self, access: Access) -> bool {
-        match &self.caller {
-            Caller::System => true,
-            Caller::Client(identity) => access.allows(identity.as_ref()),
-        }
-    }
-
-    pub(super) fn check(&self, access: Access, action: impl FnOnce() -> String) -> Result<(), FnError> {
-        if self.may(access) {
-            return Ok(());
-        }
-        let identity = match &self.caller {
-            Caller::Client(identity) => identity.as_ref(),
-            Caller::System => None,
-        };
-        Err(FnError::denied(access, identity, action(), self.schema.roles()))
-    }
-
-    /// The table, if the caller may read it.
-    pub(super) fn readable_table(&self, table: &str) -> Result<&'a TableDef, FnError> {
-        let def = self.table(table)?;
-        self.check(def.reads(), || format!("reading {table}"))?;
-        Ok(def)
     }
 
     fn writable_table(&self, table: &str) -> Result<&'a TableDef, FnError> {
@@ -128,36 +64,10 @@ impl<'a> Tx<'a> {
         Ok(def)
     }
 
-    /// The document as the caller may see it: without the fields its role may not read.
-    pub(super) fn visible(&self, def: &TableDef, mut doc: Document) -> Document {
-        for (field, access) in &def.field_access {
-            if !self.may(*access) {
-                doc.fields.remove(field);
-            }
-        }
-        doc
-    }
-
-    /// Whether the function asked who is calling ([`Tx::identity`]).
-    pub fn read_identity(&self) -> bool {
-        self.identity_read.get()
-    }
-
     /// What this transaction read, what it wrote, and the journal it pinned.
     pub fn finish(self) -> (ReadSet, WriteSet, Option<String>) {
-        (self.read_set, self.write_set, self.journal_out)
-    }
-
-    pub(super) fn table(&self, table: &str) -> Result<&'a TableDef, FnError> {
-        self.schema.table(table).ok_or_else(|| FnError::BadQuery(format!("no table named {table:?} in the schema")))
-    }
-
-    pub(super) fn count_scanned(&mut self, n: usize) -> Result<(), FnError> {
-        self.scanned += n;
-        if self.scanned > MAX_SCANNED_DOCUMENTS {
-            return Err(FnError::TooManyReads { limit: MAX_SCANNED_DOCUMENTS });
-        }
-        Ok(())
+        let (read_set, journal) = self.reads.finish();
+        (read_set, self.write_set, journal)
     }
 
     fn id_key(id: &str) -> Vec<u8> {
@@ -183,12 +93,12 @@ impl<'a> Tx<'a> {
 
     /// Starts a full-text search on one of the table's search indexes.
     pub fn search(&mut self, table: &str, index: &str, text: &str) -> super::search::Search<'_, 'a> {
-        super::search::Search::new(self, table, index, text)
+        super::search::Search::new(&mut self.reads, table, index, text)
     }
 
     /// Starts a query over a table, by default in creation order.
     pub fn query(&mut self, table: &str) -> Query<'_, 'a> {
-        Query::new(self, table)
+        Query::new(&mut self.reads, table)
     }
 
     /// The commit's wall-clock time (mutations only: a query that read the clock could not be
@@ -221,6 +131,7 @@ impl<'a> Tx<'a> {
             &[table.into(), doc.id.as_str().into(), SqlValue::Real(now), store::encode_body(&doc.fields).into()],
         )?;
         store::add_index_entries(self.sql, def, &doc)?;
+        super::search::add_entries(self.sql, def, &doc)?;
         store::add_unique_entries(self.sql, def, &doc)?;
         self.record_writes(def, None, Some(&doc));
         Ok(doc.id)
@@ -260,6 +171,7 @@ impl<'a> Tx<'a> {
         let def = self.writable_table(table)?;
         let old = self.load_for_write(table, id)?;
         store::remove_index_entries(self.sql, def, &old)?;
+        super::search::remove_entries(self.sql, def, &old)?;
         self.sql.exec("DELETE FROM _docs WHERE tbl = ? AND id = ?", &[table.into(), id.into()])?;
         self.record_writes(def, Some(&old), None);
         Ok(())
@@ -277,11 +189,13 @@ impl<'a> Tx<'a> {
         let new = Document { id: old.id.clone(), creation_time: old.creation_time, fields };
         self.check_unique(def, &new)?;
         store::remove_index_entries(self.sql, def, &old)?;
+        super::search::remove_entries(self.sql, def, &old)?;
         self.sql.exec(
             "UPDATE _docs SET body = ? WHERE tbl = ? AND id = ?",
             &[store::encode_body(&new.fields).into(), table.into(), new.id.as_str().into()],
         )?;
         store::add_index_entries(self.sql, def, &new)?;
+        super::search::add_entries(self.sql, def, &new)?;
         store::add_unique_entries(self.sql, def, &new)?;
         self.record_writes(def, Some(&old), Some(&new));
         Ok(())

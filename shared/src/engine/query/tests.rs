@@ -1,6 +1,7 @@
 use super::*;
 use crate::engine::environment::TestEnvironment;
 use crate::engine::read_set::{SubscriptionIndex, WriteSet};
+use crate::engine::Tx;
 use crate::model::schema::{define_schema, table, Schema};
 use crate::model::validator::v;
 use crate::protocol::ErrorCode;
