@@ -95,27 +95,8 @@ fn push_call(out: &mut String, udf_path: &str, args: &str) {
     out.push_str(if args.trim().is_empty() { "{}" } else { args });
 }
 
-/// Appends `s` as a JSON string literal.
-pub fn push_string(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                out.push_str("\\u00");
-                out.push(HEX[(c as usize) >> 4] as char);
-                out.push(HEX[(c as usize) & 15] as char);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+/// Appends `s` as a JSON string literal (the protocol's one string writer).
+pub use crate::protocol::hash::push_json_string as push_string;
 
 /// The unanswered mutations of a session, as persisted so that a page reload loses none:
 /// after the reload the new client continues the same session and re-sends them, and the

@@ -192,7 +192,7 @@ mod tests {
         // Values whose hash the driver's `hashValue` must reproduce: floats the room writes
         // as `1.0` or `1e21`, escapes, keys out of order, non-BMP keys.
         let tricky = json!({"z": [1.0, -0.0, 1e21, 1.5e-7, 0.1, 2.5e300, 9_007_199_254_740_993u64],
-            "a": "\"q\"\\\n\t\u{1}\u{7f}İş", "😀": {"ı": null, "I": true}, "\u{ffff}": false, "": []});
+            "a": "\"q\"\\\n\t\u{1}\u{8}\u{c}\r\u{1f}\u{7f}İş", "😀": {"ı": null, "I": true}, "\u{ffff}": false, "": []});
         cases.push(json!({"old": null, "diff": {"set": tricky}, "new": tricky}));
         for case in &mut cases {
             let hash = Some(&case["new"]).filter(|v| !v.is_null()).map(super::hash_value);

@@ -29,7 +29,7 @@ fn write(out: &mut String, value: &Value) {
         // What `JSON.parse` makes of the room's text: the nearest double, even for integers
         // beyond 2^53.
         Value::Number(n) => js_number(out, n.as_f64().unwrap_or(f64::NAN)),
-        Value::String(s) => string(out, s),
+        Value::String(s) => push_json_string(out, s),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -50,7 +50,7 @@ fn write(out: &mut String, value: &Value) {
                 if i > 0 {
                     out.push(',');
                 }
-                string(out, key);
+                push_json_string(out, key);
                 out.push(':');
                 write(out, &fields[key]);
             }
@@ -59,9 +59,11 @@ fn write(out: &mut String, value: &Value) {
     }
 }
 
-/// `JSON.stringify`'s string escaping: `"`, `\`, and control characters (short forms where
-/// JSON has them, else `\u00xx`).
-fn string(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string literal, escaped as `JSON.stringify` escapes it: `"`, `\`,
+/// and control characters (short forms where JSON has them, else `\u00xx`). The client's
+/// frames are written with it too.
+pub fn push_json_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     for c in s.chars() {
         match c {
@@ -73,7 +75,6 @@ fn string(out: &mut String, s: &str) {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             c if (c as u32) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.push_str("\\u00");
                 out.push(HEX[(c as usize) >> 4] as char);
                 out.push(HEX[(c as usize) & 15] as char);
