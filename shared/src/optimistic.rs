@@ -22,7 +22,7 @@
 
 use crate::auth::Identity;
 use crate::engine::tx::Caller;
-use crate::engine::{store, App, FunctionKind, Tx};
+use crate::engine::{store, App, FnError, FunctionKind, Tx};
 use crate::model::ids::{table_code, table_code_of, DocumentId};
 use crate::model::schema::{Schema, TableDef};
 use crate::model::value::Value;
@@ -59,7 +59,7 @@ pub fn predict(
     udf_path: &str,
     args: &Json,
     env: &mut dyn Environment,
-) -> Result<Vec<Prediction>, String> {
+) -> Result<Vec<Prediction>, FnError> {
     let (schema, registry) = (app.schema(), app.registry());
     let store = MemorySql::new();
     let tables = tables_by_code(schema);
@@ -90,13 +90,11 @@ pub fn predict(
     if reproduced.is_empty() {
         return Ok(Vec::new());
     }
-    let (def, args) = registry.resolve(udf_path, FunctionKind::Mutation, args, identity).map_err(|e| e.to_string())?;
-    store
-        .atomically(|| {
-            let mut tx = Tx::writer(&store, schema, env).for_caller(Caller::Client(identity.cloned()));
-            (def.handler)(&mut tx, &args).map(|_| ())
-        })
-        .map_err(|e| e.to_string())?;
+    let (def, args) = registry.resolve(udf_path, FunctionKind::Mutation, args, identity)?;
+    store.atomically(|| {
+        let mut tx = Tx::writer(&store, schema, env).for_caller(Caller::Client(identity.cloned()));
+        (def.handler)(&mut tx, &args).map(|_| ())
+    })?;
     Ok(reproduced
         .into_iter()
         .filter_map(|(index, journal)| {

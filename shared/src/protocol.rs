@@ -280,10 +280,16 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// A frame (or a saved outbox) that is not what the protocol says, and why — what the room
+/// answers with `BAD_FRAME`, or the client with a resync.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Malformed(pub String);
+
 impl ClientMessage {
     /// Parses one text frame, with a message that says what was wrong with it.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| format!("malformed frame: {e}"))
+    pub fn parse(text: &str) -> Result<Self, Malformed> {
+        serde_json::from_str(text).map_err(|e| Malformed(format!("malformed frame: {e}")))
     }
 
     pub fn to_json(&self) -> String {
@@ -292,8 +298,8 @@ impl ClientMessage {
 }
 
 impl ServerMessage {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| format!("malformed server frame: {e}"))
+    pub fn parse(text: &str) -> Result<Self, Malformed> {
+        serde_json::from_str(text).map_err(|e| Malformed(format!("malformed server frame: {e}")))
     }
 
     pub fn to_json(&self) -> String {
@@ -354,13 +360,13 @@ mod tests {
 
     #[test]
     fn malformed_frames_say_why() {
-        let err = ClientMessage::parse("{not json").unwrap_err();
+        let err = ClientMessage::parse("{not json").unwrap_err().0;
         assert!(err.starts_with("malformed frame: "), "{err}");
-        let err = ClientMessage::parse(r#"{"type":"subscribe","queryId":"x","udfPath":"tasks:list"}"#).unwrap_err();
+        let err = ClientMessage::parse(r#"{"type":"subscribe","queryId":"x","udfPath":"tasks:list"}"#).unwrap_err().0;
         assert!(err.contains("queryId") || err.contains("invalid type"), "{err}");
-        let err = ClientMessage::parse(r#"{"type":"explode"}"#).unwrap_err();
+        let err = ClientMessage::parse(r#"{"type":"explode"}"#).unwrap_err().0;
         assert!(err.contains("unknown variant `explode`"), "{err}");
-        let err = ClientMessage::parse(r#"{"type":"unsubscribe","queryId":1,"extra":1}"#).unwrap_err();
+        let err = ClientMessage::parse(r#"{"type":"unsubscribe","queryId":1,"extra":1}"#).unwrap_err().0;
         assert!(err.contains("unknown field `extra`"), "{err}");
     }
 
@@ -379,6 +385,6 @@ mod tests {
             r#"{"type":"transition","startVersion":{"querySet":0,"identity":0,"ts":"-1"},"endVersion":{"querySet":0,"identity":0,"ts":"1"},"modifications":[]}"#,
         )
         .unwrap_err();
-        assert!(err.contains("invalid timestamp"), "{err}");
+        assert!(err.0.contains("invalid timestamp"), "{err}");
     }
 }

@@ -312,7 +312,7 @@ impl<S: Sql> Room<S> {
             )]),
             RoomInput::Frame { conn, text } => match ClientMessage::parse(text) {
                 Ok(message) => self.handle_message(conn, message, env),
-                Err(message) => Ok(vec![error_to(conn, ErrorCode::BadFrame, message)]),
+                Err(malformed) => Ok(vec![error_to(conn, ErrorCode::BadFrame, malformed.0)]),
             },
             RoomInput::Binary { conn, bytes } => Ok(vec![error_to(
                 conn,

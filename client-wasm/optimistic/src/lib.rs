@@ -52,7 +52,7 @@ pub fn predict_js(
         serde_json::from_str(args_json).map_err(|e| error(&format!("arguments are not JSON: {e}")))?;
     let app = app();
     let identity = token.as_deref().and_then(|token| unverified_identity(token, app.roles()));
-    let predictions =
-        optimistic::predict(&app, identity.as_ref(), &cached, udf_path, &args, &mut Browser).map_err(|e| error(&e))?;
+    let predictions = optimistic::predict(&app, identity.as_ref(), &cached, udf_path, &args, &mut Browser)
+        .map_err(|e| error(&e.to_string()))?;
     serde_json::to_string(&predictions).map_err(|e| error(&e.to_string()))
 }

@@ -10,15 +10,14 @@ pub mod functions;
 pub mod roles;
 pub mod schema;
 
-use roomsync_shared::engine::{App, Registry};
+use roomsync_shared::engine::{App, DefineError, Registry};
 use roomsync_shared::model::schema::Schema;
 use roomsync_shared::{Room, Sql, StorageError};
 use std::sync::{Arc, OnceLock};
 
 /// Defines the app: its roles, schema and functions, checked together.
-pub fn define() -> Result<App, String> {
-    let schema = schema::define().map_err(|e| e.to_string())?;
-    App::new(schema, functions::registry()).map_err(|e| e.to_string())
+pub fn define() -> Result<App, DefineError> {
+    Ok(App::new(schema::define()?, functions::registry())?)
 }
 
 /// The reference app, defined once per process and shared by every room of the host. The

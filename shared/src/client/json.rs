@@ -89,7 +89,7 @@ impl ClientCore<Value> {
     pub fn receive(&mut self, text: &str) -> Vec<ClientEvent<Value>> {
         match ServerMessage::parse(text) {
             Ok(message) => self.receive_frame(message.into()),
-            Err(reason) => vec![ClientEvent::ResyncRequired { reason }],
+            Err(malformed) => vec![ClientEvent::ResyncRequired { reason: malformed.0 }],
         }
     }
 }
@@ -106,7 +106,11 @@ impl Frame {
 
 impl Outbox {
     /// Reads what [`Outbox::to_json`] wrote; says what is wrong otherwise.
-    pub fn parse(text: &str) -> Result<Outbox, String> {
+    pub fn parse(text: &str) -> Result<Outbox, crate::protocol::Malformed> {
+        Self::parse_text(text).map_err(crate::protocol::Malformed)
+    }
+
+    fn parse_text(text: &str) -> Result<Outbox, String> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Saved {

@@ -32,6 +32,15 @@ impl fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
+/// Why an app could not be defined: its schema, or how its schema and functions fit.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DefineError {
+    #[error(transparent)]
+    Schema(#[from] crate::model::schema::SchemaError),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
 impl App {
     /// Puts an app together. The schema and the registry must be declared with the same
     /// roles, and every function's access must name one of them.

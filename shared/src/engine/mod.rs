@@ -30,7 +30,7 @@ pub mod tx;
 #[cfg(test)]
 mod access_tests;
 
-pub use app::{App, AppError};
+pub use app::{App, AppError, DefineError};
 pub use environment::Environment;
 pub use error::FnError;
 pub use query::{Order, Page, PageRequest, Query};

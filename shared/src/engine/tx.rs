@@ -84,7 +84,7 @@ impl<'a> Tx<'a> {
     fn get_stored(&mut self, table: &str, id: &str) -> Result<Option<Document>, FnError> {
         self.table(table)?;
         DocumentId::parse_for_table(id, table).map_err(|found| {
-            ValidationError::new(format!("{table}._id"), format!("id of a {table} document"), found)
+            ValidationError::new(format!("{table}._id"), format!("id of a {table} document"), found.to_string())
         })?;
         self.read_set.add(KeyRange::prefix(table, BY_ID, Self::id_key(id)));
         self.count_scanned(1)?;

@@ -54,13 +54,12 @@ impl DocumentId {
     }
 
     /// Accepts `text` as an id of a `table` document, or says what it is instead.
-    pub fn parse_for_table(text: &str, table: &str) -> Result<Self, String> {
+    pub fn parse_for_table(text: &str, table: &str) -> Result<Self, NotAnId> {
         let Some(code) = table_code_of(text) else {
-            let short: String = text.chars().take(40).collect();
-            return Err(format!("string {short:?}, which is not a document id"));
+            return Err(NotAnId::Malformed(text.chars().take(40).collect()));
         };
         if code != table_code(table) {
-            return Err(format!("an id of a document in another table than {table}"));
+            return Err(NotAnId::OtherTable(table.to_string()));
         }
         Ok(Self(text.to_string()))
     }
@@ -107,6 +106,25 @@ impl fmt::Display for ConnId {
     }
 }
 
+/// Why a string is not an id of the expected table; displayed as what was found instead
+/// (validation messages say "expected id of a users document, found …").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotAnId {
+    /// Not a document id at all (the first 40 characters).
+    Malformed(String),
+    /// A document id of another table than this one.
+    OtherTable(String),
+}
+
+impl std::fmt::Display for NotAnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotAnId::Malformed(short) => write!(f, "string {short:?}, which is not a document id"),
+            NotAnId::OtherTable(table) => write!(f, "an id of a document in another table than {table}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,14 +136,11 @@ mod tests {
         assert!(id.as_str().bytes().all(|b| ALPHABET.contains(&b)));
         assert!(id.as_str().ends_with(&table_code("users")));
         assert_eq!(DocumentId::parse_for_table(id.as_str(), "users"), Ok(id.clone()));
-        assert_eq!(
-            DocumentId::parse_for_table(id.as_str(), "donations"),
-            Err("an id of a document in another table than donations".into())
-        );
-        assert_eq!(
-            DocumentId::parse_for_table("abc", "users"),
-            Err("string \"abc\", which is not a document id".into())
-        );
+        let other = DocumentId::parse_for_table(id.as_str(), "donations").unwrap_err();
+        assert_eq!(other, NotAnId::OtherTable("donations".into()));
+        assert_eq!(other.to_string(), "an id of a document in another table than donations");
+        let malformed = DocumentId::parse_for_table("abc", "users").unwrap_err();
+        assert_eq!(malformed.to_string(), "string \"abc\", which is not a document id");
         assert!(DocumentId::parse_for_table(&"I".repeat(30), "users").is_err());
     }
 

@@ -204,7 +204,7 @@ impl Validator {
             (Validator::Literal(l), _) if l.matches(value) => Ok(()),
             (Validator::Id(table), Value::String(s)) => match DocumentId::parse_for_table(s, table) {
                 Ok(_) => Ok(()),
-                Err(problem) => Err(ValidationError::new(path.as_str(), self.describe(), problem)),
+                Err(problem) => Err(ValidationError::new(path.as_str(), self.describe(), problem.to_string())),
             },
             // A present optional field that is wrong: say that leaving it out is fine too.
             (Validator::Optional(inner), _) => inner.check_at(value, path, depth).map_err(|e| {

@@ -76,7 +76,12 @@ impl World {
     }
 
     /// Predicts as an admin, a moment after the room's last commit.
-    fn predict(&self, cached: &[CachedQuery], udf_path: &str, args: &Json) -> Result<Vec<Prediction>, String> {
+    fn predict(
+        &self,
+        cached: &[CachedQuery],
+        udf_path: &str,
+        args: &Json,
+    ) -> Result<Vec<Prediction>, crate::engine::FnError> {
         self.predict_as(Some(&Identity::trusted(&crate::app::roles::ROLES)), cached, udf_path, args)
     }
 
@@ -86,7 +91,7 @@ impl World {
         cached: &[CachedQuery],
         udf_path: &str,
         args: &Json,
-    ) -> Result<Vec<Prediction>, String> {
+    ) -> Result<Vec<Prediction>, crate::engine::FnError> {
         let mut env = TestEnvironment::new(self.env.now_ms + 500.0);
         predict(&crate::app::app(), identity, cached, udf_path, args, &mut env)
     }
@@ -174,14 +179,14 @@ fn a_mutation_that_fails_locally_predicts_nothing_and_says_why() {
     let world = World::new();
     let cached = world.cached(&[("tasks:list", json!({}))]);
     let empty = json!({"title": "  ", "created_by": world.user});
-    assert!(world.predict(&cached, "tasks:create", &empty).unwrap_err().contains("non-empty"));
+    assert!(world.predict(&cached, "tasks:create", &empty).unwrap_err().to_string().contains("non-empty"));
     let missing = json!({"id": world.task_id("a").replace('a', "b"), "status": "completed"});
     assert!(world.predict(&cached, "tasks:update", &missing).is_err(), "a task the client does not hold");
-    assert!(world.predict(&cached, "tasks:crate", &json!({})).unwrap_err().contains("tasks:create"));
+    assert!(world.predict(&cached, "tasks:crate", &json!({})).unwrap_err().to_string().contains("tasks:create"));
     let viewer = Identity { subject: "v".into(), role: crate::app::roles::VIEWER, name: None, expires_at_ms: None };
     let refused =
         world.predict_as(Some(&viewer), &cached, "tasks:create", &json!({"title": "x", "created_by": world.user}));
-    assert!(refused.unwrap_err().contains("viewer"), "the caller's role applies");
+    assert!(refused.unwrap_err().to_string().contains("viewer"), "the caller's role applies");
 }
 
 #[test]

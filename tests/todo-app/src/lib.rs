@@ -7,7 +7,7 @@
 //! (built with `--features todo-app`).
 
 use roomsync_shared::auth::{Access, Role, Roles};
-use roomsync_shared::engine::{App, Document, FnError, Order, Registry, Tx};
+use roomsync_shared::engine::{App, DefineError, Document, FnError, Order, Registry, Tx};
 use roomsync_shared::model::schema::{define_schema_with_rules, table, AccessRule, TableDef};
 use roomsync_shared::model::validation::ValidationError;
 use roomsync_shared::model::validator::v;
@@ -55,9 +55,8 @@ fn registry() -> Registry {
 }
 
 /// Defines the app.
-pub fn define() -> Result<App, String> {
-    let schema = define_schema_with_rules(ROLES, tables(), RULES).map_err(|e| e.to_string())?;
-    App::new(schema, registry()).map_err(|e| e.to_string())
+pub fn define() -> Result<App, DefineError> {
+    Ok(App::new(define_schema_with_rules(ROLES, tables(), RULES)?, registry())?)
 }
 
 /// The app, defined once per call (hosts keep the `Arc`). Its definition is a constant of
