@@ -78,6 +78,18 @@ impl Serialize for Role {
     }
 }
 
+/// Why a role list is not a valid declaration (what [`Roles::check`] found).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolesError(pub String);
+
+impl fmt::Display for RolesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RolesError {}
+
 /// The roles an app declares, weakest first, and from which of them writing starts.
 #[derive(Clone, Copy, Debug)]
 pub struct Roles {
@@ -100,24 +112,34 @@ impl Roles {
 
     /// Proves the declaration consistent: one to [`MAX_ROLES`] roles, each at its own rank,
     /// with distinct lower-case names (`[a-z0-9_-]`, as tokens carry them).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), RolesError> {
         if self.all.is_empty() || self.all.len() > MAX_ROLES {
-            return Err(format!("an app declares 1 to {MAX_ROLES} roles, not {}", self.all.len()));
+            return Err(RolesError(format!("an app declares 1 to {MAX_ROLES} roles, not {}", self.all.len())));
         }
         for (i, role) in self.all.iter().enumerate() {
             if role.rank as usize != i {
-                return Err(format!("role {:?} is number {i} in the list but has rank {}", role.name, role.rank));
+                return Err(RolesError(format!(
+                    "role {:?} is number {i} in the list but has rank {}",
+                    role.name, role.rank
+                )));
             }
             let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
             if role.name.is_empty() || !role.name.chars().all(valid) {
-                return Err(format!("role {:?}: a role name is lower-case letters, digits, '_' or '-'", role.name));
+                return Err(RolesError(format!(
+                    "role {:?}: a role name is lower-case letters, digits, '_' or '-'",
+                    role.name
+                )));
             }
             if self.all[..i].iter().any(|r| r.name == role.name) {
-                return Err(format!("role {:?} is declared twice", role.name));
+                return Err(RolesError(format!("role {:?} is declared twice", role.name)));
             }
         }
         if self.writers >= self.all.len() {
-            return Err(format!("writers_from names rank {}, but there are {} roles", self.writers, self.all.len()));
+            return Err(RolesError(format!(
+                "writers_from names rank {}, but there are {} roles",
+                self.writers,
+                self.all.len()
+            )));
         }
         Ok(())
     }
@@ -200,9 +222,9 @@ mod tests {
         const SKIPPED: Roles = Roles::new(&[READER, OWNER]);
         const TWICE: Roles = Roles::new(&[READER, Role::new(1, "reader")]);
         const UPPER: Roles = Roles::new(&[Role::new(0, "Admin")]);
-        assert!(NONE.check().unwrap_err().contains("1 to 16 roles"));
-        assert!(SKIPPED.check().unwrap_err().contains("\"owner\" is number 1 in the list but has rank 2"));
-        assert!(TWICE.check().unwrap_err().contains("declared twice"));
-        assert!(UPPER.check().unwrap_err().contains("lower-case"));
+        assert!(NONE.check().unwrap_err().0.contains("1 to 16 roles"));
+        assert!(SKIPPED.check().unwrap_err().0.contains("\"owner\" is number 1 in the list but has rank 2"));
+        assert!(TWICE.check().unwrap_err().0.contains("declared twice"));
+        assert!(UPPER.check().unwrap_err().0.contains("lower-case"));
     }
 }

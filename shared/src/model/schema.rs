@@ -527,7 +527,7 @@ pub fn define_schema(roles: Roles, tables: impl IntoIterator<Item = TableDef>) -
     let mut tables: Vec<TableDef> = tables.into_iter().collect();
     let mut problems = Vec::new();
     if let Err(problem) = roles.check() {
-        problems.push(SchemaProblem::at("roles", problem));
+        problems.push(SchemaProblem::at("roles", problem.0));
     }
     for table in &mut tables {
         table.settle_access(&roles, &mut problems);
