@@ -116,8 +116,6 @@ pub enum AuthState {
 /// first, then every half minute at most, forever — the outbox waits meanwhile.
 const TOKEN_RETRY: Backoff = Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(30) };
 
-/// `backoff`'s delay for `attempt` with "equal jitter": at least half the ceiling, so a
-/// failing fetch is never retried in a tight loop.
 /// How long before a token expires it is refreshed (half its lifetime for short tokens).
 pub const TOKEN_REFRESH_AHEAD_MS: f64 = 60_000.0;
 /// The earliest a refresh is planned: never a tight loop, even for a token that is about to
@@ -131,15 +129,11 @@ const MAX_TIMER_MS: f64 = 2_147_483_647.0;
 /// ms from `now_ms` until a token that expires at `expires_at_ms` should be refreshed: a
 /// minute early, or half its remaining lifetime for short tokens, never sooner than
 /// [`TOKEN_REFRESH_MIN_MS`] and never beyond the longest timer.
+#[allow(clippy::manual_clamp)] // clamp's panic message costs the client build; NaN must reach the floor
 pub fn token_refresh_in(expires_at_ms: f64, now_ms: f64) -> f64 {
     let left = expires_at_ms - now_ms;
-    let delay = (left - TOKEN_REFRESH_AHEAD_MS).max(left / 2.0).max(TOKEN_REFRESH_MIN_MS);
-    // NaN (no expiry) ends at the floor too.
-    if delay.is_nan() {
-        TOKEN_REFRESH_MIN_MS
-    } else {
-        delay.min(MAX_TIMER_MS)
-    }
+    // A NaN (no expiry) ends at the floor: `f64::max` drops NaN operands.
+    (left - TOKEN_REFRESH_AHEAD_MS).max(left / 2.0).max(TOKEN_REFRESH_MIN_MS).min(MAX_TIMER_MS)
 }
 
 /// ms a throttled client waits before `resume_sending` ([`ClientEvent::MutationsThrottled`]),
@@ -149,6 +143,8 @@ pub fn throttle_pause_ms(random: f64) -> f64 {
     THROTTLE_PAUSE_MS * (1.0 + 0.5 * random.max(0.0).min(1.0))
 }
 
+/// `backoff`'s delay for `attempt` with "equal jitter": at least half the ceiling, so a
+/// failing fetch is never retried in a tight loop.
 fn retry_delay_ms(attempt: u32, random: f64) -> f64 {
     let ceiling = TOKEN_RETRY.ceiling(attempt);
     (ceiling / 2 + TOKEN_RETRY.delay(attempt, random) / 2).as_secs_f64() * 1000.0

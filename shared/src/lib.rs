@@ -56,13 +56,65 @@ pub const PROTOCOL_VERSION: u32 = 2;
 
 #[cfg(test)]
 mod layering {
-    /// The layers bottom up, as `lib.rs` lists them: each may name only those before it.
+    /// The layers bottom up, as the table of contents above lists them: each may name only
+    /// those before it.
     const LAYERS: [&str; 8] = ["model", "auth", "protocol", "storage", "engine", "room", "client", "optimistic"];
 
-    /// Which layer's modules a source file uses (`crate::layer::…`), outside its tests.
+    /// The crate-root re-exports (`crate::Room`, …) and the layer each comes from.
+    const ROOT: [(&str, &str); 16] = [
+        ("ConnId", "model"),
+        ("DocumentId", "model"),
+        ("ValidationError", "model"),
+        ("ClientMessage", "protocol"),
+        ("ErrorCode", "protocol"),
+        ("QueryId", "protocol"),
+        ("RequestId", "protocol"),
+        ("ServerMessage", "protocol"),
+        ("StateVersion", "protocol"),
+        ("Ts", "protocol"),
+        ("Sql", "storage"),
+        ("StorageError", "storage"),
+        ("App", "engine"),
+        ("Environment", "engine"),
+        ("Room", "room"),
+        ("Outgoing", "room"),
+    ];
+
+    /// Which layers a source file names outside its test modules: `crate::layer::…`,
+    /// `roomsync_shared::layer::…`, `use crate::layer;` and the root re-exports. A test
+    /// module (`#[cfg(test)] mod name {`) runs to the end of its file by the house layout.
+    fn code_of(text: &str) -> String {
+        // Up to the first inline test module (`mod tests;` declarations do not end the code).
+        let inline = text
+            .match_indices("#[cfg(test)]\nmod ")
+            .find(|(i, _)| text[*i..].lines().nth(1).is_some_and(|line| line.trim_end().ends_with('{')));
+        let code = &text[..inline.map_or(text.len(), |(i, _)| i)];
+        code.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+    }
+
     fn uses(text: &str) -> Vec<&'static str> {
-        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-        LAYERS.into_iter().filter(|layer| code.contains(&format!("crate::{layer}::"))).collect()
+        let code = code_of(text);
+        let names = |prefix: &str, name: &str| {
+            [format!("{prefix}::{name}::"), format!("{prefix}::{name};"), format!("{prefix}::{{{name}::")]
+        };
+        let mut used: Vec<&'static str> = LAYERS
+            .into_iter()
+            .filter(|layer| {
+                ["crate", "roomsync_shared"].iter().any(|p| names(p, layer).iter().any(|n| code.contains(n.as_str())))
+            })
+            .collect();
+        for (item, layer) in ROOT {
+            let named = ["crate", "roomsync_shared"].iter().any(|p| {
+                let at = format!("{p}::{item}");
+                code.match_indices(&at).any(|(i, _)| {
+                    !code[i + at.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+                })
+            });
+            if named && !used.contains(&layer) {
+                used.push(layer);
+            }
+        }
+        used
     }
 
     #[test]
@@ -75,17 +127,21 @@ mod layering {
             while let Some(dir) = dirs.pop() {
                 for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
                     let path = entry.path();
+                    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
                     if path.is_dir() {
                         dirs.push(path);
-                    } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("tests.rs") {
+                    } else if name.ends_with(".rs") && name != "tests.rs" && !name.ends_with("_tests.rs") {
                         files.push(path);
                     }
                 }
             }
-            for file in
-                files.iter().filter(|f| !f.file_name().is_some_and(|n| n.to_string_lossy().ends_with("_tests.rs")))
-            {
+            for file in &files {
                 let text = std::fs::read_to_string(file).unwrap_or_default();
+                assert!(
+                    !code_of(&text).contains("super::super::"),
+                    "{}: name the layer (crate::…), not super::super",
+                    file.display()
+                );
                 for used in uses(&text) {
                     if LAYERS.iter().position(|l| *l == used) > Some(rank) {
                         upward.push(format!("{} uses {used}", file.display()));
@@ -94,5 +150,25 @@ mod layering {
             }
         }
         assert!(upward.is_empty(), "a layer names one above it:\n{}", upward.join("\n"));
+    }
+
+    #[test]
+    fn the_check_sees_every_way_of_naming_a_layer() {
+        for text in [
+            "use crate::room::Room;",
+            "use crate::room;",
+            "x: crate::Room<S>",
+            "roomsync_shared::room::Outgoing",
+            "use crate::{room::X};",
+        ] {
+            assert!(uses(text).contains(&"room"), "{text}");
+        }
+        assert!(uses("crate::RoomInput").is_empty(), "another name");
+        assert!(uses("#[cfg(test)]\nmod tests {\n use crate::room::Room;\n}").is_empty(), "test modules");
+        assert!(
+            uses("#[cfg(test)]\nmod tests;\npub use crate::room::Room;").contains(&"room"),
+            "code after a test mod declaration"
+        );
+        assert!(uses("// crate::room::Room").is_empty(), "comments");
     }
 }

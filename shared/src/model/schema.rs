@@ -251,7 +251,7 @@ impl TableDef {
         let mut seen = BTreeSet::new();
         for (name, validator) in &self.fields {
             if !seen.insert(name) {
-                push(SchemaProblem::at(format!("field {name}"), "declared twice"));
+                push(SchemaProblem::new(format!("field {name:?} is declared twice")));
             }
             if let Err(problem) = check_name(name, false) {
                 push(SchemaProblem::new(format!("field name {problem}")));
@@ -319,7 +319,7 @@ impl TableDef {
         let mut unique_keys = BTreeSet::new();
         for unique in &self.uniques {
             if !unique_keys.insert(unique.fields.clone()) {
-                push(SchemaProblem::at(format!("unique key {:?}", unique.fields), "declared twice"));
+                push(SchemaProblem::new(format!("unique key {:?} is declared twice", unique.fields)));
             }
             self.check_key_fields(&format!("unique key {:?}", unique.fields), &unique.fields, &mut push);
         }
