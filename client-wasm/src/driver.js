@@ -110,35 +110,27 @@ function deepFreeze(v) {
 export function hashValue(value) {
   // The 64-bit state as four 16-bit limbs (exact in doubles); the prime is 2^40 + 0x1b3.
   let h0 = 0x2325, h1 = 0x8422, h2 = 0x9ce4, h3 = 0xcbf2;
-  const byte = (b) => {
+  for (const b of new TextEncoder().encode(sortedJson(value) ?? "null")) {
     h0 ^= b;
     const t0 = h0 * 0x1b3, t1 = h1 * 0x1b3 + (t0 >>> 16), t2 = h2 * 0x1b3 + h0 * 0x100 + (t1 >>> 16);
     const t3 = h3 * 0x1b3 + h1 * 0x100 + (t2 >>> 16);
     h0 = t0 & 0xffff; h1 = t1 & 0xffff; h2 = t2 & 0xffff; h3 = t3 & 0xffff;
-  };
-  const text = (s) => {
-    for (const ch of s) {
-      const c = ch.codePointAt(0);
-      if (c < 0x80) byte(c);
-      else if (c < 0x800) { byte(0xc0 | (c >> 6)); byte(0x80 | (c & 63)); }
-      else if (c < 0x10000) { byte(0xe0 | (c >> 12)); byte(0x80 | ((c >> 6) & 63)); byte(0x80 | (c & 63)); }
-      else { byte(0xf0 | (c >> 18)); byte(0x80 | ((c >> 12) & 63)); byte(0x80 | ((c >> 6) & 63)); byte(0x80 | (c & 63)); }
-    }
-  };
-  const walk = (v) => {
-    if (Array.isArray(v)) {
-      byte(91);
-      v.forEach((item, i) => { if (i) byte(44); walk(item); });
-      byte(93);
-    } else if (v !== null && typeof v === "object") {
-      byte(123);
-      Object.keys(v).sort().forEach((k, i) => { if (i) byte(44); text(JSON.stringify(k)); byte(58); walk(v[k]); });
-      byte(125);
-    } else text(JSON.stringify(v) ?? "null");
-  };
-  walk(value);
+  }
   const hex = (n) => n.toString(16).padStart(4, "0");
   return hex(h3) + hex(h2) + hex(h1) + hex(h0);
+}
+
+/** JSON text with object keys sorted (UTF-16 order, as the room sorts them): the canonical
+ *  text arguments are keyed by and results are hashed over. Keys are defined, not assigned
+ *  (`__proto__` is a key like any other). Throws on cycles and BigInt. */
+function sortedJson(value) {
+  return JSON.stringify(value, (_, v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.keys(v)
+          .sort()
+          .reduce((o, k) => Object.defineProperty(o, k, { value: v[k], enumerable: true }), {})
+      : v,
+  );
 }
 
 /** A result after the room's diff (`{set}`, `{splice: [{copy: [from, len]} | {insert}]}` or
@@ -185,13 +177,7 @@ export function argsText(args) {
   if (args === undefined || args === null) return "{}";
   let text;
   try {
-    text = JSON.stringify(args, (_, v) =>
-      v !== null && typeof v === "object" && !Array.isArray(v)
-        ? Object.keys(v)
-            .sort()
-            .reduce((o, k) => Object.defineProperty(o, k, { value: v[k], enumerable: true }), {})
-        : v,
-    );
+    text = sortedJson(args);
   } catch (_) {
     text = undefined;
   }

@@ -32,8 +32,7 @@ fn app() -> Arc<App> {
 
 #[cfg(feature = "todo-app")]
 fn app() -> Arc<App> {
-    static APP: std::sync::OnceLock<Arc<App>> = std::sync::OnceLock::new();
-    APP.get_or_init(roomsync_todo_app::app).clone()
+    roomsync_todo_app::app()
 }
 
 #[cfg(not(any(feature = "ngo-app", feature = "todo-app")))]

@@ -28,7 +28,8 @@ use crate::engine::tx::Caller;
 use crate::engine::{store, App, FnError, FunctionKind, ReadSet, SubscriptionIndex, Tx};
 use crate::model::ids::ConnId;
 use crate::model::schema::Schema;
-use crate::protocol::diff::{hash_text, ValueDiff};
+use crate::model::text::hash_text;
+use crate::protocol::diff::ValueDiff;
 use crate::protocol::{
     ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId, ServerMessage, StateVersion, Ts,
 };

@@ -4,7 +4,8 @@
 
 use super::frame::{FailedMutation, Frame, Incoming, Modification, Outbox};
 use super::{ClientCore, ClientError, ClientErrorCode, ClientEvent, Payload};
-use crate::protocol::diff::{hash_value, ValueDiff};
+use crate::protocol::diff::ValueDiff;
+use crate::protocol::hash::hash_value;
 use crate::protocol::{ClientMessage, MutationOutcome, QueryModification, ServerMessage};
 use serde_json::Value;
 

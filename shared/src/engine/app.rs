@@ -22,11 +22,7 @@ pub struct AppError {
 
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid app ({} problems):", self.problems.len())?;
-        for p in &self.problems {
-            write!(f, "\n- {p}")?;
-        }
-        Ok(())
+        crate::model::schema::write_problems(f, "app", &self.problems)
     }
 }
 

@@ -474,12 +474,17 @@ impl fmt::Display for SchemaProblem {
 
 impl fmt::Display for SchemaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid schema ({} problems):", self.problems.len())?;
-        for p in &self.problems {
-            write!(f, "\n- {p}")?;
-        }
-        Ok(())
+        write_problems(f, "schema", &self.problems)
     }
+}
+
+/// "invalid {what} (N problems):" and one line per problem: how definition errors read.
+pub(crate) fn write_problems(f: &mut fmt::Formatter<'_>, what: &str, problems: &[impl fmt::Display]) -> fmt::Result {
+    write!(f, "invalid {what} ({} problems):", problems.len())?;
+    for p in problems {
+        write!(f, "\n- {p}")?;
+    }
+    Ok(())
 }
 
 impl std::error::Error for SchemaError {}

@@ -32,9 +32,6 @@ pub enum ValueDiff {
     Fields(Map<String, Value>),
 }
 
-pub use super::hash::hash_value;
-pub use crate::model::text::hash_text;
-
 /// The identity of a list element: its `_id` when it has one, else the element itself.
 fn identity(v: &Value) -> Option<&str> {
     v.get("_id").and_then(Value::as_str)
@@ -195,7 +192,7 @@ mod tests {
             "a": "\"q\"\\\n\t\u{1}\u{8}\u{c}\r\u{1f}\u{7f}İş", "😀": {"ı": null, "I": true}, "\u{ffff}": false, "": []});
         cases.push(json!({"old": null, "diff": {"set": tricky}, "new": tricky}));
         for case in &mut cases {
-            let hash = Some(&case["new"]).filter(|v| !v.is_null()).map(super::hash_value);
+            let hash = Some(&case["new"]).filter(|v| !v.is_null()).map(crate::protocol::hash::hash_value);
             case["hash"] = json!(hash);
         }
         for case in &cases {

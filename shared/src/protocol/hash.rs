@@ -7,7 +7,7 @@
 //! `hashValue` (`client-wasm/src/driver.js`) is the same function; `diff-cases.json` checks
 //! them against each other.
 
-use super::diff::hash_text;
+use crate::model::text::hash_text;
 use serde_json::Value;
 
 /// FNV-1a (64 bit, hex) of [`canonical_text`].

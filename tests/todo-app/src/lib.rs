@@ -13,7 +13,7 @@ use roomsync_shared::model::validation::ValidationError;
 use roomsync_shared::model::validator::v;
 use roomsync_shared::model::value::Value;
 use roomsync_shared::{Room, Sql, StorageError};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub const GUEST: Role = Role::new(0, "guest");
 pub const EDITOR: Role = Role::new(1, "editor");
@@ -59,10 +59,11 @@ pub fn define() -> Result<App, DefineError> {
     Ok(App::new(define_schema_with_rules(ROLES, tables(), RULES)?, registry())?)
 }
 
-/// The app, defined once per call (hosts keep the `Arc`). Its definition is a constant of
-/// this crate; `the_app_is_valid` proves it.
+/// The app, defined once per process. Its definition is a constant of this crate;
+/// `the_app_is_valid` proves it.
 pub fn app() -> Arc<App> {
-    Arc::new(define().unwrap_or_else(|e| panic!("{e}")))
+    static APP: OnceLock<Arc<App>> = OnceLock::new();
+    APP.get_or_init(|| Arc::new(define().unwrap_or_else(|e| panic!("{e}")))).clone()
 }
 
 /// Opens a room of this app over `sql`.
