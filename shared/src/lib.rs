@@ -2,9 +2,9 @@
 //! browser client.
 //!
 //! Nothing here opens a socket, reads a clock or draws random numbers: time and entropy come
-//! in as arguments, storage comes in through the [`storage::Sql`] trait, and outputs are
-//! values ([`room::Outgoing`]) that a thin platform driver delivers. That keeps every rule
-//! testable natively, in milliseconds.
+//! in as arguments, storage comes in through the [`storage::DocStore`] and [`storage::Sql`]
+//! traits, and outputs are values ([`room::Outgoing`]) that a thin platform driver delivers.
+//! That keeps every rule testable natively, in milliseconds.
 //!
 //! No application lives here: an app (its roles, a schema and a registry of functions) is a
 //! value ([`App`]) the host hands to [`Room::open`]. The reference NGO app is the
@@ -39,7 +39,8 @@ pub mod optimistic;
 pub mod protocol;
 /// One room: connections, subscriptions, mutations, fan-out, limits (over `engine`).
 pub mod room;
-/// The storage seam (`Sql`), with SQLite and in-memory implementations.
+/// The storage seams: `DocStore` (documents, index rows, unique keys, search words; SQLite
+/// and in-memory, one conformance suite) and `Sql` (the room's own tables).
 pub mod storage;
 
 pub use engine::{App, Environment};

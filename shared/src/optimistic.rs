@@ -3,7 +3,7 @@
 //!
 //! The client holds query results, not tables. So the prediction
 //! 1. loads every document found in the cached results (objects with an `_id` of a schema
-//!    table and a `_creationTime`) into an in-memory store ([`MemorySql`]);
+//!    table and a `_creationTime`) into an in-memory store ([`MemoryStore`]);
 //! 2. re-runs each cached query there and keeps only those it *reproduces exactly*: a query
 //!    whose result depends on documents the client does not hold (a count, a total, an
 //!    offset page, a search) does not reproduce and is left alone — a guess is never worse
@@ -26,8 +26,8 @@ use crate::engine::{store, App, FnError, FunctionKind, Tx};
 use crate::model::ids::{table_code, table_code_of, DocumentId};
 use crate::model::schema::{Schema, TableDef};
 use crate::model::value::Value;
-use crate::storage::memory::MemorySql;
-use crate::storage::Sql;
+use crate::storage::memory::MemoryStore;
+use crate::storage::DocStore;
 use crate::Environment;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -61,7 +61,7 @@ pub fn predict(
     env: &mut dyn Environment,
 ) -> Result<Vec<Prediction>, FnError> {
     let (schema, registry) = (app.schema(), app.registry());
-    let store = MemorySql::new();
+    let store = MemoryStore::new();
     let tables = tables_by_code(schema);
     for query in cached {
         load_documents(&store, &tables, &query.value);
@@ -110,7 +110,7 @@ fn tables_by_code(schema: &Schema) -> BTreeMap<String, &TableDef> {
 }
 
 /// Loads every document found in `value` (not descending into documents themselves).
-fn load_documents(store: &MemorySql, tables: &BTreeMap<String, &TableDef>, value: &Json) {
+fn load_documents(store: &MemoryStore, tables: &BTreeMap<String, &TableDef>, value: &Json) {
     match value {
         Json::Array(items) => items.iter().for_each(|v| load_documents(store, tables, v)),
         Json::Object(fields) => {
@@ -125,14 +125,33 @@ fn load_documents(store: &MemorySql, tables: &BTreeMap<String, &TableDef>, value
     }
 }
 
-fn load_document(store: &MemorySql, table: &TableDef, id: &str, created: f64, fields: &serde_json::Map<String, Json>) {
+fn load_document(
+    store: &MemoryStore,
+    table: &TableDef,
+    id: &str,
+    created: f64,
+    fields: &serde_json::Map<String, Json>,
+) {
     let user: serde_json::Map<String, Json> =
         fields.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect();
     // Not decodable as a document: skip it.
     if let Ok(Value::Object(user)) = Value::from_json(&Json::Object(user), id) {
         let doc = store::Document { id: DocumentId::from_stored(id.to_string()), creation_time: created, fields: user };
-        let body = (doc.creation_time, store::encode_body(&doc.fields));
-        store.put_document(&table.name, id, body, store::index_rows(table, &doc), store::unique_rows(table, &doc));
+        // A document found in two results is loaded once; one whose unique value another
+        // loaded document claims (results of different moments) is left out, and queries
+        // that show it then do not reproduce. Index rows are keyed by the id, so nothing
+        // else can refuse it (and no atomic block — a copy of the store per document — is
+        // needed). No search entries: searches do not run here (a write's removal of a
+        // missing entry is a no-op).
+        let claimed = store::unique_rows(table, &doc)
+            .any(|(name, key)| !matches!(store.unique_holder(&table.name, &name, &key), Ok(None)));
+        if claimed || !matches!(store.document(&table.name, id), Ok(None)) {
+            return;
+        }
+        let _ = store
+            .insert_document(&table.name, &store::encode_document(&doc))
+            .and_then(|()| store::add_index_entries(store, table, &doc))
+            .and_then(|()| store::add_unique_entries(store, table, &doc));
     }
 }
 

@@ -177,9 +177,7 @@ impl<S: Sql> Room<S> {
     /// migrating its tables on first use.
     pub fn open(sql: S, app: Arc<App>) -> Result<Self, StorageError> {
         let schema = app.schema();
-        for statement in store::MIGRATIONS {
-            sql.exec(statement, &[])?;
-        }
+        crate::storage::sql_docs::create_document_tables(&sql)?;
         let version = sql.exec("SELECT value FROM _meta WHERE key = 'room_tables'", &[])?;
         if version.first().map(|r| int_at(r, 0)) != Some(ROOM_TABLES_VERSION) {
             sql.exec("DROP TABLE IF EXISTS _conns", &[])?;
@@ -189,12 +187,7 @@ impl<S: Sql> Room<S> {
                 &[ROOM_TABLES_VERSION.into()],
             )?;
         }
-        for statement in store::MIGRATIONS
-            .iter()
-            .chain(crate::engine::search::MIGRATIONS)
-            .chain(crate::engine::migrate::MIGRATIONS)
-            .chain(ROOM_MIGRATIONS)
-        {
+        for statement in crate::engine::migrate::MIGRATIONS.iter().chain(ROOM_MIGRATIONS) {
             sql.exec(statement, &[])?;
         }
         sql.atomically(|| crate::engine::migrate::migrate(&sql, schema))?;
@@ -435,10 +428,6 @@ fn text_at(row: &[SqlValue], column: usize) -> Result<String, StorageError> {
         .and_then(SqlValue::as_text)
         .map(str::to_string)
         .ok_or_else(|| StorageError::Corrupt(format!("expected text in column {column}, found {:?}", row.get(column))))
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
 }
 
 /// Whether the answer to a socket's frame refuses it without doing its work: a malformed

@@ -1,13 +1,24 @@
-//! The one storage seam: "a SQLite connection that executes statements".
+//! The storage seams, two of them:
 //!
-//! The room engine speaks plain SQL through [`Sql`]. Natively it runs on `rusqlite` (tests,
-//! benchmarks); in the Durable Object it runs on DO SQLite. The same statements run in both.
-//! DO SQLite refuses `BEGIN`/`COMMIT`, so atomicity is a method of its own
-//! ([`Sql::atomically`]) that each platform implements with what it has.
+//! - [`DocStore`] (`docs.rs`): the typed store of documents, index rows, unique keys and
+//!   search words that transactions read and write. Every [`Sql`] store is one
+//!   (`sql_docs.rs` holds the statements); [`memory::MemoryStore`] is another, for the
+//!   browser's predictions. One conformance suite runs over both.
+//! - [`Sql`]: "a SQLite connection that executes statements", for the room's own tables
+//!   (connections, subscriptions, the commit counter) and migrations. Natively it runs on
+//!   `rusqlite` (tests, benchmarks); in the Durable Object on DO SQLite. DO SQLite refuses
+//!   `BEGIN`/`COMMIT`, so atomicity is a method of its own ([`Sql::atomically`]) that each
+//!   platform implements with what it has.
 
+#[cfg(test)]
+mod conformance;
+pub mod docs;
 pub mod memory;
+pub mod sql_docs;
 #[cfg(any(test, feature = "native"))]
 pub mod sqlite;
+
+pub use docs::{DocStore, IndexScan, StoredDoc};
 
 use thiserror::Error;
 
@@ -78,7 +89,7 @@ pub enum StorageError {
     /// that does not decode, a row that should exist and does not.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    /// The store cannot run this (the in-memory store runs the engine's statements only).
+    /// The store cannot do this (the in-memory store has no full-text search).
     #[error("the store cannot run this: {0}")]
     Unsupported(String),
 }

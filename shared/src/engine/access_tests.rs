@@ -10,7 +10,6 @@ use crate::model::validator::v;
 use crate::model::value::Value;
 use crate::protocol::ErrorCode;
 use crate::storage::sqlite::NativeSql;
-use crate::storage::Sql;
 use serde_json::json;
 
 /// People with a secret only managers read, unique together with their team, and an index
@@ -30,9 +29,7 @@ fn schema() -> Schema {
 
 fn db() -> NativeSql {
     let sql = NativeSql::in_memory().unwrap();
-    for m in super::store::MIGRATIONS.iter().chain(super::search::MIGRATIONS) {
-        sql.exec(m, &[]).unwrap();
-    }
+    crate::storage::sql_docs::create_document_tables(&sql).unwrap();
     sql
 }
 

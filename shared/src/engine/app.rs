@@ -14,10 +14,32 @@ pub struct App {
     registry: Registry,
 }
 
-/// Why a schema and a registry do not make an app.
+/// Why a schema and a registry do not make an app: every problem found, not only the first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppError {
-    pub problems: Vec<String>,
+    pub problems: Vec<AppProblem>,
+}
+
+/// One way a schema and a registry do not fit together.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AppProblem {
+    /// The schema and the registry were declared with different role lists.
+    #[error("the schema's roles ({schema}) are not the registry's ({registry})")]
+    RolesDiffer {
+        /// The schema's role names, strongest first.
+        schema: String,
+        registry: String,
+    },
+    /// A function's access names a role the app does not declare.
+    #[error("{} {function:?}: its access names role {role:?}, which is not one of the app's roles ({roles})", kind_name(*kind))]
+    UnknownRole { function: String, kind: FunctionKind, role: String, roles: String },
+}
+
+fn kind_name(kind: FunctionKind) -> &'static str {
+    match kind {
+        FunctionKind::Query => "query",
+        FunctionKind::Mutation => "mutation",
+    }
 }
 
 impl fmt::Display for AppError {
@@ -44,22 +66,17 @@ impl App {
         let mut problems = Vec::new();
         let roles = schema.roles();
         if registry.roles() != roles {
-            problems.push(format!(
-                "the schema's roles ({}) are not the registry's ({})",
-                roles.names(),
-                registry.roles().names()
-            ));
+            problems.push(AppProblem::RolesDiffer { schema: roles.names(), registry: registry.roles().names() });
         }
         for def in registry.functions() {
             if let Access::AtLeast(role) = def.access {
                 if !roles.contains(role) {
-                    let kind = if def.kind == FunctionKind::Query { "query" } else { "mutation" };
-                    problems.push(format!(
-                        "{kind} {:?}: its access names role {:?}, which is not one of the app's roles ({})",
-                        def.name,
-                        role.as_str(),
-                        roles.names()
-                    ));
+                    problems.push(AppProblem::UnknownRole {
+                        function: def.name.to_string(),
+                        kind: def.kind,
+                        role: role.as_str().to_string(),
+                        roles: roles.names(),
+                    });
                 }
             }
         }
@@ -113,5 +130,14 @@ mod tests {
             .allow("notes:add", Access::AtLeast(Role::new(1, "boss")));
         let err = App::new(schema(), foreign).err().unwrap();
         assert!(err.to_string().contains(r#"mutation "notes:add": its access names role"#), "{err}");
+        assert_eq!(
+            err.problems,
+            [AppProblem::UnknownRole {
+                function: "notes:add".into(),
+                kind: FunctionKind::Mutation,
+                role: "boss".into(),
+                roles: "staff".into()
+            }]
+        );
     }
 }

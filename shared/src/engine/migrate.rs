@@ -13,7 +13,7 @@
 use super::store::{self, Document};
 use crate::model::schema::Schema;
 use crate::model::value::Value;
-use crate::storage::{Sql, SqlValue, StorageError};
+use crate::storage::{DocStore, Sql, SqlValue, StorageError};
 use serde_json::{json, Map, Value as Json};
 use std::collections::BTreeMap;
 
@@ -64,15 +64,15 @@ fn store_value(sql: &dyn Sql, key: &str, value: String) -> Result<(), StorageErr
     Ok(())
 }
 
-fn documents(sql: &dyn Sql, table: &str) -> Result<Vec<Document>, StorageError> {
-    sql.exec("SELECT id, creation_time, body FROM _docs WHERE tbl = ? ORDER BY id", &[table.into()])?
-        .iter()
-        .map(|row| store::decode_document(row))
-        .collect()
+fn documents(store: &dyn DocStore, table: &str) -> Result<Vec<Document>, StorageError> {
+    store.documents(table)?.into_iter().map(store::decode_document).collect()
 }
 
 /// Migrates stored data to `schema` (see the module docs). Run inside `Sql::atomically`.
-pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, StorageError> {
+/// The schema's own bookkeeping is SQL (`_schema`); documents and their rows go through the
+/// typed [`DocStore`] every `Sql` store is.
+pub fn migrate<S: Sql>(sql: &S, schema: &Schema) -> Result<MigrationReport, StorageError> {
+    let docs_store: &dyn DocStore = sql;
     // The stored layout's version is part of what must match: a build that stores index rows
     // another way rebuilds them even when the schema did not change.
     let hash = format!("{}/search-{}", schema.hash(), super::search::LAYOUT);
@@ -91,7 +91,7 @@ pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, Storag
         }
     };
     for table in schema.tables() {
-        let docs = documents(sql, &table.name)?;
+        let docs = documents(docs_store, &table.name)?;
         report.documents_checked += docs.len();
         for doc in &docs {
             if let Err(e) = table.validate_insert(&Value::Object(doc.fields.clone())) {
@@ -106,19 +106,16 @@ pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, Storag
             }
             report.built.push(format!("{}.{name}", table.name));
             if let Some(search) = name.strip_prefix("search:") {
-                super::search::drop_index(sql, &table.name, search)?;
+                docs_store.clear_search_index(&table.name, search)?;
                 let field = fields.get(0).and_then(Json::as_str).unwrap_or_default();
                 for doc in &docs {
-                    super::search::add_entry(sql, &table.name, search, field, doc)?;
+                    super::search::add_entry(docs_store, &table.name, search, field, doc)?;
                 }
                 continue;
             }
             match name.strip_prefix("unique:") {
                 Some(key) => {
-                    sql.exec(
-                        "DELETE FROM _uniq WHERE tbl = ? AND ukey = ?",
-                        &[table.name.as_str().into(), key.into()],
-                    )?;
+                    docs_store.clear_unique(&table.name, key)?;
                     let unique = table.uniques.iter().find(|u| store::unique_name(u) == key);
                     let mut holders: BTreeMap<Vec<u8>, &Document> = BTreeMap::new();
                     for doc in &docs {
@@ -130,23 +127,12 @@ pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, Storag
                             ));
                             continue;
                         }
-                        sql.exec(
-                            "INSERT INTO _uniq (tbl, ukey, key, id) VALUES (?, ?, ?, ?)",
-                            &[
-                                table.name.as_str().into(),
-                                key.into(),
-                                SqlValue::Blob(k.clone()),
-                                doc.id.as_str().into(),
-                            ],
-                        )?;
+                        docs_store.put_unique(&table.name, key, &k, doc.id.as_str())?;
                         holders.insert(k, doc);
                     }
                 }
                 None => {
-                    sql.exec(
-                        "DELETE FROM _idx WHERE tbl = ? AND idx = ?",
-                        &[table.name.as_str().into(), name.as_str().into()],
-                    )?;
+                    docs_store.clear_index(&table.name, name)?;
                     let fields: Vec<String> = fields
                         .as_array()
                         .into_iter()
@@ -155,15 +141,7 @@ pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, Storag
                         .collect();
                     for doc in &docs {
                         let (key, _) = store::index_key(doc, &fields);
-                        sql.exec(
-                            "INSERT INTO _idx (tbl, idx, key, id) VALUES (?, ?, ?, ?)",
-                            &[
-                                table.name.as_str().into(),
-                                name.as_str().into(),
-                                SqlValue::Blob(key),
-                                doc.id.as_str().into(),
-                            ],
-                        )?;
+                        docs_store.put_index_row(&table.name, name, &key, doc.id.as_str())?;
                     }
                 }
             }
@@ -171,18 +149,13 @@ pub fn migrate(sql: &dyn Sql, schema: &Schema) -> Result<MigrationReport, Storag
         for name in old_indexes.keys().filter(|n| !new_indexes.contains_key(*n)) {
             report.dropped.push(format!("{}.{name}", table.name));
             if let Some(search) = name.strip_prefix("search:") {
-                super::search::drop_index(sql, &table.name, search)?;
+                docs_store.clear_search_index(&table.name, search)?;
                 continue;
             }
             match name.strip_prefix("unique:") {
-                Some(key) => {
-                    sql.exec("DELETE FROM _uniq WHERE tbl = ? AND ukey = ?", &[table.name.as_str().into(), key.into()])?
-                }
-                None => sql.exec(
-                    "DELETE FROM _idx WHERE tbl = ? AND idx = ?",
-                    &[table.name.as_str().into(), name.as_str().into()],
-                )?,
-            };
+                Some(key) => docs_store.clear_unique(&table.name, key)?,
+                None => docs_store.clear_index(&table.name, name)?,
+            }
         }
     }
     if problem_count > 0 {
@@ -211,7 +184,8 @@ mod tests {
 
     fn db() -> NativeSql {
         let sql = NativeSql::in_memory().unwrap();
-        for m in store::MIGRATIONS.iter().chain(super::super::search::MIGRATIONS).chain(MIGRATIONS) {
+        crate::storage::sql_docs::create_document_tables(&sql).unwrap();
+        for m in MIGRATIONS {
             sql.exec(m, &[]).unwrap();
         }
         sql

@@ -1,7 +1,8 @@
-//! The reactive engine: documents and indexes in SQL, transactions that record what they
-//! read and wrote, named functions, and the index of live queries by what they read.
+//! The reactive engine: documents and their index rows in a typed store
+//! ([`crate::storage::DocStore`]), transactions that record what they read and wrote, named
+//! functions, and the index of live queries by what they read.
 //!
-//! - [`store`]: the SQL layout (documents, index entries, unique keys) and its maintenance.
+//! - [`store`]: documents, and the index rows and unique keys each keeps in the store.
 //! - [`tx`]: a transaction — reads record a [`ReadSet`], writes a [`WriteSet`]; its read
 //!   side ([`reads`]) is what queries and searches borrow.
 //! - [`query`]: index range queries: equality prefix, one range bound, order, filter, take,
@@ -30,7 +31,7 @@ pub mod tx;
 #[cfg(test)]
 mod access_tests;
 
-pub use app::{App, AppError, DefineError};
+pub use app::{App, AppError, AppProblem, DefineError};
 pub use environment::Environment;
 pub use error::FnError;
 pub use query::{Order, Page, PageRequest, Query};

@@ -23,11 +23,12 @@ use super::store::{self, Document, BY_CREATION_TIME};
 use crate::model::index_key::{encode_value, prefix_successor};
 use crate::model::validation::ValidationError;
 use crate::model::value::Value;
-use crate::storage::SqlValue;
+use crate::storage::IndexScan;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use std::ops::Bound;
 
-/// Rows fetched per round trip to SQL while scanning.
+/// Rows fetched per scan of the store while scanning.
 const BATCH: usize = 128;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -389,47 +390,27 @@ impl<'t, 'a> Query<'t, 'a> {
         first: bool,
         batch: usize,
     ) -> Result<Vec<(Vec<u8>, Document)>, FnError> {
-        let mut sql = String::from(
-            "SELECT i.key, d.id, d.creation_time, d.body FROM _idx i \
-             JOIN _docs d ON d.tbl = i.tbl AND d.id = i.id WHERE i.tbl = ? AND i.idx = ?",
-        );
-        let mut params: Vec<SqlValue> = vec![self.table.as_str().into(), self.index.as_str().into()];
-        match self.order {
-            Order::Asc => {
-                sql.push_str(if first { " AND i.key >= ?" } else { " AND i.key > ?" });
-                params.push(SqlValue::Blob(position.to_vec()));
-                if let Some(e) = end {
-                    sql.push_str(" AND i.key < ?");
-                    params.push(SqlValue::Blob(e.to_vec()));
-                }
-                sql.push_str(" ORDER BY i.key ASC LIMIT ?");
-            }
-            Order::Desc => {
-                sql.push_str(" AND i.key >= ?");
-                params.push(SqlValue::Blob(start.to_vec()));
-                if !first || end.is_some() {
-                    sql.push_str(" AND i.key < ?");
-                    params.push(SqlValue::Blob(position.to_vec()));
-                }
-                sql.push_str(" ORDER BY i.key DESC LIMIT ?");
-            }
-        }
-        params.push(SqlValue::Integer(batch as i64));
-        let rows = self.tx.sql.exec(&sql, &params)?;
-        rows.into_iter()
-            .map(|row| {
-                let key = match row.first() {
-                    Some(SqlValue::Blob(k)) => k.clone(),
-                    other => {
-                        return Err(FnError::Storage(crate::storage::StorageError::Corrupt(format!(
-                            "index key is {other:?}"
-                        ))))
-                    }
-                };
-                let def = self.tx.table(&self.table)?;
-                Ok((key, self.tx.visible(def, store::decode_document(&row[1..])?)))
-            })
-            .collect()
+        let (low, high) = match self.order {
+            Order::Asc => (
+                if first { Bound::Included(position) } else { Bound::Excluded(position) },
+                end.map_or(Bound::Unbounded, Bound::Excluded),
+            ),
+            Order::Desc => (
+                Bound::Included(start),
+                if first && end.is_none() { Bound::Unbounded } else { Bound::Excluded(position) },
+            ),
+        };
+        let scan = IndexScan {
+            table: &self.table,
+            index: &self.index,
+            low,
+            high,
+            descending: self.order == Order::Desc,
+            limit: batch,
+        };
+        let def = self.tx.table(&self.table)?;
+        let rows = self.tx.store.scan(&scan)?;
+        rows.into_iter().map(|(key, stored)| Ok((key, self.tx.visible(def, store::decode_document(stored)?)))).collect()
     }
 }
 

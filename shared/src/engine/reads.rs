@@ -8,7 +8,7 @@ use super::read_set::ReadSet;
 use super::store::Document;
 use crate::auth::{Access, Identity};
 use crate::model::schema::{Schema, TableDef};
-use crate::storage::Sql;
+use crate::storage::DocStore;
 
 /// Most documents one transaction may scan (as in Convex).
 pub const MAX_SCANNED_DOCUMENTS: usize = 32_000;
@@ -26,7 +26,7 @@ pub enum Caller {
 }
 
 pub struct Reads<'a> {
-    pub(super) sql: &'a dyn Sql,
+    pub(super) store: &'a dyn DocStore,
     pub(super) caller: Caller,
     /// Whether the function looked at who is calling (beyond the role rules the engine
     /// applies): if not, its result is the same for every caller with the same role.
@@ -41,9 +41,9 @@ pub struct Reads<'a> {
 }
 
 impl<'a> Reads<'a> {
-    pub(super) fn new(sql: &'a dyn Sql, schema: &'a Schema, journal: Option<String>) -> Self {
+    pub(super) fn new(store: &'a dyn DocStore, schema: &'a Schema, journal: Option<String>) -> Self {
         Self {
-            sql,
+            store,
             caller: Caller::System,
             identity_read: std::cell::Cell::new(false),
             schema,

@@ -1,10 +1,9 @@
-//! Full-text search indexes, on SQLite FTS5.
+//! Full-text search indexes (in a room: SQLite FTS5, see `storage/sql_docs.rs`).
 //!
 //! Each search index of a table keeps, per document, the folded words of its search field
-//! (Turkish rules, see [`crate::model::text`]) in the FTS5 table `_search_words`, and `_search_map`
-//! maps a document to its FTS5 row and says which table and index it belongs to. Only the
-//! document's own words are in the FTS5 row: nothing a typed prefix could match but them
-//! (an earlier layout tagged rows with an index token, which "z" matched in every row).
+//! (Turkish rules, see [`crate::model::text`]) as the document's search entry in the store.
+//! Only the document's own words are in the entry: nothing a typed prefix could match but
+//! them (an earlier layout tagged rows with an index token, which "z" matched in every row).
 //! Folding happens in Rust, identically for documents and for what people type, so
 //! "İSTANBUL", "Istanbul" and "istanbul" meet as one word — FTS5's own Unicode folding does
 //! not know the Turkish dotted and dotless i.
@@ -27,7 +26,7 @@ use super::store::{self, Document, BY_CREATION_TIME};
 use crate::model::schema::TableDef;
 use crate::model::text;
 use crate::model::value::Value;
-use crate::storage::{Sql, SqlValue, StorageError};
+use crate::storage::{DocStore, StorageError};
 
 /// Words of a search that count.
 pub const MAX_TERMS: usize = 16;
@@ -36,75 +35,35 @@ pub const MAX_RESULTS: usize = 1024;
 
 /// The stored layout of search rows; a change rebuilds every search index (see
 /// [`super::migrate`]).
-pub const LAYOUT: &str = "words-v2";
-
-pub const MIGRATIONS: &[&str] = &[
-    // The tagged layout before `words-v2`: its rows are rebuilt into `_search_words`.
-    "DROP TABLE IF EXISTS _search",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS _search_words USING fts5(body, tokenize = 'unicode61')",
-    "CREATE TABLE IF NOT EXISTS _search_map (
-        tbl TEXT NOT NULL, idx TEXT NOT NULL, id TEXT NOT NULL, rid INTEGER NOT NULL,
-        PRIMARY KEY (tbl, idx, id)) WITHOUT ROWID",
-];
-
-/// `word` as an FTS5 string (words are letters and digits, but quoting keeps typed text from
-/// ever being read as FTS5 syntax).
-fn quoted(word: &str) -> String {
-    format!("\"{}\"", word.replace('"', "\"\""))
-}
-
-fn next_row_id(sql: &dyn Sql) -> Result<i64, StorageError> {
-    let rows = sql.exec(
-        "INSERT INTO _meta (key, value) VALUES ('search_rid', 1)
-         ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value",
-        &[],
-    )?;
-    Ok(rows.first().and_then(|r| r.first()).and_then(SqlValue::as_integer).unwrap_or(1))
-}
+pub use crate::storage::sql_docs::SEARCH_LAYOUT as LAYOUT;
 
 /// Indexes `doc` in every search index of its table.
-pub fn add_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
+pub fn add_entries(store: &dyn DocStore, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for search in &table.search_indexes {
-        add_entry(sql, &table.name, &search.name, &search.search_field, doc)?;
+        add_entry(store, &table.name, &search.name, &search.search_field, doc)?;
     }
     Ok(())
 }
 
-pub fn add_entry(sql: &dyn Sql, table: &str, index: &str, field: &str, doc: &Document) -> Result<(), StorageError> {
+/// Indexes `doc` in one search index, under the folded words of `field`.
+pub fn add_entry(
+    store: &dyn DocStore,
+    table: &str,
+    index: &str,
+    field: &str,
+    doc: &Document,
+) -> Result<(), StorageError> {
     let text = match doc.get_path(field) {
         Some(Value::String(s)) => s,
         _ => String::new(),
     };
-    let body = text::words(&text).join(" ");
-    let rid = next_row_id(sql)?;
-    sql.exec("INSERT INTO _search_words (rowid, body) VALUES (?, ?)", &[rid.into(), body.into()])?;
-    sql.exec(
-        "INSERT INTO _search_map (tbl, idx, id, rid) VALUES (?, ?, ?, ?)",
-        &[table.into(), index.into(), doc.id.as_str().into(), rid.into()],
-    )?;
-    Ok(())
+    store.put_search_entry(table, index, doc.id.as_str(), &text::words(&text).join(" "))
 }
 
 /// Removes `doc` from every search index of its table.
-pub fn remove_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
+pub fn remove_entries(store: &dyn DocStore, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for search in &table.search_indexes {
-        let rows = sql.exec(
-            "DELETE FROM _search_map WHERE tbl = ? AND idx = ? AND id = ? RETURNING rid",
-            &[table.name.as_str().into(), search.name.as_str().into(), doc.id.as_str().into()],
-        )?;
-        for row in rows {
-            sql.exec("DELETE FROM _search_words WHERE rowid = ?", &[row.first().cloned().unwrap_or(SqlValue::Null)])?;
-        }
-    }
-    Ok(())
-}
-
-/// Drops every entry of one search index (before a rebuild, or when it is removed).
-pub fn drop_index(sql: &dyn Sql, table: &str, index: &str) -> Result<(), StorageError> {
-    let rows =
-        sql.exec("DELETE FROM _search_map WHERE tbl = ? AND idx = ? RETURNING rid", &[table.into(), index.into()])?;
-    for row in rows {
-        sql.exec("DELETE FROM _search_words WHERE rowid = ?", &[row.first().cloned().unwrap_or(SqlValue::Null)])?;
+        store.delete_search_entry(&table.name, &search.name, doc.id.as_str())?;
     }
     Ok(())
 }
@@ -160,25 +119,11 @@ impl<'t, 'a> Search<'t, 'a> {
         self.tx.read_set.add(KeyRange::prefix(&self.table, BY_CREATION_TIME, Vec::new()));
         let words: Vec<String> = text::words(&self.text).into_iter().take(MAX_TERMS).collect();
         let Some((last, rest)) = words.split_last() else { return Ok(Vec::new()) };
-        let mut query: Vec<String> = rest.iter().map(|w| quoted(w)).collect();
-        query.push(format!("{}*", quoted(last)));
-        let rows = self.tx.sql.exec(
-            "SELECT d.id, d.creation_time, d.body FROM _search_words s
-             JOIN _search_map m ON m.rid = s.rowid
-             JOIN _docs d ON d.tbl = m.tbl AND d.id = m.id
-             WHERE _search_words MATCH ? AND m.tbl = ? AND m.idx = ?
-             ORDER BY bm25(_search_words), d.creation_time DESC LIMIT ?",
-            &[
-                query.join(" ").into(),
-                self.table.as_str().into(),
-                self.index.as_str().into(),
-                (MAX_RESULTS as i64).into(),
-            ],
-        )?;
+        let rows = self.tx.store.search(&self.table, &self.index, &words, MAX_RESULTS)?;
         self.tx.count_scanned(rows.len())?;
         let mut docs = Vec::with_capacity(rows.len());
         for row in rows {
-            let stored = store::decode_document(&row)?;
+            let stored = store::decode_document(row)?;
             let field_words = match stored.get_path(&def.search_field) {
                 Some(Value::String(s)) => text::words(&s),
                 _ => Vec::new(),
@@ -219,9 +164,7 @@ mod tests {
     #[test]
     fn turkish_search_with_prefix_filters_and_relevance() {
         let sql = NativeSql::in_memory().unwrap();
-        for m in store::MIGRATIONS.iter().chain(MIGRATIONS) {
-            sql.exec(m, &[]).unwrap();
-        }
+        crate::storage::sql_docs::create_document_tables(&sql).unwrap();
         let schema = schema();
         let mut env = TestEnvironment::new(1.0);
         let mut ids = Vec::new();

@@ -1,38 +1,21 @@
-//! The SQL layout of a room and the low-level reads and writes on it.
-//!
-//! ```text
-//! _docs(tbl, id, creation_time, body)   one row per document; body = JSON of its fields
-//! _idx(tbl, idx, key, id)               one row per document per index; key = encoded
-//!                                       (indexed fields…, _creationTime, _id)
-//! _uniq(tbl, ukey, key, id)             one row per document per unique key it fills
-//! ```
+//! Documents as the engine sees them, and the rows each one keeps in the store: an index
+//! row per index, a unique-key claim per unique key it fills, a search entry per search
+//! index (`engine::search`). The rows go to a [`DocStore`] (SQLite in a room, memory in the
+//! browser's predictions); this module decides what they hold.
 //!
 //! Index keys use the order-preserving encoding of [`crate::model::index_key`], so a range scan is a
-//! BLOB range in SQLite, and the same bytes are what read sets and write sets compare.
+//! byte range in the store, and the same bytes are what read sets and write sets compare.
 //! Every table has the built-in index `by_creation_time` (key: `_creationTime, _id`).
 
 use crate::model::ids::DocumentId;
 use crate::model::index_key::encode_value;
 use crate::model::schema::{TableDef, UniqueDef};
 use crate::model::value::Value;
-use crate::storage::{Sql, SqlValue, StorageError};
+use crate::storage::{DocStore, StorageError, StoredDoc};
 use std::collections::BTreeMap;
 
 /// The built-in index every table has.
 pub const BY_CREATION_TIME: &str = "by_creation_time";
-
-pub const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS _docs (
-        tbl TEXT NOT NULL, id TEXT NOT NULL, creation_time REAL NOT NULL, body TEXT NOT NULL,
-        PRIMARY KEY (tbl, id)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS _idx (
-        tbl TEXT NOT NULL, idx TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL,
-        PRIMARY KEY (tbl, idx, key)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS _uniq (
-        tbl TEXT NOT NULL, ukey TEXT NOT NULL, key BLOB NOT NULL, id TEXT NOT NULL,
-        PRIMARY KEY (tbl, ukey, key)) WITHOUT ROWID",
-];
 
 /// A stored document: system fields plus user fields.
 #[derive(Clone, Debug, PartialEq)]
@@ -116,22 +99,12 @@ pub fn unique_rows<'a>(table: &'a TableDef, doc: &'a Document) -> impl Iterator<
     table.uniques.iter().filter_map(move |unique| unique_key(doc, unique).map(|key| (unique_name(unique), key)))
 }
 
-pub fn decode_document(row: &[SqlValue]) -> Result<Document, StorageError> {
-    let id = match row.first() {
-        Some(SqlValue::Text(id)) => DocumentId::from_stored(id.clone()),
-        other => return Err(StorageError::Corrupt(format!("document id column holds {other:?}"))),
-    };
-    let creation_time = match row.get(1) {
-        Some(SqlValue::Real(f)) => *f,
-        Some(SqlValue::Integer(i)) => *i as f64,
-        other => return Err(StorageError::Corrupt(format!("creation time column holds {other:?}"))),
-    };
-    let body = match row.get(2) {
-        Some(SqlValue::Text(body)) => body,
-        other => return Err(StorageError::Corrupt(format!("body column holds {other:?}"))),
-    };
+/// The document a stored row holds; what does not decode is corrupt data.
+pub fn decode_document(stored: StoredDoc) -> Result<Document, StorageError> {
+    let StoredDoc { id, creation_time, body } = stored;
+    let id = DocumentId::from_stored(id);
     let json: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| StorageError::Corrupt(format!("document {id} is not JSON: {e}")))?;
+        serde_json::from_str(&body).map_err(|e| StorageError::Corrupt(format!("document {id} is not JSON: {e}")))?;
     let fields = match Value::from_json(&json, id.as_str()) {
         Ok(Value::Object(fields)) => fields,
         Ok(other) => return Err(StorageError::Corrupt(format!("document {id} is a {}", other.type_name()))),
@@ -140,50 +113,44 @@ pub fn decode_document(row: &[SqlValue]) -> Result<Document, StorageError> {
     Ok(Document { id, creation_time, fields })
 }
 
+/// The row a document is stored as.
+pub fn encode_document(doc: &Document) -> StoredDoc {
+    StoredDoc { id: doc.id.to_string(), creation_time: doc.creation_time, body: encode_body(&doc.fields) }
+}
+
 pub fn encode_body(fields: &BTreeMap<String, Value>) -> String {
     Value::Object(fields.clone()).to_json().to_string()
 }
 
 /// Reads one document.
-pub fn load(sql: &dyn Sql, table: &str, id: &str) -> Result<Option<Document>, StorageError> {
-    let rows =
-        sql.exec("SELECT id, creation_time, body FROM _docs WHERE tbl = ? AND id = ?", &[table.into(), id.into()])?;
-    rows.first().map(|row| decode_document(row)).transpose()
+pub fn load(store: &dyn DocStore, table: &str, id: &str) -> Result<Option<Document>, StorageError> {
+    store.document(table, id)?.map(decode_document).transpose()
 }
 
 /// Writes the index rows of a document (after insert or update). Its search-index rows are
 /// `search::add_entries`' (the transaction writes both).
-pub fn add_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
+pub fn add_index_entries(store: &dyn DocStore, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for (name, key) in index_rows(table, doc) {
-        sql.exec(
-            "INSERT INTO _idx (tbl, idx, key, id) VALUES (?, ?, ?, ?)",
-            &[table.name.as_str().into(), name.into(), SqlValue::Blob(key), doc.id.as_str().into()],
-        )?;
+        store.put_index_row(&table.name, &name, &key, doc.id.as_str())?;
     }
     Ok(())
 }
 
 /// Removes the index and unique-key rows of a document (before update or delete); its
 /// search-index rows are `search::remove_entries`'.
-pub fn remove_index_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
+pub fn remove_index_entries(store: &dyn DocStore, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for (name, key) in index_rows(table, doc) {
-        sql.exec(
-            "DELETE FROM _idx WHERE tbl = ? AND idx = ? AND key = ?",
-            &[table.name.as_str().into(), name.into(), SqlValue::Blob(key)],
-        )?;
+        store.delete_index_row(&table.name, &name, &key)?;
     }
     for (name, key) in unique_rows(table, doc) {
-        sql.exec(
-            "DELETE FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?",
-            &[table.name.as_str().into(), name.into(), SqlValue::Blob(key)],
-        )?;
+        store.delete_unique(&table.name, &name, &key)?;
     }
     Ok(())
 }
 
 /// Which document already holds `doc`'s value of a unique key, if another one does.
 pub fn unique_conflict(
-    sql: &dyn Sql,
+    store: &dyn DocStore,
     table: &TableDef,
     doc: &Document,
 ) -> Result<Option<(UniqueDef, DocumentId)>, StorageError> {
@@ -191,13 +158,9 @@ pub fn unique_conflict(
         let Some(key) = unique_key(doc, unique) else {
             continue;
         };
-        let rows = sql.exec(
-            "SELECT id FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?",
-            &[table.name.as_str().into(), unique_name(unique).into(), SqlValue::Blob(key)],
-        )?;
-        if let Some(SqlValue::Text(other)) = rows.first().and_then(|r| r.first()) {
-            if *other != doc.id.as_str() {
-                return Ok(Some((unique.clone(), DocumentId::from_stored(other.clone()))));
+        if let Some(other) = store.unique_holder(&table.name, &unique_name(unique), &key)? {
+            if other != doc.id.as_str() {
+                return Ok(Some((unique.clone(), DocumentId::from_stored(other))));
             }
         }
     }
@@ -205,12 +168,9 @@ pub fn unique_conflict(
 }
 
 /// Claims `doc`'s unique keys (call after [`unique_conflict`] found none).
-pub fn add_unique_entries(sql: &dyn Sql, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
+pub fn add_unique_entries(store: &dyn DocStore, table: &TableDef, doc: &Document) -> Result<(), StorageError> {
     for (name, key) in unique_rows(table, doc) {
-        sql.exec(
-            "INSERT INTO _uniq (tbl, ukey, key, id) VALUES (?, ?, ?, ?)",
-            &[table.name.as_str().into(), name.into(), SqlValue::Blob(key), doc.id.as_str().into()],
-        )?;
+        store.put_unique(&table.name, &name, &key, doc.id.as_str())?;
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! A transaction over a room's documents. Reads record what they covered (the read set);
 //! writes validate against the schema, keep indexes and unique keys in step, and record
 //! what they changed (the write set). A mutation's transaction runs inside
-//! [`crate::storage::Sql::atomically`], so all its writes commit or none do.
+//! an atomic block of its store ([`crate::storage::Sql::atomically`]), so all its writes
+//! commit or none do.
 
 use super::error::FnError;
 use super::query::Query;
@@ -13,7 +14,7 @@ use crate::model::index_key::encode_key;
 use crate::model::schema::{Schema, TableDef};
 use crate::model::validation::ValidationError;
 use crate::model::value::Value;
-use crate::storage::{Sql, SqlValue};
+use crate::storage::DocStore;
 use std::collections::BTreeMap;
 
 pub use super::reads::{Caller, Reads, BY_ID, MAX_SCANNED_DOCUMENTS};
@@ -42,13 +43,13 @@ impl std::ops::DerefMut for Tx<'_> {
 
 impl<'a> Tx<'a> {
     /// A read-only transaction (queries).
-    pub fn reader(sql: &'a dyn Sql, schema: &'a Schema, journal: Option<String>) -> Self {
-        Self { reads: Reads::new(sql, schema, journal), env: None, write_set: WriteSet::default() }
+    pub fn reader(store: &'a dyn DocStore, schema: &'a Schema, journal: Option<String>) -> Self {
+        Self { reads: Reads::new(store, schema, journal), env: None, write_set: WriteSet::default() }
     }
 
-    /// A read-write transaction (mutations). Run it inside `Sql::atomically`.
-    pub fn writer(sql: &'a dyn Sql, schema: &'a Schema, env: &'a mut dyn Environment) -> Self {
-        Self { reads: Reads::new(sql, schema, None), env: Some(env), write_set: WriteSet::default() }
+    /// A read-write transaction (mutations). Run it inside the store's atomic block.
+    pub fn writer(store: &'a dyn DocStore, schema: &'a Schema, env: &'a mut dyn Environment) -> Self {
+        Self { reads: Reads::new(store, schema, None), env: Some(env), write_set: WriteSet::default() }
     }
 
     /// Runs the transaction for `caller`: table rules refuse what the caller may not read
@@ -88,7 +89,7 @@ impl<'a> Tx<'a> {
         })?;
         self.read_set.add(KeyRange::prefix(table, BY_ID, Self::id_key(id)));
         self.count_scanned(1)?;
-        Ok(store::load(self.sql, table, id)?)
+        Ok(store::load(self.store, table, id)?)
     }
 
     /// Starts a full-text search on one of the table's search indexes.
@@ -126,13 +127,10 @@ impl<'a> Tx<'a> {
         let Value::Object(fields) = fields else { unreachable!("validate_insert accepts objects only") };
         let doc = Document { id: DocumentId::new(table, random), creation_time: now, fields };
         self.check_unique(def, &doc)?;
-        self.sql.exec(
-            "INSERT INTO _docs (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)",
-            &[table.into(), doc.id.as_str().into(), SqlValue::Real(now), store::encode_body(&doc.fields).into()],
-        )?;
-        store::add_index_entries(self.sql, def, &doc)?;
-        super::search::add_entries(self.sql, def, &doc)?;
-        store::add_unique_entries(self.sql, def, &doc)?;
+        self.store.insert_document(table, &store::encode_document(&doc))?;
+        store::add_index_entries(self.store, def, &doc)?;
+        super::search::add_entries(self.store, def, &doc)?;
+        store::add_unique_entries(self.store, def, &doc)?;
         self.record_writes(def, None, Some(&doc));
         Ok(doc.id)
     }
@@ -170,9 +168,9 @@ impl<'a> Tx<'a> {
     pub fn delete(&mut self, table: &str, id: &str) -> Result<(), FnError> {
         let def = self.writable_table(table)?;
         let old = self.load_for_write(table, id)?;
-        store::remove_index_entries(self.sql, def, &old)?;
-        super::search::remove_entries(self.sql, def, &old)?;
-        self.sql.exec("DELETE FROM _docs WHERE tbl = ? AND id = ?", &[table.into(), id.into()])?;
+        store::remove_index_entries(self.store, def, &old)?;
+        super::search::remove_entries(self.store, def, &old)?;
+        self.store.delete_document(table, id)?;
         self.record_writes(def, Some(&old), None);
         Ok(())
     }
@@ -188,15 +186,12 @@ impl<'a> Tx<'a> {
         def.validate_insert(&Value::Object(fields.clone()))?;
         let new = Document { id: old.id.clone(), creation_time: old.creation_time, fields };
         self.check_unique(def, &new)?;
-        store::remove_index_entries(self.sql, def, &old)?;
-        super::search::remove_entries(self.sql, def, &old)?;
-        self.sql.exec(
-            "UPDATE _docs SET body = ? WHERE tbl = ? AND id = ?",
-            &[store::encode_body(&new.fields).into(), table.into(), new.id.as_str().into()],
-        )?;
-        store::add_index_entries(self.sql, def, &new)?;
-        super::search::add_entries(self.sql, def, &new)?;
-        store::add_unique_entries(self.sql, def, &new)?;
+        store::remove_index_entries(self.store, def, &old)?;
+        super::search::remove_entries(self.store, def, &old)?;
+        self.store.update_body(table, new.id.as_str(), &store::encode_body(&new.fields))?;
+        store::add_index_entries(self.store, def, &new)?;
+        super::search::add_entries(self.store, def, &new)?;
+        store::add_unique_entries(self.store, def, &new)?;
         self.record_writes(def, Some(&old), Some(&new));
         Ok(())
     }
@@ -225,7 +220,7 @@ impl<'a> Tx<'a> {
     }
 
     fn check_unique(&self, def: &TableDef, doc: &Document) -> Result<(), FnError> {
-        match store::unique_conflict(self.sql, def, doc)? {
+        match store::unique_conflict(self.store, def, doc)? {
             None => Ok(()),
             Some((unique, existing)) => {
                 // The value and its holder are named only to a caller who may read them all

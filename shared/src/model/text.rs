@@ -88,9 +88,27 @@ pub fn hash_text(text: &str) -> String {
     format!("{hash:016x}")
 }
 
+/// At most `max_chars` characters of `text`, with "…" where it was cut: what an error
+/// message may quote of something a caller sent (a frame of a megabyte must not come back
+/// in the answer).
+pub fn elide(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn elided_text_keeps_whole_characters() {
+        assert_eq!(elide("şişli", 3), "şiş…");
+        assert_eq!(elide("şişli", 5), "şişli");
+        assert_eq!(elide("", 0), "");
+        assert_eq!(elide("ab", 0), "…");
+    }
 
     #[test]
     fn iso_timestamps() {

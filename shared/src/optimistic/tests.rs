@@ -199,7 +199,7 @@ fn the_in_memory_store_answers_index_scans_like_sqlite() {
         ("tasks:page", json!({"paginationOpts": {"numItems": 2, "cursor": null}, "status": "pending"})),
     ];
     let cached = world.cached(&queries);
-    let store = MemorySql::new();
+    let store = MemoryStore::new();
     let tables = tables_by_code(schema());
     for query in &cached {
         load_documents(&store, &tables, &query.value);

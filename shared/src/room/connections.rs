@@ -85,7 +85,10 @@ impl<S: Sql> Room<S> {
             return Ok(vec![error_to(
                 conn,
                 ErrorCode::BadFrame,
-                format!("sessionId must be 16 to 64 letters, digits, '-' or '_'; got {:?}", truncate(session_id, 80)),
+                format!(
+                    "sessionId must be 16 to 64 letters, digits, '-' or '_'; got {:?}",
+                    crate::model::text::elide(session_id, 80)
+                ),
             )]);
         }
         if self.session_of(conn)?.is_some() {

@@ -1,19 +1,19 @@
-//! An in-memory [`Sql`] that runs the engine's own statements over B-trees: the store the
-//! browser's optimistic predictions run on (see [`crate::optimistic`]), where there is no
-//! SQLite.
+//! A [`DocStore`] in memory, over B-trees: the store the browser's optimistic predictions
+//! run on (see [`crate::optimistic`]), where there is no SQLite.
 //!
-//! It is not a SQL engine. It knows the fixed set of statements the engine issues on
-//! documents, index rows and unique keys (matched by their text, whitespace-insensitive),
-//! accepts the search-index bookkeeping writes as no-ops, and refuses anything else with a
-//! message naming the statement — in particular full-text searches, which need FTS5: a
-//! query that searches simply fails here, and the prediction leaves its result alone.
-//! `tests` run the same engine operations on SQLite and on this store and compare.
+//! It keeps documents, index rows, unique keys and search words exactly as the SQL store
+//! does (the conformance suite in `storage/conformance.rs` runs the same operations on both
+//! and compares), but it has no full-text engine: [`DocStore::search`] answers
+//! [`StorageError::Unsupported`], so a query that searches fails here and the prediction
+//! leaves its result alone (BM25 ranking could not be reproduced anyway).
 
-use crate::storage::{Row, Sql, SqlValue, StorageError};
+use super::docs::{DocStore, IndexScan, StoredDoc};
+use super::StorageError;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+/// (table, index or unique key name, key).
 type Key = (String, String, Vec<u8>);
 
 #[derive(Clone, Default)]
@@ -24,45 +24,27 @@ struct Tables {
     idx: BTreeMap<Key, String>,
     /// (table, unique key name, key) → id.
     uniq: BTreeMap<Key, String>,
-    search_rid: i64,
+    /// (table, search index, id) → words.
+    words: BTreeMap<(String, String, String), String>,
 }
 
-/// Documents, index rows and unique keys in memory.
+/// Documents, index rows, unique keys and search words in memory.
 #[derive(Default)]
-pub struct MemorySql {
+pub struct MemoryStore {
     tables: RefCell<Tables>,
 }
 
-fn text(params: &[SqlValue], i: usize) -> Result<String, StorageError> {
-    match params.get(i) {
-        Some(SqlValue::Text(s)) => Ok(s.clone()),
-        other => Err(StorageError::Unsupported(format!("parameter {} should be text, got {other:?}", i + 1))),
-    }
+fn key(table: &str, name: &str, key: &[u8]) -> Key {
+    (table.to_string(), name.to_string(), key.to_vec())
 }
 
-fn blob(params: &[SqlValue], i: usize) -> Result<Vec<u8>, StorageError> {
-    match params.get(i) {
-        Some(SqlValue::Blob(b)) => Ok(b.clone()),
-        other => Err(StorageError::Unsupported(format!("parameter {} should be a blob, got {other:?}", i + 1))),
-    }
+/// Every key of one index or unique key sorts between these two ("\0" sorts before every
+/// character a name may hold).
+fn name_range(table: &str, name: &str) -> (Key, Key) {
+    (key(table, name, &[]), key(table, &format!("{name}\0"), &[]))
 }
 
-fn real(params: &[SqlValue], i: usize) -> Result<f64, StorageError> {
-    match params.get(i) {
-        Some(SqlValue::Real(f)) => Ok(*f),
-        Some(SqlValue::Integer(n)) => Ok(*n as f64),
-        other => Err(StorageError::Unsupported(format!("parameter {} should be a number, got {other:?}", i + 1))),
-    }
-}
-
-/// A `(tbl, idx|ukey, key)` key from a statement's first three parameters.
-fn row_key(params: &[SqlValue]) -> Result<Key, StorageError> {
-    Ok((text(params, 0)?, text(params, 1)?, blob(params, 2)?))
-}
-
-const SCAN: &str = "SELECT i.key, d.id, d.creation_time, d.body FROM _idx i JOIN _docs d ON d.tbl = i.tbl AND d.id = i.id WHERE i.tbl = ? AND i.idx = ?";
-
-impl MemorySql {
+impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
@@ -72,177 +54,173 @@ impl MemorySql {
         self.tables.borrow().docs.len()
     }
 
-    /// Loads a stored document — its id, creation time, encoded body, index rows and unique
-    /// keys, as an insert would write them — without going through statement text
-    /// (predictions load every document a client holds; this is their hot path). The caller
-    /// computes the rows (`engine::store`), so this layer knows no document type. `false`
-    /// when a document with this id is already loaded (it is left as it is).
-    pub fn put_document(
-        &self,
-        table: &str,
-        id: &str,
-        (creation_time, body): (f64, String),
-        indexes: impl IntoIterator<Item = (String, Vec<u8>)>,
-        uniques: impl IntoIterator<Item = (String, Vec<u8>)>,
-    ) -> bool {
-        let mut t = self.tables.borrow_mut();
-        let key = (table.to_string(), id.to_string());
-        if t.docs.contains_key(&key) {
-            return false;
-        }
-        t.docs.insert(key, (creation_time, body));
-        for (name, key) in indexes {
-            t.idx.insert((table.to_string(), name, key), id.to_string());
-        }
-        for (name, key) in uniques {
-            t.uniq.insert((table.to_string(), name, key), id.to_string());
-        }
-        true
-    }
-
-    /// An index range scan: `WHERE i.tbl = ? AND i.idx = ?` then `AND i.key >= ?`,
-    /// `AND i.key > ?`, `AND i.key < ?` in any order, `ORDER BY i.key ASC|DESC LIMIT ?`.
-    fn scan(&self, rest: &str, params: &[SqlValue]) -> Result<Vec<Row>, StorageError> {
-        let (table, index) = (text(params, 0)?, text(params, 1)?);
-        let (mut low, mut high) = (Bound::Unbounded, Bound::Unbounded);
-        let mut next = 2;
-        let mut rest = rest.trim();
-        while let Some(clause) = rest.strip_prefix("AND i.key ") {
-            let (op, tail) = clause.split_once(" ?").unwrap_or((clause, ""));
-            let key = (table.clone(), index.clone(), blob(params, next)?);
-            next += 1;
-            match op {
-                ">=" => low = Bound::Included(key),
-                ">" => low = Bound::Excluded(key),
-                "<" => high = Bound::Excluded(key),
-                other => {
-                    return Err(StorageError::Unsupported(format!(
-                        "the in-memory store cannot compare keys with {other:?}"
-                    )))
-                }
-            }
-            rest = tail.trim();
-        }
-        let descending = match rest {
-            "ORDER BY i.key ASC LIMIT ?" => false,
-            "ORDER BY i.key DESC LIMIT ?" => true,
-            other => {
-                return Err(StorageError::Unsupported(format!(
-                    "the in-memory store cannot run a scan ending {other:?}"
-                )))
-            }
-        };
-        let limit = params.get(next).and_then(SqlValue::as_integer).unwrap_or(i64::MAX).max(0) as usize;
-        // Keys of this index only: the bounds default to the index's own range ("\0" sorts
-        // before every character an index name may hold).
-        if let Bound::Unbounded = low {
-            low = Bound::Included((table.clone(), index.clone(), Vec::new()));
-        }
-        if let Bound::Unbounded = high {
-            high = Bound::Excluded((table.clone(), format!("{index}\0"), Vec::new()));
-        }
-        let tables = self.tables.borrow();
-        let in_index = |(t, i, _): &Key| *t == table && *i == index;
-        let rows = tables.idx.range((low, high)).filter(|(k, _)| in_index(k));
-        let row = |(key, id): (&Key, &String)| -> Option<Row> {
-            let (created, body) = tables.docs.get(&(table.clone(), id.clone()))?;
-            Some(vec![
-                SqlValue::Blob(key.2.clone()),
-                SqlValue::Text(id.clone()),
-                SqlValue::Real(*created),
-                SqlValue::Text(body.clone()),
-            ])
-        };
-        Ok(if descending {
-            rows.rev().filter_map(row).take(limit).collect()
-        } else {
-            rows.filter_map(row).take(limit).collect()
-        })
-    }
-}
-
-impl Sql for MemorySql {
-    fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StorageError> {
-        // Most statements are written on one line: compare them as they are.
-        let statement = match sql.contains(['\n', '\t']) || sql.contains("  ") {
-            true => std::borrow::Cow::Owned(sql.split_whitespace().collect::<Vec<_>>().join(" ")),
-            false => std::borrow::Cow::Borrowed(sql),
-        };
-        if let Some(rest) = statement.strip_prefix(SCAN) {
-            return self.scan(rest, params);
-        }
-        let mut t = self.tables.borrow_mut();
-        let none = Ok(Vec::new());
-        match statement.as_ref() {
-            "INSERT INTO _docs (tbl, id, creation_time, body) VALUES (?, ?, ?, ?)" => {
-                t.docs.insert((text(params, 0)?, text(params, 1)?), (real(params, 2)?, text(params, 3)?));
-                none
-            }
-            "SELECT id, creation_time, body FROM _docs WHERE tbl = ? AND id = ?" => {
-                let id = text(params, 1)?;
-                Ok(t.docs
-                    .get(&(text(params, 0)?, id.clone()))
-                    .map(|(created, body)| {
-                        vec![SqlValue::Text(id), SqlValue::Real(*created), SqlValue::Text(body.clone())]
-                    })
-                    .into_iter()
-                    .collect())
-            }
-            "UPDATE _docs SET body = ? WHERE tbl = ? AND id = ?" => {
-                let body = text(params, 0)?;
-                if let Some(doc) = t.docs.get_mut(&(text(params, 1)?, text(params, 2)?)) {
-                    doc.1 = body;
-                }
-                none
-            }
-            "DELETE FROM _docs WHERE tbl = ? AND id = ?" => {
-                t.docs.remove(&(text(params, 0)?, text(params, 1)?));
-                none
-            }
-            "INSERT INTO _idx (tbl, idx, key, id) VALUES (?, ?, ?, ?)" => {
-                t.idx.insert(row_key(params)?, text(params, 3)?);
-                none
-            }
-            "DELETE FROM _idx WHERE tbl = ? AND idx = ? AND key = ?" => {
-                t.idx.remove(&row_key(params)?);
-                none
-            }
-            "INSERT INTO _uniq (tbl, ukey, key, id) VALUES (?, ?, ?, ?)" => {
-                t.uniq.insert(row_key(params)?, text(params, 3)?);
-                none
-            }
-            "DELETE FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?" => {
-                t.uniq.remove(&row_key(params)?);
-                none
-            }
-            "SELECT id FROM _uniq WHERE tbl = ? AND ukey = ? AND key = ?" => {
-                Ok(t.uniq.get(&row_key(params)?).map(|id| vec![SqlValue::Text(id.clone())]).into_iter().collect())
-            }
-            // Search-index bookkeeping: searches do not run here, so their rows are not kept.
-            s if s.starts_with("INSERT INTO _meta (key, value) VALUES ('search_rid', 1)") => {
-                t.search_rid += 1;
-                Ok(vec![vec![SqlValue::Integer(t.search_rid)]])
-            }
-            s if s.starts_with("INSERT INTO _search_words ")
-                || s.starts_with("INSERT INTO _search_map ")
-                || s.starts_with("DELETE FROM _search_map ")
-                || s.starts_with("DELETE FROM _search_words ") =>
-            {
-                none
-            }
-            s if s.contains("FROM _search_words") => Err(StorageError::Unsupported(
-                "full-text search runs in the room only, not in the in-memory store".into(),
-            )),
-            other => Err(StorageError::Unsupported(format!("the in-memory store does not run {other:?}"))),
-        }
-    }
-
-    fn atomically<T, E: From<StorageError>>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    /// Runs `body` so that either all of its writes stay or none do: an `Err` restores the
+    /// store as it was.
+    pub fn atomically<T, E>(&self, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let before = self.tables.borrow().clone();
         let result = body();
         if result.is_err() {
             *self.tables.borrow_mut() = before;
         }
         result
+    }
+
+    fn clear(map: &mut BTreeMap<Key, String>, table: &str, name: &str) {
+        let (low, high) = name_range(table, name);
+        let doomed: Vec<Key> = map.range(low..high).map(|(k, _)| k.clone()).collect();
+        for k in doomed {
+            map.remove(&k);
+        }
+    }
+}
+
+impl DocStore for MemoryStore {
+    fn document(&self, table: &str, id: &str) -> Result<Option<StoredDoc>, StorageError> {
+        let tables = self.tables.borrow();
+        Ok(tables.docs.get(&(table.to_string(), id.to_string())).map(|(creation_time, body)| StoredDoc {
+            id: id.to_string(),
+            creation_time: *creation_time,
+            body: body.clone(),
+        }))
+    }
+
+    fn documents(&self, table: &str) -> Result<Vec<StoredDoc>, StorageError> {
+        let tables = self.tables.borrow();
+        let low = (table.to_string(), String::new());
+        Ok(tables
+            .docs
+            .range(low..)
+            .take_while(|((t, _), _)| t == table)
+            .map(|((_, id), (creation_time, body))| StoredDoc {
+                id: id.clone(),
+                creation_time: *creation_time,
+                body: body.clone(),
+            })
+            .collect())
+    }
+
+    fn insert_document(&self, table: &str, doc: &StoredDoc) -> Result<(), StorageError> {
+        let mut tables = self.tables.borrow_mut();
+        let at = (table.to_string(), doc.id.clone());
+        if tables.docs.contains_key(&at) {
+            return Err(StorageError::Driver(format!("document {} is already stored", doc.id)));
+        }
+        tables.docs.insert(at, (doc.creation_time, doc.body.clone()));
+        Ok(())
+    }
+
+    fn update_body(&self, table: &str, id: &str, body: &str) -> Result<(), StorageError> {
+        if let Some(doc) = self.tables.borrow_mut().docs.get_mut(&(table.to_string(), id.to_string())) {
+            doc.1 = body.to_string();
+        }
+        Ok(())
+    }
+
+    fn delete_document(&self, table: &str, id: &str) -> Result<(), StorageError> {
+        self.tables.borrow_mut().docs.remove(&(table.to_string(), id.to_string()));
+        Ok(())
+    }
+
+    fn put_index_row(&self, table: &str, index: &str, k: &[u8], id: &str) -> Result<(), StorageError> {
+        let mut tables = self.tables.borrow_mut();
+        let at = key(table, index, k);
+        if tables.idx.contains_key(&at) {
+            return Err(StorageError::Driver(format!("index {table}.{index} already holds this key")));
+        }
+        tables.idx.insert(at, id.to_string());
+        Ok(())
+    }
+
+    fn delete_index_row(&self, table: &str, index: &str, k: &[u8]) -> Result<(), StorageError> {
+        self.tables.borrow_mut().idx.remove(&key(table, index, k));
+        Ok(())
+    }
+
+    fn clear_index(&self, table: &str, index: &str) -> Result<(), StorageError> {
+        Self::clear(&mut self.tables.borrow_mut().idx, table, index);
+        Ok(())
+    }
+
+    fn scan(&self, scan: &IndexScan<'_>) -> Result<Vec<(Vec<u8>, StoredDoc)>, StorageError> {
+        let (first, last) = name_range(scan.table, scan.index);
+        let at = |k: &[u8]| key(scan.table, scan.index, k);
+        let low = match scan.low {
+            Bound::Included(k) => Bound::Included(at(k)),
+            Bound::Excluded(k) => Bound::Excluded(at(k)),
+            Bound::Unbounded => Bound::Included(first),
+        };
+        let high = match scan.high {
+            Bound::Included(k) => Bound::Included(at(k)),
+            Bound::Excluded(k) => Bound::Excluded(at(k)),
+            Bound::Unbounded => Bound::Excluded(last),
+        };
+        // An empty or inverted range: `BTreeMap::range` would panic on it.
+        let empty = match (&low, &high) {
+            (Bound::Included(l), Bound::Included(h)) => l > h,
+            (Bound::Included(l) | Bound::Excluded(l), Bound::Included(h) | Bound::Excluded(h)) => l >= h,
+            _ => false,
+        };
+        if empty {
+            return Ok(Vec::new());
+        }
+        let tables = self.tables.borrow();
+        let row = |(k, id): (&Key, &String)| -> Option<(Vec<u8>, StoredDoc)> {
+            let (creation_time, body) = tables.docs.get(&(scan.table.to_string(), id.clone()))?;
+            Some((k.2.clone(), StoredDoc { id: id.clone(), creation_time: *creation_time, body: body.clone() }))
+        };
+        let rows = tables.idx.range((low, high));
+        Ok(if scan.descending {
+            rows.rev().filter_map(row).take(scan.limit).collect()
+        } else {
+            rows.filter_map(row).take(scan.limit).collect()
+        })
+    }
+
+    fn put_unique(&self, table: &str, name: &str, k: &[u8], id: &str) -> Result<(), StorageError> {
+        let mut tables = self.tables.borrow_mut();
+        let at = key(table, name, k);
+        if tables.uniq.contains_key(&at) {
+            return Err(StorageError::Driver(format!("unique key {table}.{name} is already claimed")));
+        }
+        tables.uniq.insert(at, id.to_string());
+        Ok(())
+    }
+
+    fn delete_unique(&self, table: &str, name: &str, k: &[u8]) -> Result<(), StorageError> {
+        self.tables.borrow_mut().uniq.remove(&key(table, name, k));
+        Ok(())
+    }
+
+    fn clear_unique(&self, table: &str, name: &str) -> Result<(), StorageError> {
+        Self::clear(&mut self.tables.borrow_mut().uniq, table, name);
+        Ok(())
+    }
+
+    fn unique_holder(&self, table: &str, name: &str, k: &[u8]) -> Result<Option<String>, StorageError> {
+        Ok(self.tables.borrow().uniq.get(&key(table, name, k)).cloned())
+    }
+
+    fn put_search_entry(&self, table: &str, index: &str, id: &str, words: &str) -> Result<(), StorageError> {
+        let mut tables = self.tables.borrow_mut();
+        let at = (table.to_string(), index.to_string(), id.to_string());
+        if tables.words.contains_key(&at) {
+            return Err(StorageError::Driver(format!("search index {table}.{index} already holds {id}")));
+        }
+        tables.words.insert(at, words.to_string());
+        Ok(())
+    }
+
+    fn delete_search_entry(&self, table: &str, index: &str, id: &str) -> Result<(), StorageError> {
+        self.tables.borrow_mut().words.remove(&(table.to_string(), index.to_string(), id.to_string()));
+        Ok(())
+    }
+
+    fn clear_search_index(&self, table: &str, index: &str) -> Result<(), StorageError> {
+        self.tables.borrow_mut().words.retain(|(t, i, _), _| !(t == table && i == index));
+        Ok(())
+    }
+
+    fn search(&self, _: &str, _: &str, _: &[String], _: usize) -> Result<Vec<StoredDoc>, StorageError> {
+        Err(StorageError::Unsupported("full-text search runs in the room only, not in the in-memory store".into()))
     }
 }

@@ -32,9 +32,7 @@ struct Db {
 impl Db {
     fn new() -> Self {
         let sql = NativeSql::in_memory().unwrap();
-        for m in crate::engine::store::MIGRATIONS {
-            sql.exec(m, &[]).unwrap();
-        }
+        crate::storage::sql_docs::create_document_tables(&sql).unwrap();
         Self { sql, schema: schema(), env: TestEnvironment::new(1000.0) }
     }
 
