@@ -17,9 +17,9 @@ cargo fmt --all --check
 cargo clippy --quiet -p roomsync-shared -p roomsync-ngo-app -p roomsync-todo-app -p roomsync-tests --all-targets -- -D warnings
 cargo clippy --quiet -p roomsync-client -p roomsync-optimistic -p roomsync-edge-worker --target wasm32-unknown-unknown --all-targets -- -D warnings
 
-say "shared: native unit, property and schema tests, over both apps"
+say "shared: native unit, property, schema and fuzz tests, over both apps"
 cargo test --quiet -p roomsync-shared -p roomsync-ngo-app -p roomsync-todo-app
-cargo test --quiet -p roomsync-tests --lib --test model --test network
+cargo test --quiet -p roomsync-tests --lib --test model --test network --test fuzz
 
 say "client driver: node unit tests of its pure helpers (diffs checked against the room's)"
 node --test client-wasm/src/driver.test.mjs

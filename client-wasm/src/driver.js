@@ -47,6 +47,9 @@ export function syncError(code, message) {
   return error;
 }
 
+/** The options `new SyncClient(url, options)` takes (`SyncClientOptions` in lib.rs). */
+export const OPTIONS = ["room", "schemaHash", "offlineOutbox"];
+
 /** `new SyncClient(url, options)`'s options, checked, for the core: `[room, schemaHash,
  *  offlineOutbox, …four random u32 words for the session id]`. Throws a SyncError
  *  naming the option that is not what it must be. */
@@ -55,6 +58,12 @@ export function readOptions(options) {
     throw syncError("INVALID_ARGS", `options must be an object, got ${typeof options}`);
   }
   const o = options ?? {};
+  // A misspelled option would silently do nothing (a `schemahash` never checked).
+  for (const name in o) {
+    if (!OPTIONS.includes(name)) {
+      throw syncError("INVALID_ARGS", `options.${name} is not an option (options: ${OPTIONS.join(", ")})`);
+    }
+  }
   const text = (name, code) => {
     const v = o[name];
     if (v !== undefined && v !== null && typeof v !== "string") {

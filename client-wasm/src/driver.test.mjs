@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { applyDiff, argsText, hashValue, readOptions } from "./driver.js";
+import { applyDiff, argsText, Driver, hashValue, OPTIONS, readOptions } from "./driver.js";
 
 // Diffs as the room computes them (shared/src/protocol/diff.rs writes this file and checks it is
 // current): `new` null means the diff does not fit `old`.
@@ -92,4 +92,40 @@ test("argsText is canonical: equal arguments in any key order give one text", ()
   cycle.self = cycle;
   assert.throws(() => argsText(cycle), (e) => e.code === "INVALID_ARGS");
   assert.throws(() => argsText({ n: 1n }), (e) => e.code === "INVALID_ARGS");
+});
+
+// The TypeScript contract (TS_TYPES in lib.rs) is written by hand beside the driver it
+// describes: every member it declares must be the driver's, of the same kind, and the
+// options it lists must be the ones the driver takes.
+const contract = readFileSync(new URL("./lib.rs", import.meta.url), "utf8");
+
+function declared(block) {
+  const body = contract.split(block)[1]?.split("\n}\n")[0];
+  assert.ok(body, `${block} is in TS_TYPES`);
+  const members = [];
+  for (const line of body.split("\n")) {
+    const m = /^  (static |readonly )?([A-Za-z]+)(\??)([(:])/.exec(line);
+    if (m) members.push({ name: m[2], readonly: m[1] === "readonly ", method: m[4] === "(", isStatic: m[1] === "static " });
+  }
+  return members;
+}
+
+test("every member the TypeScript declares on SyncClient is the driver's, of the same kind", () => {
+  const members = declared("export declare class SyncClient {");
+  assert.ok(members.length > 15, JSON.stringify(members));
+  for (const { name, readonly, method, isStatic } of members) {
+    if (isStatic || name === "constructor") continue; // the entry's (js/index.js)
+    if (name === "url") continue; // an instance field the constructor sets
+    const d = Object.getOwnPropertyDescriptor(Driver.prototype, name);
+    assert.ok(d, `SyncClient.${name} is declared but the driver has no ${name}`);
+    if (method) assert.equal(typeof d.value, "function", `SyncClient.${name} is declared as a method`);
+    if (readonly) assert.ok(d.get && !d.set, `SyncClient.${name} is declared readonly: a getter`);
+  }
+});
+
+test("the options the TypeScript declares are the ones the driver takes, and others are refused", () => {
+  const names = declared("export interface SyncClientOptions {").map((m) => m.name);
+  assert.deepEqual([...names].sort(), [...OPTIONS].sort());
+  assert.throws(() => readOptions({ schemahash: "x" }), /options\.schemahash is not an option \(options: room, schemaHash, offlineOutbox\)/);
+  assert.equal(readOptions({ room: "a", schemaHash: "h", offlineOutbox: false }).length, 7);
 });

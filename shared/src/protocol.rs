@@ -286,10 +286,28 @@ impl fmt::Display for ErrorCode {
 #[error("{0}")]
 pub struct Malformed(pub String);
 
+impl Malformed {
+    /// serde's text quotes the offending value whole ("unknown variant `…`", "invalid type:
+    /// string \"…\""): keep its start and the position, never the whole of what was sent.
+    fn from_serde(what: &str, e: &serde_json::Error) -> Self {
+        let text = e.to_string();
+        // The position is serde's, not found in the text: a value may say " at line " itself.
+        let at = match e.line() {
+            0 => String::new(),
+            line => format!(" at line {line} column {}", e.column()),
+        };
+        let problem = text.strip_suffix(at.as_str()).unwrap_or(&text);
+        Malformed(format!("{what}: {}{at}", crate::model::text::elide(problem, MAX_QUOTED_CHARS)))
+    }
+}
+
+/// Most characters of a bad frame's problem an answer quotes.
+pub const MAX_QUOTED_CHARS: usize = 160;
+
 impl ClientMessage {
     /// Parses one text frame, with a message that says what was wrong with it.
     pub fn parse(text: &str) -> Result<Self, Malformed> {
-        serde_json::from_str(text).map_err(|e| Malformed(format!("malformed frame: {e}")))
+        serde_json::from_str(text).map_err(|e| Malformed::from_serde("malformed frame", &e))
     }
 
     pub fn to_json(&self) -> String {
@@ -299,7 +317,7 @@ impl ClientMessage {
 
 impl ServerMessage {
     pub fn parse(text: &str) -> Result<Self, Malformed> {
-        serde_json::from_str(text).map_err(|e| Malformed(format!("malformed server frame: {e}")))
+        serde_json::from_str(text).map_err(|e| Malformed::from_serde("malformed server frame", &e))
     }
 
     pub fn to_json(&self) -> String {
@@ -311,6 +329,26 @@ impl ServerMessage {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_bad_frame_is_quoted_briefly_with_its_position() {
+        let long = "ö".repeat(5000);
+        let says_at = format!("a at line {long}");
+        for frame in [
+            json!([long]).to_string(),
+            json!({"type": long}).to_string(),
+            json!(long).to_string(),
+            json!({"type": "unsubscribe", "queryId": says_at}).to_string(),
+        ] {
+            let Malformed(message) = ClientMessage::parse(&frame).unwrap_err();
+            assert!(message.chars().count() < MAX_QUOTED_CHARS + 60, "{message}");
+            assert!(message.starts_with("malformed frame: "), "{message}");
+            // serde places syntax and shape errors; a field's value errors have no position.
+            assert_eq!(message.contains(" at line 1 column "), !frame.contains("unsubscribe"), "{message}");
+        }
+        let Malformed(message) = ClientMessage::parse(r#"{"type":"subscribe"}"#).unwrap_err();
+        assert_eq!(message, "malformed frame: missing field `queryId`");
+    }
 
     #[test]
     fn subscribe_wire_shape() {
