@@ -86,20 +86,23 @@ impl RoomObject {
     /// name. Never trusting: a room that has not learned its name yet checks tokens against
     /// the empty name, which no token can carry, until the first request names it.
     fn open(state: &State, env: &Env, secret: &[u8]) -> std::result::Result<Room<DoSql>, StorageError> {
-        let room = Room::open(DoSql::new(state.storage()), crate::app())?.with_limits(limits(env));
+        let mut room = Room::open(DoSql::new(state.storage()), crate::app())?.with_limits(limits(env));
         let name = room.name()?.unwrap_or_default();
         room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(secret.to_vec(), name, *room.app().roles())));
         Ok(room)
     }
 
-    fn with_room<T>(&self, f: impl FnOnce(&Room<DoSql>) -> T) -> std::result::Result<T, WorkerError> {
+    /// Runs `f` on the engine. The one `RefCell` of the room: the runtime hands every event
+    /// to `&self`, and each runs to its end before the next (no `await` inside `f`), so the
+    /// engine itself is a plain `&mut` state machine.
+    fn with_room<T>(&self, f: impl FnOnce(&mut Room<DoSql>) -> T) -> std::result::Result<T, WorkerError> {
         // A storage that failed to open for a passing reason is tried again on the next
         // request, not answered 503 until the object is evicted.
         let transient = matches!(&*self.room.borrow(), Err(e) if e.is_transient());
         if transient {
             *self.room.borrow_mut() = Self::open(&self.state, &self.env, &self.secret);
         }
-        match &*self.room.borrow() {
+        match &mut *self.room.borrow_mut() {
             Ok(room) => Ok(f(room)),
             Err(e) => Err(WorkerError::Storage(e.clone())),
         }
@@ -215,8 +218,8 @@ impl RoomObject {
 impl worker::DurableObject for RoomObject {
     fn new(state: State, env: Env) -> Self {
         let secret = crate::auth::secret(&env);
-        let opened = Self::open(&state, &env, &secret);
-        if let Ok(room) = &opened {
+        let mut opened = Self::open(&state, &env, &secret);
+        if let Ok(room) = &mut opened {
             // Rows of sockets that did not survive the restart go now, not when a fan-out
             // happens to find them gone.
             let live: Vec<ConnId> = state.get_websockets().iter().filter_map(Self::conn_of).collect();

@@ -105,7 +105,7 @@ fn mutation_frame(request_id: u32, path: &str, args: serde_json::Value) -> Strin
 }
 
 /// Runs a mutation that must succeed; returns its result.
-fn commit_ok(room: &BenchRoom, env: &mut TestEnvironment, conn: &ConnId, text: &str) -> serde_json::Value {
+fn commit_ok(room: &mut BenchRoom, env: &mut TestEnvironment, conn: &ConnId, text: &str) -> serde_json::Value {
     let out = room.handle(RoomInput::Frame { conn, text }, env);
     match &out.last().expect("a response").message {
         roomsync_shared::ServerMessage::MutationResponse {
@@ -118,13 +118,13 @@ fn commit_ok(room: &BenchRoom, env: &mut TestEnvironment, conn: &ConnId, text: &
 
 /// A room without rate limits, its clock, a writer connection and a user id.
 fn room_with_user() -> (BenchRoom, TestEnvironment, ConnId, serde_json::Value) {
-    let room = roomsync_ngo_app::open_room(NativeSql::in_memory().unwrap())
+    let mut room = roomsync_ngo_app::open_room(NativeSql::in_memory().unwrap())
         .unwrap()
         .with_limits(roomsync_shared::room::RoomLimits::unlimited());
     let mut env = TestEnvironment::new(1.7e12);
     let writer = ConnId::from_stored("writer".into());
     let ensure = mutation_frame(1, "users:ensure", json!({"name": "u", "email": "u@x", "role": "admin"}));
-    let user = commit_ok(&room, &mut env, &writer, &ensure);
+    let user = commit_ok(&mut room, &mut env, &writer, &ensure);
     (room, env, writer, user)
 }
 
@@ -134,9 +134,9 @@ fn fan_out(c: &mut Criterion) {
     let mut group = c.benchmark_group("fan_out");
     for subscribers in [1usize, 1000] {
         group.bench_function(format!("update_seen_by_{subscribers}_subscribers"), |b| {
-            let (room, mut env, writer, user) = room_with_user();
+            let (mut room, mut env, writer, user) = room_with_user();
             let create = mutation_frame(2, "tasks:create", json!({"title": "t", "created_by": user}));
-            let task = commit_ok(&room, &mut env, &writer, &create);
+            let task = commit_ok(&mut room, &mut env, &writer, &create);
             for s in 0..subscribers {
                 let conn = ConnId::from_stored(format!("s{s}"));
                 let sub =
@@ -170,7 +170,7 @@ fn commits(c: &mut Criterion) {
     });
     for subscribers in [0usize, 100] {
         group.bench_function(format!("tasks_create_via_room_{subscribers}_subscribers"), |b| {
-            let (room, mut env, writer, user) = room_with_user();
+            let (mut room, mut env, writer, user) = room_with_user();
             for s in 0..subscribers {
                 let conn = ConnId::from_stored(format!("s{s}"));
                 // Each watches its own (empty) status filter, so commits re-run none of them…
@@ -197,14 +197,14 @@ fn commits(c: &mut Criterion) {
 fn optimistic(c: &mut Criterion) {
     use roomsync_shared::optimistic::{predict, CachedQuery};
     let mut group = c.benchmark_group("optimistic");
-    let (room, mut env, writer, _) = room_with_user();
+    let (mut room, mut env, writer, _) = room_with_user();
     for i in 0..999 {
         let frame = mutation_frame(
             10 + i,
             "users:ensure",
             json!({"name": format!("K {i}"), "email": format!("k{i}@x"), "role": "member"}),
         );
-        commit_ok(&room, &mut env, &writer, &frame);
+        commit_ok(&mut room, &mut env, &writer, &frame);
     }
     let value = room.query_once("users:list", &json!({})).unwrap();
     let cached = vec![CachedQuery { udf_path: "users:list".into(), args: json!({}), value }];

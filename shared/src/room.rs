@@ -20,6 +20,11 @@
 //! [`results`] (shared runs, the diff cache), [`http`] (one-shot calls), [`auth`] (who is
 //! calling), [`limits`] (allowances per spender), [`rows`] (memory copies of the room
 //! tables) and [`stats`].
+//!
+//! A `&mut self` state machine (as str0m's `Rtc`): every input takes the room mutably and
+//! runs to its end, so its memory state (the subscription index, the result cache, the
+//! allowances, the row copies, the activity counters) needs no `RefCell`. A host whose
+//! events arrive through `&self` (the Durable Object) holds the one `RefCell` at its edge.
 
 use crate::auth::{Identity, TokenVerifier};
 use crate::engine::environment::Environment;
@@ -35,7 +40,6 @@ use crate::protocol::{
 };
 use crate::storage::{Sql, SqlValue, StorageError};
 use serde_json::Value as Json;
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -160,14 +164,14 @@ pub struct Room<S: Sql> {
     /// `schema.hash()`, computed once: every `connect` compares it, and computing it
     /// renders the whole schema as JSON.
     schema_hash: String,
-    subscriptions: RefCell<SubscriptionIndex<SubKey>>,
+    subscriptions: SubscriptionIndex<SubKey>,
     /// The last result sent per subscription (hash, value, size), to send diffs against.
-    results: RefCell<ResultCache>,
+    results: ResultCache,
     limits: RoomLimits,
     /// What each spender has left of the room's allowances (memory only).
-    allowances: RefCell<limits::Allowances>,
-    auth: RefCell<AuthPolicy>,
-    activity: RefCell<stats::Activity>,
+    allowances: limits::Allowances,
+    auth: AuthPolicy,
+    activity: stats::Activity,
     /// Memory copies of `_conns` / `_subs` rows (write-through, filled lazily).
     rows: rows::Rows,
 }
@@ -204,12 +208,12 @@ impl<S: Sql> Room<S> {
             schema_hash: schema.hash(),
             rows: rows::Rows::new(*app.roles()),
             app,
-            subscriptions: RefCell::new(index),
-            results: RefCell::default(),
+            subscriptions: index,
+            results: ResultCache::default(),
             limits: RoomLimits::default(),
-            allowances: RefCell::default(),
-            auth: RefCell::new(AuthPolicy::TrustAll),
-            activity: RefCell::default(),
+            allowances: limits::Allowances::default(),
+            auth: AuthPolicy::TrustAll,
+            activity: stats::Activity::default(),
         })
     }
 
@@ -219,21 +223,21 @@ impl<S: Sql> Room<S> {
     }
 
     /// Sets how callers are authenticated (the default trusts everyone).
-    pub fn with_auth(self, auth: AuthPolicy) -> Self {
+    pub fn with_auth(mut self, auth: AuthPolicy) -> Self {
         self.set_auth(auth);
         self
     }
 
     /// Replaces how callers are authenticated (a Durable Object learns its room's name from
     /// its first request, after it was constructed).
-    pub fn set_auth(&self, auth: AuthPolicy) {
+    pub fn set_auth(&mut self, auth: AuthPolicy) {
         // Tokens name roles of this room's app, whatever the verifier was built with: a
         // role name must never resolve to a rank of another app's list.
         let auth = match auth {
             AuthPolicy::Tokens(verifier) => AuthPolicy::Tokens(verifier.with_roles(*self.app.roles())),
             other => other,
         };
-        *self.auth.borrow_mut() = auth;
+        self.auth = auth;
     }
 
     /// The room's name, as remembered by [`Room::remember_name`].
@@ -244,7 +248,7 @@ impl<S: Sql> Room<S> {
 
     /// Stores the room's name, so that a room woken from hibernation by a socket message
     /// (which carries no URL) still knows which room its tokens must name.
-    pub fn remember_name(&self, name: &str) -> Result<(), StorageError> {
+    pub fn remember_name(&mut self, name: &str) -> Result<(), StorageError> {
         self.sql.exec(
             "INSERT INTO _room_text (key, value) VALUES ('name', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             &[name.into()],
@@ -260,15 +264,15 @@ impl<S: Sql> Room<S> {
 
     /// Takes one mutation from the spender's allowance; `Err` says who spent it and when to
     /// retry (the message, and the wait in ms).
-    fn take_mutation(&self, who: Spender, now_ms: f64) -> Result<(), (String, u64)> {
-        let taken = self.allowances.borrow_mut().mutation(&self.limits, who.clone(), now_ms);
+    fn take_mutation(&mut self, who: Spender, now_ms: f64) -> Result<(), (String, u64)> {
+        let taken = self.allowances.mutation(&self.limits, who.clone(), now_ms);
         let (rate, burst) = (self.limits.mutations_per_second, self.limits.mutation_burst);
         taken.map_err(|wait_ms| (refusal_text("mutations", &who, rate, burst, wait_ms), wait_ms))
     }
 
     /// Takes one HTTP query from the spender's allowance, like [`Room::take_mutation`].
-    fn take_http_query(&self, who: Spender, now_ms: f64) -> Result<(), (String, u64)> {
-        let taken = self.allowances.borrow_mut().http_query(&self.limits, who.clone(), now_ms);
+    fn take_http_query(&mut self, who: Spender, now_ms: f64) -> Result<(), (String, u64)> {
+        let taken = self.allowances.http_query(&self.limits, who.clone(), now_ms);
         let (rate, burst) = (self.limits.http_queries_per_second, self.limits.http_query_burst);
         taken.map_err(|wait_ms| (refusal_text("HTTP queries", &who, rate, burst, wait_ms), wait_ms))
     }
@@ -276,12 +280,12 @@ impl<S: Sql> Room<S> {
     /// Whether every caller is the host's trusted identity (native hosts, tests): then there
     /// are no users to tell apart, and allowances are per socket.
     fn trusts_all(&self) -> bool {
-        matches!(*self.auth.borrow(), AuthPolicy::TrustAll)
+        matches!(self.auth, AuthPolicy::TrustAll)
     }
 
     /// Takes one control frame from the socket's allowance.
-    fn take_control(&self, conn: &ConnId, now_ms: f64) -> Result<(), u64> {
-        self.allowances.borrow_mut().control(&self.limits, conn, now_ms)
+    fn take_control(&mut self, conn: &ConnId, now_ms: f64) -> Result<(), u64> {
+        self.allowances.control(&self.limits, conn, now_ms)
     }
 
     pub fn storage(&self) -> &S {
@@ -290,12 +294,12 @@ impl<S: Sql> Room<S> {
 
     /// Live subscriptions in this room.
     pub fn subscription_count(&self) -> usize {
-        self.subscriptions.borrow().len()
+        self.subscriptions.len()
     }
 
     /// Handles one input and returns the frames to deliver, in order.
-    pub fn handle(&self, input: RoomInput<'_>, env: &mut dyn Environment) -> Vec<Outgoing> {
-        self.activity.borrow_mut().woke_at_ms.get_or_insert(env.now_ms());
+    pub fn handle(&mut self, input: RoomInput<'_>, env: &mut dyn Environment) -> Vec<Outgoing> {
+        self.activity.woke_at_ms.get_or_insert(env.now_ms());
         let result = match input {
             RoomInput::Open { conn } => self.open_connection(conn).map(|()| Vec::new()),
             RoomInput::Close { conn } => self.close_connection(conn).map(|()| Vec::new()),
@@ -333,9 +337,9 @@ impl<S: Sql> Room<S> {
     /// connection and tells the host to close the socket (an `OVERLOADED` frame with a
     /// hint). Answering refused frames is cheap, but not free: a socket that keeps sending
     /// them would delay every other socket's frames behind its own.
-    fn count_refusal(&self, conn: &ConnId, now_ms: f64) -> Option<Outgoing> {
-        let wait_ms = self.allowances.borrow_mut().refusal(&self.limits, conn, now_ms).err()?;
-        self.activity.borrow_mut().sockets_closed_for_refusals += 1;
+    fn count_refusal(&mut self, conn: &ConnId, now_ms: f64) -> Option<Outgoing> {
+        let wait_ms = self.allowances.refusal(&self.limits, conn, now_ms).err()?;
+        self.activity.sockets_closed_for_refusals += 1;
         let _ = self.close_connection(conn);
         // Long enough to matter to a flood; a jittered second on top spreads reconnects.
         let retry_after_ms = wait_ms.max(10_000) + (now_ms as u64 % 1000);
@@ -359,7 +363,7 @@ impl<S: Sql> Room<S> {
     }
 
     fn handle_message(
-        &self,
+        &mut self,
         conn: &ConnId,
         message: ClientMessage,
         env: &mut dyn Environment,

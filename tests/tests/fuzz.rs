@@ -558,7 +558,7 @@ fn corpus() -> Vec<String> {
         .collect()
 }
 
-fn fuzz(workload: &dyn Workload, plant: fn(&mut World) -> Vec<String>) {
+fn fuzz(app: &str, workload: &dyn Workload, plant: fn(&mut World) -> Vec<String>) {
     let world = RefCell::new(World::new(workload, plant));
     for text in corpus() {
         for sender in SENDERS {
@@ -588,7 +588,7 @@ fn fuzz(workload: &dyn Workload, plant: fn(&mut World) -> Vec<String>) {
     }
     let mut world = world.into_inner();
     world.still_serves();
-    eprintln!("fuzz: {} frames into one room, no panic, every answer checked", world.frames);
+    eprintln!("fuzz: {app}: {} frames into one room, no panic, every answer checked", world.frames);
 }
 
 /// The reference app: a beneficiary whose TC number only managers and admins may read.
@@ -626,10 +626,10 @@ fn nothing_planted(_: &mut World) -> Vec<String> {
 
 #[test]
 fn the_reference_app_answers_every_fuzzed_frame_once_and_leaks_nothing() {
-    fuzz(&Ngo, plant_tc_number);
+    fuzz("reference app", &Ngo, plant_tc_number);
 }
 
 #[test]
 fn the_todo_app_answers_every_fuzzed_frame_once() {
-    fuzz(&Todo, nothing_planted);
+    fuzz("to-do app", &Todo, nothing_planted);
 }

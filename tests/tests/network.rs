@@ -114,7 +114,7 @@ struct Net<'w> {
 
 impl<'w> Net<'w> {
     fn new(workload: &'w dyn Workload) -> Self {
-        let room =
+        let mut room =
             Room::open(NativeSql::in_memory().unwrap(), workload.app()).unwrap().with_limits(RoomLimits::unlimited());
         let mut env = TestEnvironment::new(1_800_000_000_000.0);
         let setup = ConnId::from_stored("setup".into());

@@ -24,8 +24,8 @@ enum Stored {
 }
 
 impl<S: Sql> Room<S> {
-    fn stored_caller(&self, conn: &ConnId, now_ms: f64) -> Result<Stored, StorageError> {
-        if let AuthPolicy::TrustAll = *self.auth.borrow() {
+    fn stored_caller(&mut self, conn: &ConnId, now_ms: f64) -> Result<Stored, StorageError> {
+        if let AuthPolicy::TrustAll = self.auth {
             return Ok(Stored::Valid(Identity::trusted(self.app.roles())));
         }
         let stored = self.rows.conn(&self.sql, conn)?.and_then(|row| row.caller);
@@ -37,7 +37,7 @@ impl<S: Sql> Room<S> {
     }
 
     /// The identity a connection's calls run under now (`None`: signed out or expired).
-    pub(super) fn caller_of(&self, conn: &ConnId, now_ms: f64) -> Result<Option<Identity>, StorageError> {
+    pub(super) fn caller_of(&mut self, conn: &ConnId, now_ms: f64) -> Result<Option<Identity>, StorageError> {
         Ok(match self.stored_caller(conn, now_ms)? {
             Stored::Valid(identity) => Some(identity),
             Stored::SignedOut | Stored::Expired(_) => None,
@@ -47,7 +47,7 @@ impl<S: Sql> Room<S> {
     /// The caller of a mutation; an expired token is refused with a message that says so
     /// (rather than running the mutation signed out).
     pub(super) fn mutation_caller(
-        &self,
+        &mut self,
         conn: &ConnId,
         now_ms: f64,
     ) -> Result<Result<Option<Identity>, FnError>, StorageError> {
@@ -63,8 +63,12 @@ impl<S: Sql> Room<S> {
     }
 
     /// The caller of a one-shot HTTP call, from its `Authorization: Bearer <token>` header.
-    pub(super) fn http_caller(&self, authorization: Option<&str>, now_ms: f64) -> Result<Option<Identity>, HttpReply> {
-        let verifier = match &*self.auth.borrow() {
+    pub(super) fn http_caller(
+        &mut self,
+        authorization: Option<&str>,
+        now_ms: f64,
+    ) -> Result<Option<Identity>, HttpReply> {
+        let verifier = match &self.auth {
             AuthPolicy::TrustAll => return Ok(Some(Identity::trusted(self.app.roles()))),
             AuthPolicy::Tokens(verifier) => verifier.clone(),
         };
@@ -84,12 +88,12 @@ impl<S: Sql> Room<S> {
     /// `authenticate`: verifies the token, stores the new identity, re-runs the
     /// connection's queries under it and sends one transition with what changed.
     pub(super) fn authenticate(
-        &self,
+        &mut self,
         conn: &ConnId,
         token: Option<&str>,
         now_ms: f64,
     ) -> Result<Vec<Outgoing>, StorageError> {
-        let identity = match (&*self.auth.borrow(), token) {
+        let identity = match (&self.auth, token) {
             (_, None) => None,
             (AuthPolicy::TrustAll, Some(_)) => Some(Identity::trusted(self.app.roles())),
             (AuthPolicy::Tokens(verifier), Some(token)) => match verifier.verify(token, now_ms) {
@@ -113,7 +117,7 @@ impl<S: Sql> Room<S> {
             }
         }
         if !unchanged {
-            if let Err(wait_ms) = self.allowances.borrow_mut().identity_change(&self.limits, conn, now_ms) {
+            if let Err(wait_ms) = self.allowances.identity_change(&self.limits, conn, now_ms) {
                 let message = format!(
                     "too many sign-ins with another identity on this connection (at most {} at once, then one every {} s); retry in {wait_ms} ms",
                     self.limits.identity_change_burst,

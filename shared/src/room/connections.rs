@@ -5,7 +5,7 @@
 use super::*;
 
 impl<S: Sql> Room<S> {
-    pub(super) fn open_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
+    pub(super) fn open_connection(&mut self, conn: &ConnId) -> Result<(), StorageError> {
         self.sql
             .exec("INSERT OR IGNORE INTO _conns (conn_id, query_set, ts) VALUES (?, 0, 0)", &[conn.as_str().into()])?;
         self.rows.forget_conn_row(conn);
@@ -16,7 +16,7 @@ impl<S: Sql> Room<S> {
     /// the host still holds sockets for. Sockets can vanish without a close event (a
     /// restart, a crash); the host calls this when it starts, so rows of dead sockets do not
     /// outlive it. Returns how many connections were dropped.
-    pub fn retain_connections(&self, live: &[ConnId]) -> Result<usize, StorageError> {
+    pub fn retain_connections(&mut self, live: &[ConnId]) -> Result<usize, StorageError> {
         let rows = self.sql.exec("SELECT conn_id FROM _conns", &[])?;
         let mut dropped = 0;
         for row in rows {
@@ -31,8 +31,8 @@ impl<S: Sql> Room<S> {
         Ok(dropped)
     }
 
-    pub(super) fn close_connection(&self, conn: &ConnId) -> Result<(), StorageError> {
-        self.allowances.borrow_mut().forget_socket(conn);
+    pub(super) fn close_connection(&mut self, conn: &ConnId) -> Result<(), StorageError> {
+        self.allowances.forget_socket(conn);
         let ids = self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
         self.sql.atomically(|| {
             self.sql.exec("DELETE FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
@@ -40,8 +40,8 @@ impl<S: Sql> Room<S> {
             Ok::<(), StorageError>(())
         })?;
         self.rows.forget_conn(conn);
-        let mut index = self.subscriptions.borrow_mut();
-        let mut results = self.results.borrow_mut();
+        let index = &mut self.subscriptions;
+        let results = &mut self.results;
         for row in ids {
             let key = (conn.clone(), int_at(&row, 0) as QueryId);
             index.remove(&key);
@@ -52,7 +52,7 @@ impl<S: Sql> Room<S> {
 
     /// Binds the connection to a client session (for exactly-once mutations).
     pub(super) fn connect(
-        &self,
+        &mut self,
         conn: &ConnId,
         session_id: &str,
         protocol_version: Option<u32>,
@@ -95,9 +95,9 @@ impl<S: Sql> Room<S> {
             // Once per socket: a repeat spends nothing of the room-wide allowance.
             return Ok(vec![error_to(conn, ErrorCode::BadFrame, "this socket already sent connect".into())]);
         }
-        let allowed = self.allowances.borrow_mut().connect(&self.limits, now_ms);
+        let allowed = self.allowances.connect(&self.limits, now_ms);
         if let Err(wait_ms) = allowed {
-            self.activity.borrow_mut().connects_refused += 1;
+            self.activity.connects_refused += 1;
             // Spread the retries: a full second of jitter on top of the wait.
             let retry_after_ms = wait_ms + 1000 + (now_ms as u64 % 1000);
             self.close_connection(conn)?;
@@ -122,7 +122,7 @@ impl<S: Sql> Room<S> {
 
     /// The answer to a control frame over the socket's allowance: a subscription fails for
     /// that query (its `onError`), the rest get an error frame; both say when to retry.
-    pub(super) fn control_refused(&self, conn: &ConnId, message: &ClientMessage, wait_ms: u64) -> Vec<Outgoing> {
+    pub(super) fn control_refused(&mut self, conn: &ConnId, message: &ClientMessage, wait_ms: u64) -> Vec<Outgoing> {
         let text = format!(
             "too many subscribe, unsubscribe and authenticate frames on this connection (at most {} per second, bursts of {}); retry in {wait_ms} ms",
             self.limits.control_per_second, self.limits.control_burst
@@ -156,11 +156,11 @@ impl<S: Sql> Room<S> {
         }
     }
 
-    pub(super) fn session_of(&self, conn: &ConnId) -> Result<Option<String>, StorageError> {
+    pub(super) fn session_of(&mut self, conn: &ConnId) -> Result<Option<String>, StorageError> {
         Ok(self.rows.conn(&self.sql, conn)?.and_then(|row| row.session))
     }
 
-    pub(super) fn connection_version(&self, conn: &ConnId) -> Result<StateVersion, StorageError> {
+    pub(super) fn connection_version(&mut self, conn: &ConnId) -> Result<StateVersion, StorageError> {
         let row = match self.rows.conn(&self.sql, conn)? {
             Some(row) => row,
             None => {
@@ -175,7 +175,7 @@ impl<S: Sql> Room<S> {
         Ok(row.version)
     }
 
-    pub(super) fn set_connection_version(&self, conn: &ConnId, version: StateVersion) -> Result<(), StorageError> {
+    pub(super) fn set_connection_version(&mut self, conn: &ConnId, version: StateVersion) -> Result<(), StorageError> {
         self.sql.exec(
             "UPDATE _conns SET query_set = ?, ts = ? WHERE conn_id = ?",
             &[i64::from(version.query_set).into(), (version.ts.0 as i64).into(), conn.as_str().into()],

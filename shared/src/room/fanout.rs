@@ -7,12 +7,12 @@ impl<S: Sql> Room<S> {
     /// Re-runs the subscriptions a commit affected and sends each connection whose results
     /// changed one transition to `ts`.
     pub(super) fn fan_out(
-        &self,
+        &mut self,
         writes: &crate::engine::WriteSet,
         ts: Ts,
         now_ms: f64,
     ) -> Result<Vec<Outgoing>, StorageError> {
-        let affected = self.subscriptions.borrow().affected(writes);
+        let affected = self.subscriptions.affected(writes);
         let rerun = affected.len();
         let mut changed: BTreeMap<ConnId, Vec<QueryModification>> = BTreeMap::new();
         let mut shared = SharedRuns::default();
@@ -46,14 +46,14 @@ impl<S: Sql> Room<S> {
                 self.rows.set_version(&o.to, *end_version);
             }
         }
-        self.activity.borrow_mut().record_fan_out(now_ms, ts, rerun, &out);
+        self.activity.record_fan_out(now_ms, ts, rerun, &out);
         Ok(out)
     }
 
     /// Re-runs one subscription for `caller`; the modification to send when its result
     /// changed (a diff against the result the client holds when that is clearly smaller).
     pub(super) fn rerun(
-        &self,
+        &mut self,
         conn: &ConnId,
         query_id: QueryId,
         caller: Option<&Identity>,
@@ -84,7 +84,7 @@ impl<S: Sql> Room<S> {
             return Ok(None);
         }
         let key = (conn.clone(), query_id);
-        let base = self.results.borrow().base(&key, &old_hash);
+        let base = self.results.base(&key, &old_hash);
         let diff = match (&run.result, base) {
             (Ok(new), Some((old, old_size))) => shared
                 .diffs

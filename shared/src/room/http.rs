@@ -10,7 +10,7 @@ impl<S: Sql> Room<S> {
     /// other: deliver the returned frames. `authorization` is the request's
     /// `Authorization` header (`Bearer <token>`); without it the call is signed out.
     pub fn http_call(
-        &self,
+        &mut self,
         kind: FunctionKind,
         body: &str,
         authorization: Option<&str>,
@@ -24,14 +24,14 @@ impl<S: Sql> Room<S> {
     /// signed-out callers share one without it); signed-in ones spend their user's, which
     /// their sockets share too.
     pub fn http_call_from(
-        &self,
+        &mut self,
         kind: FunctionKind,
         body: &str,
         authorization: Option<&str>,
         address: Option<&str>,
         env: &mut dyn Environment,
     ) -> (HttpReply, Vec<Outgoing>) {
-        self.activity.borrow_mut().woke_at_ms.get_or_insert(env.now_ms());
+        self.activity.woke_at_ms.get_or_insert(env.now_ms());
         let fail = |code: ErrorCode, message: String| (HttpReply::error(code, message), Vec::new());
         let caller = match self.http_caller(authorization, env.now_ms()) {
             Ok(caller) => caller,

@@ -6,7 +6,7 @@ use super::*;
 
 impl<S: Sql> Room<S> {
     pub(super) fn mutate(
-        &self,
+        &mut self,
         conn: &ConnId,
         request_id: RequestId,
         udf_path: &str,
@@ -67,7 +67,7 @@ impl<S: Sql> Room<S> {
     /// Runs a mutation and commits it atomically, recording its outcome for exactly-once
     /// re-sends when it comes from a session.
     pub(super) fn commit(
-        &self,
+        &mut self,
         udf_path: &str,
         args: &Json,
         env: &mut dyn Environment,
@@ -107,7 +107,7 @@ impl<S: Sql> Room<S> {
                 }
                 Ok((result, writes, ts))
             })
-            .inspect(|_| self.activity.borrow_mut().commits += 1)
+            .inspect(|_| self.activity.commits += 1)
     }
 
     pub(super) fn run_mutation(

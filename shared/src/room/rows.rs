@@ -10,7 +10,6 @@ use crate::auth::{Identity, Roles};
 use crate::model::ids::ConnId;
 use crate::protocol::{StateVersion, Ts};
 use crate::storage::{Sql, SqlValue, StorageError};
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// A connection's row.
@@ -33,20 +32,20 @@ pub(super) struct SubRow {
 }
 
 pub(super) struct Rows {
-    conns: RefCell<HashMap<ConnId, ConnRow>>,
-    subs: RefCell<HashMap<SubKey, SubRow>>,
+    conns: HashMap<ConnId, ConnRow>,
+    subs: HashMap<SubKey, SubRow>,
     /// The app's roles, to read stored identities back.
     roles: Roles,
 }
 
 impl Rows {
     pub fn new(roles: Roles) -> Self {
-        Self { conns: RefCell::default(), subs: RefCell::default(), roles }
+        Self { conns: HashMap::new(), subs: HashMap::new(), roles }
     }
 
     /// The connection's row, read from SQLite on first use; `None` if there is none.
-    pub fn conn(&self, sql: &dyn Sql, conn: &ConnId) -> Result<Option<ConnRow>, StorageError> {
-        if let Some(row) = self.conns.borrow().get(conn) {
+    pub fn conn(&mut self, sql: &dyn Sql, conn: &ConnId) -> Result<Option<ConnRow>, StorageError> {
+        if let Some(row) = self.conns.get(conn) {
             return Ok(Some(row.clone()));
         }
         let rows = sql.exec(
@@ -63,31 +62,31 @@ impl Rows {
         let caller = row.get(3).and_then(SqlValue::as_text).and_then(|text| Identity::from_stored(text, &self.roles));
         let session = row.get(4).and_then(SqlValue::as_text).map(str::to_string);
         let row = ConnRow { version, caller, session };
-        self.conns.borrow_mut().insert(conn.clone(), row.clone());
+        self.conns.insert(conn.clone(), row.clone());
         Ok(Some(row))
     }
 
     /// Records a version just written to SQLite.
-    pub fn set_version(&self, conn: &ConnId, version: StateVersion) {
-        if let Some(row) = self.conns.borrow_mut().get_mut(conn) {
+    pub fn set_version(&mut self, conn: &ConnId, version: StateVersion) {
+        if let Some(row) = self.conns.get_mut(conn) {
             row.version = version;
         }
     }
 
     /// Drops the copy of a connection's row (written in another way).
-    pub fn forget_conn_row(&self, conn: &ConnId) {
-        self.conns.borrow_mut().remove(conn);
+    pub fn forget_conn_row(&mut self, conn: &ConnId) {
+        self.conns.remove(conn);
     }
 
     /// Drops every copy of a closed connection's rows.
-    pub fn forget_conn(&self, conn: &ConnId) {
-        self.conns.borrow_mut().remove(conn);
-        self.subs.borrow_mut().retain(|(c, _), _| c != conn);
+    pub fn forget_conn(&mut self, conn: &ConnId) {
+        self.conns.remove(conn);
+        self.subs.retain(|(c, _), _| c != conn);
     }
 
     /// The subscription's row, read from SQLite on first use; `None` if there is none.
-    pub fn sub(&self, sql: &dyn Sql, key: &SubKey) -> Result<Option<SubRow>, StorageError> {
-        if let Some(row) = self.subs.borrow().get(key) {
+    pub fn sub(&mut self, sql: &dyn Sql, key: &SubKey) -> Result<Option<SubRow>, StorageError> {
+        if let Some(row) = self.subs.get(key) {
             return Ok(Some(row.clone()));
         }
         let rows = sql.exec(
@@ -101,19 +100,19 @@ impl Rows {
             journal: row.get(2).and_then(SqlValue::as_text).map(str::to_string),
             result_hash: text_at(row, 3)?,
         };
-        self.subs.borrow_mut().insert(key.clone(), sub.clone());
+        self.subs.insert(key.clone(), sub.clone());
         Ok(Some(sub))
     }
 
     /// Records a re-run's journal and hash just written to SQLite.
-    pub fn set_run(&self, key: &SubKey, journal: Option<String>, result_hash: &str) {
-        if let Some(row) = self.subs.borrow_mut().get_mut(key) {
+    pub fn set_run(&mut self, key: &SubKey, journal: Option<String>, result_hash: &str) {
+        if let Some(row) = self.subs.get_mut(key) {
             row.journal = journal;
             row.result_hash = result_hash.to_string();
         }
     }
 
-    pub fn forget_sub(&self, key: &SubKey) {
-        self.subs.borrow_mut().remove(key);
+    pub fn forget_sub(&mut self, key: &SubKey) {
+        self.subs.remove(key);
     }
 }

@@ -70,7 +70,7 @@ impl<S: Sql> Room<S> {
             let rows = self.sql.exec(&format!("SELECT COUNT(*) FROM {table}"), &[])?;
             Ok(rows.first().map(|r| super::int_at(r, 0)).unwrap_or(0) as u64)
         };
-        let activity = self.activity.borrow();
+        let activity = &self.activity;
         let counters = self.sql.counters();
         Ok(RoomStats {
             connections: count("_conns")?,
@@ -89,8 +89,8 @@ impl<S: Sql> Room<S> {
     }
 
     /// `GET /rooms/:room/stats`: the stats for an admin of this room, a 401/403 otherwise.
-    pub fn stats_http(&self, authorization: Option<&str>, now_ms: f64) -> HttpReply {
-        self.activity.borrow_mut().woke_at_ms.get_or_insert(now_ms);
+    pub fn stats_http(&mut self, authorization: Option<&str>, now_ms: f64) -> HttpReply {
+        self.activity.woke_at_ms.get_or_insert(now_ms);
         let caller = match self.http_caller(authorization, now_ms) {
             Ok(caller) => caller,
             Err(reply) => return reply,

@@ -38,7 +38,7 @@ impl<S: Sql> Room<S> {
     }
 
     pub(super) fn store_subscription(
-        &self,
+        &mut self,
         conn: &ConnId,
         query_id: QueryId,
         run: &QueryRun,
@@ -58,20 +58,18 @@ impl<S: Sql> Room<S> {
     }
 
     /// The in-memory side of storing a run: the subscription index, the diff base, the row copy.
-    pub(super) fn remember_run(&self, conn: &ConnId, query_id: QueryId, run: &QueryRun) {
+    pub(super) fn remember_run(&mut self, conn: &ConnId, query_id: QueryId, run: &QueryRun) {
         self.rows.set_run(&(conn.clone(), query_id), run.journal.clone(), &run.hash);
-        self.subscriptions.borrow_mut().insert((conn.clone(), query_id), &run.read_set);
+        self.subscriptions.insert((conn.clone(), query_id), &run.read_set);
         match &run.result {
-            Ok(value) => {
-                self.results.borrow_mut().remember((conn.clone(), query_id), run.hash.clone(), value, run.size)
-            }
-            Err(_) => self.results.borrow_mut().forget(&(conn.clone(), query_id)),
+            Ok(value) => self.results.remember((conn.clone(), query_id), run.hash.clone(), value, run.size),
+            Err(_) => self.results.forget(&(conn.clone(), query_id)),
         }
     }
 
     /// Writes the runs of a fan-out to `_subs`: one `UPDATE` per shared run and query id
     /// for up to [`UPDATE_CHUNK`] connections, instead of one per subscriber.
-    pub(super) fn flush_runs(&self, shared: &mut SharedRuns) -> Result<(), StorageError> {
+    pub(super) fn flush_runs(&mut self, shared: &mut SharedRuns) -> Result<(), StorageError> {
         let mut groups: BTreeMap<(usize, QueryId), (Rc<QueryRun>, Vec<ConnId>)> = BTreeMap::new();
         for ((conn, query_id), run) in std::mem::take(&mut shared.stored) {
             let key = (Rc::as_ptr(&run) as usize, query_id);
@@ -100,7 +98,7 @@ impl<S: Sql> Room<S> {
     /// the user's subscriptions on their other connections (signed in as the same subject)
     /// plus this connection's own: a socket that signs in brings its subscriptions along.
     pub(super) fn user_subscriptions_refusal(
-        &self,
+        &mut self,
         conn: &ConnId,
         more: usize,
         now_ms: f64,
@@ -113,12 +111,12 @@ impl<S: Sql> Room<S> {
 
     /// Like [`Self::user_subscriptions_refusal`], for `conn` signed in as `subject`.
     pub(super) fn subscriptions_of(
-        &self,
+        &mut self,
         conn: &ConnId,
         subject: &str,
         more: usize,
     ) -> Result<Option<String>, StorageError> {
-        if matches!(*self.auth.borrow(), AuthPolicy::TrustAll) {
+        if matches!(self.auth, AuthPolicy::TrustAll) {
             return Ok(None);
         }
         let rows = self.sql.exec(
@@ -135,7 +133,7 @@ impl<S: Sql> Room<S> {
     }
 
     pub(super) fn subscribe(
-        &self,
+        &mut self,
         conn: &ConnId,
         query_id: QueryId,
         udf_path: String,
@@ -229,7 +227,7 @@ impl<S: Sql> Room<S> {
         }])
     }
 
-    pub(super) fn unsubscribe(&self, conn: &ConnId, query_id: QueryId) -> Result<Vec<Outgoing>, StorageError> {
+    pub(super) fn unsubscribe(&mut self, conn: &ConnId, query_id: QueryId) -> Result<Vec<Outgoing>, StorageError> {
         let removed = self.sql.exec(
             "DELETE FROM _subs WHERE conn_id = ? AND query_id = ? RETURNING query_id",
             &[conn.as_str().into(), i64::from(query_id).into()],
@@ -241,8 +239,8 @@ impl<S: Sql> Room<S> {
                 format!("queryId {query_id} is not subscribed on this connection"),
             )]);
         }
-        self.subscriptions.borrow_mut().remove(&(conn.clone(), query_id));
-        self.results.borrow_mut().forget(&(conn.clone(), query_id));
+        self.subscriptions.remove(&(conn.clone(), query_id));
+        self.results.forget(&(conn.clone(), query_id));
         self.rows.forget_sub(&(conn.clone(), query_id));
         let start = self.connection_version(conn)?;
         let end = StateVersion { query_set: start.query_set + 1, ..start };

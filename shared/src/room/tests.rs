@@ -532,8 +532,10 @@ fn rows_of_sockets_gone_without_a_close_are_dropped_when_the_host_starts() {
     assert_eq!(h.room.subscription_count(), 2);
     // The host restarted: only `b`'s socket survived.
     assert_eq!(h.room.retain_connections(std::slice::from_ref(&b)).unwrap(), 1);
-    let count = |table: &str| int_at(&h.room.sql().exec(&format!("SELECT COUNT(*) FROM {table}"), &[]).unwrap()[0], 0);
-    assert_eq!((count("_conns"), count("_subs")), (1, 1));
+    let count = |room: &Room<NativeSql>, table: &str| {
+        int_at(&room.sql().exec(&format!("SELECT COUNT(*) FROM {table}"), &[]).unwrap()[0], 0)
+    };
+    assert_eq!((count(&h.room, "_conns"), count(&h.room, "_subs")), (1, 1));
     assert_eq!(h.room.retain_connections(&[]).unwrap(), 1);
-    assert_eq!((count("_conns"), count("_subs")), (0, 0));
+    assert_eq!((count(&h.room, "_conns"), count(&h.room, "_subs")), (0, 0));
 }
