@@ -19,7 +19,7 @@ cargo clippy --quiet -p roomsync-client -p roomsync-optimistic -p roomsync-edge-
 
 say "shared: native unit, property, schema and fuzz tests, over both apps"
 cargo test --quiet -p roomsync-shared -p roomsync-ngo-app -p roomsync-todo-app
-cargo test --quiet -p roomsync-tests --lib --test model --test network --test fuzz
+cargo test --quiet -p roomsync-tests --lib --test model --test network --test fuzz --test session
 
 say "client driver: node unit tests of its pure helpers (diffs checked against the room's)"
 node --test client-wasm/src/driver.test.mjs

@@ -1,25 +1,22 @@
-//! `Core`: the shared sans-IO [`ClientCore`] (with the backoff and heartbeat rules) as the JS
-//! driver (`driver.js`) sees it. Every decision lives here — which frames to send, which
-//! transitions to apply, when to give up on a socket, how long to wait before the next
-//! attempt; the driver only moves frames, timers and callbacks.
+//! `Core`: the shared sans-IO client [`Session`] (queries, outbox, owners, lifecycle,
+//! heartbeat, signing in) as the JS driver (`driver.js`) sees it. Every decision lives in the
+//! session — which frames to send, when a socket starts, when it is dead, how long to wait
+//! before the next attempt or token fetch, when to stop; the driver reports what happened
+//! and carries out the effects ([`Core::take_effects`]): sockets, timers, token fetches,
+//! callbacks.
 //!
-//! Frames to send are queued by each call and taken with [`Core::take_frames`]; events come
-//! back as plain JS objects (`{type: "query", queryId, value}` …).
+//! Events for the application come back as plain JS objects (`{type: "query", id, value}` …),
+//! effects too (`{type: "arm", id: timer, value: ms}` …).
 
 use crate::wire::{self, object, Js};
 use js_sys::Array;
-use roomsync_shared::client::heartbeat::{Heartbeat, HeartbeatAction};
-use roomsync_shared::client::lifecycle::Lifecycle;
+use roomsync_shared::client::session::{Effect, Session, Timer};
 use roomsync_shared::client::{AuthState, ClientCore, ClientError, ClientEvent, Credentials, Frame};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 pub struct Core {
-    core: ClientCore<Js>,
-    lifecycle: Lifecycle,
-    heartbeat: Option<Heartbeat>,
-    /// Frames produced since the last `take_frames`, in order.
-    out: Vec<Frame>,
+    session: Session<Js>,
     /// Why the last `subscribe` / `mutation` returned 0 (refused before sending).
     refusal: Option<ClientError>,
 }
@@ -73,32 +70,34 @@ fn event_object(event: ClientEvent<Js>) -> JsValue {
     }
 }
 
+fn effect_object(effect: Effect) -> JsValue {
+    let none = JsValue::UNDEFINED;
+    let event = |kind: &str, id: f64, value: &JsValue| make_event(kind, id, value, None, None);
+    match effect {
+        Effect::Open => event("open", 0.0, &none),
+        Effect::Drop => event("drop", 0.0, &none),
+        Effect::Send(frame) => event("send", 0.0, &frame.to_json().into()),
+        Effect::Ping => event("ping", 0.0, &none),
+        Effect::FetchToken { force, generation } => event("fetch", generation.into(), &force.into()),
+        Effect::Arm { timer, in_ms } => event("arm", timer.index().into(), &in_ms.into()),
+        Effect::Disarm(timer) => event("disarm", timer.index().into(), &none),
+        Effect::Live => event("live", 0.0, &none),
+        Effect::AuthChanged(accepted) => event("auth", 0.0, &accepted.into()),
+        Effect::Warn(message) => make_event("warn", 0.0, &none, None, Some(&message)),
+        Effect::Stop(message) => make_event("stop", 0.0, &none, None, Some(&message)),
+    }
+}
+
 impl Core {
-    /// Queues the frame of a call and returns its id, or keeps why it was refused and
-    /// returns 0.
-    fn sent(&mut self, made: Result<(u32, Option<Frame>), ClientError>) -> u32 {
-        match made {
-            Ok((id, frame)) => {
-                self.out.extend(frame);
-                id
-            }
-            Err(e) => {
-                self.refusal = Some(e);
-                0
-            }
-        }
+    /// The id of a call, or 0 with why it was refused kept.
+    fn made(&mut self, made: Result<u32, ClientError>) -> u32 {
+        made.unwrap_or_else(|e| {
+            self.refusal = Some(e);
+            0
+        })
     }
 
-    /// The events as JS objects; a resync or an overloaded room also decides how soon the
-    /// next socket may open.
-    fn events(&mut self, list: Vec<ClientEvent<Js>>) -> Array {
-        for event in &list {
-            match event {
-                ClientEvent::ResyncRequired { .. } => self.lifecycle.closing_by_client(),
-                ClientEvent::Overloaded { retry_after_ms, .. } => self.lifecycle.overloaded(*retry_after_ms),
-                _ => {}
-            }
-        }
+    fn events(list: Vec<ClientEvent<Js>>) -> Array {
         list.into_iter().map(event_object).collect()
     }
 }
@@ -107,43 +106,44 @@ impl Core {
 impl Core {
     #[wasm_bindgen(constructor)]
     pub fn new(session_id: String, schema_hash: Option<String>) -> Core {
-        Core {
-            core: ClientCore::new(session_id).with_schema_hash(schema_hash),
-            lifecycle: Lifecycle::default(),
-            heartbeat: None,
-            out: Vec::new(),
-            refusal: None,
-        }
+        Core { session: Session::new(ClientCore::new(session_id).with_schema_hash(schema_hash)), refusal: None }
     }
 
     #[wasm_bindgen(getter, js_name = sessionId)]
     pub fn session_id(&self) -> String {
-        self.core.session_id().to_string()
+        self.session.core().session_id().to_string()
     }
 
-    /// The frames to send now, as text, in order.
-    #[wasm_bindgen(js_name = takeFrames)]
-    pub fn take_frames(&mut self) -> Array {
-        self.out.drain(..).map(|f| JsValue::from(f.to_json())).collect()
+    /// What the driver must do now, in order: `{type: "open" | "drop" | "send" (value: frame
+    /// text) | "ping" | "fetch" (id: generation, value: force) | "arm" (id: timer, value: ms) |
+    /// "disarm" (id: timer) | "live" | "auth" (value: accepted) | "warn" | "stop" (message)}`.
+    #[wasm_bindgen(js_name = takeEffects)]
+    pub fn take_effects(&mut self) -> Array {
+        self.session.take_effects().into_iter().map(effect_object).collect()
+    }
+
+    /// Starts connecting.
+    pub fn start(&mut self) {
+        self.session.start();
     }
 
     /// Subscribes (`args`: canonical JSON text); returns the query id (shared by identical
     /// subscriptions), or 0 when refused before sending (arguments over a frame: `refusal`
     /// says why). Ids start at 1; a plain number keeps the binding small.
     pub fn subscribe(&mut self, udf_path: &str, args: String) -> u32 {
-        let made = self.core.subscribe(udf_path, args);
-        self.sent(made)
+        let made = self.session.subscribe(udf_path, args);
+        self.made(made)
     }
 
     pub fn unsubscribe(&mut self, query_id: u32) {
-        self.out.extend(self.core.unsubscribe(query_id));
+        self.session.unsubscribe(query_id);
     }
 
     /// Requests a mutation (`args`: JSON text); returns its request id, or 0 when refused
     /// before sending (a call over a frame: nothing is queued; `refusal` says why).
     pub fn mutation(&mut self, udf_path: &str, args: String) -> u32 {
-        let made = self.core.mutation(udf_path, args);
-        self.sent(made)
+        let made = self.session.mutation(udf_path, args);
+        self.made(made)
     }
 
     /// `{code, message}` of the last call refused before sending.
@@ -157,7 +157,8 @@ impl Core {
     /// Refused mutations kept until discarded: `[{requestId, udfPath, args (JSON text), code,
     /// message}]`.
     pub fn failed(&self) -> Array {
-        self.core
+        self.session
+            .core()
             .failed()
             .filter_map(|f| match &f.frame {
                 Frame::Mutation { request_id, udf_path, args } => {
@@ -169,44 +170,51 @@ impl Core {
     }
 
     pub fn discard(&mut self, request_id: u32) -> bool {
-        self.core.discard(request_id)
+        self.session.discard(request_id)
     }
 
-    /// The application signs in: mutations wait for a token the room accepts.
-    #[wasm_bindgen(js_name = expectAuth)]
-    pub fn expect_auth(&mut self) {
-        self.core.expect_auth();
+    /// The application signs in with a token fetcher: a fetch is asked for now.
+    #[wasm_bindgen(js_name = signIn)]
+    pub fn sign_in(&mut self) {
+        self.session.sign_in();
     }
 
-    /// ms until the next token fetch: after the room `refused` the token (0: now), or after
-    /// a fetch that failed.
-    #[wasm_bindgen(js_name = tokenRetryIn)]
-    pub fn token_retry_in(&mut self, refused: bool, random: f64) -> f64 {
-        if refused {
-            self.core.token_refused(random)
-        } else {
-            self.core.token_unavailable(random)
-        }
+    /// The application signs out.
+    #[wasm_bindgen(js_name = signOut)]
+    pub fn sign_out(&mut self, now_ms: f64) {
+        self.session.sign_out(now_ms);
     }
 
-    /// ms until a token that expires at `expiresAtMs` should be refreshed (a minute early,
-    /// never in a tight loop: `client::token_refresh_in`).
-    #[wasm_bindgen(js_name = refreshIn)]
-    pub fn refresh_in(&self, expires_at_ms: f64, now_ms: f64) -> f64 {
-        roomsync_shared::client::token_refresh_in(expires_at_ms, now_ms)
+    /// The fetch of `generation` resolved: a token (with who it belongs to, read by the
+    /// driver from the token, and its expiry if it has one), or none (signed out).
+    #[wasm_bindgen(js_name = tokenFetched)]
+    pub fn token_fetched(
+        &mut self,
+        generation: u32,
+        token: Option<String>,
+        owner: Option<String>,
+        expires_at_ms: Option<f64>,
+        now_ms: f64,
+    ) {
+        let credentials = token.map(|token| Credentials {
+            token,
+            owner: owner.unwrap_or_else(|| roomsync_shared::client::UNKNOWN_SUBJECT.into()),
+        });
+        self.session.token_fetched(generation, credentials, expires_at_ms, now_ms);
     }
 
-    /// ms to pause after the room throttled mutations, before `resumeSending`.
-    #[wasm_bindgen(js_name = throttlePauseIn)]
-    pub fn throttle_pause_in(&self, random: f64) -> f64 {
-        roomsync_shared::client::throttle_pause_ms(random)
+    /// The fetch of `generation` threw or rejected: ms until it is tried again (-1: an
+    /// earlier sign-in's, ignored).
+    #[wasm_bindgen(js_name = tokenFailed)]
+    pub fn token_failed(&mut self, generation: u32, random: f64) -> f64 {
+        self.session.token_failed(generation, random).unwrap_or(-1.0)
     }
 
     /// Signing in as the core sees it, for devtools: 0 anonymous, 1 waiting for a token,
     /// 2 waiting for the room to accept it, 3 accepted.
     #[wasm_bindgen(getter, js_name = authState)]
     pub fn auth_state(&self) -> u32 {
-        match self.core.auth_state() {
+        match self.session.core().auth_state() {
             AuthState::Anonymous => 0,
             AuthState::Waiting => 1,
             AuthState::Unconfirmed => 2,
@@ -214,163 +222,118 @@ impl Core {
         }
     }
 
-    /// Queues the mutations the in-flight window has room for.
-    pub fn flush(&mut self) {
-        let frames = self.core.flush();
-        self.out.extend(frames);
-    }
-
-    #[wasm_bindgen(js_name = resumeSending)]
-    pub fn resume_sending(&mut self) {
-        self.core.resume_sending();
-        self.flush();
-    }
-
-    /// Sets the token and who it belongs to (`owner`, read by the driver from the token), or
-    /// with `undefined` signs out. Writes go out only as their owner.
-    #[wasm_bindgen(js_name = setAuth)]
-    pub fn set_auth(&mut self, token: Option<String>, owner: Option<String>) {
-        let credentials = token.map(|token| Credentials {
-            token,
-            owner: owner.unwrap_or_else(|| roomsync_shared::client::UNKNOWN_SUBJECT.into()),
-        });
-        self.out.extend(self.core.set_auth(credentials));
-    }
-
     #[wasm_bindgen(getter)]
     pub fn token(&self) -> Option<String> {
-        self.core.token().map(str::to_string)
+        self.session.core().token().map(str::to_string)
     }
 
-    /// The socket opened at `now_ms`: the session, subscriptions (with hashes) and unanswered
-    /// mutations are queued; the heartbeat starts.
-    #[wasm_bindgen(js_name = onOpen)]
-    pub fn on_open(&mut self, now_ms: f64) {
-        let frames = self.core.on_open();
-        self.out.extend(frames);
-        self.heartbeat = Some(Heartbeat::new(now_ms));
-        self.lifecycle.opened();
+    /// The saved outbox is being read (`true`), or was read (`false`).
+    #[wasm_bindgen(js_name = outboxLoading)]
+    pub fn outbox_loading(&mut self, loading: bool, now_ms: f64) {
+        self.session.outbox_loading(loading, now_ms);
     }
 
-    #[wasm_bindgen(js_name = onClose)]
-    pub fn on_close(&mut self) -> Array {
-        self.heartbeat = None;
-        self.out.clear();
-        let list = self.core.on_close();
-        self.events(list)
+    /// The socket opened.
+    #[wasm_bindgen(js_name = socketOpened)]
+    pub fn socket_opened(&mut self, now_ms: f64) {
+        self.session.socket_opened(now_ms);
+    }
+
+    /// The socket closed, failed or could not be opened.
+    #[wasm_bindgen(js_name = socketClosed)]
+    pub fn socket_closed(&mut self, now_ms: f64, random: f64) -> Array {
+        let list = self.session.socket_closed(now_ms, random);
+        Self::events(list)
+    }
+
+    /// One parsed (and frozen) frame from the room (`undefined`: text that is not JSON);
+    /// returns the events for the application.
+    pub fn receive(&mut self, frame: &JsValue, now_ms: f64, random: f64) -> Array {
+        let decoded = match frame.is_undefined() {
+            true => Err("a frame from the room is not JSON".to_string()),
+            false => wire::decode(frame),
+        };
+        let list = self.session.received(decoded, now_ms, random);
+        Self::events(list)
+    }
+
+    /// Any text arrived (a `pong` too): the socket is alive.
+    pub fn alive(&mut self, now_ms: f64) {
+        self.session.alive(now_ms);
+    }
+
+    /// The timer numbered `timer` (from an `arm` effect) fired.
+    pub fn timer(&mut self, timer: u32, now_ms: f64, random: f64) -> Array {
+        let list = Timer::from_index(timer).map(|t| self.session.timer(t, now_ms, random)).unwrap_or_default();
+        Self::events(list)
+    }
+
+    /// The browser came online or the tab became visible (`hidden`: still hidden).
+    pub fn wake(&mut self, hidden: bool) {
+        self.session.wake(hidden);
+    }
+
+    /// `reconnect()`: drop the socket and open one now, as a first attempt.
+    pub fn reconnect(&mut self) -> Array {
+        let list = self.session.reconnect();
+        Self::events(list)
     }
 
     /// Shuts down for good: no further attempts; every pending mutation fails with
     /// `CLIENT_CLOSED`.
     pub fn close(&mut self) -> Array {
-        self.heartbeat = None;
-        self.out.clear();
-        self.lifecycle.close();
-        let list = self.core.close();
-        self.events(list)
-    }
-
-    /// One parsed (and frozen) frame from the room; returns the events, then queues what the
-    /// answers let go out.
-    pub fn receive(&mut self, frame: &JsValue, now_ms: f64) -> Array {
-        if let Some(hb) = self.heartbeat.as_mut() {
-            hb.on_receive(now_ms);
-        }
-        let list = match wire::decode(frame) {
-            Ok(frame) => self.core.receive_frame(frame),
-            Err(reason) => vec![ClientEvent::ResyncRequired { reason }],
-        };
-        self.flush();
-        self.events(list)
-    }
-
-    /// Any text arrived (a `pong` too): the socket is alive.
-    pub fn alive(&mut self, now_ms: f64) {
-        if let Some(hb) = self.heartbeat.as_mut() {
-            hb.on_receive(now_ms);
-        }
-    }
-
-    /// A heartbeat tick: `"ping"` (send one), `"dead"` (close and reconnect) or `""`;
-    /// [`Core::next_tick_in`] says when to tick again.
-    pub fn tick(&mut self, now_ms: f64) -> String {
-        match self.heartbeat.as_mut().map(|hb| hb.tick(now_ms)) {
-            Some(HeartbeatAction::SendPing) => "ping".into(),
-            Some(HeartbeatAction::Dead) => {
-                self.lifecycle.closing_by_client();
-                "dead".into()
-            }
-            _ => String::new(),
-        }
-    }
-
-    #[wasm_bindgen(js_name = nextTickIn)]
-    pub fn next_tick_in(&self, now_ms: f64) -> f64 {
-        self.heartbeat.as_ref().map_or(-1.0, |hb| hb.next_tick_in(now_ms))
-    }
-
-    /// A socket is about to be opened; `false` once the client is closed.
-    pub fn connecting(&mut self) -> bool {
-        self.lifecycle.connecting()
-    }
-
-    /// The socket ended (or could not be opened) at `now_ms`: ms to wait before the next
-    /// attempt, or -1 when the client is closed.
-    pub fn ended(&mut self, now_ms: f64, random: f64) -> f64 {
-        self.lifecycle.ended(now_ms, random).unwrap_or(-1.0)
-    }
-
-    /// The browser came online or the tab became visible: connect now?
-    pub fn wake(&self, hidden: bool, has_socket: bool) -> bool {
-        self.lifecycle.wake(hidden, has_socket)
-    }
-
-    /// `reconnect()`: the next socket counts as a first attempt.
-    pub fn restart(&mut self) {
-        self.lifecycle.restart();
+        let list = self.session.close();
+        Self::events(list)
     }
 
     /// `Disconnected`, `Connecting`, `Connected` or `Reconnecting`.
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
-        self.lifecycle.state().as_str().into()
+        self.session.lifecycle().state().as_str().into()
     }
 
     #[wasm_bindgen(getter)]
     pub fn attempts(&self) -> u32 {
-        self.lifecycle.attempts()
+        self.session.lifecycle().attempts()
     }
 
     #[wasm_bindgen(getter, js_name = nextRetryAt)]
     pub fn next_retry_at(&self) -> Option<f64> {
-        self.lifecycle.next_retry_at()
+        self.session.lifecycle().next_retry_at()
     }
 
     #[wasm_bindgen(getter)]
     pub fn closed(&self) -> bool {
-        self.lifecycle.is_closed()
+        self.session.lifecycle().is_closed()
+    }
+
+    /// Whether a token fetch is out or waiting to be retried.
+    #[wasm_bindgen(getter)]
+    pub fn fetching(&self) -> bool {
+        self.session.is_fetching_token()
     }
 
     /// The held result of a query: `{value}`, `{code, message}`, or undefined while it loads.
     pub fn cached(&self, query_id: u32) -> JsValue {
-        self.core.cached(query_id).map_or(JsValue::UNDEFINED, |r| result_event("result", query_id, r))
+        self.session.core().cached(query_id).map_or(JsValue::UNDEFINED, |r| result_event("result", query_id, r))
     }
 
     #[wasm_bindgen(js_name = isStale)]
     pub fn is_stale(&self, query_id: u32) -> bool {
-        self.core.is_stale(query_id)
+        self.session.core().is_stale(query_id)
     }
 
     /// The live query for this function and canonical argument text, if any.
     #[wasm_bindgen(js_name = findQuery)]
     pub fn find_query(&self, udf_path: &str, args: &str) -> Option<u32> {
-        self.core.find_query(udf_path, args)
+        self.session.core().find_query(udf_path, args)
     }
 
     /// `[{queryId, udfPath, args (JSON text), listeners, stale, ok, rows, hash}]`.
     #[wasm_bindgen(js_name = queryInfos)]
     pub fn query_infos(&self) -> Array {
-        self.core
+        self.session
+            .core()
             .query_infos()
             .into_iter()
             .map(|q| {
@@ -382,7 +345,8 @@ impl Core {
 
     /// Unanswered mutations: `[{id, value: udfPath, message: args (JSON text)}]`.
     pub fn pending(&self) -> Array {
-        self.core
+        self.session
+            .core()
             .pending()
             .filter_map(|frame| match frame {
                 Frame::Mutation { request_id, udf_path, args } => {
@@ -395,13 +359,13 @@ impl Core {
 
     #[wasm_bindgen(getter, js_name = pendingCount)]
     pub fn pending_count(&self) -> u32 {
-        self.core.pending_mutations() as u32
+        self.session.core().pending_mutations() as u32
     }
 
     /// The outbox to persist (JSON text), or undefined when nothing is pending.
     #[wasm_bindgen(js_name = outboxJson)]
     pub fn outbox_json(&self) -> Option<String> {
-        let outbox = self.core.outbox();
+        let outbox = self.session.core().outbox();
         (!outbox.is_empty()).then(|| outbox.to_json())
     }
 
@@ -410,7 +374,7 @@ impl Core {
     /// a message when the outbox is not well formed.
     pub fn restore(&mut self, saved: &JsValue) -> Result<Array, JsValue> {
         let outbox = wire::decode_outbox(saved).map_err(JsValue::from)?;
-        let renumbered = self.core.restore(outbox).map_err(JsValue::from)?;
+        let renumbered = self.session.restore(outbox).map_err(JsValue::from)?;
         Ok(renumbered
             .into_iter()
             .map(|(old, new)| JsValue::from([JsValue::from(old), JsValue::from(new)].into_iter().collect::<Array>()))
@@ -419,7 +383,7 @@ impl Core {
 
     /// `{querySet, identity, ts}` of the results held.
     pub fn version(&self) -> JsValue {
-        let v = self.core.version();
+        let v = self.session.core().version();
         object(&[
             ("querySet", v.query_set.into()),
             ("identity", v.identity.into()),

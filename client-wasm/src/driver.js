@@ -15,7 +15,6 @@
 const FRAME_RING = 200; // frames kept for devtools
 const FRAME_PREVIEW = 600; // characters of each frame kept for devtools
 const HISTORY = 50; // connection state changes kept for devtools
-const CLOSE_RESYNC = 4000; // close code when the client drops a socket to resync
 const PING = "ping";
 const PONG = "pong"; // the runtime's answer to PING, not a protocol frame
 
@@ -337,8 +336,8 @@ export class Driver {
     // were last told.
     this.state = "Disconnected";
     this.ws = null;
-    // Bumped on every new socket: timers of older sockets find it changed and stop.
-    this.generation = 0;
+    // The session's timers by number (see the core's `arm` effects).
+    this.timers = [];
     // queryId → {listeners: [{listener, onUpdate, onError}], subscribedAt, firstResultMs,
     // lastUpdateAt, version} (the timings are for devtools).
     this.queries = new Map();
@@ -356,16 +355,14 @@ export class Driver {
     this.persistOutbox = persistOutbox;
     this.outboxKey = null;
     this.releaseSlot = null;
-    // The saved outbox is being read / a token fetched: an opening socket waits for them.
-    this.outboxLoading = false;
-    this.openWaiting = false;
-    // `fetching`: a token is on the way (a fetch runs, or a failed one waits to be retried).
-    this.auth = { fetchToken: null, onChange: null, fetching: false, generation: 0, retry: null };
+    // The application's token fetcher and sign-in listener.
+    this.auth = { fetchToken: null, onChange: null };
     this.wake = () => this.onWake();
     if (typeof addEventListener === "function") addEventListener("online", this.wake);
     if (typeof document !== "undefined") document.addEventListener("visibilitychange", this.wake);
     this.loadOutbox();
-    this.connect();
+    this.core.start();
+    this.run();
   }
 
   get connectionState() {
@@ -391,50 +388,36 @@ export class Driver {
 
   setAuth(fetchToken, onChange) {
     isFunction(fetchToken, "fetchToken");
-    const auth = this.auth;
-    clearTimeout(auth.retry);
-    auth.fetchToken = fetchToken;
-    auth.onChange = typeof onChange === "function" ? onChange : null;
-    auth.generation++;
-    this.core.expectAuth();
-    this.fetchToken(false);
+    this.auth = { fetchToken, onChange: typeof onChange === "function" ? onChange : null };
+    this.core.signIn();
+    this.run();
   }
 
   clearAuth() {
-    clearTimeout(this.auth.retry);
-    this.auth = { fetchToken: null, onChange: null, fetching: false, generation: this.auth.generation + 1, retry: null };
-    this.core.setAuth(undefined);
+    this.auth = { fetchToken: null, onChange: null };
+    this.core.signOut(Date.now());
     this.pendingChanged(); // owners settled: saved, and the count the user sees changes
-    this.sendFrames();
-    this.finishWaitingOpen();
+    this.run();
   }
 
-  /** Fetches a token, now or after `delay` ms. A fetch that throws or rejects (the auth
-   *  server or the network is down) is retried with the core's backoff, keeping the current
-   *  token; only a resolved `null` signs out. Mutations wait for a token meanwhile. */
-  fetchToken(forceRefresh, delay = 0) {
-    const auth = this.auth;
-    const fetch = auth.fetchToken;
+  /** Calls the application's `fetchToken` for the core's sign-in `generation` and reports
+   *  how it went. When to fetch, retry or refresh is the core's; this reads the token's
+   *  claims (expiry, and `iss`/`sub`: whose writes it carries). */
+  fetchToken(forceRefresh, generation) {
+    const fetch = this.auth.fetchToken;
     if (!fetch || this.closed) return;
-    auth.fetching = true;
-    const generation = auth.generation;
-    clearTimeout(auth.retry);
-    if (delay > 0) {
-      auth.retry = setTimeout(() => this.auth.generation === generation && this.fetchToken(forceRefresh), delay);
-      auth.force = forceRefresh;
-      return;
-    }
-    auth.retry = null;
-    const settle = (token) => {
-      if (this.auth.generation !== generation) return;
-      this.auth.fetching = false;
-      this.useToken(typeof token === "string" && token !== "" ? token : undefined, generation);
+    const settle = (value) => {
+      const token = typeof value === "string" && value !== "" ? value : undefined;
+      const { exp, iss, sub } = token ? tokenClaims(token) : {};
+      const owner = typeof sub === "string" ? `${typeof iss === "string" ? iss : ""} ${sub}` : undefined;
+      this.core.tokenFetched(generation, token, owner, typeof exp === "number" ? exp * 1000 : undefined, Date.now());
+      this.pendingChanged(); // owners settled: saved, and the count the user sees changes
+      this.run();
     };
     const failed = (e) => {
-      if (this.auth.generation !== generation) return;
-      const wait = this.core.tokenRetryIn(false, Math.random());
-      console.warn(`roomsync: fetchToken failed; retrying in ${Math.round(wait)} ms:`, e);
-      this.fetchToken(forceRefresh, wait);
+      const wait = this.core.tokenFailed(generation, Math.random());
+      if (wait >= 0) console.warn(`roomsync: fetchToken failed; retrying in ${Math.round(wait)} ms:`, e);
+      this.run();
     };
     let pending;
     try {
@@ -446,23 +429,6 @@ export class Driver {
     pending.then(settle, failed);
   }
 
-  /** A fetched token (or none): authenticate with it and plan its refresh. */
-  useToken(token, generation) {
-    const { exp, iss, sub } = token ? tokenClaims(token) : {};
-    // Writes are bound to their owner: the issuer and subject (see the core's Credentials).
-    this.core.setAuth(token, typeof sub === "string" ? `${typeof iss === "string" ? iss : ""} ${sub}` : undefined);
-    this.pendingChanged(); // owners settled: saved, and the count the user sees changes
-    this.sendFrames();
-    this.finishWaitingOpen();
-    if (typeof exp === "number") {
-      // When is the core's: a minute early (half the lifetime for short tokens), never in a
-      // tight loop.
-      setTimeout(() => {
-        if (this.auth.generation === generation && !this.closed) this.fetchToken(true);
-      }, this.core.refreshIn(exp * 1000, Date.now()));
-    }
-  }
-
   authChanged(authenticated) {
     const onChange = this.auth.onChange;
     if (onChange) call(onChange, authenticated);
@@ -470,23 +436,24 @@ export class Driver {
 
   // ---- The outbox
 
+  /** Reads the saved outbox; the core holds the socket until it is restored. */
   loadOutbox() {
     if (!this.persistOutbox || typeof indexedDB === "undefined") return;
-    this.outboxLoading = true;
+    this.core.outboxLoading(true, Date.now());
     claimSlot(this.url).then(
       ({ key, text, release }) => {
         // Closed meanwhile: the record stays as it was, for the next client.
         if (this.closed) return release();
+        if (typeof text === "string") this.restoreOutbox(text);
         this.outboxKey = key;
         this.releaseSlot = release;
-        this.outboxLoading = false;
-        if (typeof text === "string") this.restoreOutbox(text);
+        this.core.outboxLoading(false, Date.now());
         this.pendingChanged();
-        this.finishWaitingOpen();
+        this.run();
       },
       () => {
-        this.outboxLoading = false;
-        this.finishWaitingOpen();
+        this.core.outboxLoading(false, Date.now());
+        this.run();
       },
     );
   }
@@ -517,7 +484,7 @@ export class Driver {
   }
 
   pendingChanged() {
-    if (this.outboxKey && !this.outboxLoading) outboxSave(this.outboxKey, this.core.outboxJson());
+    if (this.outboxKey) outboxSave(this.outboxKey, this.core.outboxJson());
     const count = this.core.pendingCount;
     for (const listener of [...this.pendingListeners]) call(listener, count);
   }
@@ -550,28 +517,91 @@ export class Driver {
 
   // ---- The socket
 
-  /** Reconnects at once (not after the backoff) when the browser is back online or the tab
-   *  becomes visible again. */
+  /** The browser is back online or the tab visible again: the core retries what waits
+   *  out a backoff (a socket, a token fetch) now. */
   onWake() {
-    const hidden = typeof document !== "undefined" && document.visibilityState === "hidden";
-    if (this.auth.retry && !hidden) this.fetchToken(this.auth.force);
-    if (this.core.wake(hidden, this.ws !== null)) this.connect();
+    this.core.wake(typeof document !== "undefined" && document.visibilityState === "hidden");
+    this.run();
+  }
+
+  /** Carries out what the core asks for, until it asks for nothing more. */
+  run() {
+    for (let effects = this.core.takeEffects(); effects.length > 0; effects = this.core.takeEffects()) {
+      for (const e of effects) {
+        switch (e.type) {
+          case "open":
+            this.open();
+            break;
+          case "drop":
+            this.detach();
+            break;
+          case "send":
+            this.send(e.value);
+            break;
+          case "ping":
+            try {
+              this.ws?.send(PING);
+            } catch (_) {}
+            break;
+          case "fetch":
+            this.fetchToken(e.value, e.id);
+            break;
+          case "arm":
+            this.arm(e.id, e.value);
+            break;
+          case "disarm":
+            clearTimeout(this.timers[e.id]);
+            this.timers[e.id] = undefined;
+            break;
+          case "live":
+            this.showStale();
+            break;
+          case "auth":
+            this.authChanged(e.value);
+            break;
+          case "warn":
+            console.warn(`roomsync: ${e.message}`);
+            break;
+          case "stop":
+            // Retrying cannot help: this build does not match the room.
+            console.error(`roomsync: ${e.message}`);
+            this.close();
+            break;
+        }
+      }
+    }
+    this.syncState();
+  }
+
+  /** Timer `timer` of the core fires in `ms` (replacing its earlier arming). */
+  arm(timer, ms) {
+    clearTimeout(this.timers[timer]);
+    this.timers[timer] = setTimeout(
+      () => {
+        this.timers[timer] = undefined;
+        this.dispatch(this.core.timer(timer, Date.now(), Math.random()));
+        this.run();
+      },
+      Math.min(Math.max(ms, 0), 2 ** 31 - 1),
+    );
   }
 
   /** Opens a new socket (replacing any old one). */
-  connect() {
-    if (!this.core.connecting()) return;
-    this.generation++;
-    this.syncState();
+  open() {
     let ws;
     try {
       ws = new WebSocket(this.url);
     } catch (e) {
       console.warn("roomsync: could not open a WebSocket:", e);
-      this.scheduleReconnect();
+      this.detach();
+      this.dispatch(this.core.socketClosed(Date.now(), Math.random()));
       return;
     }
-    ws.onopen = () => this.ws === ws && this.onOpen();
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.core.socketOpened(Date.now());
+      this.run();
+    };
     ws.onmessage = (event) => this.ws === ws && typeof event.data === "string" && this.onMessage(event.data);
     ws.onclose = () => this.ws === ws && this.onClose();
     this.detach();
@@ -591,56 +621,14 @@ export class Driver {
     }
   }
 
-  /** A socket waits to start until the saved outbox is read and, while signing in, until
-   *  the first token arrives (so queries never run signed out by accident). */
-  mustWait() {
-    return this.outboxLoading || (this.auth.fetching && !this.core.token);
-  }
-
-  onOpen() {
-    if (this.mustWait()) {
-      this.openWaiting = true;
-      return;
-    }
-    this.core.onOpen(Date.now());
-    this.sendFrames();
-    // Results kept through the reconnect are now stale until the room confirms them.
+  /** The socket serves again: results kept through the reconnect are stale until the room
+   *  confirms them. */
+  showStale() {
     for (const queryId of this.queries.keys()) {
       if (!this.core.isStale(queryId)) continue;
       const held = this.core.cached(queryId);
       if (this.overlays.has(queryId) || (held && held.code === undefined)) this.show(queryId);
     }
-    this.scheduleHeartbeat(this.generation, 0);
-    this.syncState();
-  }
-
-  finishWaitingOpen() {
-    if (this.mustWait()) return;
-    if (this.openWaiting) {
-      this.openWaiting = false;
-      if (this.ws) this.onOpen();
-    }
-  }
-
-  /** Ticks the heartbeat of the socket of `generation` until that socket is replaced. */
-  scheduleHeartbeat(generation, delay) {
-    setTimeout(() => {
-      if (this.generation !== generation || this.closed) return;
-      const now = Date.now();
-      const action = this.core.tick(now);
-      if (action === "dead") {
-        console.warn("roomsync: no answer from the server for 5 s; reconnecting");
-        this.onClose();
-        return;
-      }
-      if (action === "ping") {
-        try {
-          this.ws?.send(PING);
-        } catch (_) {}
-      }
-      const next = this.core.nextTickIn(now);
-      if (next >= 0) this.scheduleHeartbeat(generation, next);
-    }, delay);
   }
 
   /** One text frame: parsed by JSON.parse and kept as JS values (never copied into WASM). */
@@ -655,49 +643,28 @@ export class Driver {
     try {
       frame = deepFreeze(JSON.parse(text));
     } catch (_) {
-      frame = null;
+      frame = undefined; // not JSON: the core resyncs
     }
-    const events =
-      frame === null
-        ? (this.core.alive(now), [makeEvent("resync", 0, undefined, undefined, "a frame from the room is not JSON")])
-        : this.core.receive(frame, now);
-    this.dispatch(events);
-    // Answers free room in the in-flight window: send what waited.
-    this.sendFrames();
+    this.dispatch(this.core.receive(frame, now, Math.random()));
+    this.run();
   }
 
   onClose() {
     this.detach();
-    this.generation++;
-    this.dispatch(this.core.onClose());
-    this.scheduleReconnect();
+    this.dispatch(this.core.socketClosed(Date.now(), Math.random()));
+    this.run();
   }
 
-  /** The socket ended: the core says how long to wait (nothing once closed). */
-  scheduleReconnect() {
-    const delay = this.core.ended(Date.now(), Math.random());
-    this.syncState();
-    if (delay < 0) return;
-    const generation = this.generation;
-    // Skipped when something else (a wake event) connected meanwhile.
-    setTimeout(() => {
-      if (this.generation === generation && !this.ws) this.connect();
-    }, Math.min(delay, 2 ** 31 - 1));
-  }
-
-  /** Sends the frames the core queued (dropped when there is no socket: the core re-sends
-   *  what matters on the next open). */
-  sendFrames() {
-    const frames = this.core.takeFrames();
+  /** Sends one frame (dropped when there is no socket: the core re-sends what matters on
+   *  the next one). */
+  send(text) {
     const ws = this.ws;
     if (!ws) return;
-    for (const text of frames) {
-      this.recordFrame("out", text);
-      try {
-        ws.send(text);
-      } catch (_) {
-        // The socket is closing; its close handler takes over.
-      }
+    this.recordFrame("out", text);
+    try {
+      ws.send(text);
+    } catch (_) {
+      // The socket is closing; its close handler takes over.
     }
   }
 
@@ -748,50 +715,11 @@ export class Driver {
           this.pendingChanged();
           break;
         }
-        case "serverError":
-          if (e.code === "PROTOCOL_MISMATCH" || e.code === "SCHEMA_MISMATCH") {
-            // Retrying cannot help: this build does not match the room. Stop, say so.
-            console.error(`roomsync: ${e.code}: ${e.message}`);
-            this.close();
-          } else {
-            console.warn(`roomsync: server refused a frame (${e.code}): ${e.message}`);
-          }
-          break;
         case "confirmed":
           this.show(e.id);
           break;
-        case "authenticated":
-          this.authChanged(true); // writes held for the token go out after this batch
-          break;
-        case "authFailed": {
-          // A stale token: a fresh one at once; refused again: reported, then retried with
-          // backoff. Writes wait in the outbox meanwhile (never dropped, never sent signed out).
-          if (this.auth.fetchToken === null) break;
-          const delay = this.core.tokenRetryIn(true, Math.random());
-          if (delay > 0) {
-            console.warn(`roomsync: the room refused the token: ${e.message}`);
-            this.authChanged(false);
-          }
-          this.fetchToken(true, delay);
-          break;
-        }
-        case "throttled":
-          // Not applied; sent again after the core's pause (a second, with jitter).
-          setTimeout(() => {
-            this.core.resumeSending();
-            this.sendFrames();
-          }, this.core.throttlePauseIn(Math.random()));
-          break;
-        case "overloaded":
-          // The core waits at least the room's hint before the next attempt.
-          console.warn(`roomsync: ${e.message}`);
-          break;
-        case "resync":
-          console.warn(`roomsync: resyncing: ${e.message}`);
-          try {
-            this.ws?.close(CLOSE_RESYNC, "resync");
-          } catch (_) {}
-          break;
+        // The rest (refusals, sign-in, throttling, overload, resyncs) is the core's to act
+        // on: it queued the effects.
       }
     }
     if (rebase.length > 0) this.replayOptimistic(rebase);
@@ -882,7 +810,7 @@ export class Driver {
       this.queries.set(queryId, query);
     }
     query.listeners.push({ listener, onUpdate, onError: errors });
-    this.sendFrames();
+    this.run();
     // A listener joining a query that already has a result gets it at once.
     if (cached && cached.code === undefined) call(onUpdate, cached.value, { stale: this.core.isStale(queryId) });
     else if (cached && errors) call(errors, failure(cached));
@@ -904,7 +832,7 @@ export class Driver {
       this.queries.delete(queryId);
     }
     this.core.unsubscribe(queryId);
-    this.sendFrames();
+    this.run();
   }
 
   mutation(udfPath, args, options) {
@@ -926,7 +854,7 @@ export class Driver {
         this.optimistic.push([requestId, update]);
         this.replayOptimistic([]);
       }
-      this.sendFrames();
+      this.run();
       this.pendingChanged();
     });
   }
@@ -957,10 +885,8 @@ export class Driver {
    *  unanswered mutations are re-sent. */
   reconnect() {
     if (this.closed) return;
-    this.detach();
-    this.dispatch(this.core.onClose());
-    this.core.restart();
-    this.connect();
+    this.dispatch(this.core.reconnect());
+    this.run();
   }
 
   /** Shuts the client down. Promises of unanswered writes reject (`CLIENT_CLOSED`), but the
@@ -971,10 +897,10 @@ export class Driver {
     this.releaseSlot?.();
     this.releaseSlot = null;
     this.outboxKey = null;
-    this.detach();
     this.optimistic = [];
     this.overlays.clear();
     this.dispatch(this.core.close());
+    this.run(); // the socket dropped, every timer disarmed
     this.queries.clear();
     this.syncState();
     this.stateListeners.clear();

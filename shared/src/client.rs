@@ -27,6 +27,7 @@ pub mod frame;
 pub mod heartbeat;
 mod json;
 pub mod lifecycle;
+pub mod session;
 pub mod vec_map;
 
 pub use frame::{FailedMutation, Frame, Incoming, Modification, Outbox};
