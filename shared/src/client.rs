@@ -37,7 +37,6 @@ pub use vec_map::VecMap;
 use crate::client::backoff::Backoff;
 use crate::model::number_text::decimal;
 use crate::protocol::{ErrorCode, QueryId, RequestId, StateVersion, MAX_FRAME_BYTES};
-use std::time::Duration;
 
 /// What the core needs of a query result.
 pub trait Payload: Clone {
@@ -115,7 +114,7 @@ pub enum AuthState {
 
 /// Retries of a token fetch that failed (the auth server or the network is down): soon at
 /// first, then every half minute at most, forever — the outbox waits meanwhile.
-const TOKEN_RETRY: Backoff = Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(30) };
+const TOKEN_RETRY: Backoff = Backoff { initial_ms: 1000.0, max_ms: 30_000.0 };
 
 /// How long before a token expires it is refreshed (half its lifetime for short tokens).
 pub const TOKEN_REFRESH_AHEAD_MS: f64 = 60_000.0;
@@ -147,8 +146,7 @@ pub fn throttle_pause_ms(random: f64) -> f64 {
 /// `backoff`'s delay for `attempt` with "equal jitter": at least half the ceiling, so a
 /// failing fetch is never retried in a tight loop.
 fn retry_delay_ms(attempt: u32, random: f64) -> f64 {
-    let ceiling = TOKEN_RETRY.ceiling(attempt);
-    (ceiling / 2 + TOKEN_RETRY.delay(attempt, random) / 2).as_secs_f64() * 1000.0
+    (TOKEN_RETRY.ceiling(attempt) + TOKEN_RETRY.delay(attempt, random)) / 2.0
 }
 
 /// `Err(TOO_LARGE)` when `frame` is over the room's frame limit.

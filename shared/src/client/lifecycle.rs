@@ -8,7 +8,6 @@
 //! an overloaded room's hint).
 
 use crate::client::backoff::{Backoff, CloseReason};
-use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectionState {
@@ -98,7 +97,7 @@ impl Lifecycle {
 
     /// The room shed the connection: come back no sooner than `retry_after_ms`.
     pub fn overloaded(&mut self, retry_after_ms: u64) {
-        self.reason = CloseReason::Overloaded { retry_after: Duration::from_millis(retry_after_ms) };
+        self.reason = CloseReason::Overloaded { retry_after_ms: retry_after_ms as f64 };
     }
 
     /// The socket ended (or could not be opened) at `now_ms`: the delay in ms before the next
@@ -112,7 +111,7 @@ impl Lifecycle {
         self.attempts = attempt.saturating_add(1);
         self.state = ConnectionState::Reconnecting;
         let reason = std::mem::replace(&mut self.reason, CloseReason::Lost);
-        let delay = self.backoff.next_delay(attempt, random, reason).as_millis() as f64;
+        let delay = self.backoff.next_delay(attempt, random, reason).floor();
         self.next_retry_at = Some(now_ms + delay);
         Some(delay)
     }
