@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the browser packages, size-optimized (ES module + .wasm + .d.ts each):
-#   client-wasm/pkg/            the sync client (entry index.js; WASM built with a pinned nightly)
-#   client-wasm/optimistic/pkg/ the opt-in predictor for automatic optimistic updates
+# Builds the client package @roomsync/client in client-wasm/pkg (ES modules + .wasm + .d.ts):
+#   index.js        the sync client (WASM built with a pinned nightly, size-optimized)
+#   optimistic/     the opt-in predictor for automatic optimistic updates (the subpath
+#                   @roomsync/client/optimistic; loaded only by apps that import it)
+# scripts/build-packages.sh builds the React layer and packs both.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -23,9 +25,9 @@ else
   client_wasm="target/size/wasm32-unknown-unknown/release/roomsync_client.wasm"
 fi
 
-# package <wasm file> <out dir> <npm name> <wasm-opt flags> [hand-written entry dir]
+# package <wasm file> <out dir> <wasm-opt flags> [the package's hand-written entry and manifest]
 package() {
-  local name out="$2" npm="$3" level="$4" entry="${5:-}"
+  local name out="$2" level="$3" entry="${4:-}"
   name="$(basename "$1" .wasm)"
   rm -rf "$out" # no stale snippets from earlier builds
   wasm-bindgen --target web --out-dir "$out" --out-name "$name" "$1"
@@ -33,21 +35,9 @@ package() {
   "$root/node_modules/.bin/wasm-opt" $level --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
-  local main="$name"
   if [ -n "$entry" ]; then
-    cp "$entry/index.js" "$entry/index.d.ts" "$out/"
-    main=index
+    cp "$entry/index.js" "$entry/index.d.ts" "$entry/package.json" "$entry/README.md" "$out/"
   fi
-  cat > "$out/package.json" <<JSON
-{
-  "name": "$npm",
-  "version": "0.1.0",
-  "type": "module",
-  "main": "$main.js",
-  "types": "$main.d.ts",
-  "sideEffects": false
-}
-JSON
   local raw gz
   raw=$(wc -c < "$out/${name}_bg.wasm")
   gz=$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)
@@ -55,7 +45,6 @@ JSON
 }
 # The client's entry is hand-written (client-wasm/js/): SyncClient is its JS driver.
 # --converge repeats -Oz until nothing shrinks; the producers section names the compilers.
-package "$client_wasm" "$root/client-wasm/pkg" roomsync-client "-Oz --converge --strip-debug --strip-producers" \
+package "$client_wasm" "$root/client-wasm/pkg" "-Oz --converge --strip-debug --strip-producers" \
   "$root/client-wasm/js"
-package target/wasm32-unknown-unknown/predictor/roomsync_optimistic.wasm "$root/client-wasm/optimistic/pkg" \
-  roomsync-optimistic -O3
+package target/wasm32-unknown-unknown/predictor/roomsync_optimistic.wasm "$root/client-wasm/pkg/optimistic" -O3

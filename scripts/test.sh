@@ -29,6 +29,9 @@ ROOMSYNC_WORKER_APP=todo bash scripts/build-worker.sh >/dev/null
 bash scripts/build-worker.sh >/dev/null
 bash scripts/build-client.sh
 
+say "packages: @roomsync/client and @roomsync/react, packed as an app installs them"
+bash scripts/build-packages.sh
+
 say "types: generated schema types are current and the React code type-checks"
 cargo run --quiet -p roomsync-ngo-app --bin codegen -- --check
 node_modules/.bin/tsc -p www
@@ -47,7 +50,7 @@ say "client in headless Chromium (wasm-bindgen-test) against wrangler dev"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   target/debug/with-wrangler -- cargo test -p roomsync-client --target wasm32-unknown-unknown --lib --test browser
 
-say "panel end to end: Vite preview + Chromium (playwright-core) against wrangler dev"
+say "panel and an outside Vite app (the packed packages) end to end: Chromium against wrangler dev"
 target/debug/with-wrangler -- node --test tests/browser/*.test.mjs
 
 say "all suites passed in $((SECONDS - started))s"

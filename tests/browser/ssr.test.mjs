@@ -9,7 +9,7 @@ import { withSsr } from "./harness.mjs";
 
 test("the panel renders on the server without touching the browser or the WASM", async () => {
   await withSsr(async (load) => {
-    const { SyncProvider } = await load("/src/roomsync/index.ts");
+    const { SyncProvider } = await load("@roomsync/react");
     const { App } = await load("/src/App.tsx");
     // As the demo's root composes them: TanStack Query (for the adapter) around the app.
     const app = createElement(App, { room: "ssr", role: "admin", onRoleChange: () => {} });

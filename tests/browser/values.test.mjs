@@ -10,7 +10,7 @@ const FROM_RUST = '{"big":{"$int64":"9223372036854775807"},"min":{"$int64":"-922
 
 test("int64, bytes and non-finite numbers survive JSON.parse and come back unchanged", async () => {
   await withSsr(async (load) => {
-    const { decodeValue, encodeValue } = await load("/src/roomsync/values.ts");
+    const { decodeValue, encodeValue } = await load("@roomsync/react");
     const decoded = decodeValue(JSON.parse(FROM_RUST));
     assert.equal(decoded.big, 9223372036854775807n);
     assert.equal(decoded.min, -9223372036854775808n);

@@ -3,9 +3,9 @@ import { Component, useEffect, useState, type FormEvent, type ReactNode } from "
 import { Beneficiaries } from "./Beneficiaries";
 import { ROLES, type Role } from "./demoAuth";
 import type { Doc, Id, Tables } from "./generated/schema";
+import { Devtools } from "@roomsync/react/devtools";
+import { roomsyncQuery } from "@roomsync/react/tanstack";
 import {
-  Devtools,
-  roomsyncQuery,
   type LocalStore,
   type PaginationResult,
   useConnectionState,
@@ -14,7 +14,7 @@ import {
   usePendingMutations,
   useFailedMutations,
   useSyncContext,
-} from "./roomsync";
+} from "@roomsync/react";
 
 type Task = Doc<"tasks">;
 type Status = Tables["tasks"]["status"];

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import type { Doc } from "./generated/schema";
 import type { Role } from "./demoAuth";
-import { useMutation, useOffsetQuery, useSyncContext } from "./roomsync";
+import { useMutation, useOffsetQuery, useSyncContext } from "@roomsync/react";
 
 type Beneficiary = Doc<"beneficiaries">;
 

@@ -1,7 +1,7 @@
 // Demo sign-in: asks the local worker's development route for a token of the chosen role.
 // A real panel gets tokens from its own auth server, which signs them with the worker's
 // ROOMSYNC_JWT_SECRET (see the README); the route exists only with ROOMSYNC_DEV_TOKENS=1.
-import type { FetchToken } from "./roomsync";
+import type { FetchToken } from "@roomsync/react";
 
 export const ROLES = ["admin", "manager", "member", "viewer"] as const;
 export type Role = (typeof ROLES)[number];

@@ -5,7 +5,9 @@ import { App } from "./App";
 import { room, serverUrl, initialRole } from "./config";
 import { demoFetchToken, type Role } from "./demoAuth";
 import { schemaHash } from "./generated/schema";
-import { SyncProvider, useRoomsyncTanstack } from "./roomsync";
+import { SyncProvider } from "@roomsync/react";
+import { predictor } from "@roomsync/react/optimistic";
+import { useRoomsyncTanstack } from "@roomsync/react/tanstack";
 import "./style.css";
 
 // The demo also shows the TanStack Query adapter (the task summary in the header).
@@ -21,7 +23,7 @@ function Root() {
   // One token source per role: switching roles re-authenticates the live connection.
   const fetchToken = useMemo(() => (serverUrl ? demoFetchToken(serverUrl, room, role) : undefined), [role]);
   return (
-    <SyncProvider url={serverUrl} room={room} schemaHash={schemaHash} fetchToken={fetchToken}>
+    <SyncProvider url={serverUrl} room={room} schemaHash={schemaHash} fetchToken={fetchToken} predictor={predictor}>
       <TanstackBridge>
         <App room={room} role={role} onRoleChange={setRole} />
       </TanstackBridge>

@@ -1,6 +1,6 @@
 // Loads the WASM modules once, in the browser only. Nothing here runs at import time, so
 // importing the React layer during server rendering or a build step cannot crash.
-import type * as Client from "../../../client-wasm/pkg/index.js";
+import type * as Client from "@roomsync/client";
 
 export type ClientModule = typeof Client;
 
@@ -19,4 +19,4 @@ export function wasmLoader<M extends { default: () => Promise<unknown> }>(what: 
   };
 }
 
-export const loadClient = wasmLoader("client", () => import("../../../client-wasm/pkg/index.js"));
+export const loadClient = wasmLoader("client", () => import("@roomsync/client"));

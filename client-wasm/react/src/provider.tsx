@@ -2,9 +2,9 @@ import { createContext, useContext, useEffect, useLayoutEffect, useRef, useState
 
 /** `useLayoutEffect` in the browser; `useEffect` on the server, where layout effects never run. */
 const useIsomorphicLayoutEffect = typeof window === "undefined" ? useEffect : useLayoutEffect;
-import type { FetchToken, SyncClient } from "../../../client-wasm/pkg/index.js";
-import { loadClient } from "./loader";
-import { automaticUpdate, loadPredictor } from "./optimistic";
+import type { FetchToken, SyncClient } from "@roomsync/client";
+import { automaticUpdate, type PredictorSource } from "./auto.js";
+import { loadClient } from "./loader.js";
 
 interface SyncContextValue {
   client: SyncClient | null;
@@ -12,6 +12,8 @@ interface SyncContextValue {
   status: "off" | "loading" | "ready" | "failed";
   /** Whether the room accepted the token: `null` until it answers (or with no `fetchToken`). */
   authenticated: boolean | null;
+  /** The predictor for `optimisticUpdate: "auto"`, if the app gave one. */
+  predictor?: PredictorSource;
 }
 
 const SyncContext = createContext<SyncContextValue | null>(null);
@@ -29,6 +31,11 @@ export interface SyncProviderProps {
    * query; the room re-runs them under the new identity. Omit for signed-out use.
    */
   fetchToken?: FetchToken;
+  /**
+   * Enables `optimisticUpdate: "auto"` (predictions by the app's own mutation code, a second
+   * WASM bundle loaded on first use): `import { predictor } from "@roomsync/react/optimistic"`.
+   */
+  predictor?: PredictorSource;
   children: ReactNode;
 }
 
@@ -37,7 +44,7 @@ export interface SyncProviderProps {
  * the browser only; with no URL, or if the WASM cannot load, children still render and the
  * hooks report "no data" instead of throwing (graceful fallback).
  */
-export function SyncProvider({ url, room, schemaHash, fetchToken, children }: SyncProviderProps) {
+export function SyncProvider({ url, room, schemaHash, fetchToken, predictor, children }: SyncProviderProps) {
   const [value, setValue] = useState<Omit<SyncContextValue, "authenticated">>({
     client: null,
     status: url ? "loading" : "off",
@@ -48,6 +55,8 @@ export function SyncProvider({ url, room, schemaHash, fetchToken, children }: Sy
   const fetchTokenRef = useRef(fetchToken);
   fetchTokenRef.current = fetchToken;
   const appliedRef = useRef<FetchToken | undefined>(undefined);
+  const predictorRef = useRef(predictor);
+  predictorRef.current = predictor;
 
   useEffect(() => {
     if (!url) {
@@ -67,7 +76,7 @@ export function SyncProvider({ url, room, schemaHash, fetchToken, children }: Sy
         (window as unknown as { __ROOMSYNC__?: unknown }).__ROOMSYNC__ = {
           client,
           SyncClient: module.SyncClient,
-          loadPredictor,
+          loadPredictor: predictorRef.current,
           automaticUpdate,
         };
         setValue({ client, status: client ? "ready" : "failed" });
@@ -97,7 +106,7 @@ export function SyncProvider({ url, room, schemaHash, fetchToken, children }: Sy
     }
   }, [client, fetchToken]);
 
-  return <SyncContext.Provider value={{ ...value, authenticated }}>{children}</SyncContext.Provider>;
+  return <SyncContext.Provider value={{ ...value, authenticated, predictor }}>{children}</SyncContext.Provider>;
 }
 
 export function useSyncContext(): SyncContextValue {

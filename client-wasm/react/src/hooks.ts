@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useSyncExternalStore } from "react";
-import type { ConnectionState, OptimisticLocalStore, SyncClient } from "../../../client-wasm/pkg/index.js";
-import { useSyncContext } from "./provider";
-import { automaticUpdate, loadedPredictor } from "./optimistic";
-import { decodeValue, encodeValue } from "./values";
+import type { ConnectionState, OptimisticLocalStore, SyncClient } from "@roomsync/client";
+import { useSyncContext } from "./provider.js";
+import { automaticUpdate, loadedPredictor } from "./auto.js";
+import { decodeValue, encodeValue } from "./values.js";
 
 type Listener = () => void;
 
@@ -88,8 +88,10 @@ export interface MutationOptions<Args> {
    * every new result until the room answers, then dropped (on failure the guess disappears).
    *
    * `"auto"`: predict it instead, by running the mutation's own Rust code on the documents the
-   * client holds (loads the predictor bundle on first use; until it has loaded, mutations
-   * show when the room answers). Results the prediction cannot reproduce are left alone.
+   * client holds (needs `<SyncProvider predictor={predictor}>` from
+   * `@roomsync/react/optimistic`; loads the predictor bundle on first use; until it has
+   * loaded, mutations show when the room answers). Results the prediction cannot reproduce
+   * are left alone.
    */
   optimisticUpdate?: "auto" | ((localStore: LocalStore, args: Args) => void);
 }
@@ -116,19 +118,19 @@ export function useMutation<Args extends Record<string, unknown>, Result = unkno
   udfPath: string,
   options?: MutationOptions<Args>,
 ): (args: Args) => Promise<Result> {
-  const { client } = useSyncContext();
+  const { client, predictor: source } = useSyncContext();
   const update = options?.optimisticUpdate;
   // Start loading the predictor with the component, so it is ready by the first click.
   useEffect(() => {
-    if (update === "auto" && client) loadedPredictor();
-  }, [update, client]);
+    if (update === "auto" && client) loadedPredictor(source);
+  }, [update, client, source]);
   return useCallback(
     (args: Args) => {
       if (!client) {
         return Promise.reject(Object.assign(new Error("Roomsync is not connected: no sync URL is configured"), { code: "NO_CLIENT" }));
       }
       const encoded = encodeValue(args);
-      const predictor = update === "auto" ? loadedPredictor() : null;
+      const predictor = update === "auto" ? loadedPredictor(source) : null;
       const optimisticUpdate =
         typeof update === "function"
           ? (raw: OptimisticLocalStore) => update(decodedStore(raw), args)
@@ -137,7 +139,7 @@ export function useMutation<Args extends Record<string, unknown>, Result = unkno
             : undefined;
       return client.mutation(udfPath, encoded, optimisticUpdate ? { optimisticUpdate } : undefined).then(decodeValue) as Promise<Result>;
     },
-    [client, udfPath, update],
+    [client, udfPath, update, source],
   );
 }
 

@@ -4,9 +4,9 @@
 // refetching, no polling), and `staleTime: Infinity` keeps TanStack from refetching on its own.
 import { useEffect, useMemo } from "react";
 import type { Query, QueryClient, QueryFunctionContext } from "@tanstack/react-query";
-import type { SyncClient } from "../../../client-wasm/pkg/index.js";
-import { useSyncContext } from "./provider";
-import { decodeValue, encodeValue } from "./values";
+import type { SyncClient } from "@roomsync/client";
+import { useSyncContext } from "./provider.js";
+import { decodeValue, encodeValue } from "./values.js";
 
 export type RoomsyncQueryKey = readonly ["roomsync", string, Record<string, unknown>];
 

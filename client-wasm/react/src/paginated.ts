@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { FailedMutation, SyncClient } from "../../../client-wasm/pkg/index.js";
-import { useSyncContext } from "./provider";
-import { useQueryState } from "./hooks";
-import { decodeValue, encodeValue } from "./values";
+import type { FailedMutation, SyncClient } from "@roomsync/client";
+import { useSyncContext } from "./provider.js";
+import { useQueryState } from "./hooks.js";
+import { decodeValue, encodeValue } from "./values.js";
 
 /** What a paginated query function returns (`tasks:page`, …). */
 export interface PaginationResult<T> {

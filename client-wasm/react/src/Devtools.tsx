@@ -1,6 +1,8 @@
+// `@roomsync/react/devtools`: a panel of what the client holds and does (queries, frames,
+// connection history, outbox), for development builds.
 import { useEffect, useState } from "react";
-import type { DebugInfo } from "../../../client-wasm/pkg/index.js";
-import { useSyncContext } from "./provider";
+import type { DebugInfo } from "@roomsync/client";
+import { useSyncContext } from "./provider.js";
 
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 

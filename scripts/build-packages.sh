@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The two packages a panel installs, versioned together with the Rust workspace, packed into
+# target/packages/ (what the outside-app tests install, as an app would from the registry):
+#   @roomsync/client  client-wasm/pkg    (built by scripts/build-client.sh: WASM, glue, types)
+#   @roomsync/react   client-wasm/react  (TypeScript compiled to dist/: ESM and declarations)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+[ -f client-wasm/pkg/index.js ] || bash scripts/build-client.sh
+
+# One version: the workspace's, in both manifests and in the React layer's pin of the client.
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+node -e '
+  const [version, ...files] = process.argv.slice(1);
+  const fs = require("node:fs");
+  for (const file of files) {
+    const m = JSON.parse(fs.readFileSync(file, "utf8"));
+    const pinned = m.peerDependencies?.["@roomsync/client"];
+    if (m.version !== version || (pinned !== undefined && pinned !== version)) {
+      console.error(`${file}: version ${m.version}${pinned ? `, @roomsync/client ${pinned}` : ""}; the workspace is ${version}`);
+      process.exit(1);
+    }
+  }' "$version" client-wasm/js/package.json client-wasm/react/package.json
+
+rm -rf client-wasm/react/dist
+node_modules/.bin/tsc -p client-wasm/react
+mkdir -p target/packages
+rm -f target/packages/*.tgz
+for dir in client-wasm/pkg client-wasm/react; do
+  (cd "$dir" && npm pack --silent --pack-destination "$root/target/packages" >/dev/null)
+done
+for tarball in target/packages/*.tgz; do
+  echo "$tarball: $(wc -c < "$tarball") B packed"
+done
