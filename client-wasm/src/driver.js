@@ -563,9 +563,9 @@ export class Driver {
             console.warn(`roomsync: ${e.message}`);
             break;
           case "stop":
-            // Retrying cannot help: this build does not match the room.
+            // Retrying cannot help: this build does not match the room. The core has closed.
             console.error(`roomsync: ${e.message}`);
-            this.close();
+            this.release();
             break;
         }
       }
@@ -901,6 +901,17 @@ export class Driver {
     this.overlays.clear();
     this.dispatch(this.core.close());
     this.run(); // the socket dropped, every timer disarmed
+    this.release();
+  }
+
+  /** Lets go of what a closed client holds: its outbox slot (the record is the next
+   *  client's), optimistic guesses, listeners and browser events. */
+  release() {
+    this.releaseSlot?.();
+    this.releaseSlot = null;
+    this.outboxKey = null;
+    this.optimistic = [];
+    this.overlays.clear();
     this.queries.clear();
     this.syncState();
     this.stateListeners.clear();

@@ -1,9 +1,9 @@
 //! The browser client's brain, sans-IO: which queries are subscribed, which version of
 //! them the client holds, and which mutations await an answer.
 //!
-//! The driver (`client-wasm`) owns the socket and the timers; it feeds this core the frames
-//! it receives (decoded, see [`frame::Incoming`]) and the fact that the socket opened or
-//! closed, and sends what the core returns ([`frame::Frame`]s, written as text here).
+//! A [`session::Session`] drives this core: it feeds it the frames the socket delivers
+//! (decoded, see [`frame::Incoming`]) and the fact that the socket opened or closed, and has
+//! its host send what the core returns ([`frame::Frame`]s, written as text here).
 //!
 //! The core is generic over the results it holds ([`Payload`]): the browser keeps them as JS
 //! values (parsed by the browser's own `JSON.parse`, so the client WASM carries no JSON

@@ -114,6 +114,10 @@ test("one copy of React, and no predictor in a build that does not import it", (
   const assets = readdirSync(path.join(app, "dist/assets"));
   assert.ok(assets.some((f) => f.startsWith("roomsync_client_bg") && f.endsWith(".wasm")), assets.join(", "));
   assert.ok(!assets.some((f) => f.includes("optimistic")), `the predictor shipped: ${assets.join(", ")}`);
+  // Nor the devtools or the TanStack adapter, which the app does not import either.
+  const code = assets.filter((f) => f.endsWith(".js")).map((f) => readFileSync(path.join(app, "dist/assets", f), "utf8"));
+  assert.ok(!code.some((js) => js.includes("Roomsync devtools")), "the devtools shipped");
+  assert.ok(!code.some((js) => js.includes("setQueryDefaults")), "the TanStack adapter shipped");
   const shipped = assets
     .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
     .map((f) => gzipSync(readFileSync(path.join(app, "dist/assets", f)), { level: 9 }).length)

@@ -1,3 +1,4 @@
+"use client"; // React Server Components: the hooks and the provider run on the client
 // `@roomsync/react/devtools`: a panel of what the client holds and does (queries, frames,
 // connection history, outbox), for development builds.
 import { useEffect, useState } from "react";

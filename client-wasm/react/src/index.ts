@@ -1,3 +1,4 @@
+"use client"; // React Server Components: the hooks and the provider run on the client
 // `@roomsync/react`: the provider and hooks. Safe to import anywhere (no browser access at
 // import time); the WASM client loads lazily in the browser. Separate entries, never in a
 // bundle that does not import them: `@roomsync/react/tanstack` (the TanStack Query adapter),

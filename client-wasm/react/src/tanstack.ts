@@ -1,3 +1,4 @@
+"use client"; // React Server Components: the hooks and the provider run on the client
 // TanStack Query adapter: Roomsync queries in a TanStack `QueryClient`, kept live. Use
 // `useQuery(roomsyncQuery("tasks:list", { status: "pending" }))` like any other query; while a
 // component observes it, the room's updates are written into the cache as they commit (no

@@ -28,7 +28,9 @@
 
 use super::heartbeat::{Heartbeat, HeartbeatAction};
 use super::lifecycle::Lifecycle;
-use super::{throttle_pause_ms, token_refresh_in, ClientCore, ClientError, ClientEvent, Credentials, Frame, Payload};
+use super::{
+    throttle_pause_ms, token_refresh_in, AuthState, ClientCore, ClientError, ClientEvent, Credentials, Frame, Payload,
+};
 use crate::client::frame::{Incoming, Outbox};
 use crate::protocol::{ErrorCode, QueryId, RequestId};
 
@@ -88,8 +90,8 @@ pub enum Effect {
     AuthChanged(bool),
     /// Worth a console line.
     Warn(String),
-    /// This build cannot talk to the room (another protocol or schema): close the client for
-    /// good ([`Session::close`]) and say why.
+    /// This build cannot talk to the room (another protocol or schema): the session closed
+    /// for good (as [`Session::close`]); release what the client holds and say why.
     Stop(String),
 }
 
@@ -301,9 +303,13 @@ impl<P: Payload> Session<P> {
         self.send_all(frame);
         self.flush();
         self.start_if_ready(now_ms);
-        if let Some(expires_at_ms) = expires_at_ms.filter(|e| e.is_finite()) {
-            let in_ms = token_refresh_in(expires_at_ms, now_ms);
-            self.effects.push(Effect::Arm { timer: Timer::TokenRefresh, in_ms });
+        match expires_at_ms.filter(|e| e.is_finite()) {
+            Some(expires_at_ms) => {
+                let in_ms = token_refresh_in(expires_at_ms, now_ms);
+                self.effects.push(Effect::Arm { timer: Timer::TokenRefresh, in_ms });
+            }
+            // A token that does not expire: no refresh of the one before either.
+            None => self.effects.push(Effect::Disarm(Timer::TokenRefresh)),
         }
     }
 
@@ -358,8 +364,15 @@ impl<P: Payload> Session<P> {
             Err(reason) => vec![ClientEvent::ResyncRequired { reason }],
         };
         self.flush();
+        let mut stop = false;
         for event in &events {
-            self.act_on(event, now_ms, random);
+            stop |= self.act_on(event, now_ms, random);
+        }
+        if stop {
+            // Closed here, not by the host: nothing after the stop may plan another attempt.
+            let mut events = events;
+            events.extend(self.close());
+            return events;
         }
         events
     }
@@ -431,10 +444,13 @@ impl<P: Payload> Session<P> {
         self.send_all(frames);
     }
 
-    /// A socket waits until the saved outbox is read and, while signing in, until the first
-    /// token is there (so queries never run signed out by accident).
+    /// A socket waits until the saved outbox is read and, while a token is on its way,
+    /// until it is there if the client holds none or holds one it may not use (a sign-in as
+    /// someone else, a refused token): queries never run signed out, or as the user before,
+    /// by accident. A refresh of a usable token does not hold a socket back.
     fn must_wait(&self) -> bool {
-        self.outbox_loading || (self.fetch != Fetch::Idle && !self.core.has_token())
+        let unusable = !self.core.has_token() || self.core.auth_state() == AuthState::Waiting;
+        self.outbox_loading || (self.fetch != Fetch::Idle && unusable)
     }
 
     fn start_if_ready(&mut self, now_ms: f64) {
@@ -493,8 +509,9 @@ impl<P: Payload> Session<P> {
         Vec::new()
     }
 
-    /// The session's part of an event (the application hears it too).
-    fn act_on(&mut self, event: &ClientEvent<P>, now_ms: f64, random: f64) {
+    /// The session's part of an event (the application hears it too); `true` when the
+    /// client must stop.
+    fn act_on(&mut self, event: &ClientEvent<P>, now_ms: f64, random: f64) -> bool {
         match event {
             ClientEvent::ServerError {
                 code: code @ (ErrorCode::ProtocolMismatch | ErrorCode::SchemaMismatch),
@@ -504,6 +521,7 @@ impl<P: Payload> Session<P> {
                 why.push_str(": ");
                 why.push_str(message);
                 self.effects.push(Effect::Stop(why));
+                return true;
             }
             ClientEvent::ServerError { code, message } => {
                 let mut why = String::from("server refused a frame (");
@@ -515,7 +533,7 @@ impl<P: Payload> Session<P> {
             ClientEvent::Authenticated => self.effects.push(Effect::AuthChanged(true)),
             ClientEvent::AuthFailed { message } => {
                 if !self.signs_in {
-                    return;
+                    return false;
                 }
                 // A stale token: a fresh one at once; refused again: reported, then retried
                 // with backoff. Writes wait in the outbox meanwhile.
@@ -548,6 +566,7 @@ impl<P: Payload> Session<P> {
             }
             ClientEvent::Query { .. } | ClientEvent::QueryConfirmed { .. } | ClientEvent::Mutation { .. } => {}
         }
+        false
     }
 }
 

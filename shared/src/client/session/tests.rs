@@ -174,13 +174,21 @@ fn writes_wait_for_the_rooms_yes_and_a_throttled_client_pauses() {
 fn another_protocol_or_schema_stops_the_client() {
     for code in [ErrorCode::ProtocolMismatch, ErrorCode::SchemaMismatch] {
         let mut s = live_signed_in(0.0);
+        s.mutation("tasks:create", json!({"title": "a"})).unwrap();
         let error = ServerMessage::Error { code, message: "reload".into(), retry_after_ms: None };
-        s.received(incoming(error), 1.0, 0.5);
+        let events = s.received(incoming(error), 1.0, 0.5);
+        assert!(
+            events.iter().any(|e| matches!(e, ClientEvent::Mutation { result: Err(_), .. })),
+            "the writes' promises settle: {events:?}"
+        );
         let effects = s.take_effects();
         assert!(
             effects.iter().any(|e| matches!(e, Effect::Stop(why) if why.starts_with(code.as_str()))),
             "{effects:?}"
         );
+        assert!(s.lifecycle().is_closed() && effects.contains(&Effect::Drop));
+        s.socket_closed(2.0, 0.5);
+        assert!(armed(&s.take_effects(), Timer::Reconnect).is_none(), "no attempt after a stop");
     }
     let mut s = live_signed_in(0.0);
     let error = ServerMessage::Error { code: ErrorCode::BadFrame, message: "x".into(), retry_after_ms: None };
@@ -263,4 +271,32 @@ fn signing_out_and_closing_forget_the_sign_in() {
     assert!(effects.contains(&Effect::Drop) && Timer::ALL.iter().all(|t| effects.contains(&Effect::Disarm(*t))));
     s.start();
     assert!(!s.take_effects().contains(&Effect::Open), "closed for good");
+}
+
+#[test]
+fn a_socket_reopened_while_signing_in_as_someone_else_waits_for_their_token() {
+    let mut s = live_signed_in(0.0);
+    s.subscribe("tasks:list", json!({})).unwrap();
+    s.take_effects();
+    s.sign_in(); // another user: the token held is the previous user's
+    s.socket_closed(1.0, 0.5);
+    s.timer(Timer::Reconnect, 2.0, 0.5);
+    s.socket_opened(3.0);
+    let effects = s.take_effects();
+    assert!(frames(&effects).is_empty(), "nothing as the user before, nothing signed out: {effects:?}");
+    s.token_fetched(s.generation, credentials("mehmet"), None, 4.0);
+    assert_eq!(frames(&s.take_effects()), ["connect", "authenticate", "subscribe"]);
+}
+
+#[test]
+fn a_refresh_does_not_hold_a_socket_back_and_a_token_without_expiry_cancels_it() {
+    let mut s = live_signed_in(0.0);
+    s.timer(Timer::TokenRefresh, 1.0, 0.5);
+    assert_eq!(fetches(&s.take_effects()), [true]);
+    s.socket_closed(2.0, 0.5);
+    s.timer(Timer::Reconnect, 3.0, 0.5);
+    s.socket_opened(4.0);
+    assert_eq!(frames(&s.take_effects()), ["connect", "authenticate"], "the accepted token serves meanwhile");
+    s.token_fetched(s.generation, credentials("ayse"), None, 5.0);
+    assert!(s.take_effects().contains(&Effect::Disarm(Timer::TokenRefresh)));
 }
