@@ -8,6 +8,16 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$PATH"
 cd "$root"
+source scripts/lib.sh
+# Nothing changed since the last build: leave client-wasm/pkg alone (a dev server may be
+# serving it).
+DIGEST_VARS="ROOMSYNC_CLIENT_STABLE ROOMSYNC_CLIENT_NIGHTLY"
+digest=$(inputs_digest Cargo.toml Cargo.lock shared client-wasm/Cargo.toml client-wasm/src client-wasm/js \
+  client-wasm/optimistic scripts/build-client.sh scripts/lib.sh package-lock.json)
+if up_to_date client-wasm/pkg/.inputs "$digest" && [ -f client-wasm/pkg/optimistic/roomsync_optimistic_bg.wasm ]; then
+  echo "client-wasm/pkg: up to date"
+  exit 0
+fi
 # The predictor runs the engine on every optimistic replay: built for speed, not size.
 cargo build --quiet --profile predictor --target wasm32-unknown-unknown -p roomsync-optimistic
 # The client ships built by the pinned nightly that scripts/install.sh installs: std rebuilt so
@@ -48,3 +58,4 @@ package() {
 package "$client_wasm" "$root/client-wasm/pkg" "-Oz --converge --strip-debug --strip-producers" \
   "$root/client-wasm/js"
 package target/wasm32-unknown-unknown/predictor/roomsync_optimistic.wasm "$root/client-wasm/pkg/optimistic" -O3
+echo "$digest" > client-wasm/pkg/.inputs

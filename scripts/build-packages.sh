@@ -6,7 +6,15 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+source scripts/lib.sh
 [ -f client-wasm/pkg/index.js ] || bash scripts/build-client.sh
+client_digest=$(cat client-wasm/pkg/.inputs 2>/dev/null || true)
+DIGEST_VARS="client_digest"
+digest=$(inputs_digest client-wasm/react scripts/build-packages.sh scripts/lib.sh)
+if up_to_date target/packages/.inputs "$digest" && compgen -G "target/packages/roomsync-react-*.tgz" >/dev/null; then
+  echo "target/packages: up to date"
+  exit 0
+fi
 
 # One version: the workspace's, in both manifests and in the React layer's pin of the client.
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
@@ -32,3 +40,4 @@ done
 for tarball in target/packages/*.tgz; do
   echo "$tarball: $(wc -c < "$tarball") B packed"
 done
+echo "$digest" > target/packages/.inputs

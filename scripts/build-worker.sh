@@ -16,9 +16,18 @@ esac
 if [ "${ROOMSYNC_SKIP_WORKER_BUILD:-}" = 1 ] && [ -f "$root/$out/worker/shim.mjs" ]; then
   exit 0
 fi
+cd "$root"
+source scripts/lib.sh
+DIGEST_VARS="ROOMSYNC_WORKER_APP"
+digest=$(inputs_digest Cargo.toml Cargo.lock shared edge-worker tests/todo-app scripts/build-worker.sh scripts/lib.sh)
+if up_to_date "$out/worker/.inputs" "$digest" && [ -f "$out/worker/shim.mjs" ]; then
+  echo "$out/worker: up to date"
+  exit 0
+fi
 export PATH="$HOME/.cargo/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
 cd "$root/edge-worker"
-exec worker-build --release --out-dir "../$out" . "${features[@]}"
+worker-build --release --out-dir "../$out" . "${features[@]}"
+echo "$digest" > "$root/$out/worker/.inputs"

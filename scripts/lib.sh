@@ -23,3 +23,20 @@ stop_group() {
   done
   kill -KILL -- "-$pid" 2>/dev/null || true
 }
+
+# inputs_digest PATH...: one hash over the names and contents of every file under the PATHs
+# (build outputs and dependencies skipped), and the variables named in DIGEST_VARS.
+inputs_digest() {
+  {
+    find "$@" -type f -not -path '*/node_modules/*' -not -path '*/target/*' -not -path '*/dist/*' \
+      -not -path '*/pkg/*' -print0 2>/dev/null | sort -z | xargs -0 sha256sum
+    local var
+    for var in ${DIGEST_VARS:-}; do echo "$var=${!var:-}"; done
+  } | sha256sum | cut -d' ' -f1
+}
+
+# up_to_date STAMP DIGEST: whether the last build that wrote STAMP had these inputs (then
+# a build script says so and changes nothing: command 1 run again rebuilds nothing).
+up_to_date() {
+  [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
+}

@@ -32,6 +32,13 @@ bash scripts/build-client.sh
 say "packages: @roomsync/client and @roomsync/react, packed as an app installs them"
 bash scripts/build-packages.sh
 
+say "idempotent builds: run again with nothing changed, nothing is rebuilt"
+unchanged() { "$@" | grep "up to date" >/dev/null || { echo "$* rebuilt with nothing changed" >&2; exit 1; }; }
+unchanged env ROOMSYNC_WORKER_APP=todo bash scripts/build-worker.sh
+unchanged bash scripts/build-worker.sh
+unchanged bash scripts/build-client.sh
+unchanged bash scripts/build-packages.sh
+
 say "types: generated schema types are current and the React code type-checks"
 cargo run --quiet -p roomsync-ngo-app --bin codegen -- --check
 node_modules/.bin/tsc -p www

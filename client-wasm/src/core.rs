@@ -307,12 +307,6 @@ impl Core {
         self.session.lifecycle().is_closed()
     }
 
-    /// Whether a token fetch is out or waiting to be retried.
-    #[wasm_bindgen(getter)]
-    pub fn fetching(&self) -> bool {
-        self.session.is_fetching_token()
-    }
-
     /// The held result of a query: `{value}`, `{code, message}`, or undefined while it loads.
     pub fn cached(&self, query_id: u32) -> JsValue {
         self.session.core().cached(query_id).map_or(JsValue::UNDEFINED, |r| result_event("result", query_id, r))
