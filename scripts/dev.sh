@@ -23,10 +23,12 @@ if [ ! -f .dev.vars ]; then
 fi
 
 say "starting the worker on http://127.0.0.1:$worker_port"
-# ROOMSYNC_DEV_TOKENS=1 lets the demo's role picker sign in (POST /rooms/:room/dev-token).
+# ROOMSYNC_DEV_TOKENS=1 lets the demo's role picker sign in (POST /rooms/:room/dev-token);
+# the panel (another port, so another origin) may call the HTTP routes.
 setsid env CI=true WRANGLER_SEND_METRICS=false ROOMSYNC_SKIP_WORKER_BUILD=1 \
   node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "$worker_port" \
-  --var ROOMSYNC_DEV_TOKENS:1 --show-interactive-dev-session=false > .wrangler-dev.log 2>&1 &
+  --var ROOMSYNC_DEV_TOKENS:1 --var "ROOMSYNC_ALLOWED_ORIGINS:*" \
+  --show-interactive-dev-session=false > .wrangler-dev.log 2>&1 &
 worker_pid=$!
 web_pid=""
 cleanup() {

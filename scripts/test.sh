@@ -32,6 +32,12 @@ bash scripts/build-client.sh
 say "packages: @roomsync/client and @roomsync/react, packed as an app installs them"
 bash scripts/build-packages.sh
 
+say "deploy readiness: wrangler deploy --dry-run (offline: bundles the worker, uploads nothing)"
+rm -rf target/deploy-dry-run
+env CI=true WRANGLER_SEND_METRICS=false WRANGLER_LOG=warn node_modules/.bin/wrangler deploy --dry-run \
+  --outdir target/deploy-dry-run >/dev/null
+compgen -G "target/deploy-dry-run/*.wasm" >/dev/null || { echo "the dry run bundled no worker" >&2; exit 1; }
+
 say "idempotent builds: run again with nothing changed, nothing is rebuilt"
 unchanged() { "$@" | grep "up to date" >/dev/null || { echo "$* rebuilt with nothing changed" >&2; exit 1; }; }
 unchanged env ROOMSYNC_WORKER_APP=todo bash scripts/build-worker.sh

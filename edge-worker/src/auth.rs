@@ -2,12 +2,12 @@
 //! development-only token route the demo panel signs in with.
 //!
 //! The secret is `ROOMSYNC_JWT_SECRET`: a wrangler secret in production
-//! (`npx wrangler secret put ROOMSYNC_JWT_SECRET`), `.dev.vars` locally. Without it the
-//! worker falls back to the documented [`DEV_SECRET`] and says so in its log — fine on a
-//! laptop, never in production.
+//! (`npx wrangler secret put ROOMSYNC_JWT_SECRET`), `.dev.vars` locally (`scripts/dev.sh`
+//! writes a random one). Without it the worker refuses to serve the rooms — a clear error on
+//! every request and in the log — rather than fall back to a secret anyone could sign with.
 
 use crate::error::WorkerError;
-use roomsync_shared::auth::{sign, Claims, DEV_SECRET};
+use roomsync_shared::auth::{sign, Claims};
 use serde::Deserialize;
 use worker::{Env, Request, Response};
 
@@ -17,8 +17,8 @@ const DEV_TOKENS_BINDING: &str = "ROOMSYNC_DEV_TOKENS";
 /// Longest lifetime of a development token.
 const MAX_DEV_TOKEN_SECONDS: f64 = 24.0 * 3600.0;
 
-/// The token-signing secret, or the development default.
-pub fn secret(env: &Env) -> Vec<u8> {
+/// The token-signing secret; [`WorkerError::NotConfigured`] when it is not set.
+pub fn secret(env: &Env) -> Result<Vec<u8>, WorkerError> {
     let configured = env
         .secret(SECRET_BINDING)
         .map(|s| s.to_string())
@@ -26,12 +26,13 @@ pub fn secret(env: &Env) -> Vec<u8> {
         .ok()
         .filter(|s| !s.is_empty());
     match configured {
-        Some(secret) => secret.into_bytes(),
+        Some(secret) => Ok(secret.into_bytes()),
         None => {
-            worker::console_warn!(
-                "roomsync: {SECRET_BINDING} is not set; using the public development secret. Set it before deploying: npx wrangler secret put {SECRET_BINDING}"
+            let problem = format!(
+                "{SECRET_BINDING} is not set, so this worker serves no room: set it with `npx wrangler secret put {SECRET_BINDING}` (32+ random bytes, shared with your auth server); locally, scripts/dev.sh writes one to .dev.vars"
             );
-            DEV_SECRET.as_bytes().to_vec()
+            worker::console_error!("roomsync: {problem}");
+            Err(WorkerError::NotConfigured(problem))
         }
     }
 }
@@ -76,6 +77,6 @@ pub async fn dev_token(mut req: Request, env: &Env, room: &str) -> Result<Respon
     }
     let exp = (js_sys::Date::now() / 1000.0 + ttl).floor();
     let claims = Claims { sub: request.sub, role: request.role, room: room.to_string(), exp, name: request.name };
-    let token = sign(&claims, &secret(env));
+    let token = sign(&claims, &secret(env)?);
     Ok(Response::from_json(&serde_json::json!({ "token": token, "expiresAt": exp * 1000.0 }))?)
 }

@@ -1,8 +1,9 @@
 //! CORS for the one-shot HTTP routes, so panels on other origins can call them.
 //!
 //! Allowed origins come from the `ROOMSYNC_ALLOWED_ORIGINS` variable: a comma-separated list
-//! of origins (`https://panel.example.org,http://localhost:5173`) or `*`. `wrangler.toml`
-//! sets `*` for local development; set the real list for production.
+//! of origins (`https://panel.example.org,http://localhost:5173`) or `*`. The deployed
+//! configuration (`wrangler.toml`) allows none: set the panel's origin when deploying.
+//! `scripts/dev.sh` and the tests allow `*` on their local `wrangler dev`.
 
 use worker::{Env, Headers, Response, Result};
 

@@ -28,6 +28,10 @@ pub enum WorkerError {
     /// The platform failed (a binding, a header, the Durable Object stub).
     #[error("{0}")]
     Platform(#[from] worker::Error),
+    /// The deployment lacks what it must have to serve (the token secret); the message says
+    /// what to set.
+    #[error("{0}")]
+    NotConfigured(String),
 }
 
 impl WorkerError {
@@ -37,6 +41,7 @@ impl WorkerError {
             WorkerError::Off(_) => 404,
             WorkerError::NotWebSocket => 426,
             WorkerError::Storage(e) if e.is_transient() => 503,
+            WorkerError::NotConfigured(_) => 503,
             WorkerError::Storage(_) | WorkerError::Platform(_) => 500,
         }
     }
@@ -48,6 +53,7 @@ impl WorkerError {
             WorkerError::NotWebSocket | WorkerError::BadRequest(_) => "BAD_REQUEST",
             WorkerError::Off(_) => "NOT_FOUND",
             WorkerError::Storage(_) | WorkerError::Platform(_) => "INTERNAL",
+            WorkerError::NotConfigured(_) => "NOT_CONFIGURED",
         }
     }
 

@@ -76,6 +76,8 @@ fn room_name(ctx: &RouteContext<()>) -> std::result::Result<String, WorkerError>
 /// to check that tokens were issued for it).
 async fn forward(req: Request, ctx: &RouteContext<()>) -> std::result::Result<Response, WorkerError> {
     let room = room_name(ctx)?;
+    // Not configured: refused here, without waking the room.
+    auth::secret(&ctx.env)?;
     // Set here, after validation: a client cannot choose it (any header it sent is replaced).
     let mut req = req.clone_mut()?;
     req.headers_mut()?.set(room_object::ROOM_HEADER, &room)?;

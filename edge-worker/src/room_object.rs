@@ -73,8 +73,9 @@ fn limits(env: &Env) -> RoomLimits {
 pub struct RoomObject {
     state: State,
     env: Env,
-    /// The token secret, read once per object (not per request).
-    secret: Vec<u8>,
+    /// The token secret, read once per object (not per request); without it the object
+    /// refuses every request (the message says what to set).
+    secret: std::result::Result<Vec<u8>, String>,
     /// The room's name is known and stored: requests need not check it again.
     bound: std::cell::Cell<bool>,
     /// The engine; replaced only by the eviction test hook.
@@ -96,11 +97,12 @@ impl RoomObject {
     /// to `&self`, and each runs to its end before the next (no `await` inside `f`), so the
     /// engine itself is a plain `&mut` state machine.
     fn with_room<T>(&self, f: impl FnOnce(&mut Room<DoSql>) -> T) -> std::result::Result<T, WorkerError> {
+        let secret = self.secret.as_ref().map_err(|problem| WorkerError::NotConfigured(problem.clone()))?;
         // A storage that failed to open for a passing reason is tried again on the next
         // request, not answered 503 until the object is evicted.
         let transient = matches!(&*self.room.borrow(), Err(e) if e.is_transient());
         if transient {
-            *self.room.borrow_mut() = Self::open(&self.state, &self.env, &self.secret);
+            *self.room.borrow_mut() = Self::open(&self.state, &self.env, secret);
         }
         match &mut *self.room.borrow_mut() {
             Ok(room) => Ok(f(room)),
@@ -117,10 +119,11 @@ impl RoomObject {
         let Some(name) = req.headers().get(ROOM_HEADER)? else { return Ok(()) };
         let known = self.with_room(|room| room.name())??;
         if known.as_deref() != Some(name.as_str()) {
+            let secret = self.secret.clone().map_err(WorkerError::NotConfigured)?;
             self.with_room(|room| {
                 room.remember_name(&name)?;
                 let roles = *room.app().roles();
-                room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(self.secret.clone(), name, roles)));
+                room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(secret, name, roles)));
                 Ok::<(), StorageError>(())
             })??;
         }
@@ -176,7 +179,8 @@ impl RoomObject {
         if !hooks {
             return Err(WorkerError::Off("test hooks are off".into()));
         }
-        let fresh = Self::open(&self.state, &self.env, &self.secret);
+        let secret = self.secret.as_ref().map_err(|problem| WorkerError::NotConfigured(problem.clone()))?;
+        let fresh = Self::open(&self.state, &self.env, secret);
         *self.room.borrow_mut() = fresh;
         Ok(Response::ok("evicted")?)
     }
@@ -217,8 +221,12 @@ impl RoomObject {
 
 impl worker::DurableObject for RoomObject {
     fn new(state: State, env: Env) -> Self {
-        let secret = crate::auth::secret(&env);
-        let mut opened = Self::open(&state, &env, &secret);
+        let secret = crate::auth::secret(&env).map_err(|e| e.to_string());
+        let mut opened = match &secret {
+            Ok(secret) => Self::open(&state, &env, secret),
+            // Never served: `with_room` refuses first.
+            Err(problem) => Err(StorageError::Driver(problem.clone())),
+        };
         if let Ok(room) = &mut opened {
             // Rows of sockets that did not survive the restart go now, not when a fan-out
             // happens to find them gone.

@@ -28,11 +28,6 @@ use thiserror::Error;
 pub use crate::model::access::{Access, Identity};
 pub use crate::model::roles::{Role, Roles, MAX_ROLES};
 
-/// The documented development secret: `wrangler dev` uses it when neither `.dev.vars` nor a
-/// wrangler secret sets `ROOMSYNC_JWT_SECRET`. Anyone can read it here, so a deployed worker
-/// must never run with it (`npx wrangler secret put ROOMSYNC_JWT_SECRET`).
-pub const DEV_SECRET: &str = "roomsync-dev-secret-not-for-production";
-
 /// Longest accepted token (a JWT with these claims is a few hundred bytes).
 pub const MAX_TOKEN_BYTES: usize = 4096;
 

@@ -87,6 +87,9 @@ impl WranglerDev {
             // Test configuration (the repository's `.dev.vars`, if any, is overridden).
             .args(["--var", &format!("ROOMSYNC_JWT_SECRET:{}", crate::TEST_SECRET)])
             .args(["--var", "ROOMSYNC_DEV_TOKENS:1", "--var", "ROOMSYNC_TEST_HOOKS:1"])
+            // The panel under test calls the HTTP routes from another origin (local only:
+            // the deployed configuration allows none).
+            .args(["--var", "ROOMSYNC_ALLOWED_ORIGINS:*"])
             .args(vars.iter().flat_map(|(name, value)| ["--var".to_string(), format!("{name}:{value}")]))
             .env("CI", "true")
             .env("WRANGLER_SEND_METRICS", "false")

@@ -185,6 +185,34 @@ fn routes_refuse_bad_requests() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
+/// Deployed as `wrangler.toml` says, without `ROOMSYNC_JWT_SECRET`: no room is served (each
+/// request says what to set; there is no public fallback secret anyone could sign with), and
+/// no other origin may call the HTTP routes.
+#[test]
+fn without_its_secret_the_worker_serves_no_room_and_no_origin_is_allowed_by_default() {
+    use roomsync_tests::wrangler::{http_request, json_body};
+    let state = state_dir("unconfigured");
+    let dev = WranglerDev::start_with(&state, &[("ROOMSYNC_JWT_SECRET", ""), ("ROOMSYNC_ALLOWED_ORIGINS", "")]);
+    let health = roomsync_tests::wrangler::http_get(dev.port, "/health").unwrap_or_default();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let json = [("Content-Type", "application/json")];
+    let query = r#"{"udfPath":"auth:whoami"}"#;
+    for (path, body) in [("/rooms/ngo-1/query", query), ("/rooms/ngo-1/dev-token", r#"{"sub":"a","role":"admin"}"#)] {
+        let reply = http_request(dev.port, "POST", path, &json, body).unwrap_or_default();
+        assert!(reply.starts_with("HTTP/1.1 503"), "{path}: {reply}");
+        assert_eq!(json_body(&reply)["code"], "NOT_CONFIGURED", "{reply}");
+        assert!(json_body(&reply)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("wrangler secret put ROOMSYNC_JWT_SECRET"));
+    }
+    let origin = [("Origin", "http://panel.example.org"), ("Content-Type", "application/json")];
+    let preflight = http_request(dev.port, "OPTIONS", "/rooms/ngo-1/query", &origin, "").unwrap_or_default();
+    assert!(!preflight.to_ascii_lowercase().contains("access-control-allow-origin"), "{preflight}");
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&state);
+}
+
 #[test]
 fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
     let state = state_dir("resume");
