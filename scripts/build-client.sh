@@ -46,7 +46,8 @@ package() {
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
   if [ -n "$entry" ]; then
-    cp "$entry/index.js" "$entry/index.d.ts" "$entry/package.json" "$entry/README.md" "$out/"
+    cp "$entry/index.js" "$entry/index.d.ts" "$entry/server.js" "$entry/server.d.ts" "$entry/package.json" \
+      "$entry/README.md" "$out/"
   fi
   local raw gz
   raw=$(wc -c < "$out/${name}_bg.wasm")

@@ -22,7 +22,7 @@ cargo test --quiet -p roomsync-shared -p roomsync-ngo-app -p roomsync-todo-app
 cargo test --quiet -p roomsync-tests --lib --test model --test network --test fuzz --test session
 
 say "client driver: node unit tests of its pure helpers (diffs checked against the room's)"
-node --test client-wasm/src/driver.test.mjs
+node --test client-wasm/src/driver.test.mjs client-wasm/js/server.test.mjs
 
 say "build: worker (the NGO app, and the to-do app through the same build path), browser client"
 ROOMSYNC_WORKER_APP=todo bash scripts/build-worker.sh >/dev/null

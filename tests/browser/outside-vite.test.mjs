@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { preview } from "vite";
 import { freePort, launchChromium, repoRoot, uniqueRoom, workerUrl } from "./harness.mjs";
@@ -137,16 +138,17 @@ test("the built app shows live data: a task created over HTTP appears without a 
     await page.getByTestId("state").filter({ hasText: /^Connected$/ }).waitFor(WAIT);
     await page.getByTestId("tasks").waitFor({ ...WAIT, state: "attached" }); // an empty list has no size
     const http = workerUrl().replace(/^ws/, "http");
-    const token = await (
-      await fetch(`${http}/rooms/${room}/dev-token`, {
-        method: "POST",
-        body: JSON.stringify({ sub: "writer", role: "manager" }),
-      })
-    ).json();
+    // The writer's token, minted as the app's own server would: the installed package's
+    // helper, with the worker's secret.
+    const secret = process.env.ROOMSYNC_TEST_SECRET;
+    assert.ok(secret, "ROOMSYNC_TEST_SECRET is not set: run through `target/debug/with-wrangler`");
+    const helper = path.join(app, "node_modules/@roomsync/client/server.js");
+    const { signRoomToken } = await import(pathToFileURL(helper).href);
+    const token = await signRoomToken({ sub: "writer", role: "manager", room, name: "Writer" }, secret);
     const call = (udfPath, args) =>
       fetch(`${http}/rooms/${room}/mutation`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token.token}` },
+        headers: { authorization: `Bearer ${token}` },
         body: JSON.stringify({ udfPath, args }),
       }).then(async (r) => {
         assert.equal(r.status, 200, await r.clone().text());

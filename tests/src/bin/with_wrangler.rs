@@ -1,6 +1,7 @@
 //! `with-wrangler -- CMD ARGS…`: runs CMD while the built worker serves under `wrangler dev`
 //! on a free loopback port, with `ROOMSYNC_TEST_URL=ws://127.0.0.1:PORT` and
-//! `ROOMSYNC_TEST_HTTP=http://127.0.0.1:PORT` in its environment. Stops wrangler afterwards
+//! `ROOMSYNC_TEST_HTTP=http://127.0.0.1:PORT` (and the worker's `ROOMSYNC_TEST_SECRET`) in its
+//! environment. Stops wrangler afterwards
 //! (by process group) and exits with CMD's status. Used by the browser suites.
 
 use roomsync_tests::WranglerDev;
@@ -20,6 +21,8 @@ fn main() {
         .args(rest)
         .env("ROOMSYNC_TEST_URL", format!("ws://127.0.0.1:{}", dev.port))
         .env("ROOMSYNC_TEST_HTTP", dev.http_url())
+        // The worker's token secret, for suites that mint tokens as an app's server would.
+        .env("ROOMSYNC_TEST_SECRET", roomsync_tests::TEST_SECRET)
         .status();
     dev.stop();
     let _ = std::fs::remove_dir_all(&state);
