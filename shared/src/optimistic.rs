@@ -145,7 +145,7 @@ fn load_document(
         // missing entry is a no-op).
         let claimed = store::unique_rows(table, &doc)
             .any(|(name, key)| !matches!(store.unique_holder(&table.name, &name, &key), Ok(None)));
-        if claimed || !matches!(store.document(&table.name, id), Ok(None)) {
+        if claimed || store.has_document(&table.name, id) {
             return;
         }
         let _ = store

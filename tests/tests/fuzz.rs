@@ -37,9 +37,7 @@ use std::cell::RefCell;
 const DEFAULT_CASES: u32 = 1500;
 /// The longest error text the room may answer with.
 const MAX_MESSAGE: usize = 1024;
-const SECRET: &[u8] = b"fuzz-secret-of-at-least-32-bytes!!!";
 const ROOM: &str = "fuzz";
-const NOW: f64 = 1_800_000_000_000.0;
 
 fn cases() -> u32 {
     std::env::var("ROOMSYNC_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_CASES)
@@ -71,11 +69,13 @@ struct World {
     frames: u64,
 }
 
+/// A token of the tests' secret (the room's clock is the wall clock, as tokens' expiry is).
 fn token(sub: &str, role: &str, room: &str, ttl_s: f64) -> String {
-    sign(
-        &Claims { sub: sub.into(), role: role.into(), room: room.into(), exp: NOW / 1000.0 + ttl_s, name: None },
-        SECRET,
-    )
+    roomsync_tests::token_for(room, sub, role, ttl_s)
+}
+
+fn wall_clock_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 impl World {
@@ -87,7 +87,11 @@ impl World {
         let room = Room::open(NativeSql::in_memory().expect("SQLite opens"), app.clone())
             .expect("the room opens")
             .with_limits(RoomLimits::unlimited())
-            .with_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), ROOM, roles)));
+            .with_auth(AuthPolicy::Tokens(TokenVerifier::new(
+                roomsync_tests::TEST_SECRET.as_bytes().to_vec(),
+                ROOM,
+                roles,
+            )));
         let functions = [FunctionKind::Query, FunctionKind::Mutation]
             .into_iter()
             .flat_map(|kind| app.registry().names(kind).into_iter().map(move |name| (kind, name)))
@@ -101,7 +105,7 @@ impl World {
                 sub: "x".into(),
                 role: strongest.into(),
                 room: ROOM.into(),
-                exp: NOW / 1000.0 + 60.0,
+                exp: wall_clock_ms() / 1000.0 + 60.0,
                 name: None,
             },
             b"another-secret-of-at-least-32-bytes",
@@ -109,7 +113,7 @@ impl World {
         tokens.push(forged);
         let mut world = World {
             room,
-            env: TestEnvironment::new(NOW),
+            env: TestEnvironment::new(wall_clock_ms()),
             conns: SENDERS.map(|s| ConnId::from_stored(format!("{s:?}"))),
             examples: Vec::new(),
             functions,
@@ -594,8 +598,9 @@ fn fuzz(app: &str, workload: &dyn Workload, plant: fn(&mut World) -> Vec<String>
 /// The reference app: a beneficiary whose TC number only managers and admins may read.
 fn plant_tc_number(world: &mut World) -> Vec<String> {
     // Random per run, so no strategy can type it by chance.
-    let tc: String =
-        (0..11).map(|i| char::from(b'1' + ((NOW as u64 / 7 + i * 31 + std::process::id() as u64) % 9) as u8)).collect();
+    let tc: String = (0..11)
+        .map(|i| char::from(b'1' + ((wall_clock_ms() as u64 / 7 + i * 31 + std::process::id() as u64) % 9) as u8))
+        .collect();
     let frame = json!({"type": "mutation", "requestId": 999_999, "udfPath": "beneficiaries:create", "args": {
         "name": "Gizli Kişi", "tc_no": tc, "phone": "0555", "address": "a", "city": "İzmir", "district": "d",
         "neighborhood": "n", "family_size": 2, "status": "AKTIF"}});

@@ -34,6 +34,23 @@ pub struct MemoryStore {
     tables: RefCell<Tables>,
 }
 
+/// Inserts under a key not yet taken, as a primary key refuses a second row (`taken` says
+/// what was refused).
+fn insert_new<K: Ord, V>(
+    map: &mut BTreeMap<K, V>,
+    at: K,
+    value: V,
+    taken: impl FnOnce() -> String,
+) -> Result<(), StorageError> {
+    match map.entry(at) {
+        std::collections::btree_map::Entry::Occupied(_) => Err(StorageError::Driver(taken())),
+        std::collections::btree_map::Entry::Vacant(slot) => {
+            slot.insert(value);
+            Ok(())
+        }
+    }
+}
+
 fn key(table: &str, name: &str, key: &[u8]) -> Key {
     (table.to_string(), name.to_string(), key.to_vec())
 }
@@ -63,6 +80,11 @@ impl MemoryStore {
             *self.tables.borrow_mut() = before;
         }
         result
+    }
+
+    /// Whether a document with this id is held (without copying it, as `document` would).
+    pub fn has_document(&self, table: &str, id: &str) -> bool {
+        self.tables.borrow().docs.contains_key(&(table.to_string(), id.to_string()))
     }
 
     fn clear(map: &mut BTreeMap<Key, String>, table: &str, name: &str) {
@@ -100,13 +122,9 @@ impl DocStore for MemoryStore {
     }
 
     fn insert_document(&self, table: &str, doc: &StoredDoc) -> Result<(), StorageError> {
-        let mut tables = self.tables.borrow_mut();
+        let docs = &mut self.tables.borrow_mut().docs;
         let at = (table.to_string(), doc.id.clone());
-        if tables.docs.contains_key(&at) {
-            return Err(StorageError::Driver(format!("document {} is already stored", doc.id)));
-        }
-        tables.docs.insert(at, (doc.creation_time, doc.body.clone()));
-        Ok(())
+        insert_new(docs, at, (doc.creation_time, doc.body.clone()), || format!("document {} is already stored", doc.id))
     }
 
     fn update_body(&self, table: &str, id: &str, body: &str) -> Result<(), StorageError> {
@@ -122,13 +140,10 @@ impl DocStore for MemoryStore {
     }
 
     fn put_index_row(&self, table: &str, index: &str, k: &[u8], id: &str) -> Result<(), StorageError> {
-        let mut tables = self.tables.borrow_mut();
-        let at = key(table, index, k);
-        if tables.idx.contains_key(&at) {
-            return Err(StorageError::Driver(format!("index {table}.{index} already holds this key")));
-        }
-        tables.idx.insert(at, id.to_string());
-        Ok(())
+        let idx = &mut self.tables.borrow_mut().idx;
+        insert_new(idx, key(table, index, k), id.to_string(), || {
+            format!("index {table}.{index} already holds this key")
+        })
     }
 
     fn delete_index_row(&self, table: &str, index: &str, k: &[u8]) -> Result<(), StorageError> {
@@ -177,13 +192,10 @@ impl DocStore for MemoryStore {
     }
 
     fn put_unique(&self, table: &str, name: &str, k: &[u8], id: &str) -> Result<(), StorageError> {
-        let mut tables = self.tables.borrow_mut();
-        let at = key(table, name, k);
-        if tables.uniq.contains_key(&at) {
-            return Err(StorageError::Driver(format!("unique key {table}.{name} is already claimed")));
-        }
-        tables.uniq.insert(at, id.to_string());
-        Ok(())
+        let uniq = &mut self.tables.borrow_mut().uniq;
+        insert_new(uniq, key(table, name, k), id.to_string(), || {
+            format!("unique key {table}.{name} is already claimed")
+        })
     }
 
     fn delete_unique(&self, table: &str, name: &str, k: &[u8]) -> Result<(), StorageError> {
@@ -201,13 +213,9 @@ impl DocStore for MemoryStore {
     }
 
     fn put_search_entry(&self, table: &str, index: &str, id: &str, words: &str) -> Result<(), StorageError> {
-        let mut tables = self.tables.borrow_mut();
+        let words_of = &mut self.tables.borrow_mut().words;
         let at = (table.to_string(), index.to_string(), id.to_string());
-        if tables.words.contains_key(&at) {
-            return Err(StorageError::Driver(format!("search index {table}.{index} already holds {id}")));
-        }
-        tables.words.insert(at, words.to_string());
-        Ok(())
+        insert_new(words_of, at, words.to_string(), || format!("search index {table}.{index} already holds {id}"))
     }
 
     fn delete_search_entry(&self, table: &str, index: &str, id: &str) -> Result<(), StorageError> {
