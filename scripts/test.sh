@@ -60,7 +60,9 @@ say "worker end to end: wrangler dev + real WebSockets"
 cargo test --quiet -p roomsync-tests --test 'worker_*'
 
 say "client in headless Chromium (wasm-bindgen-test) against wrangler dev"
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+# ChromeDriver gets a minute to start (the runner's default, 5 s, is not enough on a busy
+# 2-core machine: "driver failed to bind port during startup").
+WASM_BINDGEN_TEST_DRIVER_TIMEOUT=60 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   target/debug/with-wrangler -- cargo test -p roomsync-client --target wasm32-unknown-unknown --lib --test browser
 
 say "panel and an outside Vite app (the packed packages) end to end: Chromium against wrangler dev"

@@ -524,6 +524,12 @@ export class Driver {
     this.run();
   }
 
+  /** Tells the application the core's events, then carries out its effects. */
+  handle(events) {
+    this.dispatch(events);
+    this.run();
+  }
+
   /** Carries out what the core asks for, until it asks for nothing more. */
   run() {
     for (let effects = this.core.takeEffects(); effects.length > 0; effects = this.core.takeEffects()) {
@@ -579,8 +585,7 @@ export class Driver {
     this.timers[timer] = setTimeout(
       () => {
         this.timers[timer] = undefined;
-        this.dispatch(this.core.timer(timer, Date.now(), Math.random()));
-        this.run();
+        this.handle(this.core.timer(timer, Date.now(), Math.random()));
       },
       Math.min(Math.max(ms, 0), 2 ** 31 - 1),
     );
@@ -645,14 +650,12 @@ export class Driver {
     } catch (_) {
       frame = undefined; // not JSON: the core resyncs
     }
-    this.dispatch(this.core.receive(frame, now, Math.random()));
-    this.run();
+    this.handle(this.core.receive(frame, now, Math.random()));
   }
 
   onClose() {
     this.detach();
-    this.dispatch(this.core.socketClosed(Date.now(), Math.random()));
-    this.run();
+    this.handle(this.core.socketClosed(Date.now(), Math.random()));
   }
 
   /** Sends one frame (dropped when there is no socket: the core re-sends what matters on
@@ -885,22 +888,19 @@ export class Driver {
    *  unanswered mutations are re-sent. */
   reconnect() {
     if (this.closed) return;
-    this.dispatch(this.core.reconnect());
-    this.run();
+    this.handle(this.core.reconnect());
   }
 
   /** Shuts the client down. Promises of unanswered writes reject (`CLIENT_CLOSED`), but the
    *  writes stay in the saved outbox: the next client for this room sends them. */
   close() {
     if (this.closed) return;
-    // Everything is saved as it changes; from here the record is the next client's.
-    this.releaseSlot?.();
-    this.releaseSlot = null;
+    // Everything is saved as it changes; from here the record is the next client's, and the
+    // guesses go before the promises reject.
     this.outboxKey = null;
     this.optimistic = [];
     this.overlays.clear();
-    this.dispatch(this.core.close());
-    this.run(); // the socket dropped, every timer disarmed
+    this.handle(this.core.close()); // the socket dropped, every timer disarmed
     this.release();
   }
 
