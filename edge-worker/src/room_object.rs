@@ -47,7 +47,7 @@ const TEST_HOOKS_BINDING: &str = "ROOMSYNC_TEST_HOOKS";
 /// `ROOMSYNC_MUTATION_BURST`, `ROOMSYNC_HTTP_QUERIES_PER_SECOND`, `ROOMSYNC_HTTP_QUERY_BURST`,
 /// `ROOMSYNC_CONTROL_PER_SECOND`, `ROOMSYNC_CONTROL_BURST`,
 /// `ROOMSYNC_IDENTITY_CHANGES_PER_SECOND`, `ROOMSYNC_IDENTITY_CHANGE_BURST`,
-/// `ROOMSYNC_REFUSALS_PER_SECOND`, `ROOMSYNC_REFUSAL_BURST`).
+/// `ROOMSYNC_SOCKETS_PER_ADDRESS`, `ROOMSYNC_REFUSALS_PER_SECOND`, `ROOMSYNC_REFUSAL_BURST`).
 fn limits(env: &Env) -> RoomLimits {
     let number =
         |name: &str| env.var(name).ok().and_then(|v| v.to_string().trim().parse::<f64>().ok()).filter(|n| *n > 0.0);
@@ -64,6 +64,7 @@ fn limits(env: &Env) -> RoomLimits {
         identity_changes_per_second: number("ROOMSYNC_IDENTITY_CHANGES_PER_SECOND")
             .unwrap_or(d.identity_changes_per_second),
         identity_change_burst: number("ROOMSYNC_IDENTITY_CHANGE_BURST").unwrap_or(d.identity_change_burst),
+        sockets_per_address: number("ROOMSYNC_SOCKETS_PER_ADDRESS").unwrap_or(d.sockets_per_address),
         refusals_per_second: number("ROOMSYNC_REFUSALS_PER_SECOND").unwrap_or(d.refusals_per_second),
         refusal_burst: number("ROOMSYNC_REFUSAL_BURST").unwrap_or(d.refusal_burst),
     }
@@ -209,9 +210,21 @@ impl RoomObject {
             self.deliver(out);
             return Ok(Response::from_json(&reply.body)?.with_status(reply.status));
         }
+        // Sockets are counted per client address, as Cloudflare's edge saw it: the runtime
+        // keeps each socket's tag through hibernation and finds them by it.
+        let tag = address_tag(req.headers().get("CF-Connecting-IP")?.as_deref());
+        if let Some(tag) = &tag {
+            let open = self.state.get_websockets_with_tag(tag).len();
+            if let Err(reply) = self.with_room(|room| room.admit_socket(open))? {
+                return Ok(Response::from_json(&reply.body)?.with_status(reply.status));
+            }
+        }
         let pair = WebSocketPair::new()?;
         let conn = ConnId::from_random(random_u128());
-        self.state.accept_web_socket(&pair.server);
+        match &tag {
+            Some(tag) => self.state.accept_websocket_with_tags(&pair.server, &[tag]),
+            None => self.state.accept_web_socket(&pair.server),
+        }
         pair.server.serialize_attachment(Attachment { conn: conn.clone(), shed: false })?;
         let out = self.with_room(|room| room.handle(RoomInput::Open { conn: &conn }, &mut WorkerEnv))?;
         self.deliver(out);
@@ -308,6 +321,14 @@ impl RoomObject {
         }
         Ok(())
     }
+}
+
+/// The tag a socket from `address` carries (`None`: the host forwarded no address, as
+/// outside Cloudflare's edge; such sockets are bounded by the room-wide connect allowance).
+/// Cut to the runtime's limit on tags; an IPv6 address is 45 characters at most.
+fn address_tag(address: Option<&str>) -> Option<String> {
+    let address = address?.trim();
+    (!address.is_empty()).then(|| format!("address:{}", address.chars().take(64).collect::<String>()))
 }
 
 /// The close code to answer with: the client's own, unless it is one that may not be sent in

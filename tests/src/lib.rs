@@ -3,6 +3,8 @@
 //! by process group — never by name. [`workload`] holds what the app-generic property tests
 //! (`tests/model.rs`, `tests/network.rs`) do with each app.
 
+pub mod chaos;
+pub mod dice;
 pub mod workload;
 pub mod wrangler;
 pub mod ws_client;

@@ -196,18 +196,48 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
 
 /// A bare HTTP/1.1 request on loopback with extra headers and a body; returns the raw
 /// response (status line, headers, body), or `None` if nothing answered.
+///
+/// The response ends where its `Content-Length` or last chunk says, not when the server
+/// closes the connection: workerd keeps it open for seconds despite `Connection: close`.
 pub fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
+    let mut response = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(_) if !response.is_empty() => break,
+            Err(_) => return None,
+        }
+        if is_complete(&response) {
+            break;
+        }
+    }
+    (!response.is_empty()).then(|| String::from_utf8_lossy(&response).into_owned())
+}
+
+/// Whether `response` holds a whole HTTP/1.1 response (headers and the body they announce).
+fn is_complete(response: &[u8]) -> bool {
+    let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
+    let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+    let body = &response[end + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    let length = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok());
+    match length {
+        Some(length) => body.len() >= length,
+        // No length: the body ends with the connection (a 101 or 204 has none).
+        None => head.starts_with("http/1.1 1") || head.starts_with("http/1.1 204"),
+    }
 }
 
 /// The JSON body of a raw HTTP response (chunked bodies are de-chunked).

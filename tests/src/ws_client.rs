@@ -34,6 +34,27 @@ impl RoomSocket {
     /// A socket that has sent nothing yet (the room refuses every frame but `connect`).
     pub fn open(url: &str) -> Self {
         let (ws, _response) = tungstenite::connect(url).unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        Self::wrap(ws)
+    }
+
+    /// Opens a socket as if from client address `address` (the `CF-Connecting-IP` header
+    /// Cloudflare's edge sets); a refused upgrade gives its status and body.
+    pub fn open_from(url: &str, address: &str) -> Result<Self, (u16, String)> {
+        use tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request().map_err(|e| (0, e.to_string()))?;
+        let value = address.parse().map_err(|_| (0, format!("{address:?} is not a header value")))?;
+        request.headers_mut().insert("CF-Connecting-IP", value);
+        match tungstenite::connect(request) {
+            Ok((ws, _response)) => Ok(Self::wrap(ws)),
+            Err(tungstenite::Error::Http(response)) => {
+                let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+                Err((response.status().as_u16(), body.into_owned()))
+            }
+            Err(e) => Err((0, e.to_string())),
+        }
+    }
+
+    fn wrap(ws: WebSocket<MaybeTlsStream<TcpStream>>) -> Self {
         // Short reads so that waits are bounded by our own deadlines.
         if let MaybeTlsStream::Plain(stream) = ws.get_ref() {
             stream.set_read_timeout(Some(Duration::from_millis(250))).expect("set read timeout");

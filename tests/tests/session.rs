@@ -23,6 +23,7 @@ use roomsync_shared::engine::environment::TestEnvironment;
 use roomsync_shared::room::{AuthPolicy, RoomLimits};
 use roomsync_shared::storage::sqlite::NativeSql;
 use roomsync_shared::{ConnId, Room, RoomInput, ServerMessage};
+use roomsync_tests::dice::Dice;
 use roomsync_tests::workload::{ngo::Ngo, todo::Todo, Workload};
 use serde_json::{json, Value as Json};
 use std::cmp::Reverse;
@@ -52,27 +53,6 @@ struct Plan {
 fn plan() -> impl Strategy<Value = Plan> {
     (any::<u64>(), 8usize..30, 0u32..120, 0u32..60, prop::collection::vec((0u64..20_000, 1000u64..15_000), 0..3))
         .prop_map(|(seed, creates, kill, reload, outages)| Plan { seed, creates, kill, reload, outages })
-}
-
-/// A small deterministic generator (the plan's seed): the host's own dice.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn chance(&mut self, per_thousand: u32) -> bool {
-        self.below(1000) < u64::from(per_thousand)
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -187,7 +167,7 @@ impl<'w> World<'w> {
         let context = workload.setup(&mut mutate);
         room.handle(RoomInput::Close { conn: &setup }, &mut env);
         room.set_auth(AuthPolicy::Tokens(TokenVerifier::new(SECRET.to_vec(), ROOM, *app.roles())));
-        let dice = Dice(plan.seed | 1);
+        let dice = Dice::new(plan.seed);
         let mut world = World {
             workload,
             dice,

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const ROOM: &str = "attacks";
+/// The bound on sockets from one client address in this suite's worker (the default is 256).
+const SOCKETS_PER_ADDRESS: usize = 40;
 
 /// A signed-in client that measures its own round trip: one mutation and its answer.
 struct Victim {
@@ -77,8 +79,14 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     let _ = std::fs::remove_dir_all(&state);
     // Small allowances, so that each flood passes them in a moment (the defaults are 200 at
     // once, 50 per second); the victim is another user with its own.
-    let dev =
-        WranglerDev::start_with(&state, &[("ROOMSYNC_MUTATION_BURST", "20"), ("ROOMSYNC_MUTATIONS_PER_SECOND", "5")]);
+    let dev = WranglerDev::start_with(
+        &state,
+        &[
+            ("ROOMSYNC_MUTATION_BURST", "20"),
+            ("ROOMSYNC_MUTATIONS_PER_SECOND", "5"),
+            ("ROOMSYNC_SOCKETS_PER_ADDRESS", &SOCKETS_PER_ADDRESS.to_string()),
+        ],
+    );
     let url = dev.ws_url(ROOM);
     let port = dev.port;
     let mut victim = Victim { socket: RoomSocket::signed_in(&url, ROOM, "admin"), next: 0 };
@@ -118,7 +126,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     });
 
     // 2. The HTTP mutation route shares the user's allowance: checked natively
-    //    (`room::limits_tests`); over `wrangler dev` each HTTP call here costs seconds.
+    //    (`room::limits_tests`).
 
     // 3. A socket with many subscriptions switches identity over and over: limited.
     let mut switcher = RoomSocket::signed_in(&url, ROOM, "viewer");
@@ -239,6 +247,60 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     rows.push(Row {
         attack: "3 × 900 KB titles, then tasks:list",
         result: "LIMIT_EXCEEDED for that query".into(),
+        idle,
+        during,
+    });
+
+    // 7. Signed-out sockets from one address, opened until refused: the bound holds before
+    //    the upgrade (429 LIMIT_EXCEEDED, with a retry hint), another address is served, and
+    //    a closed socket frees its place. (Every other socket of this suite comes from
+    //    loopback; these claim an address of their own, as Cloudflare's edge would set it.)
+    let address = "203.0.113.7";
+    let mut held = Vec::new();
+    let refusal = loop {
+        match RoomSocket::open_from(&url, address) {
+            Ok(socket) => held.push(socket),
+            Err(refusal) => break refusal,
+        }
+        assert!(held.len() <= SOCKETS_PER_ADDRESS, "{} sockets from one address", held.len());
+    };
+    let during = victim.round_trip();
+    assert_eq!(held.len(), SOCKETS_PER_ADDRESS);
+    assert_eq!(refusal.0, 429, "{refusal:?}");
+    // The refusal's body, read over plain HTTP (the WebSocket client drops it).
+    let upgrade = [
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("CF-Connecting-IP", address),
+    ];
+    let reply = http_request(port, "GET", &format!("/rooms/{ROOM}/sync"), &upgrade, "").unwrap_or_default();
+    assert!(reply.starts_with("HTTP/1.1 429"), "{reply}");
+    let body = json_body(&reply);
+    assert_eq!(body["code"], "LIMIT_EXCEEDED", "{body}");
+    assert!(body["retryAfterMs"].as_u64().is_some_and(|ms| ms > 0), "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("holds {SOCKETS_PER_ADDRESS} open sockets")), "{message}");
+    let mut neighbour = RoomSocket::open_from(&url, "203.0.113.8").expect("another address is served");
+    neighbour.send(&ClientMessage::Connect {
+        session_id: "neighbour-session-0123456789".into(),
+        protocol_version: Some(roomsync_shared::PROTOCOL_VERSION),
+        schema_hash: None,
+    });
+    neighbour.authenticate(Some(token(ROOM, "neighbour", "viewer")));
+    if let Some(socket) = held.pop() {
+        assert_eq!(socket.close_handshake(1000), Some(1000));
+    }
+    let reopened = (0..50).find_map(|_| {
+        RoomSocket::open_from(&url, address).ok().or_else(|| {
+            std::thread::sleep(Duration::from_millis(100));
+            None
+        })
+    });
+    assert!(reopened.is_some(), "a closed socket frees its place");
+    rows.push(Row {
+        attack: "signed-out sockets from one address",
+        result: format!("{} opened, the next refused (429 LIMIT_EXCEEDED); another address served", held.len() + 1),
         idle,
         during,
     });

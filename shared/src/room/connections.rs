@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// When to try a socket refused for its address again: sockets close when tabs do, so soon.
+const SOCKET_RETRY_MS: u64 = 5_000;
+
 impl<S: Sql> Room<S> {
     pub(super) fn open_connection(&mut self, conn: &ConnId) -> Result<(), StorageError> {
         self.sql
@@ -29,6 +32,24 @@ impl<S: Sql> Room<S> {
         // Subscriptions of connections that have no row (left by a crash mid-close).
         self.sql.exec("DELETE FROM _subs WHERE conn_id NOT IN (SELECT conn_id FROM _conns)", &[])?;
         Ok(dropped)
+    }
+
+    /// Whether one more socket may open from a client address that already holds `open`
+    /// sockets to this room ([`RoomLimits::sockets_per_address`]). The host counts them (the
+    /// Durable Object tags each socket with its address) and answers the refusal instead of
+    /// upgrading: `LIMIT_EXCEEDED` (HTTP 429) with a retry hint.
+    pub fn admit_socket(&self, open: usize) -> Result<(), HttpReply> {
+        let most = self.limits.sockets_per_address;
+        if (open as f64) < most {
+            return Ok(());
+        }
+        let message = format!(
+            "this address holds {open} open sockets to the room, the most one address may hold ({most}): \
+             close some (other tabs?) or retry later"
+        );
+        let mut reply = HttpReply::error(ErrorCode::LimitExceeded, message);
+        reply.body["retryAfterMs"] = SOCKET_RETRY_MS.into();
+        Err(reply)
     }
 
     pub(super) fn close_connection(&mut self, conn: &ConnId) -> Result<(), StorageError> {

@@ -16,6 +16,10 @@
 //!   that client's queries, so a storm is spread out (refused ones get `OVERLOADED` with a
 //!   retry hint) instead of starving live traffic.
 //!
+//! - open sockets per client address (counted by the host, which knows its sockets): a
+//!   signed-out socket costs the room a connection row and its subscriptions' arguments
+//!   (bounded per socket), so the number of them one address can hold is bounded too;
+//!
 //! - refused frames per socket: answering a frame the room refuses (malformed, before
 //!   `connect`, over an allowance) still costs room time, so a socket that keeps sending
 //!   after being refused is closed (`OVERLOADED`, reconnect after the hint) instead of
@@ -71,6 +75,11 @@ pub struct RoomLimits {
     pub connects_per_second: f64,
     /// New connections accepted at once before the rate applies.
     pub connect_burst: f64,
+    /// Open sockets one client address may hold to the room, signed in or not (the host
+    /// counts them; see [`crate::Room::admit_socket`]). An office behind one address — dozens
+    /// of staff, a few tabs each — stays below it; a script opening signed-out sockets until
+    /// the room's memory runs out does not.
+    pub sockets_per_address: f64,
     /// Sustained refused frames per second per socket before the room closes it.
     pub refusals_per_second: f64,
     /// Refused frames a socket may send at once before the rate applies.
@@ -90,6 +99,7 @@ impl Default for RoomLimits {
             identity_change_burst: 4.0,
             connects_per_second: 200.0,
             connect_burst: 400.0,
+            sockets_per_address: 256.0,
             refusals_per_second: 40.0,
             refusal_burst: 64.0,
         }
@@ -111,6 +121,7 @@ impl RoomLimits {
             identity_change_burst: none,
             connects_per_second: none,
             connect_burst: none,
+            sockets_per_address: none,
             refusals_per_second: none,
             refusal_burst: none,
         }

@@ -336,3 +336,23 @@ fn http_queries_are_limited_per_user_and_per_signed_out_address() {
     assert_eq!(query(&mut h, Some(&ayse), None).status, 200);
     assert_eq!(query(&mut h, Some(&ayse), None).status, 429);
 }
+
+#[test]
+fn sockets_per_client_address_are_bounded_and_the_refusal_says_when_to_retry() {
+    let h = Harness::new(RoomLimits { sockets_per_address: 3.0, ..RoomLimits::default() });
+    for open in 0..3 {
+        assert!(h.room.admit_socket(open).is_ok(), "{open} open");
+    }
+    for open in [3, 4, 1_000] {
+        let Err(reply) = h.room.admit_socket(open) else { panic!("{open} open: admitted") };
+        assert_eq!(reply.status, 429);
+        assert_eq!(reply.body["code"], "LIMIT_EXCEEDED");
+        assert_eq!(reply.body["retryAfterMs"], 5_000);
+        let message = reply.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("holds {open} open sockets")) && message.contains("(3)"), "{message}");
+    }
+    // The default bound leaves room for an office behind one address.
+    let h = Harness::new(RoomLimits::default());
+    assert!(h.room.admit_socket(200).is_ok());
+    assert!(h.room.admit_socket(256).is_err());
+}

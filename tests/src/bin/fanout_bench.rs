@@ -166,7 +166,10 @@ fn main() {
     let state = roomsync_tests::repo_root().join(".test-state").join(format!("fanout-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     // No reconnect-storm shedding: the benchmark opens its sockets as fast as it can.
-    let dev = WranglerDev::start_with(&state, &[("ROOMSYNC_CONNECT_BURST", "100000")]);
+    let dev = WranglerDev::start_with(
+        &state,
+        &[("ROOMSYNC_CONNECT_BURST", "100000"), ("ROOMSYNC_SOCKETS_PER_ADDRESS", "100000")],
+    );
     let baseline = run(&dev, 1);
     let mut rows = vec![];
     for n in counts {

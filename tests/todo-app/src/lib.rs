@@ -27,9 +27,18 @@ pub const MAX_ITEMS: usize = 500;
 
 fn tables() -> Vec<TableDef> {
     vec![
-        table("lists", [("name", v::string()), ("archived", v::boolean()), ("note", v::optional(v::string()))])
-            .index("by_archived", ["archived"])
-            .unique(["name"]),
+        table(
+            "lists",
+            [
+                ("name", v::string()),
+                ("archived", v::boolean()),
+                ("note", v::optional(v::string())),
+                // How often the list was bumped: a counter, for the chaos suite's exactly-once check.
+                ("bumps", v::optional(v::number())),
+            ],
+        )
+        .index("by_archived", ["archived"])
+        .unique(["name"]),
         table("items", [("list", v::id("lists")), ("text", v::string()), ("done", v::boolean())])
             .index("by_list", ["list", "done"])
             .search_index("by_text", "text", ["list"]),
@@ -48,6 +57,7 @@ fn registry() -> Registry {
         .query("items:openCount", v::object([("list", list_id())]), open_count)
         .mutation("lists:create", v::object([("name", v::string()), ("note", v::optional(v::string()))]), create_list)
         .mutation("lists:archive", v::object([("id", list_id())]), archive_list)
+        .mutation("lists:bump", v::object([("id", list_id())]), bump_list)
         .mutation("items:add", v::object([("list", list_id()), ("text", v::string())]), add_item)
         .mutation("items:toggle", v::object([("id", v::id("items"))]), toggle_item)
         .mutation("items:remove", v::object([("id", v::id("items"))]), remove_item)
@@ -131,6 +141,22 @@ fn archive_list(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
     let changes = [("archived".to_string(), Value::Boolean(true))].into_iter().collect();
     tx.patch("lists", &id, Value::Object(changes))?;
     Ok(Value::Null)
+}
+
+/// Adds one to the list's counter and returns the new count: not idempotent, so a write
+/// applied twice (or lost) shows in the count and in the values returned.
+fn bump_list(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
+    let id = arg(args, "id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let Some(list) = tx.get("lists", &id)? else {
+        return Err(FnError::NotFound { table: "lists".into(), id });
+    };
+    let bumps = match list.fields.get("bumps") {
+        Some(Value::Number(n)) => *n + 1.0,
+        _ => 1.0,
+    };
+    let changes = [("bumps".to_string(), Value::Number(bumps))].into_iter().collect();
+    tx.patch("lists", &id, Value::Object(changes))?;
+    Ok(Value::Number(bumps))
 }
 
 fn add_item(tx: &mut Tx<'_>, args: &Value) -> Result<Value, FnError> {
