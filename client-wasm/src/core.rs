@@ -246,14 +246,15 @@ impl Core {
         Self::events(list)
     }
 
-    /// One parsed (and frozen) frame from the room (`undefined`: text that is not JSON);
-    /// returns the events for the application.
-    pub fn receive(&mut self, frame: &JsValue, now_ms: f64, random: f64) -> Array {
+    /// One parsed (and frozen) frame from the room (`undefined`: text that is not JSON) and
+    /// its text's length (the core acknowledges what it read); returns the events for the
+    /// application.
+    pub fn receive(&mut self, frame: &JsValue, size: usize, now_ms: f64, random: f64) -> Array {
         let decoded = match frame.is_undefined() {
             true => Err("a frame from the room is not JSON".to_string()),
             false => wire::decode(frame),
         };
-        let list = self.session.received(decoded, now_ms, random);
+        let list = self.session.received(decoded, size, now_ms, random);
         Self::events(list)
     }
 

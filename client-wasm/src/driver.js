@@ -650,7 +650,7 @@ export class Driver {
     } catch (_) {
       frame = undefined; // not JSON: the core resyncs
     }
-    this.handle(this.core.receive(frame, now, Math.random()));
+    this.handle(this.core.receive(frame, text.length, now, Math.random()));
   }
 
   onClose() {

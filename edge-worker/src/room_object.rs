@@ -47,7 +47,8 @@ const TEST_HOOKS_BINDING: &str = "ROOMSYNC_TEST_HOOKS";
 /// `ROOMSYNC_MUTATION_BURST`, `ROOMSYNC_HTTP_QUERIES_PER_SECOND`, `ROOMSYNC_HTTP_QUERY_BURST`,
 /// `ROOMSYNC_CONTROL_PER_SECOND`, `ROOMSYNC_CONTROL_BURST`,
 /// `ROOMSYNC_IDENTITY_CHANGES_PER_SECOND`, `ROOMSYNC_IDENTITY_CHANGE_BURST`,
-/// `ROOMSYNC_SOCKETS_PER_ADDRESS`, `ROOMSYNC_REFUSALS_PER_SECOND`, `ROOMSYNC_REFUSAL_BURST`).
+/// `ROOMSYNC_SOCKETS_PER_ADDRESS`, `ROOMSYNC_UNREAD_BYTES_PER_SOCKET`,
+/// `ROOMSYNC_REFUSALS_PER_SECOND`, `ROOMSYNC_REFUSAL_BURST`).
 fn limits(env: &Env) -> RoomLimits {
     let number =
         |name: &str| env.var(name).ok().and_then(|v| v.to_string().trim().parse::<f64>().ok()).filter(|n| *n > 0.0);
@@ -65,6 +66,7 @@ fn limits(env: &Env) -> RoomLimits {
             .unwrap_or(d.identity_changes_per_second),
         identity_change_burst: number("ROOMSYNC_IDENTITY_CHANGE_BURST").unwrap_or(d.identity_change_burst),
         sockets_per_address: number("ROOMSYNC_SOCKETS_PER_ADDRESS").unwrap_or(d.sockets_per_address),
+        unread_bytes_per_socket: number("ROOMSYNC_UNREAD_BYTES_PER_SOCKET").unwrap_or(d.unread_bytes_per_socket),
         refusals_per_second: number("ROOMSYNC_REFUSALS_PER_SECOND").unwrap_or(d.refusals_per_second),
         refusal_burst: number("ROOMSYNC_REFUSAL_BURST").unwrap_or(d.refusal_burst),
     }
@@ -149,17 +151,21 @@ impl RoomObject {
             .filter_map(|ws| Self::conn_of(&ws).map(|conn| (conn, ws)))
             .collect();
         let mut gone: Vec<ConnId> = Vec::new();
+        let mut sent: Vec<(ConnId, usize)> = Vec::new();
         for Outgoing { to, message } in outgoing {
             match sockets.get(&to) {
                 Some(ws) => {
-                    if let Err(e) = ws.send_with_str(message.to_json()) {
-                        worker::console_warn!("send to {to} failed: {e}");
+                    let text = message.to_json();
+                    match ws.send_with_str(&text) {
+                        Ok(()) => sent.push((to, text.len())),
+                        Err(e) => worker::console_warn!("send to {to} failed: {e}"),
                     }
                 }
                 None if !gone.contains(&to) => gone.push(to),
                 None => {}
             }
         }
+        self.account(sent, |conn| sockets.get(conn).cloned());
         // A socket that vanished without a close event (it happens across restarts): drop
         // its subscriptions so later commits stop re-running them.
         let _ = self.with_room(|room| {
@@ -167,6 +173,36 @@ impl RoomObject {
                 room.handle(RoomInput::Close { conn: &conn }, &mut WorkerEnv);
             }
         });
+    }
+
+    /// Tells the room what was sent to whom, and sheds the sockets it finds too far behind
+    /// (a client that stopped reading: the runtime would buffer for it without end).
+    fn account(&self, sent: Vec<(ConnId, usize)>, socket_of: impl Fn(&ConnId) -> Option<WebSocket>) {
+        if sent.is_empty() {
+            return;
+        }
+        let shed = self.with_room(|room| {
+            let mut shed: Vec<Outgoing> = Vec::new();
+            for (conn, bytes) in &sent {
+                if !shed.iter().any(|o| &o.to == conn) {
+                    shed.extend(room.sent(conn, *bytes));
+                }
+            }
+            shed
+        });
+        for Outgoing { to, message } in shed.unwrap_or_default() {
+            if let Some(ws) = socket_of(&to) {
+                let _ = ws.send_with_str(message.to_json());
+                Self::close_shed(&ws, &to);
+            }
+        }
+    }
+
+    /// Closes a socket the room shed — 1013: try again later (the frame sent just before says
+    /// when). Frames it sends meanwhile are dropped unread (`shed` in its attachment).
+    fn close_shed(ws: &WebSocket, conn: &ConnId) {
+        let _ = ws.serialize_attachment(Attachment { conn: conn.clone(), shed: true });
+        let _ = ws.close(Some(1013), Some("overloaded: retry later"));
     }
 
     fn send_error(ws: &WebSocket, code: ErrorCode, message: String) {
@@ -283,18 +319,20 @@ impl worker::DurableObject for RoomObject {
                 // Answers to this socket go out on it directly: finding the others means
                 // reading every socket's attachment, which a refused frame must not cost.
                 let (own, others): (Vec<Outgoing>, Vec<Outgoing>) = out.into_iter().partition(|o| o.to == conn);
+                let mut sent = Vec::new();
                 for Outgoing { message, .. } in own {
-                    if let Err(e) = ws.send_with_str(message.to_json()) {
-                        worker::console_warn!("send to {conn} failed: {e}");
+                    let text = message.to_json();
+                    match ws.send_with_str(&text) {
+                        Ok(()) => sent.push((conn.clone(), text.len())),
+                        Err(e) => worker::console_warn!("send to {conn} failed: {e}"),
                     }
                 }
-                self.deliver(others);
                 if shed {
-                    // 1013: try again later (the frame sent just before says when). Frames
-                    // this socket sent meanwhile are dropped unread (`is_shed`).
-                    let _ = ws.serialize_attachment(Attachment { conn: conn.clone(), shed: true });
-                    let _ = ws.close(Some(1013), Some("overloaded: retry later"));
+                    Self::close_shed(&ws, &conn);
+                } else {
+                    self.account(sent, |_| Some(ws.clone()));
                 }
+                self.deliver(others);
             }
             Err(e) => Self::send_error(&ws, ErrorCode::Internal, e.to_string()),
         }

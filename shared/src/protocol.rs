@@ -107,6 +107,10 @@ pub enum ClientMessage {
         #[serde(default)]
         args: Value,
     },
+    /// The client has read `frames` more of the room's frames (not answered). A socket that
+    /// leaves too much unacknowledged is a slow consumer: the room sheds it
+    /// (`OVERLOADED`), and the client resyncs on a new socket.
+    Ack { frames: u32 },
 }
 
 /// Frames a room sends.

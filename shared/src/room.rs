@@ -174,6 +174,8 @@ pub struct Room<S: Sql> {
     activity: stats::Activity,
     /// Memory copies of `_conns` / `_subs` rows (write-through, filled lazily).
     rows: rows::Rows,
+    /// What each connection was sent and has not acknowledged (slow consumers).
+    unread: unread::Unread,
 }
 
 impl<S: Sql> Room<S> {
@@ -214,6 +216,7 @@ impl<S: Sql> Room<S> {
             allowances: limits::Allowances::default(),
             auth: AuthPolicy::TrustAll,
             activity: stats::Activity::default(),
+            unread: unread::Unread::default(),
         })
     }
 
@@ -378,6 +381,7 @@ impl<S: Sql> Room<S> {
                 ClientMessage::Authenticate { .. } => "authenticate",
                 ClientMessage::Subscribe { .. } => "subscribe",
                 ClientMessage::Unsubscribe { .. } => "unsubscribe",
+                ClientMessage::Ack { .. } => "ack",
                 _ => "mutation",
             };
             return Ok(vec![error_to(
@@ -398,6 +402,10 @@ impl<S: Sql> Room<S> {
                 self.subscribe(conn, query_id, udf_path, args, result_hash, env.now_ms())
             }
             ClientMessage::Unsubscribe { query_id } => self.unsubscribe(conn, query_id),
+            ClientMessage::Ack { frames } => {
+                self.unread.acknowledged(conn, frames);
+                Ok(Vec::new())
+            }
             ClientMessage::Mutation { request_id, udf_path, args } => {
                 self.mutate(conn, request_id, &udf_path, &args, env)
             }
@@ -485,6 +493,7 @@ mod results;
 mod rows;
 mod stats;
 mod subscriptions;
+mod unread;
 
 use fanout::everything;
 use results::{QueryRun, ResultCache, SharedRuns, UPDATE_CHUNK};

@@ -256,7 +256,7 @@ impl World {
                     "signing back in failed: {out:?}"
                 );
             }
-            Ok(ClientMessage::Connect { .. } | ClientMessage::Unsubscribe { .. }) => {}
+            Ok(ClientMessage::Connect { .. } | ClientMessage::Unsubscribe { .. } | ClientMessage::Ack { .. }) => {}
         }
         Ok(())
     }
@@ -415,8 +415,8 @@ fn input() -> impl Strategy<Value = (usize, Input)> {
         1 => any::<String>().prop_map(Input::Text),
         1 => nasty_text().prop_map(Input::Text),
         2 => any_json().prop_map(Input::Object),
-        2 => (prop::sample::select(vec!["connect", "subscribe", "unsubscribe", "authenticate", "mutation", "Mutation", ""]),
-              prop::collection::vec(("type|sessionId|queryId|requestId|udfPath|args|token|resultHash|protocolVersion|schemaHash", any_json()), 0..6))
+        2 => (prop::sample::select(vec!["connect", "subscribe", "unsubscribe", "authenticate", "mutation", "ack", "Mutation", ""]),
+              prop::collection::vec(("type|sessionId|queryId|requestId|udfPath|args|token|resultHash|protocolVersion|schemaHash|frames", any_json()), 0..6))
             .prop_map(|(kind, fields)| {
                 let mut frame: serde_json::Map<String, Json> = fields.into_iter().collect();
                 frame.insert("type".into(), json!(kind));

@@ -410,7 +410,7 @@ impl<'w> World<'w> {
                     let frame: Result<Incoming<Json>, String> =
                         ServerMessage::parse(&text).map(Incoming::from).map_err(|m| m.0);
                     let random = self.dice.unit();
-                    let events = self.clients[client].session.received(frame, self.now, random);
+                    let events = self.clients[client].session.received(frame, text.len(), self.now, random);
                     self.events_for(client, events);
                 }
             }

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 const ROOM: &str = "attacks";
 /// The bound on sockets from one client address in this suite's worker (the default is 256).
 const SOCKETS_PER_ADDRESS: usize = 40;
+/// The bound on what a socket may leave unacknowledged in this suite's worker (the default
+/// is 8 MiB).
+const UNREAD_BYTES: usize = 256 * 1024;
 
 /// A signed-in client that measures its own round trip: one mutation and its answer.
 struct Victim {
@@ -85,6 +88,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
             ("ROOMSYNC_MUTATION_BURST", "20"),
             ("ROOMSYNC_MUTATIONS_PER_SECOND", "5"),
             ("ROOMSYNC_SOCKETS_PER_ADDRESS", &SOCKETS_PER_ADDRESS.to_string()),
+            ("ROOMSYNC_UNREAD_BYTES_PER_SOCKET", &UNREAD_BYTES.to_string()),
         ],
     );
     let url = dev.ws_url(ROOM);
@@ -301,6 +305,55 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     rows.push(Row {
         attack: "signed-out sockets from one address",
         result: format!("{} opened, the next refused (429 LIMIT_EXCEEDED); another address served", held.len() + 1),
+        idle,
+        during,
+    });
+
+    // 8. A subscriber that stops reading while writes continue: shed once it leaves more than
+    //    the bound unacknowledged; a subscriber that reads and acknowledges sees every write.
+    let mut slow = RoomSocket::signed_in(&url, ROOM, "manager");
+    slow.send_subscribe(1, "users:list", json!({}));
+    let mut reader = RoomSocket::signed_in(&url, ROOM, "viewer");
+    reader.send_subscribe(1, "users:list", json!({}));
+    let mut flooder = RoomSocket::connect(&url);
+    flooder.authenticate(Some(token(ROOM, "flood-writer", "admin")));
+    let name = "n".repeat(20 * 1024);
+    let writes = 20;
+    let mut seen = 0;
+    let mut read = |reader: &mut RoomSocket| {
+        while let Some(frame) = reader.recv_within(Duration::from_millis(200)) {
+            reader.send(&ClientMessage::Ack { frames: 1 });
+            if let ServerMessage::Transition { modifications, .. } = frame {
+                seen += modifications.len();
+            }
+        }
+    };
+    for n in 0..writes {
+        let args = json!({"name": format!("{n}{name}"), "email": format!("slow{n}@x"), "role": "member"});
+        flooder.send_mutation(n + 1, "users:ensure", args);
+        responses_value(&mut flooder);
+        read(&mut reader);
+    }
+    let during = victim.round_trip();
+    read(&mut reader);
+    assert!(seen > writes as usize, "the reading subscriber saw its first result and every write: {seen}");
+    let mut shed_message = None;
+    while let Some(frame) = slow.recv_within(Duration::from_secs(2)) {
+        if let ServerMessage::Error { code: ErrorCode::Overloaded, message, retry_after_ms } = frame {
+            assert!(retry_after_ms.is_some_and(|ms| ms > 0));
+            shed_message = Some(message);
+            break;
+        }
+    }
+    let shed_message = shed_message.expect("the slow subscriber is told it was shed");
+    assert!(shed_message.contains("has not acknowledged"), "{shed_message}");
+    assert!(slow.is_closed_within(Duration::from_secs(5)), "the room closes the slow socket");
+    rows.push(Row {
+        attack: "a subscriber stops reading; 20 writes of 20 KB",
+        result: format!(
+            "shed past {} KiB unacknowledged (OVERLOADED, closed); the reading one saw all",
+            UNREAD_BYTES / 1024
+        ),
         idle,
         during,
     });

@@ -40,6 +40,11 @@ pub enum Frame {
         udf_path: String,
         args: String,
     },
+    /// This many more of the room's frames were read (the room sheds a socket that leaves
+    /// too much unacknowledged).
+    Ack {
+        frames: u32,
+    },
 }
 
 impl Frame {
@@ -81,6 +86,10 @@ impl Frame {
                 out.push_str(r#"{"type":"mutation","requestId":"#);
                 out.push_str(&decimal(u64::from(*request_id)));
                 push_call(&mut out, udf_path, args);
+            }
+            Frame::Ack { frames } => {
+                out.push_str(r#"{"type":"ack","frames":"#);
+                out.push_str(&decimal(u64::from(*frames)));
             }
         }
         out.push('}');
@@ -275,6 +284,7 @@ mod tests {
                 },
             ),
             (Frame::Unsubscribe { query_id: 3 }, ClientMessage::Unsubscribe { query_id: 3 }),
+            (Frame::Ack { frames: 32 }, ClientMessage::Ack { frames: 32 }),
             (
                 Frame::Mutation { request_id: 9, udf_path: "tasks:create".into(), args: String::new() },
                 ClientMessage::Mutation { request_id: 9, udf_path: "tasks:create".into(), args: json!({}) },

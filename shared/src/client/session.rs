@@ -133,8 +133,17 @@ pub struct Session<P = serde_json::Value> {
     /// Bumped by every new sign-in and sign-out: answers of older fetches are ignored.
     generation: u32,
     outbox_loading: bool,
+    /// Frames read on this socket since the last `ack`, and their size in the host's units.
+    unacked: (u32, usize),
     effects: Vec<Effect>,
 }
+
+/// The client acknowledges the room's frames after this many of them…
+pub const ACK_EVERY_FRAMES: u32 = 32;
+/// …or this much of them (in the host's units: characters of the frame text), whichever
+/// comes first: far below the room's bound on unacknowledged output (8 MiB), so that only a
+/// client that stops reading is ever shed as a slow consumer.
+pub const ACK_EVERY_SIZE: usize = 128 * 1024;
 
 impl<P: Payload> Session<P> {
     pub fn new(core: ClientCore<P>) -> Self {
@@ -147,6 +156,7 @@ impl<P: Payload> Session<P> {
             fetch: Fetch::Idle,
             generation: 0,
             outbox_loading: false,
+            unacked: (0, 0),
             effects: Vec::new(),
         }
     }
@@ -352,11 +362,24 @@ impl<P: Payload> Session<P> {
         }
     }
 
-    /// A frame from the room (`Err`: one that does not decode, with why); returns what the
-    /// application must hear (results, mutation outcomes), after acting on the rest.
-    pub fn received(&mut self, frame: Result<Incoming<P>, String>, now_ms: f64, random: f64) -> Vec<ClientEvent<P>> {
+    /// A frame from the room (`Err`: one that does not decode, with why) of `size` (its text's
+    /// length, in any unit the host counts consistently); returns what the application must
+    /// hear (results, mutation outcomes), after acting on the rest. Frames read are
+    /// acknowledged every [`ACK_EVERY_FRAMES`] frames or [`ACK_EVERY_SIZE`].
+    pub fn received(
+        &mut self,
+        frame: Result<Incoming<P>, String>,
+        size: usize,
+        now_ms: f64,
+        random: f64,
+    ) -> Vec<ClientEvent<P>> {
         if self.socket != Socket::Live {
             return Vec::new();
+        }
+        self.unacked = (self.unacked.0 + 1, self.unacked.1.saturating_add(size));
+        if self.unacked.0 >= ACK_EVERY_FRAMES || self.unacked.1 >= ACK_EVERY_SIZE {
+            self.effects.push(Effect::Send(Frame::Ack { frames: self.unacked.0 }));
+            self.unacked = (0, 0);
         }
         self.alive(now_ms);
         let events = match frame {
@@ -478,6 +501,7 @@ impl<P: Payload> Session<P> {
         }
         self.socket = Socket::None;
         self.heartbeat = None;
+        self.unacked = (0, 0);
         self.effects.push(Effect::Disarm(Timer::Heartbeat));
         self.effects.push(Effect::Disarm(Timer::ThrottleResume));
         self.core.on_close()

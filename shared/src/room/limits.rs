@@ -80,6 +80,12 @@ pub struct RoomLimits {
     /// of staff, a few tabs each — stays below it; a script opening signed-out sockets until
     /// the room's memory runs out does not.
     pub sockets_per_address: f64,
+    /// Bytes of frames a socket may leave unacknowledged before the room sheds it as a slow
+    /// consumer ([`crate::Room::sent`]): what the runtime may have to buffer for one socket
+    /// that stopped reading. The browser client acknowledges every 32 frames or 128 K
+    /// characters, so a reading client stays far below it unless one transition alone is
+    /// bigger.
+    pub unread_bytes_per_socket: f64,
     /// Sustained refused frames per second per socket before the room closes it.
     pub refusals_per_second: f64,
     /// Refused frames a socket may send at once before the rate applies.
@@ -100,6 +106,8 @@ impl Default for RoomLimits {
             connects_per_second: 200.0,
             connect_burst: 400.0,
             sockets_per_address: 256.0,
+            // Two results at their size limit (2 MiB each) fit.
+            unread_bytes_per_socket: 8.0 * 1024.0 * 1024.0,
             refusals_per_second: 40.0,
             refusal_burst: 64.0,
         }
@@ -122,6 +130,7 @@ impl RoomLimits {
             connects_per_second: none,
             connect_burst: none,
             sockets_per_address: none,
+            unread_bytes_per_socket: none,
             refusals_per_second: none,
             refusal_burst: none,
         }

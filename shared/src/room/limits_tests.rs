@@ -356,3 +356,51 @@ fn sockets_per_client_address_are_bounded_and_the_refusal_says_when_to_retry() {
     assert!(h.room.admit_socket(200).is_ok());
     assert!(h.room.admit_socket(256).is_err());
 }
+
+#[test]
+fn a_socket_that_leaves_too_much_unread_is_shed_and_readers_are_not() {
+    let mut h = Harness::new(RoomLimits { unread_bytes_per_socket: 1_000.0, ..RoomLimits::default() });
+    let slow = h.socket("slow", Some(("ayse", "admin")));
+    let reader = h.socket("reader", Some(("mehmet", "admin")));
+    for conn in [&slow, &reader] {
+        let out = h.frame(conn, json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:list", "args": {}}));
+        assert!(matches!(out[0].message, ServerMessage::Transition { .. }), "{out:?}");
+    }
+    // The host reports what it sent; a reader acknowledges as it goes.
+    for n in 0..10 {
+        assert_eq!(h.room.sent(&reader, 600), None, "frame {n} to the reader");
+        assert!(h.frame(&reader, json!({"type": "ack", "frames": 1})).is_empty(), "an ack is not answered");
+    }
+    assert_eq!(h.room.unread_bytes(&reader), 0);
+    // One frame bigger than the bound never sheds by itself.
+    assert_eq!(h.room.sent(&reader, 50_000), None);
+    assert!(h.frame(&reader, json!({"type": "ack", "frames": 1})).is_empty());
+    // The slow one: 1,200 bytes unread is over the bound when the next frame goes out.
+    assert_eq!(h.room.sent(&slow, 600), None);
+    assert_eq!(h.room.sent(&slow, 600), None);
+    let shed = h.room.sent(&slow, 600).expect("shed");
+    assert_eq!(shed.to, slow);
+    assert!(shed.closes_connection());
+    let ServerMessage::Error { code, message, retry_after_ms } = &shed.message else { panic!("{shed:?}") };
+    assert_eq!(*code, ErrorCode::Overloaded);
+    assert!(retry_after_ms.is_some_and(|ms| ms > 0));
+    assert!(message.contains("has not acknowledged 3 frames (1800 bytes)"), "{message}");
+    // The room forgot it: its query is no longer run, the reader's is.
+    assert_eq!(h.room.subscription_count(), 1);
+    assert_eq!(h.room.unread_bytes(&slow), 0);
+    assert_eq!(h.room.stats().unwrap().slow_consumers_shed_since_wake, 1);
+    // Acknowledging more than was sent (counts forgotten by a hibernation) is absorbed.
+    assert!(h.frame(&reader, json!({"type": "ack", "frames": 4_000_000_000u32})).is_empty());
+    assert_eq!(h.room.sent(&reader, 10), None);
+    assert_eq!(h.room.unread_bytes(&reader), 10);
+}
+
+#[test]
+fn a_socket_that_never_acknowledges_is_shed_after_many_small_frames_too() {
+    let mut h = Harness::new(RoomLimits::default());
+    let silent = h.socket("silent", None);
+    for _ in 0..super::unread::MAX_UNREAD_FRAMES {
+        assert_eq!(h.room.sent(&silent, 20), None);
+    }
+    assert!(h.room.sent(&silent, 20).is_some_and(|o| o.closes_connection()));
+}

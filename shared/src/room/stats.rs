@@ -34,6 +34,8 @@ pub(super) struct Activity {
     pub connects_refused: u64,
     /// Sockets closed for sending too many refused frames.
     pub sockets_closed_for_refusals: u64,
+    /// Sockets shed for leaving too much of what they were sent unread.
+    pub slow_consumers_shed: u64,
     pub last_fan_out: Option<FanOut>,
 }
 
@@ -58,6 +60,7 @@ pub struct RoomStats {
     pub fan_outs_since_wake: u64,
     pub connects_refused_since_wake: u64,
     pub sockets_closed_for_refusals_since_wake: u64,
+    pub slow_consumers_shed_since_wake: u64,
     pub last_fan_out: Option<FanOut>,
     pub sqlite_bytes: u64,
     pub rows_read: u64,
@@ -81,6 +84,7 @@ impl<S: Sql> Room<S> {
             fan_outs_since_wake: activity.fan_outs,
             connects_refused_since_wake: activity.connects_refused,
             sockets_closed_for_refusals_since_wake: activity.sockets_closed_for_refusals,
+            slow_consumers_shed_since_wake: activity.slow_consumers_shed,
             last_fan_out: activity.last_fan_out.clone(),
             sqlite_bytes: counters.size_bytes,
             rows_read: counters.rows_read,

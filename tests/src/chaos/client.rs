@@ -188,7 +188,7 @@ impl LiveClient {
         }
         let frame = parsed.map(Incoming::from).map_err(|m| m.0);
         let random = self.dice.unit();
-        let events = self.session.received(frame, now_ms, random);
+        let events = self.session.received(frame, text.len(), now_ms, random);
         self.on_events(events);
     }
 

@@ -64,7 +64,7 @@ fn live_signed_in(now: f64) -> Session<Value> {
     s.start();
     s.socket_opened(now);
     s.token_fetched(s.generation, credentials("ayse"), None, now);
-    s.received(identity_moved(0), now, 0.5);
+    s.received(identity_moved(0), 10, now, 0.5);
     s.take_effects();
     s
 }
@@ -132,13 +132,13 @@ fn a_refused_token_is_fetched_again_at_once_then_with_backoff() {
             retry_after_ms: None,
         })
     };
-    s.received(refused(), 1.0, 0.5);
+    s.received(refused(), 10, 1.0, 0.5);
     let effects = s.take_effects();
     assert_eq!(fetches(&effects), [true]);
     assert!(!effects.contains(&Effect::AuthChanged(false)), "a stale token is not news");
     s.token_fetched(s.generation, credentials("ayse"), None, 2.0);
     s.take_effects();
-    s.received(refused(), 3.0, 0.5);
+    s.received(refused(), 10, 3.0, 0.5);
     let effects = s.take_effects();
     assert!(fetches(&effects).is_empty() && armed(&effects, Timer::TokenRetry).is_some_and(|ms| ms >= 500.0));
     assert!(effects.contains(&Effect::AuthChanged(false)));
@@ -154,7 +154,7 @@ fn writes_wait_for_the_rooms_yes_and_a_throttled_client_pauses() {
     s.take_effects();
     let id = s.mutation("tasks:create", json!({"title": "a"})).unwrap();
     assert!(frames(&s.take_effects()).is_empty(), "not before the room accepted the token");
-    s.received(identity_moved(0), 1.0, 0.5);
+    s.received(identity_moved(0), 10, 1.0, 0.5);
     let effects = s.take_effects();
     assert_eq!(frames(&effects), ["mutation"]);
     assert!(effects.contains(&Effect::AuthChanged(true)));
@@ -162,7 +162,7 @@ fn writes_wait_for_the_rooms_yes_and_a_throttled_client_pauses() {
         request_id: id,
         outcome: MutationOutcome::Failure { code: ErrorCode::LimitExceeded, message: "slow down".into() },
     };
-    s.received(incoming(throttled), 2.0, 0.0);
+    s.received(incoming(throttled), 10, 2.0, 0.0);
     let effects = s.take_effects();
     assert_eq!(armed(&effects, Timer::ThrottleResume), Some(1000.0));
     assert!(frames(&effects).is_empty());
@@ -176,7 +176,7 @@ fn another_protocol_or_schema_stops_the_client() {
         let mut s = live_signed_in(0.0);
         s.mutation("tasks:create", json!({"title": "a"})).unwrap();
         let error = ServerMessage::Error { code, message: "reload".into(), retry_after_ms: None };
-        let events = s.received(incoming(error), 1.0, 0.5);
+        let events = s.received(incoming(error), 10, 1.0, 0.5);
         assert!(
             events.iter().any(|e| matches!(e, ClientEvent::Mutation { result: Err(_), .. })),
             "the writes' promises settle: {events:?}"
@@ -192,7 +192,7 @@ fn another_protocol_or_schema_stops_the_client() {
     }
     let mut s = live_signed_in(0.0);
     let error = ServerMessage::Error { code: ErrorCode::BadFrame, message: "x".into(), retry_after_ms: None };
-    s.received(incoming(error), 1.0, 0.5);
+    s.received(incoming(error), 10, 1.0, 0.5);
     assert!(!s.take_effects().iter().any(|e| matches!(e, Effect::Stop(_))), "other refusals are logged only");
 }
 
@@ -230,7 +230,7 @@ fn an_overloaded_room_is_not_tried_again_before_its_hint() {
     let mut s = live_signed_in(0.0);
     let shed =
         ServerMessage::Error { code: ErrorCode::Overloaded, message: "shedding".into(), retry_after_ms: Some(7000) };
-    s.received(incoming(shed), 1.0, 0.0);
+    s.received(incoming(shed), 10, 1.0, 0.0);
     s.socket_closed(2.0, 0.0);
     assert!(armed(&s.take_effects(), Timer::Reconnect).is_some_and(|ms| ms >= 7000.0));
 }
@@ -245,7 +245,7 @@ fn a_broken_chain_of_results_resyncs_on_a_new_socket() {
         end_version: StateVersion { query_set: 6, identity: 1, ts: Ts(9) },
         modifications: vec![QueryModification::QueryUnchanged { query_id: 1 }],
     };
-    s.received(incoming(gap), 1.0, 0.5);
+    s.received(incoming(gap), 10, 1.0, 0.5);
     let effects = s.take_effects();
     assert!(effects.contains(&Effect::Drop));
     assert!(armed(&effects, Timer::Reconnect).is_some_and(|ms| ms <= 1000.0), "{effects:?}");
@@ -299,4 +299,34 @@ fn a_refresh_does_not_hold_a_socket_back_and_a_token_without_expiry_cancels_it()
     assert_eq!(frames(&s.take_effects()), ["connect", "authenticate"], "the accepted token serves meanwhile");
     s.token_fetched(s.generation, credentials("ayse"), None, 5.0);
     assert!(s.take_effects().contains(&Effect::Disarm(Timer::TokenRefresh)));
+}
+
+#[test]
+fn frames_read_are_acknowledged_every_32_frames_or_128_k_characters() {
+    let acks = |effects: &[Effect]| -> Vec<u32> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send(Frame::Ack { frames }) => Some(*frames),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut s = live_signed_in(0.0);
+    let mut sent = Vec::new();
+    for n in 0..70 {
+        s.received(identity_moved(n + 1), 100, 1.0, 0.5);
+        sent.extend(acks(&s.take_effects()));
+    }
+    // 71 frames (the sign-in's transition and 70 more): two acks, seven still unacknowledged.
+    assert_eq!(sent, [32, 32]);
+    // A big frame is acknowledged at once, with the small ones before it.
+    s.received(identity_moved(71), ACK_EVERY_SIZE, 1.0, 0.5);
+    assert_eq!(acks(&s.take_effects()), [8]);
+    // A new socket starts counting afresh (the room counts per connection).
+    for n in 0..5 {
+        s.received(identity_moved(72 + n), 100, 1.0, 0.5);
+    }
+    s.socket_closed(2.0, 0.5);
+    assert!(acks(&s.take_effects()).is_empty());
 }
