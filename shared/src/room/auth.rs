@@ -165,9 +165,6 @@ impl<S: Sql> Room<S> {
             }
         }
         self.flush_runs(&mut shared)?;
-        Ok(vec![Outgoing {
-            to: conn.clone(),
-            message: ServerMessage::Transition { start_version: start, end_version: end, modifications },
-        }])
+        Ok(super::fanout::transition_frames(conn, start, end, modifications))
     }
 }

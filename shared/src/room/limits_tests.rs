@@ -404,3 +404,46 @@ fn a_socket_that_never_acknowledges_is_shed_after_many_small_frames_too() {
     }
     assert!(h.room.sent(&silent, 20).is_some_and(|o| o.closes_connection()));
 }
+
+#[test]
+fn a_transition_over_large_results_goes_out_in_frames_of_about_a_mebibyte() {
+    let mut h = Harness::new(RoomLimits::unlimited());
+    let writer = h.socket("writer", Some(("ayse", "admin")));
+    let reader = h.socket("reader", Some(("mehmet", "manager")));
+    let user = match h.mutate(&writer, "users:ensure", json!({"name": "A", "email": "a@x", "role": "admin"})) {
+        MutationOutcome::Success { result, .. } => result,
+        other => panic!("{other:?}"),
+    };
+    // Four live queries of the reader over the tasks.
+    for query_id in 1..=4 {
+        let out =
+            h.frame(&reader, json!({"type": "subscribe", "queryId": query_id, "udfPath": "tasks:list", "args": {}}));
+        assert!(matches!(&out[0].message, ServerMessage::Transition { .. }), "{out:?}");
+    }
+    // One commit changes all four by a 600 KB task: more than a mebibyte in all.
+    let title = "x".repeat(600 * 1024);
+    h.next += 1;
+    let create = json!({"type": "mutation", "requestId": h.next, "udfPath": "tasks:create",
+                        "args": {"title": title, "created_by": user}});
+    let out = h.frame(&writer, create);
+    let frames: Vec<(StateVersion, StateVersion, usize, usize)> = out
+        .iter()
+        .filter(|o| o.to == reader)
+        .map(|o| match &o.message {
+            ServerMessage::Transition { start_version, end_version, modifications } => {
+                (*start_version, *end_version, modifications.len(), o.message.to_json().len())
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(frames.len() >= 2, "{frames:?}");
+    let (start, end) = (frames[0].0, frames[0].1);
+    assert!(end.ts > start.ts, "the first frame moves the version");
+    for (s, e, modifications, bytes) in &frames[1..] {
+        assert_eq!((*s, *e), (end, end), "the others continue at the new version");
+        assert!(*modifications >= 1 && *bytes < 2 * super::fanout::TRANSITION_BYTES, "{frames:?}");
+    }
+    assert_eq!(frames.iter().map(|f| f.2).sum::<usize>(), 4, "every query re-ran once: {frames:?}");
+    // The writer's answer still comes after the whole transition of its own socket.
+    assert!(matches!(out.last().map(|o| &o.message), Some(ServerMessage::MutationResponse { .. })));
+}
