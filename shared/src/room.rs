@@ -176,6 +176,8 @@ pub struct Room<S: Sql> {
     rows: rows::Rows,
     /// What each connection was sent and has not acknowledged (slow consumers).
     unread: unread::Unread,
+    /// Re-runs identity changes left for later ([`Room::continue_work`]), oldest first.
+    pending: std::collections::VecDeque<(ConnId, Vec<QueryId>)>,
 }
 
 impl<S: Sql> Room<S> {
@@ -217,6 +219,7 @@ impl<S: Sql> Room<S> {
             auth: AuthPolicy::TrustAll,
             activity: stats::Activity::default(),
             unread: unread::Unread::default(),
+            pending: Default::default(),
         })
     }
 

@@ -8,9 +8,18 @@
 //! `identity` moved by one, carrying the results that changed. An expired token counts as
 //! signed out from the moment it expires — queries re-run by later commits fail with
 //! `UNAUTHENTICATED` until the client authenticates again.
+//!
+//! A host that can yield between events (the Durable Object) sets
+//! [`RoomLimits::reruns_per_step`](super::RoomLimits): an identity change then re-runs that
+//! many queries at once and leaves the rest for [`Room::continue_work`], which the host calls
+//! after letting other sockets' frames in — so a socket with 256 queries cannot hold the room
+//! for everyone while they all re-run. The later results go out as transitions at the
+//! connection's version of the moment (start = end), after the one that moved its identity.
 
-use super::{error_to, AuthPolicy, HttpReply, Outgoing, Room};
+use super::fanout::transition_frames;
+use super::{error_to, AuthPolicy, HttpReply, Outgoing, Room, SharedRuns};
 use crate::auth::Identity;
+use crate::engine::environment::Environment;
 use crate::engine::FnError;
 use crate::model::ids::ConnId;
 use crate::protocol::{ErrorCode, QueryId, ServerMessage, StateVersion};
@@ -153,18 +162,69 @@ impl<S: Sql> Room<S> {
                 },
             }]);
         }
-        let caller = self.caller_of(conn, now_ms)?;
-        let query_ids =
+        let rows =
             self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ? ORDER BY query_id", &[conn.as_str().into()])?;
+        let mut query_ids: Vec<QueryId> = rows.iter().map(|row| super::int_at(row, 0) as QueryId).collect();
+        // Re-runs left from an earlier change are replaced by this one's.
+        self.pending.retain(|(c, _)| c != conn);
+        let step = self.limits.reruns_per_step.max(1.0);
+        if (query_ids.len() as f64) > step {
+            let later = query_ids.split_off(step as usize);
+            self.pending.push_back((conn.clone(), later));
+        }
+        let modifications = self.rerun_all(conn, &query_ids, now_ms)?;
+        Ok(transition_frames(conn, start, end, modifications))
+    }
+
+    /// Re-runs `query_ids` of `conn` under its identity now; the modifications to send.
+    fn rerun_all(
+        &mut self,
+        conn: &ConnId,
+        query_ids: &[QueryId],
+        now_ms: f64,
+    ) -> Result<Vec<(crate::protocol::QueryModification, usize)>, StorageError> {
+        let caller = self.caller_of(conn, now_ms)?;
         let mut modifications = Vec::new();
-        let mut shared = super::SharedRuns::default();
-        for row in query_ids {
-            let query_id = super::int_at(&row, 0) as QueryId;
-            if let Some(modification) = self.rerun(conn, query_id, caller.as_ref(), &mut shared)? {
+        let mut shared = SharedRuns::default();
+        for query_id in query_ids {
+            if let Some(modification) = self.rerun(conn, *query_id, caller.as_ref(), &mut shared)? {
                 modifications.push(modification);
             }
         }
         self.flush_runs(&mut shared)?;
-        Ok(super::fanout::transition_frames(conn, start, end, modifications))
+        Ok(modifications)
+    }
+
+    /// Whether re-runs wait for [`Room::continue_work`].
+    pub fn has_pending_work(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The next step of the re-runs identity changes left for later: at most
+    /// `reruns_per_step` queries, the oldest change first. The host calls it after yielding
+    /// to other events, while [`Room::has_pending_work`] holds.
+    pub fn continue_work(&mut self, env: &mut dyn Environment) -> Vec<Outgoing> {
+        let mut budget = self.limits.reruns_per_step.max(1.0).min(usize::MAX as f64) as usize;
+        let mut out = Vec::new();
+        while budget > 0 {
+            let Some((conn, mut query_ids)) = self.pending.pop_front() else { break };
+            let rest = query_ids.split_off(budget.min(query_ids.len()));
+            budget -= query_ids.len();
+            if !rest.is_empty() {
+                self.pending.push_front((conn.clone(), rest));
+            }
+            let step = self.rerun_all(&conn, &query_ids, env.now_ms()).and_then(|modifications| {
+                if modifications.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let version = self.connection_version(&conn)?;
+                Ok(transition_frames(&conn, version, version, modifications))
+            });
+            match step {
+                Ok(frames) => out.extend(frames),
+                Err(e) => out.push(error_to(&conn, ErrorCode::Internal, e.to_string())),
+            }
+        }
+        out
     }
 }

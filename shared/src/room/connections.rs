@@ -55,6 +55,7 @@ impl<S: Sql> Room<S> {
     pub(super) fn close_connection(&mut self, conn: &ConnId) -> Result<(), StorageError> {
         self.allowances.forget_socket(conn);
         self.unread.forget(conn);
+        self.pending.retain(|(c, _)| c != conn);
         let ids = self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;
         self.sql.atomically(|| {
             self.sql.exec("DELETE FROM _subs WHERE conn_id = ?", &[conn.as_str().into()])?;

@@ -86,6 +86,11 @@ pub struct RoomLimits {
     /// characters, so a reading client stays far below it unless one transition alone is
     /// bigger.
     pub unread_bytes_per_socket: f64,
+    /// Queries an identity change re-runs at once; the rest wait for
+    /// [`crate::Room::continue_work`], which a host that can yield between events calls after
+    /// letting other sockets' frames in (the Durable Object: 4). Unlimited by default: a
+    /// host that never calls `continue_work` gets every re-run at once.
+    pub reruns_per_step: f64,
     /// Sustained refused frames per second per socket before the room closes it.
     pub refusals_per_second: f64,
     /// Refused frames a socket may send at once before the rate applies.
@@ -108,6 +113,7 @@ impl Default for RoomLimits {
             sockets_per_address: 256.0,
             // Two results at their size limit (2 MiB each) fit.
             unread_bytes_per_socket: 8.0 * 1024.0 * 1024.0,
+            reruns_per_step: f64::INFINITY,
             refusals_per_second: 40.0,
             refusal_burst: 64.0,
         }
@@ -131,6 +137,7 @@ impl RoomLimits {
             connect_burst: none,
             sockets_per_address: none,
             unread_bytes_per_socket: none,
+            reruns_per_step: none,
             refusals_per_second: none,
             refusal_burst: none,
         }

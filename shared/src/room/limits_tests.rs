@@ -447,3 +447,62 @@ fn a_transition_over_large_results_goes_out_in_frames_of_about_a_mebibyte() {
     // The writer's answer still comes after the whole transition of its own socket.
     assert!(matches!(out.last().map(|o| &o.message), Some(ServerMessage::MutationResponse { .. })));
 }
+
+#[test]
+fn an_identity_change_re_runs_in_steps_when_the_host_yields() {
+    let mut h = Harness::new(RoomLimits { reruns_per_step: 4.0, ..RoomLimits::unlimited() });
+    let a = h.socket("a", Some(("ayse", "admin")));
+    let c = h.socket("c", Some(("can", "admin")));
+    for conn in [&a, &c] {
+        for query_id in 1..=10 {
+            let frame = json!({"type": "subscribe", "queryId": query_id, "udfPath": "auth:whoami", "args": {}});
+            assert!(matches!(h.frame(conn, frame)[0].message, ServerMessage::Transition { .. }));
+        }
+    }
+    let whoami = |modifications: &[QueryModification]| -> Vec<(QueryId, Json)> {
+        modifications
+            .iter()
+            .map(|m| match m {
+                QueryModification::QueryUpdated { query_id, value, .. } => (*query_id, value["subject"].clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    // The change re-runs four queries now and moves the identity…
+    let out = h.frame(&a, json!({"type": "authenticate", "token": token("mehmet", "manager")}));
+    let ServerMessage::Transition { start_version, end_version, modifications } = &out[0].message else {
+        panic!("{out:?}")
+    };
+    assert_eq!(end_version.identity, start_version.identity + 1);
+    assert_eq!(whoami(modifications), (1..=4).map(|q| (q, json!("mehmet"))).collect::<Vec<_>>());
+    let version = *end_version;
+    // …and the rest in steps the host drives, each at the connection's version.
+    let mut later = Vec::new();
+    let mut steps = 0;
+    while h.room.has_pending_work() {
+        steps += 1;
+        for o in h.room.continue_work(&mut h.env) {
+            let ServerMessage::Transition { start_version, end_version, modifications } = o.message else {
+                panic!("{o:?}")
+            };
+            assert_eq!((o.to.clone(), start_version, end_version), (a.clone(), version, version));
+            later.extend(whoami(&modifications));
+        }
+        assert!(steps <= 10, "bounded");
+    }
+    assert_eq!(steps, 2);
+    assert_eq!(later, (5..=10).map(|q| (q, json!("mehmet"))).collect::<Vec<_>>());
+
+    // A newer change replaces the re-runs an earlier one left; a closed socket leaves none.
+    h.frame(&a, json!({"type": "authenticate", "token": token("zeynep", "viewer")}));
+    h.frame(&a, json!({"type": "authenticate", "token": token("ayse", "admin")}));
+    let mut rerun = 0;
+    while h.room.has_pending_work() {
+        rerun += h.room.continue_work(&mut h.env).len();
+    }
+    assert_eq!(rerun, 2, "six queries in two steps, once");
+    h.frame(&c, json!({"type": "authenticate", "token": token("mehmet", "manager")}));
+    assert!(h.room.has_pending_work());
+    h.room.handle(RoomInput::Close { conn: &c }, &mut h.env);
+    assert!(!h.room.has_pending_work());
+}
