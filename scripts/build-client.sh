@@ -13,7 +13,7 @@ source scripts/lib.sh
 # serving it).
 DIGEST_VARS="ROOMSYNC_CLIENT_STABLE ROOMSYNC_CLIENT_NIGHTLY"
 digest=$(inputs_digest Cargo.toml Cargo.lock shared client-wasm/Cargo.toml client-wasm/src client-wasm/js \
-  client-wasm/optimistic scripts/build-client.sh scripts/lib.sh package-lock.json)
+  client-wasm/optimistic scripts/build-client.sh scripts/lib.sh package-lock.json LICENSE-MIT LICENSE-APACHE)
 if up_to_date client-wasm/pkg/.inputs "$digest" && [ -f client-wasm/pkg/optimistic/roomsync_optimistic_bg.wasm ]; then
   echo "client-wasm/pkg: up to date"
   exit 0
@@ -47,7 +47,7 @@ package() {
     "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
   if [ -n "$entry" ]; then
     cp "$entry/index.js" "$entry/index.d.ts" "$entry/server.js" "$entry/server.d.ts" "$entry/package.json" \
-      "$entry/README.md" "$out/"
+      "$entry/README.md" "$root/LICENSE-MIT" "$root/LICENSE-APACHE" "$out/"
   fi
   local raw gz
   raw=$(wc -c < "$out/${name}_bg.wasm")

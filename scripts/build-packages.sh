@@ -10,7 +10,8 @@ source scripts/lib.sh
 [ -f client-wasm/pkg/index.js ] || bash scripts/build-client.sh
 client_digest=$(cat client-wasm/pkg/.inputs 2>/dev/null || true)
 DIGEST_VARS="client_digest"
-digest=$(inputs_digest client-wasm/react scripts/build-packages.sh scripts/lib.sh)
+digest=$(inputs_digest client-wasm/react/src client-wasm/react/package.json client-wasm/react/README.md \
+  client-wasm/react/tsconfig.json scripts/build-packages.sh scripts/lib.sh LICENSE-MIT LICENSE-APACHE)
 if up_to_date target/packages/.inputs "$digest" && compgen -G "target/packages/roomsync-react-*.tgz" >/dev/null; then
   echo "target/packages: up to date"
   exit 0
@@ -32,12 +33,18 @@ node -e '
 
 rm -rf client-wasm/react/dist
 node_modules/.bin/tsc -p client-wasm/react
+# The licence texts travel in both packages (copied from the repository root at build time).
+cp LICENSE-MIT LICENSE-APACHE client-wasm/react/
 mkdir -p target/packages
 rm -f target/packages/*.tgz
 for dir in client-wasm/pkg client-wasm/react; do
   (cd "$dir" && npm pack --silent --pack-destination "$root/target/packages" >/dev/null)
 done
 for tarball in target/packages/*.tgz; do
+  listing=$(tar -tzf "$tarball")
+  for file in package.json README.md LICENSE-MIT LICENSE-APACHE; do
+    grep -qx "package/$file" <<<"$listing" || { echo "$tarball lacks $file" >&2; exit 1; }
+  done
   echo "$tarball: $(wc -c < "$tarball") B packed"
 done
 echo "$digest" > target/packages/.inputs

@@ -18,6 +18,26 @@ const HISTORY = 50; // connection state changes kept for devtools
 const PING = "ping";
 const PONG = "pong"; // the runtime's answer to PING, not a protocol frame
 
+/** Whether this is a development build, which says on the console what the client does (its
+ *  start, and why realtime is off or failing). The build's mode comes from the bundler:
+ *  `import.meta.env.MODE` in Vite (dev server and build), `process.env.NODE_ENV` in webpack
+ *  and Next.js; Node has `process` too. Without either — plain ESM in a browser — reading
+ *  `process` throws and the client is silent, as in production. Errors (a callback of the app
+ *  threw; this build cannot talk to the room) are always logged. */
+export function isDevelopment(mode = () => import.meta.env?.MODE ?? process.env.NODE_ENV) {
+  try {
+    return mode() !== "production";
+  } catch (_) {
+    return false;
+  }
+}
+const DEV = isDevelopment();
+
+/** A development-only console line. */
+function say(level, message, ...rest) {
+  if (DEV) console[level](`roomsync: ${message}`, ...rest);
+}
+
 /** An event or result of the core: `{type, id, value, code, message}`; `code` is set for
  *  errors. (Built here: one call from WASM instead of a property set per field.) */
 export function makeEvent(type, id, value, code, message) {
@@ -86,8 +106,8 @@ export function readOptions(options) {
 
 /** Why `SyncClient.tryNew` returned null, said once on the console. */
 export function realtimeOff(why) {
-  if (why === undefined) console.info("roomsync: no sync URL configured; realtime updates are off");
-  else console.warn(`roomsync: realtime updates are off: ${why?.message ?? why}`);
+  if (why === undefined) say("info", "no sync URL configured; realtime updates are off");
+  else say("warn", `realtime updates are off: ${why?.message ?? why}`);
 }
 
 function report(error) {
@@ -329,9 +349,11 @@ function resultBytes(held) {
 }
 
 export class Driver {
-  constructor(core, url, persistOutbox) {
+  constructor(core, url, persistOutbox, protocol) {
     this.core = core;
     this.url = url;
+    // Whether the current socket ever opened (a socket that never did: the room is unreachable).
+    this.opened = false;
     // The lifecycle (state, attempts, next retry) is the core's; this is the state listeners
     // were last told.
     this.state = "Disconnected";
@@ -363,6 +385,8 @@ export class Driver {
     this.loadOutbox();
     this.core.start();
     this.run();
+    const room = decodeURIComponent(new URL(url).pathname.split("/")[2] ?? "");
+    say("info", `client started: ${url} (room ${room}, protocol ${protocol})`);
   }
 
   get connectionState() {
@@ -416,7 +440,7 @@ export class Driver {
     };
     const failed = (e) => {
       const wait = this.core.tokenFailed(generation, Math.random());
-      if (wait >= 0) console.warn(`roomsync: fetchToken failed; retrying in ${Math.round(wait)} ms:`, e);
+      if (wait >= 0) say("warn", `fetchToken failed; retrying in ${Math.round(wait)} ms:`, e);
       this.run();
     };
     let pending;
@@ -468,7 +492,7 @@ export class Driver {
       const pending = [...(saved.pending ?? []), ...(saved.failed ?? [])].map(entry);
       renumbered = this.core.restore({ sessionId: saved.sessionId, nextRequestId: saved.nextRequestId, pending });
     } catch (e) {
-      console.warn(`roomsync: ignoring a saved outbox: ${e instanceof Error ? e.message : e}`);
+      say("warn", `ignoring a saved outbox: ${e instanceof Error ? e.message : e}`);
       return;
     }
     // Mutations made before the outbox was read now follow it, under new ids.
@@ -566,7 +590,7 @@ export class Driver {
             this.authChanged(e.value);
             break;
           case "warn":
-            console.warn(`roomsync: ${e.message}`);
+            say("warn", e.message);
             break;
           case "stop":
             // Retrying cannot help: this build does not match the room. The core has closed.
@@ -597,13 +621,15 @@ export class Driver {
     try {
       ws = new WebSocket(this.url);
     } catch (e) {
-      console.warn("roomsync: could not open a WebSocket:", e);
+      say("warn", "could not open a WebSocket:", e);
       this.detach();
       this.dispatch(this.core.socketClosed(Date.now(), Math.random()));
       return;
     }
+    this.opened = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      this.opened = true;
       this.core.socketOpened(Date.now());
       this.run();
     };
@@ -656,6 +682,12 @@ export class Driver {
   onClose() {
     this.detach();
     this.handle(this.core.socketClosed(Date.now(), Math.random()));
+    // Said on the first failed attempt of a streak, then at attempts 2, 4, 8, …
+    const attempts = this.core.attempts;
+    if (!this.opened && (attempts & (attempts - 1)) === 0) {
+      const next = this.nextRetryAt === null ? "" : `; next try in ${Math.round((this.nextRetryAt - Date.now()) / 1000)} s`;
+      say("warn", `cannot reach ${this.url} (attempt ${attempts})${next}`);
+    }
   }
 
   /** Sends one frame (dropped when there is no socket: the core re-sends what matters on

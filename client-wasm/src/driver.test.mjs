@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { applyDiff, argsText, Driver, hashValue, OPTIONS, readOptions } from "./driver.js";
+import { applyDiff, argsText, Driver, hashValue, isDevelopment, OPTIONS, readOptions, realtimeOff } from "./driver.js";
+import { spawnSync } from "node:child_process";
 
 // Diffs as the room computes them (shared/src/protocol/diff.rs writes this file and checks it is
 // current): `new` null means the diff does not fit `old`.
@@ -128,4 +129,62 @@ test("the options the TypeScript declares are the ones the driver takes, and oth
   assert.deepEqual([...names].sort(), [...OPTIONS].sort());
   assert.throws(() => readOptions({ schemahash: "x" }), /options\.schemahash is not an option \(options: room, schemaHash, offlineOutbox\)/);
   assert.equal(readOptions({ room: "a", schemaHash: "h", offlineOutbox: false }).length, 7);
+});
+
+test("console lines are for development builds: production and bundler-less builds are silent", () => {
+  assert.equal(isDevelopment(() => "production"), false);
+  assert.equal(isDevelopment(() => "development"), true);
+  assert.equal(isDevelopment(() => undefined), true, "a bundler that sets no mode: development (as Node)");
+  assert.equal(
+    isDevelopment(() => {
+      throw new ReferenceError("process is not defined");
+    }),
+    false,
+    "plain ESM in a browser: no process, so silent",
+  );
+});
+
+/** A core that asks for nothing: enough to start a driver outside a browser. */
+const idleCore = () => ({ start() {}, takeEffects: () => [], state: "Connecting", closed: false, attempts: 0 });
+
+/** What `f` prints on the console (info, warn), as lines. */
+function consoleOf(f) {
+  const lines = [];
+  const saved = { info: console.info, warn: console.warn };
+  console.info = (...args) => lines.push(args.join(" "));
+  console.warn = (...args) => lines.push(args.join(" "));
+  try {
+    f();
+  } finally {
+    Object.assign(console, saved);
+  }
+  return lines;
+}
+
+test("in development the client says when it starts and why realtime is off", () => {
+  const started = consoleOf(() => new Driver(idleCore(), "ws://127.0.0.1:1/rooms/ngo-%C3%A7/sync", false, 2));
+  assert.deepEqual(started, ["roomsync: client started: ws://127.0.0.1:1/rooms/ngo-%C3%A7/sync (room ngo-ç, protocol 2)"]);
+  assert.deepEqual(consoleOf(() => realtimeOff(undefined)), ["roomsync: no sync URL configured; realtime updates are off"]);
+  const invalid = consoleOf(() => realtimeOff(new Error("the sync URL must start with ws:// or wss://")));
+  assert.deepEqual(invalid, ["roomsync: realtime updates are off: the sync URL must start with ws:// or wss://"]);
+});
+
+test("a production build says nothing of the sort", () => {
+  const driver = new URL("./driver.js", import.meta.url).href;
+  const script = `
+    const { Driver, realtimeOff } = await import(${JSON.stringify(driver)});
+    const core = { start() {}, takeEffects: () => [], state: "Connecting", closed: false, attempts: 0 };
+    new Driver(core, "ws://127.0.0.1:1/rooms/r/sync", false, 2);
+    realtimeOff(undefined);
+    realtimeOff(new Error("bad URL"));`;
+  const run = (mode) =>
+    spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: { ...process.env, NODE_ENV: mode },
+      encoding: "utf8",
+    });
+  const production = run("production");
+  assert.equal(production.status, 0, production.stderr);
+  assert.deepEqual([production.stdout, production.stderr], ["", ""]);
+  // The same script in development does speak (the check above is not vacuous).
+  assert.match(run("development").stdout + run("development").stderr, /roomsync: client started/);
 });

@@ -186,7 +186,7 @@ extern "C" {
     /// The browser glue (see `driver.js`): what `new SyncClient(…)` returns.
     type Driver;
     #[wasm_bindgen(constructor)]
-    fn new(core: Core, url: &str, persist_outbox: bool) -> Driver;
+    fn new(core: Core, url: &str, persist_outbox: bool, protocol: u32) -> Driver;
     /// The options checked: `[room, schemaHash, offlineOutbox, …four random u32]`; throws a
     /// `SyncError` naming a bad one. (Read in JS: as Rust over `Reflect` and Web Crypto
     /// this was 2 KB of the client's gzipped WASM.)
@@ -208,7 +208,8 @@ pub fn connect(url: &str, options: JsValue) -> Result<JsValue, JsValue> {
     // Four random 32-bit words from the driver (Web Crypto): the session id's 128 bits.
     let seed = (3..7).fold(0u128, |bits, i| bits << 32 | options.get(i).as_f64().unwrap_or(0.0) as u32 as u128);
     let core = Core::new(roomsync_shared::model::ids::encode_base32(seed), options.get(1).as_string());
-    Ok(Driver::new(core, &url, options.get(2).as_bool().unwrap_or(true)).into())
+    let persist = options.get(2).as_bool().unwrap_or(true);
+    Ok(Driver::new(core, &url, persist, roomsync_shared::PROTOCOL_VERSION).into())
 }
 
 /// `SyncClient.tryNew(url, options)`, for optional realtime: `null` instead of throwing

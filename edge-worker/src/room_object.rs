@@ -40,9 +40,12 @@ struct Attachment {
 /// Queries an identity change re-runs before the object lets other events in
 /// (`ROOMSYNC_RERUNS_PER_STEP`). Four keeps each step to a few ms: the attack suite measured
 /// another client's round trip during 20 identity switches on a socket with 100 queries at
-/// 90–194 ms with steps of 16 (four accepted changes put 64 re-runs ahead of it) and 3–7 ms
+/// 81–194 ms with steps of 16 (four accepted changes put 64 re-runs ahead of it) and 3–7 ms
 /// with steps of 4.
 const RERUNS_PER_STEP: f64 = 4.0;
+/// Connections an outgoing batch may go to for their sockets to be found by tag, one lookup
+/// each, rather than by one pass over every socket.
+const TAGGED_LOOKUPS: usize = 8;
 /// Steps one event drives at most (a connection's 256 queries take 64); other events drive
 /// the rest.
 const MAX_STEPS_PER_EVENT: usize = 64;
@@ -150,18 +153,36 @@ impl RoomObject {
         ws.deserialize_attachment::<Attachment>().ok().flatten().map(|a| a.conn)
     }
 
+    /// The sockets of the connections `outgoing` goes to. A few (an answer, a step of an
+    /// identity change) are found by their tag; many (a fan-out) by one pass over every
+    /// socket's attachment, which also finds the ones without a tag (accepted by an older
+    /// build) and leaves out the ones that are gone.
+    fn sockets_of(&self, outgoing: &[Outgoing]) -> HashMap<ConnId, WebSocket> {
+        let mut wanted: Vec<&ConnId> = outgoing.iter().map(|o| &o.to).collect();
+        wanted.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        wanted.dedup();
+        if wanted.len() <= TAGGED_LOOKUPS {
+            let found: HashMap<ConnId, WebSocket> = wanted
+                .iter()
+                .filter_map(|conn| {
+                    let ws = self.state.get_websockets_with_tag(&conn_tag(conn)).into_iter().next()?;
+                    Some(((*conn).clone(), ws))
+                })
+                .collect();
+            if found.len() == wanted.len() {
+                return found;
+            }
+        }
+        self.state.get_websockets().into_iter().filter_map(|ws| Self::conn_of(&ws).map(|conn| (conn, ws))).collect()
+    }
+
     /// Delivers frames to their connections. A socket that fails to send is left for the
     /// runtime to close; the others still get theirs.
     fn deliver(&self, outgoing: Vec<Outgoing>) {
         if outgoing.is_empty() {
             return;
         }
-        let sockets: HashMap<ConnId, WebSocket> = self
-            .state
-            .get_websockets()
-            .into_iter()
-            .filter_map(|ws| Self::conn_of(&ws).map(|conn| (conn, ws)))
-            .collect();
+        let sockets = self.sockets_of(&outgoing);
         let mut gone: Vec<ConnId> = Vec::new();
         let mut sent: Vec<(ConnId, usize)> = Vec::new();
         for Outgoing { to, message } in outgoing {
@@ -197,7 +218,7 @@ impl RoomObject {
             let mut shed: Vec<Outgoing> = Vec::new();
             for (conn, bytes) in &sent {
                 if !shed.iter().any(|o| &o.to == conn) {
-                    shed.extend(room.sent(conn, *bytes));
+                    shed.extend(room.sent(conn, *bytes, js_sys::Date::now()));
                 }
             }
             shed
@@ -269,9 +290,10 @@ impl RoomObject {
         }
         let pair = WebSocketPair::new()?;
         let conn = ConnId::from_random(random_u128());
+        let own = conn_tag(&conn);
         match &tag {
-            Some(tag) => self.state.accept_websocket_with_tags(&pair.server, &[tag]),
-            None => self.state.accept_web_socket(&pair.server),
+            Some(tag) => self.state.accept_websocket_with_tags(&pair.server, &[&own, tag]),
+            None => self.state.accept_websocket_with_tags(&pair.server, &[&own]),
         }
         pair.server.serialize_attachment(Attachment { conn: conn.clone(), shed: false })?;
         let out = self.with_room(|room| room.handle(RoomInput::Open { conn: &conn }, &mut WorkerEnv))?;
@@ -392,10 +414,23 @@ impl RoomObject {
 
 /// The tag a socket from `address` carries (`None`: the host forwarded no address, as
 /// outside Cloudflare's edge; such sockets are bounded by the room-wide connect allowance).
-/// Cut to the runtime's limit on tags; an IPv6 address is 45 characters at most.
+/// An IPv6 address counts by its /64 prefix — one host usually holds a whole /64 — and
+/// anything else is cut to the runtime's limit on tags.
 fn address_tag(address: Option<&str>) -> Option<String> {
     let address = address?.trim();
-    (!address.is_empty()).then(|| format!("address:{}", address.chars().take(64).collect::<String>()))
+    if address.is_empty() {
+        return None;
+    }
+    if let Some(v6) = address.parse::<std::net::Ipv6Addr>().ok().filter(|v6| v6.to_ipv4_mapped().is_none()) {
+        let s = v6.segments();
+        return Some(format!("address:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]));
+    }
+    Some(format!("address:{}", address.chars().take(64).collect::<String>()))
+}
+
+/// The tag through which a connection's socket is found without reading every socket.
+fn conn_tag(conn: &ConnId) -> String {
+    format!("conn:{conn}")
 }
 
 /// The close code to answer with: the client's own, unless it is one that may not be sent in

@@ -393,6 +393,12 @@ impl<S: Sql> Room<S> {
                 format!("send connect first: a {kind} frame came before this socket's connect frame"),
             )]);
         }
+        // An acknowledgement costs a map update: it spends no allowance (a refused one would
+        // leave frames counted that the client already acknowledged).
+        if let ClientMessage::Ack { frames } = message {
+            self.unread.acknowledged(conn, frames);
+            return Ok(Vec::new());
+        }
         if !matches!(message, ClientMessage::Mutation { .. }) {
             if let Err(wait_ms) = self.take_control(conn, env.now_ms()) {
                 return Ok(self.control_refused(conn, &message, wait_ms));
@@ -405,10 +411,7 @@ impl<S: Sql> Room<S> {
                 self.subscribe(conn, query_id, udf_path, args, result_hash, env.now_ms())
             }
             ClientMessage::Unsubscribe { query_id } => self.unsubscribe(conn, query_id),
-            ClientMessage::Ack { frames } => {
-                self.unread.acknowledged(conn, frames);
-                Ok(Vec::new())
-            }
+            ClientMessage::Ack { .. } => unreachable!("handled above"),
             ClientMessage::Mutation { request_id, udf_path, args } => {
                 self.mutate(conn, request_id, &udf_path, &args, env)
             }
@@ -451,11 +454,16 @@ fn text_at(row: &[SqlValue], column: usize) -> Result<String, StorageError> {
 /// refusals.
 fn refused(conn: &ConnId, out: &[Outgoing]) -> bool {
     let refusal = |code: &ErrorCode| matches!(code, ErrorCode::BadFrame | ErrorCode::LimitExceeded);
+    // A refused subscribe is one transition that moves nothing; a transition split in frames
+    // (its later frames move nothing either) is an answer, not a refusal.
+    let transitions =
+        out.iter().filter(|o| o.to == *conn && matches!(o.message, ServerMessage::Transition { .. })).count();
     out.iter().filter(|o| o.to == *conn).any(|o| match &o.message {
         ServerMessage::Error { code, .. } => refusal(code),
         ServerMessage::MutationResponse { outcome: MutationOutcome::Failure { code, .. }, .. } => refusal(code),
         ServerMessage::Transition { start_version, end_version, modifications } => {
-            start_version == end_version
+            transitions == 1
+                && start_version == end_version
                 && modifications
                     .iter()
                     .any(|m| matches!(m, QueryModification::QueryFailed { code, .. } if refusal(code)))

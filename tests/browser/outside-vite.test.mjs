@@ -158,6 +158,9 @@ test("the built app shows live data: a task created over HTTP appears without a 
     await call("tasks:create", { title: "Kumbara toplama — Üsküdar", created_by: user.result });
     await page.getByText("Kumbara toplama — Üsküdar").waitFor(WAIT);
     assert.deepEqual(errors, []);
+    // A production build says nothing on the console (development builds say what the
+    // client does: client-wasm/src/driver.js `isDevelopment`).
+    assert.deepEqual(logged.filter((line) => line.includes("roomsync:")), [], "a production build is silent");
   } catch (e) {
     console.error(`the page logged:\n${logged.join("\n")}`);
     throw e;

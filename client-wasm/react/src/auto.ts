@@ -4,6 +4,7 @@
 // entry's: an app that does not import it never ships it.
 import type { OptimisticLocalStore } from "@roomsync/client";
 import type * as Optimistic from "@roomsync/client/optimistic";
+import { say } from "./dev.js";
 
 export type Predictor = typeof Optimistic;
 
@@ -19,8 +20,8 @@ export function loadedPredictor(source: PredictorSource | undefined): Predictor 
   if (!source) {
     if (!warned) {
       warned = true;
-      console.warn(
-        'roomsync: optimisticUpdate: "auto" needs the predictor: import { predictor } from "@roomsync/react/optimistic" and pass it to <SyncProvider predictor={predictor}>; until then writes show when the room answers',
+      say(
+        'optimisticUpdate: "auto" needs the predictor: import { predictor } from "@roomsync/react/optimistic" and pass it to <SyncProvider predictor={predictor}>; until then writes show when the room answers',
       );
     }
     return null;

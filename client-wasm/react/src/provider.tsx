@@ -5,6 +5,7 @@ const useIsomorphicLayoutEffect = typeof window === "undefined" ? useEffect : us
 import type { FetchToken, SyncClient } from "@roomsync/client";
 import { automaticUpdate, type PredictorSource } from "./auto.js";
 import { loadClient } from "./loader.js";
+import { say } from "./dev.js";
 
 interface SyncContextValue {
   client: SyncClient | null;
@@ -82,7 +83,7 @@ export function SyncProvider({ url, room, schemaHash, fetchToken, predictor, chi
         setValue({ client, status: client ? "ready" : "failed" });
       })
       .catch((error: unknown) => {
-        console.warn("roomsync: could not load the client; realtime updates are off", error);
+        say("could not load the client (its WASM?); realtime updates are off", error);
         if (!cancelled) setValue({ client: null, status: "failed" });
       });
     return () => {

@@ -80,11 +80,10 @@ pub struct RoomLimits {
     /// of staff, a few tabs each — stays below it; a script opening signed-out sockets until
     /// the room's memory runs out does not.
     pub sockets_per_address: f64,
-    /// Bytes of frames a socket may leave unacknowledged before the room sheds it as a slow
-    /// consumer ([`crate::Room::sent`]): what the runtime may have to buffer for one socket
-    /// that stopped reading. The browser client acknowledges every 32 frames or 128 K
-    /// characters, so a reading client stays far below it unless one transition alone is
-    /// bigger.
+    /// Bytes of frames a socket may leave unacknowledged for longer than 10 s before the room
+    /// sheds it as a slow consumer ([`crate::Room::sent`]; eight times as much at any age):
+    /// what the runtime may have to buffer for one socket that stopped reading. The browser
+    /// client acknowledges every 32 frames or 128 K characters, within a round trip.
     pub unread_bytes_per_socket: f64,
     /// Queries an identity change re-runs at once; the rest wait for
     /// [`crate::Room::continue_work`], which a host that can yield between events calls after

@@ -366,43 +366,56 @@ fn a_socket_that_leaves_too_much_unread_is_shed_and_readers_are_not() {
         let out = h.frame(conn, json!({"type": "subscribe", "queryId": 1, "udfPath": "tasks:list", "args": {}}));
         assert!(matches!(out[0].message, ServerMessage::Transition { .. }), "{out:?}");
     }
-    // The host reports what it sent; a reader acknowledges as it goes.
+    let t = 1_700_000_000_000.0;
+    // A burst to a reader — six times the bound before its first acknowledgement can be
+    // back — is not shed; the reader acknowledges it all.
     for n in 0..10 {
-        assert_eq!(h.room.sent(&reader, 600), None, "frame {n} to the reader");
-        assert!(h.frame(&reader, json!({"type": "ack", "frames": 1})).is_empty(), "an ack is not answered");
+        assert_eq!(h.room.sent(&reader, 600, t), None, "frame {n} of the burst");
     }
+    assert!(h.frame(&reader, json!({"type": "ack", "frames": 10})).is_empty(), "an ack is not answered");
     assert_eq!(h.room.unread_bytes(&reader), 0);
-    // One frame bigger than the bound never sheds by itself.
-    assert_eq!(h.room.sent(&reader, 50_000), None);
+    // One frame bigger than the bound is not shed either, and acknowledged later.
+    assert_eq!(h.room.sent(&reader, 5_000, t + 20_000.0), None);
     assert!(h.frame(&reader, json!({"type": "ack", "frames": 1})).is_empty());
-    // The slow one: 1,200 bytes unread is over the bound when the next frame goes out.
-    assert_eq!(h.room.sent(&slow, 600), None);
-    assert_eq!(h.room.sent(&slow, 600), None);
-    let shed = h.room.sent(&slow, 600).expect("shed");
+    // The slow one: 1,200 bytes unacknowledged for over ten seconds when the next frame goes out.
+    assert_eq!(h.room.sent(&slow, 600, t), None);
+    assert_eq!(h.room.sent(&slow, 600, t), None);
+    let shed = h.room.sent(&slow, 600, t + 10_001.0).expect("shed");
     assert_eq!(shed.to, slow);
     assert!(shed.closes_connection());
     let ServerMessage::Error { code, message, retry_after_ms } = &shed.message else { panic!("{shed:?}") };
     assert_eq!(*code, ErrorCode::Overloaded);
     assert!(retry_after_ms.is_some_and(|ms| ms > 0));
-    assert!(message.contains("has not acknowledged 3 frames (1800 bytes)"), "{message}");
+    assert!(
+        message.contains("has not acknowledged 3 frames (1800 bytes, 1200 of them sent over 10 s ago)"),
+        "{message}"
+    );
     // The room forgot it: its query is no longer run, the reader's is.
     assert_eq!(h.room.subscription_count(), 1);
     assert_eq!(h.room.unread_bytes(&slow), 0);
     assert_eq!(h.room.stats().unwrap().slow_consumers_shed_since_wake, 1);
     // Acknowledging more than was sent (counts forgotten by a hibernation) is absorbed.
     assert!(h.frame(&reader, json!({"type": "ack", "frames": 4_000_000_000u32})).is_empty());
-    assert_eq!(h.room.sent(&reader, 10), None);
+    assert_eq!(h.room.sent(&reader, 10, t), None);
     assert_eq!(h.room.unread_bytes(&reader), 10);
 }
 
 #[test]
-fn a_socket_that_never_acknowledges_is_shed_after_many_small_frames_too() {
+fn a_socket_that_never_acknowledges_is_shed_past_the_hard_bound_or_many_small_frames() {
+    let t = 1_700_000_000_000.0;
+    let mut h = Harness::new(RoomLimits { unread_bytes_per_socket: 1_000.0, ..RoomLimits::default() });
+    let flooded = h.socket("flooded", None);
+    // However recent: past eight times the bound, the connection goes.
+    for _ in 0..8 {
+        assert_eq!(h.room.sent(&flooded, 1_000, t), None);
+    }
+    assert!(h.room.sent(&flooded, 1_000, t).is_some_and(|o| o.closes_connection()));
     let mut h = Harness::new(RoomLimits::default());
     let silent = h.socket("silent", None);
     for _ in 0..super::unread::MAX_UNREAD_FRAMES {
-        assert_eq!(h.room.sent(&silent, 20), None);
+        assert_eq!(h.room.sent(&silent, 20, t), None);
     }
-    assert!(h.room.sent(&silent, 20).is_some_and(|o| o.closes_connection()));
+    assert!(h.room.sent(&silent, 20, t).is_some_and(|o| o.closes_connection()));
 }
 
 #[test]

@@ -5,12 +5,18 @@
 //! buffer without end (206 MB in one test, past an isolate's 128 MB, which resets the room for
 //! everyone). So the client says how far it got: after every few frames it sends
 //! `{"type": "ack", "frames": n}` (the browser client every 32 frames or 128 K characters),
-//! and the room keeps, per connection, the sizes of the frames sent since. When a connection
-//! has more than [`RoomLimits::unread_bytes_per_socket`](super::RoomLimits) bytes (before
-//! the frame just sent) or [`MAX_UNREAD_FRAMES`] frames unacknowledged, the room sheds it: `OVERLOADED` with a retry
-//! hint, then the host closes the socket. The client reconnects and resumes by hash — what it
-//! already holds is confirmed, not sent again — so a consumer that fell behind is resynced
-//! from the room's current state instead of the backlog.
+//! and the room keeps, per connection, the size and time of each frame sent since.
+//!
+//! A client that reads acknowledges within a round trip, but a burst (a reconnect
+//! re-subscribing fifteen large queries, one commit changing five of them) can put many
+//! megabytes on the wire before the first acknowledgement is back. So what counts against
+//! [`RoomLimits::unread_bytes_per_socket`](super::RoomLimits) is only what has stayed
+//! unacknowledged for longer than [`GRACE_MS`]; a hard bound of [`HARD_FACTOR`] times as
+//! much, and [`MAX_UNREAD_FRAMES`] frames, hold whatever their age. Past either, the room
+//! sheds the connection: `OVERLOADED` with a retry hint, then the host closes the socket.
+//! The client reconnects and resumes by hash — what it already holds is confirmed, not sent
+//! again — so a consumer that fell behind is resynced from the room's current state instead
+//! of the backlog.
 //!
 //! Memory only, like the allowances: a Durable Object that hibernates forgets the counts, and
 //! acknowledgements of frames it no longer counts are absorbed (never below zero).
@@ -21,32 +27,47 @@ use crate::protocol::{ErrorCode, ServerMessage};
 use crate::storage::Sql;
 use std::collections::{HashMap, VecDeque};
 
-/// Frames a connection may leave unacknowledged, whatever their size (a client that never
-/// acknowledges is cut off after this many small frames too).
+/// Frames a connection may leave unacknowledged, whatever their size and age (a client that
+/// never acknowledges is cut off after this many small frames too).
 pub const MAX_UNREAD_FRAMES: usize = 4096;
+/// How long a frame may wait for its acknowledgement before it counts against the bound: far
+/// more than a round trip, so that only a client that stopped reading (or a link too slow for
+/// the room's traffic) is shed.
+pub const GRACE_MS: f64 = 10_000.0;
+/// Unacknowledged bytes of any age past which a connection is shed: this many times the bound.
+pub const HARD_FACTOR: f64 = 8.0;
 
 /// How long a shed slow consumer waits before it reconnects, at least (plus its backoff): it
 /// was behind, so its network or its tab is slow; the room's state will be there.
 const SLOW_RETRY_MS: u64 = 2_000;
 
 impl<S: Sql> Room<S> {
-    /// The host sent `conn` a frame whose JSON text is `bytes` long. When the connection had
-    /// already left more unacknowledged than its bound before this frame (one frame alone,
-    /// however big, never sheds a client that reads), the room forgets it and returns the
-    /// frame to send before closing the socket (`OVERLOADED`, with a retry hint:
-    /// [`Outgoing::closes_connection`]); frames still queued for it may be dropped.
-    pub fn sent(&mut self, conn: &ConnId, bytes: usize) -> Option<Outgoing> {
-        let (unread, frames) = self.unread.sent(conn, bytes);
+    /// The host sent `conn` a frame whose JSON text is `bytes` long, at `now_ms`. When the
+    /// connection left more unacknowledged than its bound — counting only frames older than
+    /// [`GRACE_MS`], or everything past the hard bound or [`MAX_UNREAD_FRAMES`] — the room
+    /// forgets it and returns the frame to send before closing the socket (`OVERLOADED`, with
+    /// a retry hint: [`Outgoing::closes_connection`]).
+    pub fn sent(&mut self, conn: &ConnId, bytes: usize, now_ms: f64) -> Option<Outgoing> {
         let most = self.limits.unread_bytes_per_socket;
-        let before = unread.saturating_sub(bytes as u64);
-        if (before as f64) <= most && frames <= MAX_UNREAD_FRAMES {
+        let backlog = self.unread.sent(conn, bytes, now_ms);
+        let over = (backlog.old_bytes as f64) > most
+            || (backlog.bytes as f64) > most * HARD_FACTOR
+            || backlog.frames > MAX_UNREAD_FRAMES;
+        if !over {
             return None;
         }
         self.activity.slow_consumers_shed += 1;
         let _ = self.close_connection(conn);
         let message = format!(
-            "this socket has not acknowledged {frames} frames ({unread} bytes) the room sent it, over its bound \
-             ({most} bytes or {MAX_UNREAD_FRAMES} frames): the room closes it; reconnect to resync"
+            "this socket has not acknowledged {} frames ({} bytes, {} of them sent over {} s ago) the room sent it, \
+             over its bound ({most} bytes unacknowledged for {} s, or {} bytes or {MAX_UNREAD_FRAMES} frames in all): \
+             the room closes it; reconnect to resync",
+            backlog.frames,
+            backlog.bytes,
+            backlog.old_bytes,
+            GRACE_MS / 1000.0,
+            GRACE_MS / 1000.0,
+            most * HARD_FACTOR,
         );
         let message =
             ServerMessage::Error { code: ErrorCode::Overloaded, message, retry_after_ms: Some(SLOW_RETRY_MS) };
@@ -59,30 +80,43 @@ impl<S: Sql> Room<S> {
     }
 }
 
-/// The unacknowledged frames of each connection: their sizes, oldest first, and their sum.
+/// What a connection has left unacknowledged.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Backlog {
+    pub(super) frames: usize,
+    pub(super) bytes: u64,
+    /// Of `bytes`, those sent more than [`GRACE_MS`] ago.
+    pub(super) old_bytes: u64,
+}
+
+/// The unacknowledged frames of each connection: (size, when sent), oldest first, and their
+/// total size.
 #[derive(Default)]
 pub(super) struct Unread {
-    by_conn: HashMap<ConnId, (VecDeque<u32>, u64)>,
+    by_conn: HashMap<ConnId, (VecDeque<(u32, f64)>, u64)>,
 }
 
 impl Unread {
-    /// Counts a frame of `bytes` sent to `conn`; returns the unread bytes and frames after it.
-    pub(super) fn sent(&mut self, conn: &ConnId, bytes: usize) -> (u64, usize) {
-        let (sizes, total) = self.by_conn.entry(conn.clone()).or_default();
+    /// Counts a frame of `bytes` sent to `conn` at `now_ms`; returns the backlog after it.
+    pub(super) fn sent(&mut self, conn: &ConnId, bytes: usize, now_ms: f64) -> Backlog {
+        let (frames, total) = self.by_conn.entry(conn.clone()).or_default();
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        sizes.push_back(bytes);
+        frames.push_back((bytes, now_ms));
         *total += u64::from(bytes);
-        (*total, sizes.len())
+        // Oldest first: the old ones are a prefix (a clock that went back only shortens it).
+        let old_bytes =
+            frames.iter().take_while(|(_, at)| now_ms - at > GRACE_MS).map(|(size, _)| u64::from(*size)).sum();
+        Backlog { frames: frames.len(), bytes: *total, old_bytes }
     }
 
     /// The client read `frames` more frames (the oldest first).
     pub(super) fn acknowledged(&mut self, conn: &ConnId, frames: u32) {
-        let Some((sizes, total)) = self.by_conn.get_mut(conn) else { return };
+        let Some((sent, total)) = self.by_conn.get_mut(conn) else { return };
         for _ in 0..frames {
-            let Some(bytes) = sizes.pop_front() else { break };
+            let Some((bytes, _)) = sent.pop_front() else { break };
             *total -= u64::from(bytes);
         }
-        if sizes.is_empty() {
+        if sent.is_empty() {
             self.by_conn.remove(conn);
         }
     }
@@ -104,15 +138,16 @@ mod tests {
     fn acknowledgements_release_the_oldest_frames_and_never_go_below_zero() {
         let mut unread = Unread::default();
         let a = ConnId::from_stored("a".into());
-        assert_eq!(unread.sent(&a, 100), (100, 1));
-        assert_eq!(unread.sent(&a, 50), (150, 2));
-        assert_eq!(unread.sent(&a, 7), (157, 3));
+        assert_eq!(unread.sent(&a, 100, 0.0), Backlog { frames: 1, bytes: 100, old_bytes: 0 });
+        assert_eq!(unread.sent(&a, 50, 1.0), Backlog { frames: 2, bytes: 150, old_bytes: 0 });
+        // Eleven seconds later, the first two are old.
+        assert_eq!(unread.sent(&a, 7, 11_000.0), Backlog { frames: 3, bytes: 157, old_bytes: 150 });
         unread.acknowledged(&a, 2);
         assert_eq!(unread.bytes(&a), 7);
         // Acknowledging more than was counted (the room forgot counts when it hibernated).
         unread.acknowledged(&a, 1_000);
         assert_eq!(unread.bytes(&a), 0);
-        assert_eq!(unread.sent(&a, 1), (1, 1));
+        assert_eq!(unread.sent(&a, 1, 12_000.0), Backlog { frames: 1, bytes: 1, old_bytes: 0 });
         unread.forget(&a);
         assert_eq!(unread.bytes(&a), 0);
     }
