@@ -133,7 +133,9 @@ test("roles: a viewer is told it cannot write, and switching to a member on the 
     await a.page.getByRole("button", { name: "Add task" }).and(a.page.locator(":enabled")).waitFor(WAIT);
     await a.page.getByLabel("Title").fill("Member's task");
     await a.page.getByRole("button", { name: "Add task" }).click();
-    await a.page.getByTestId("task").filter({ hasText: "Member's task" }).waitFor(WAIT);
+    // `.first()`: for a few ms the writer's row can show twice, predicted and from the room
+    // (a known fault of the panel, open in issue 15); this test is about roles.
+    await a.page.getByTestId("task").filter({ hasText: "Member's task" }).first().waitFor(WAIT);
     await a.page.getByTestId("saved-state").filter({ hasText: "All changes saved" }).waitFor(WAIT).catch(async (e) => {
       console.error("SAVED:", await a.page.getByTestId("saved-state").innerText());
       console.error("CLIENT:", JSON.stringify(await a.page.evaluate(() => { const c = window.__ROOMSYNC__?.client; return c && { failed: c.failedMutations, pending: c.pendingMutations, d: c.debug().auth }; })));
