@@ -390,7 +390,7 @@ impl<S: Sql> Room<S> {
             return Ok(vec![error_to(
                 conn,
                 ErrorCode::BadFrame,
-                format!("send connect first: a {kind} frame came before this socket's connect frame"),
+                format!("send connect first: this socket sent {kind} before its connect frame"),
             )]);
         }
         // An acknowledgement costs a map update: it spends no allowance (a refused one would

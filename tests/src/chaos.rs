@@ -368,13 +368,7 @@ pub fn run(config: &Config) -> Report {
     write_history(&history_path, &history);
     let mut totals = ClientStats::default();
     for c in &clients {
-        let s = c.stats;
-        totals.opens += s.opens;
-        totals.failed_opens += s.failed_opens;
-        totals.sockets_lost += s.sockets_lost;
-        totals.token_failures += s.token_failures;
-        totals.token_fetches += s.token_fetches;
-        totals.throttled += s.throttled;
+        totals += c.stats;
     }
     let claims_lost = history
         .entries

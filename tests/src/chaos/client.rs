@@ -36,6 +36,17 @@ pub struct ClientStats {
     pub throttled: u32,
 }
 
+impl std::ops::AddAssign for ClientStats {
+    fn add_assign(&mut self, other: Self) {
+        self.opens += other.opens;
+        self.failed_opens += other.failed_opens;
+        self.sockets_lost += other.sockets_lost;
+        self.token_fetches += other.token_fetches;
+        self.token_failures += other.token_failures;
+        self.throttled += other.throttled;
+    }
+}
+
 /// A mutation's answer: its request and the room's outcome (`Err`: code and message).
 pub type Answer = (RequestId, Result<Json, (String, String)>);
 
