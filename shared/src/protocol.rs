@@ -168,6 +168,19 @@ pub enum QueryModification {
     },
 }
 
+impl QueryModification {
+    /// The query this modification is for.
+    pub fn query_id(&self) -> QueryId {
+        match self {
+            Self::QueryUpdated { query_id, .. }
+            | Self::QueryUnchanged { query_id }
+            | Self::QueryDiff { query_id, .. }
+            | Self::QueryFailed { query_id, .. }
+            | Self::QueryRemoved { query_id } => *query_id,
+        }
+    }
+}
+
 /// Result of a mutation as sent on the wire.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase", rename_all_fields = "camelCase")]

@@ -176,8 +176,12 @@ pub struct Room<S: Sql> {
     rows: rows::Rows,
     /// What each connection was sent and has not acknowledged (slow consumers).
     unread: unread::Unread,
-    /// Re-runs identity changes left for later ([`Room::continue_work`]), oldest first.
-    pending: std::collections::VecDeque<(ConnId, Vec<QueryId>)>,
+    /// Query runs left for later ([`Room::continue_work`]), oldest first: re-runs after an
+    /// identity change, and subscriptions' first runs.
+    pending: std::collections::VecDeque<(ConnId, Vec<PendingRun>)>,
+    /// The connection whose latest subscriptions and version are in memory only, written by
+    /// [`Room::save_subscriptions`] before anything else reads them.
+    unsaved: Option<(ConnId, Vec<NewSubscription>)>,
 }
 
 impl<S: Sql> Room<S> {
@@ -220,6 +224,7 @@ impl<S: Sql> Room<S> {
             activity: stats::Activity::default(),
             unread: unread::Unread::default(),
             pending: Default::default(),
+            unsaved: None,
         })
     }
 
@@ -307,8 +312,12 @@ impl<S: Sql> Room<S> {
     pub fn handle(&mut self, input: RoomInput<'_>, env: &mut dyn Environment) -> Vec<Outgoing> {
         self.activity.woke_at_ms.get_or_insert(env.now_ms());
         let result = match input {
-            RoomInput::Open { conn } => self.open_connection(conn).map(|()| Vec::new()),
-            RoomInput::Close { conn } => self.close_connection(conn).map(|()| Vec::new()),
+            RoomInput::Open { conn } => {
+                self.save_subscriptions().and_then(|()| self.open_connection(conn)).map(|()| Vec::new())
+            }
+            RoomInput::Close { conn } => {
+                self.save_subscriptions().and_then(|()| self.close_connection(conn)).map(|()| Vec::new())
+            }
             RoomInput::Frame { conn, text } if text.len() > MAX_FRAME_BYTES => Ok(vec![error_to(
                 conn,
                 ErrorCode::BadFrame,
@@ -403,6 +412,9 @@ impl<S: Sql> Room<S> {
             if let Err(wait_ms) = self.take_control(conn, env.now_ms()) {
                 return Ok(self.control_refused(conn, &message, wait_ms));
             }
+        }
+        if !matches!(message, ClientMessage::Subscribe { .. }) {
+            self.save_subscriptions()?;
         }
         match message {
             ClientMessage::Connect { .. } => unreachable!("handled above"),
@@ -508,6 +520,7 @@ mod unread;
 
 use fanout::everything;
 use results::{QueryRun, ResultCache, SharedRuns, UPDATE_CHUNK};
+use subscriptions::{NewSubscription, PendingRun};
 
 pub use limits::{RoomLimits, Spender};
 

@@ -114,10 +114,30 @@ impl RoomSocket {
     /// Subscribes and waits for the query's first result; panics on anything else.
     pub fn subscribe(&mut self, query_id: u32, udf_path: &str, args: Value) -> QueryModification {
         self.send_subscribe(query_id, udf_path, args);
-        match self.recv() {
-            ServerMessage::Transition { mut modifications, .. } if modifications.len() == 1 => modifications.remove(0),
-            other => panic!("expected the first result of {udf_path}, got {other:?}"),
+        self.first_result(query_id)
+    }
+
+    /// The first result of a query just subscribed: the room answers a subscribe at once with
+    /// the query set moved, and sends the run's result in a later transition (it runs
+    /// subscriptions in steps). Panics on anything but transitions.
+    pub fn first_result(&mut self, query_id: u32) -> QueryModification {
+        match &self.first_results(1)[..] {
+            [only] if only.query_id() == query_id => only.clone(),
+            other => panic!("expected the first result of query {query_id}, got {other:?}"),
         }
+    }
+
+    /// The next `count` query results (transitions' modifications, in order); panics on
+    /// anything but transitions or after [`FRAME_TIMEOUT`] without one.
+    pub fn first_results(&mut self, count: usize) -> Vec<QueryModification> {
+        let mut found = Vec::with_capacity(count);
+        while found.len() < count {
+            match self.recv() {
+                ServerMessage::Transition { modifications, .. } => found.extend(modifications),
+                other => panic!("expected query results, got {other:?}"),
+            }
+        }
+        found
     }
 
     pub fn send_mutation(&mut self, request_id: u32, udf_path: &str, args: Value) {

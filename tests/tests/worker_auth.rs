@@ -153,9 +153,7 @@ fn limits_refuse_with_codes_and_the_connection_keeps_serving() {
     for query_id in 1..=256 {
         a.send_subscribe(query_id, "tasks:list", json!({"status": "pending"}));
     }
-    for _ in 1..=256 {
-        assert!(matches!(a.recv(), ServerMessage::Transition { .. }));
-    }
+    assert_eq!(a.first_results(256).len(), 256);
     a.send_subscribe(999, "tasks:list", json!({}));
     match a.recv() {
         ServerMessage::Error { code: ErrorCode::LimitExceeded, message, .. } => {

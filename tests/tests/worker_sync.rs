@@ -226,13 +226,7 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
         panic!("create failed")
     };
     a.send_subscribe(1, "tasks:list", json!({}));
-    let hash = match a.recv() {
-        ServerMessage::Transition { modifications, .. } => match modifications.into_iter().next() {
-            Some(QueryModification::QueryUpdated { hash, .. }) => hash,
-            other => panic!("{other:?}"),
-        },
-        other => panic!("{other:?}"),
-    };
+    let QueryModification::QueryUpdated { hash, .. } = a.first_result(1) else { panic!("no first result") };
     a.close();
     // Every deploy drops every socket: restart the worker, then reconnect as the same session.
     dev.stop();
@@ -245,12 +239,7 @@ fn resent_mutations_apply_once_and_resume_confirms_unchanged_results() {
         args: json!({}),
         result_hash: Some(hash),
     });
-    match b.recv() {
-        ServerMessage::Transition { modifications, .. } => {
-            assert_eq!(modifications, vec![QueryModification::QueryUnchanged { query_id: 1 }], "no rows re-sent")
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(b.first_result(1), QueryModification::QueryUnchanged { query_id: 1 }, "no rows re-sent");
     // The client did not see the answer before, so it re-sends request 1: same outcome, no second task.
     let MutationOutcome::Success { result: again, .. } = b.mutate(1, "tasks:create", task) else {
         panic!("re-send failed")
@@ -300,8 +289,7 @@ fn one_shot_http_routes_with_cors_reach_live_subscribers() {
         ("Authorization", bearer.as_str()),
     ];
     let mut live = RoomSocket::signed_in(&dev.ws_url("http-room"), "http-room", "admin");
-    live.send_subscribe(1, "users:list", json!({}));
-    live.recv();
+    live.subscribe(1, "users:list", json!({}));
 
     let preflight = http_request(dev.port, "OPTIONS", "/rooms/http-room/mutation", &origin, "").unwrap_or_default();
     assert!(preflight.starts_with("HTTP/1.1 204"), "{preflight}");

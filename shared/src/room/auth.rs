@@ -14,10 +14,11 @@
 //! many queries at once and leaves the rest for [`Room::continue_work`], which the host calls
 //! after letting other sockets' frames in — so a socket with 256 queries cannot hold the room
 //! for everyone while they all re-run. The later results go out as transitions at the
-//! connection's version of the moment (start = end), after the one that moved its identity.
+//! connection's version of the moment (the query set unchanged, the timestamp the room's), after
+//! the one that moved its identity.
 
 use super::fanout::transition_frames;
-use super::{error_to, AuthPolicy, HttpReply, Outgoing, Room, SharedRuns};
+use super::{error_to, AuthPolicy, HttpReply, Outgoing, PendingRun, Room, SharedRuns};
 use crate::auth::Identity;
 use crate::engine::environment::Environment;
 use crate::engine::FnError;
@@ -164,7 +165,8 @@ impl<S: Sql> Room<S> {
         }
         let rows =
             self.sql.exec("SELECT query_id FROM _subs WHERE conn_id = ? ORDER BY query_id", &[conn.as_str().into()])?;
-        let mut query_ids: Vec<QueryId> = rows.iter().map(|row| super::int_at(row, 0) as QueryId).collect();
+        let mut query_ids: Vec<PendingRun> =
+            rows.iter().map(|row| PendingRun { query_id: super::int_at(row, 0) as QueryId, resumed: None }).collect();
         // Re-runs left from an earlier change are replaced by this one's.
         self.pending.retain(|(c, _)| c != conn);
         let step = self.limits.reruns_per_step.max(1.0);
@@ -176,18 +178,19 @@ impl<S: Sql> Room<S> {
         Ok(transition_frames(conn, start, end, modifications))
     }
 
-    /// Re-runs `query_ids` of `conn` under its identity now; the modifications to send.
+    /// Re-runs `runs` of `conn` under its identity now; the modifications to send.
     fn rerun_all(
         &mut self,
         conn: &ConnId,
-        query_ids: &[QueryId],
+        runs: &[PendingRun],
         now_ms: f64,
     ) -> Result<Vec<(crate::protocol::QueryModification, usize)>, StorageError> {
         let caller = self.caller_of(conn, now_ms)?;
         let mut modifications = Vec::new();
         let mut shared = SharedRuns::default();
-        for query_id in query_ids {
-            if let Some(modification) = self.rerun(conn, *query_id, caller.as_ref(), &mut shared)? {
+        for run in runs {
+            let resumed = run.resumed.as_deref();
+            if let Some(modification) = self.rerun(conn, run.query_id, caller.as_ref(), &mut shared, resumed)? {
                 modifications.push(modification);
             }
         }
@@ -200,12 +203,22 @@ impl<S: Sql> Room<S> {
         !self.pending.is_empty()
     }
 
-    /// The next step of the re-runs identity changes left for later: at most
-    /// `reruns_per_step` queries, the oldest change first. The host calls it after yielding
-    /// to other events, while [`Room::has_pending_work`] holds.
+    /// The next step of the runs left for later (identity changes' re-runs, subscriptions'
+    /// first runs): at most `reruns_per_step` queries, the oldest first. The host calls it
+    /// after yielding to other events, while [`Room::has_pending_work`] holds.
+    ///
+    /// A step's results are sent at the room's current timestamp: that is the data they read,
+    /// and the connection's other results are current too (a commit re-runs what it touches
+    /// before it returns).
     pub fn continue_work(&mut self, env: &mut dyn Environment) -> Vec<Outgoing> {
         let mut budget = self.limits.reruns_per_step.max(1.0).min(usize::MAX as f64) as usize;
         let mut out = Vec::new();
+        if let Err(e) = self.save_subscriptions() {
+            if let Some((conn, _)) = self.pending.front() {
+                out.push(error_to(conn, ErrorCode::Internal, e.to_string()));
+            }
+            return out;
+        }
         while budget > 0 {
             let Some((conn, mut query_ids)) = self.pending.pop_front() else { break };
             let rest = query_ids.split_off(budget.min(query_ids.len()));
@@ -217,8 +230,10 @@ impl<S: Sql> Room<S> {
                 if modifications.is_empty() {
                     return Ok(Vec::new());
                 }
-                let version = self.connection_version(&conn)?;
-                Ok(transition_frames(&conn, version, version, modifications))
+                let start = self.connection_version(&conn)?;
+                let end = StateVersion { ts: self.current_ts()?.max(start.ts), ..start };
+                self.set_connection_version(&conn, end)?;
+                Ok(transition_frames(&conn, start, end, modifications))
             });
             match step {
                 Ok(frames) => out.extend(frames),

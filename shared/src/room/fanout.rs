@@ -60,7 +60,7 @@ impl<S: Sql> Room<S> {
         for (conn, query_id) in affected {
             // From the row copy: no storage read per subscription.
             let caller = self.caller_of(&conn, now_ms)?;
-            if let Some(modification) = self.rerun(&conn, query_id, caller.as_ref(), &mut shared)? {
+            if let Some(modification) = self.rerun(&conn, query_id, caller.as_ref(), &mut shared, None)? {
                 changed.entry(conn).or_default().push(modification);
             }
         }
@@ -97,6 +97,7 @@ impl<S: Sql> Room<S> {
         query_id: QueryId,
         caller: Option<&Identity>,
         shared: &mut SharedRuns,
+        resumed: Option<&str>,
     ) -> Result<Option<(QueryModification, usize)>, StorageError> {
         let Some(row) = self.rows.sub(&self.sql, &(conn.clone(), query_id))? else { return Ok(None) };
         let rows::SubRow { udf_path, args: args_text, journal, result_hash: old_hash } = row;
@@ -116,11 +117,13 @@ impl<S: Sql> Room<S> {
                 run
             }
         };
-        if run.hash == old_hash {
-            // Same result: keep the new read set (it may differ), send nothing.
+        if run.hash == old_hash || resumed == Some(run.hash.as_str()) {
+            // Same result: keep the new read set (it may differ), send nothing — or, to a
+            // client that resumed with this result, confirm it.
+            let confirm = run.hash != old_hash;
             self.remember_run(conn, query_id, &run);
             shared.stored.push(((conn.clone(), query_id), run));
-            return Ok(None);
+            return Ok(confirm.then_some((QueryModification::QueryUnchanged { query_id }, 0)));
         }
         let key = (conn.clone(), query_id);
         let base = self.results.base(&key, &old_hash);

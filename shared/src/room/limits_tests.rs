@@ -49,6 +49,18 @@ impl Harness {
         conn
     }
 
+    /// Runs the steps the room left for later, as a host does between events; what they sent.
+    fn drain(&mut self) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for _ in 0..1000 {
+            if !self.room.has_pending_work() {
+                return out;
+            }
+            out.extend(self.room.continue_work(&mut self.env));
+        }
+        panic!("the room's work did not end in 1,000 steps")
+    }
+
     fn mutate(&mut self, conn: &ConnId, path: &str, args: Json) -> MutationOutcome {
         self.next += 1;
         let out = self.frame(conn, json!({"type": "mutation", "requestId": self.next, "udfPath": path, "args": args}));
@@ -472,6 +484,7 @@ fn an_identity_change_re_runs_in_steps_when_the_host_yields() {
             assert!(matches!(h.frame(conn, frame)[0].message, ServerMessage::Transition { .. }));
         }
     }
+    h.drain();
     let whoami = |modifications: &[QueryModification]| -> Vec<(QueryId, Json)> {
         modifications
             .iter()
@@ -518,4 +531,161 @@ fn an_identity_change_re_runs_in_steps_when_the_host_yields() {
     assert!(h.room.has_pending_work());
     h.room.handle(RoomInput::Close { conn: &c }, &mut h.env);
     assert!(!h.room.has_pending_work());
+}
+
+/// The modifications of a transition, or a panic.
+fn modifications_of(message: &ServerMessage) -> &[QueryModification] {
+    match message {
+        ServerMessage::Transition { modifications, .. } => modifications,
+        other => panic!("expected a transition, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_burst_of_subscriptions_runs_in_steps_and_other_sockets_are_served_between_them() {
+    let mut h = Harness::new(RoomLimits { reruns_per_step: 4.0, ..RoomLimits::unlimited() });
+    let flood = h.socket("flood", Some(("ayse", "admin")));
+    let other = h.socket("other", Some(("can", "admin")));
+    // Each subscribe is answered at once with the query set moved and no result yet.
+    for query_id in 1..=256 {
+        let frame = json!({"type": "subscribe", "queryId": query_id, "udfPath": "users:list", "args": {}});
+        let out = h.frame(&flood, frame);
+        let [answer] = &out[..] else { panic!("{out:?}") };
+        let ServerMessage::Transition { start_version, end_version, modifications } = &answer.message else {
+            panic!("{answer:?}")
+        };
+        assert!(modifications.is_empty(), "no run yet: {modifications:?}");
+        assert_eq!(end_version.query_set, start_version.query_set + 1);
+    }
+    // One step runs four queries; another socket's write goes through between steps, and
+    // the queries that run after it see it.
+    let step = h.room.continue_work(&mut h.env);
+    assert_eq!(step.iter().map(|o| modifications_of(&o.message).len()).sum::<usize>(), 4);
+    let written = h.mutate(&other, "users:ensure", json!({"name": "Between", "email": "b@x", "role": "member"}));
+    assert!(refused(&written).is_none(), "{written:?}");
+    let rest = h.drain();
+    let mut seen = 4;
+    for o in &rest {
+        assert_eq!(o.to, flood);
+        for m in modifications_of(&o.message) {
+            let QueryModification::QueryUpdated { value, .. } = m else { panic!("{m:?}") };
+            assert_eq!(value.as_array().map(Vec::len), Some(1), "the write between the steps is in: {value}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 256, "every subscription got its first result, once");
+    assert!(rest.len() <= 64, "at most four runs a step: {} steps", rest.len());
+}
+
+#[test]
+fn a_deferred_first_run_confirms_a_resumed_result_and_refuses_what_can_never_run_at_once() {
+    let mut h = Harness::new(RoomLimits { reruns_per_step: 4.0, ..RoomLimits::unlimited() });
+    let a = h.socket("a", Some(("ayse", "admin")));
+    h.frame(&a, json!({"type": "subscribe", "queryId": 1, "udfPath": "auth:whoami", "args": {}}));
+    let first = h.drain();
+    let Some(QueryModification::QueryUpdated { hash, .. }) =
+        first.first().map(|o| modifications_of(&o.message)[0].clone())
+    else {
+        panic!("{first:?}")
+    };
+    // Resumed with that result: confirmed, not sent again.
+    let b = h.socket("b", Some(("ayse", "admin")));
+    h.frame(&b, json!({"type": "subscribe", "queryId": 1, "udfPath": "auth:whoami", "args": {}, "resultHash": hash}));
+    let resumed = h.drain();
+    assert!(
+        matches!(modifications_of(&resumed[0].message), [QueryModification::QueryUnchanged { query_id: 1 }]),
+        "{resumed:?}"
+    );
+    // Resumed with a stale result: the whole result.
+    h.frame(
+        &b,
+        json!({"type": "subscribe", "queryId": 2, "udfPath": "auth:whoami", "args": {}, "resultHash": "stale"}),
+    );
+    let stale = h.drain();
+    assert!(matches!(modifications_of(&stale[0].message), [QueryModification::QueryUpdated { query_id: 2, .. }]));
+    // No such function, or invalid arguments: answered at once, not kept, nothing left to run.
+    for (query_id, path, args) in [(3, "tasks:lst", json!({})), (4, "tasks:list", json!({"status": "later"}))] {
+        let out = h.frame(&b, json!({"type": "subscribe", "queryId": query_id, "udfPath": path, "args": args}));
+        assert!(matches!(modifications_of(&out[0].message), [QueryModification::QueryFailed { .. }]), "{out:?}");
+        assert!(!h.room.has_pending_work());
+        let again =
+            h.frame(&b, json!({"type": "subscribe", "queryId": query_id, "udfPath": "auth:whoami", "args": {}}));
+        assert!(modifications_of(&again[0].message).is_empty(), "the id is free again: {again:?}");
+        h.drain();
+    }
+    // Unsubscribed before its run: nothing is sent for it.
+    h.frame(&b, json!({"type": "subscribe", "queryId": 9, "udfPath": "auth:whoami", "args": {}}));
+    h.frame(&b, json!({"type": "unsubscribe", "queryId": 9}));
+    assert!(h.drain().is_empty());
+    // Signed in as someone else before its run: it runs as the new user.
+    h.frame(&b, json!({"type": "subscribe", "queryId": 10, "udfPath": "auth:whoami", "args": {}}));
+    h.frame(&b, json!({"type": "authenticate", "token": token("mehmet", "manager")}));
+    let runs: Vec<QueryModification> = h.drain().iter().flat_map(|o| modifications_of(&o.message).to_vec()).collect();
+    let mine = runs.iter().find_map(|m| match m {
+        QueryModification::QueryUpdated { query_id: 10, value, .. } => Some(value["subject"].clone()),
+        _ => None,
+    });
+    assert_eq!(mine, Some(json!("mehmet")), "{runs:?}");
+}
+
+#[test]
+fn a_burst_of_subscriptions_is_written_once_before_anything_else_reads_it() {
+    let mut h = Harness::new(RoomLimits { reruns_per_step: 4.0, ..RoomLimits::unlimited() });
+    let stored = |h: &Harness, conn: Option<&str>| {
+        let rows = h
+            .room
+            .sql()
+            .exec(
+                "SELECT COUNT(*) FROM _subs WHERE conn_id = COALESCE(?, conn_id)",
+                &[conn.map_or(SqlValue::Null, SqlValue::from)],
+            )
+            .unwrap();
+        int_at(&rows[0], 0)
+    };
+    let subscribe = |h: &mut Harness, conn: &ConnId, query_id: u32| {
+        h.frame(conn, json!({"type": "subscribe", "queryId": query_id, "udfPath": "auth:whoami", "args": {}}))
+    };
+    let refusal = |out: &[Outgoing]| match out.first().map(|o| &o.message) {
+        Some(ServerMessage::Error { code, message, .. }) => Some((*code, message.clone())),
+        _ => None,
+    };
+    let a = h.socket("a", Some(("ayse", "admin")));
+    for query_id in 1..=200 {
+        assert_eq!(refusal(&subscribe(&mut h, &a, query_id)), None);
+    }
+    assert_eq!(stored(&h, None), 0, "answered from memory");
+    assert_eq!(h.room.stats().unwrap().subscriptions, 200, "and counted");
+    // The connection's limits count what is not written yet: an id in use, its 256.
+    assert!(matches!(refusal(&subscribe(&mut h, &a, 7)), Some((ErrorCode::BadQueryId, _))));
+    for query_id in 201..=256 {
+        subscribe(&mut h, &a, query_id);
+    }
+    assert!(matches!(refusal(&subscribe(&mut h, &a, 999)), Some((ErrorCode::LimitExceeded, _))));
+    // Another socket's subscribe writes them first.
+    let b = h.socket("b", Some(("ayse", "admin")));
+    subscribe(&mut h, &b, 1);
+    assert_eq!(stored(&h, Some("a")), 256);
+    // The user's limit (1,024 over all their sockets) counts what is not written yet too.
+    for (name, count) in [("c", 256), ("d", 255)] {
+        let conn = h.socket(name, Some(("ayse", "admin")));
+        for query_id in 1..=count {
+            assert_eq!(refusal(&subscribe(&mut h, &conn, query_id)), None);
+        }
+    }
+    for query_id in 2..=256 {
+        assert_eq!(refusal(&subscribe(&mut h, &b, query_id)), None, "query {query_id}");
+    }
+    let e = h.socket("e", Some(("ayse", "admin")));
+    assert_eq!(refusal(&subscribe(&mut h, &e, 1)), None, "the 1,024th");
+    let Some((ErrorCode::LimitExceeded, message)) = refusal(&subscribe(&mut h, &e, 2)) else { panic!() };
+    assert!(message.contains("this user holds 1024"), "{message}");
+    // Any other frame writes them too, with the version the client was sent.
+    assert_eq!(stored(&h, Some("e")), 0);
+    h.drain();
+    assert_eq!(stored(&h, Some("e")), 1);
+    let unsubscribed = h.frame(&b, json!({"type": "unsubscribe", "queryId": 256}));
+    let ServerMessage::Transition { start_version, .. } = &unsubscribed[0].message else { panic!("{unsubscribed:?}") };
+    assert_eq!(start_version.query_set, 256, "the stored version is the one sent");
+    let conns = h.room.sql().exec("SELECT query_set FROM _conns WHERE conn_id = 'e'", &[]).unwrap();
+    assert_eq!(int_at(&conns[0], 0), 1, "e's version, written before the run");
 }

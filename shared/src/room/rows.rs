@@ -112,6 +112,12 @@ impl Rows {
         }
     }
 
+    /// Records a subscription's row before it is written (the room writes it before
+    /// anything else reads it).
+    pub fn set_sub(&mut self, key: SubKey, row: SubRow) {
+        self.subs.insert(key, row);
+    }
+
     pub fn forget_sub(&mut self, key: &SubKey) {
         self.subs.remove(key);
     }

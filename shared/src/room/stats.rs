@@ -77,7 +77,8 @@ impl<S: Sql> Room<S> {
         let counters = self.sql.counters();
         Ok(RoomStats {
             connections: count("_conns")?,
-            subscriptions: count("_subs")?,
+            // With those a burst answered and has not written yet.
+            subscriptions: count("_subs")? + self.unsaved.as_ref().map_or(0, |(_, new)| new.len() as u64),
             commit_ts: self.current_ts()?,
             woke_at_ms: activity.woke_at_ms,
             commits_since_wake: activity.commits,
