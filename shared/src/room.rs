@@ -179,9 +179,9 @@ pub struct Room<S: Sql> {
     /// Query runs left for later ([`Room::continue_work`]), oldest first: re-runs after an
     /// identity change, and subscriptions' first runs.
     pending: std::collections::VecDeque<(ConnId, Vec<PendingRun>)>,
-    /// The connection whose latest subscriptions and version are in memory only, written by
-    /// [`Room::save_subscriptions`] before anything else reads them.
-    unsaved: Option<(ConnId, Vec<NewSubscription>)>,
+    /// What a connection's burst of control frames changed in memory only, written by
+    /// [`Room::save_connection_state`] before anything else reads it (`write_behind`).
+    unsaved: Option<write_behind::Unsaved>,
 }
 
 impl<S: Sql> Room<S> {
@@ -313,10 +313,10 @@ impl<S: Sql> Room<S> {
         self.activity.woke_at_ms.get_or_insert(env.now_ms());
         let result = match input {
             RoomInput::Open { conn } => {
-                self.save_subscriptions().and_then(|()| self.open_connection(conn)).map(|()| Vec::new())
+                self.save_connection_state().and_then(|()| self.open_connection(conn)).map(|()| Vec::new())
             }
             RoomInput::Close { conn } => {
-                self.save_subscriptions().and_then(|()| self.close_connection(conn)).map(|()| Vec::new())
+                self.save_connection_state().and_then(|()| self.close_connection(conn)).map(|()| Vec::new())
             }
             RoomInput::Frame { conn, text } if text.len() > MAX_FRAME_BYTES => Ok(vec![error_to(
                 conn,
@@ -413,8 +413,12 @@ impl<S: Sql> Room<S> {
                 return Ok(self.control_refused(conn, &message, wait_ms));
             }
         }
-        if !matches!(message, ClientMessage::Subscribe { .. }) {
-            self.save_subscriptions()?;
+        // Control frames write behind (`write_behind`); an identity change writes first.
+        if !matches!(
+            message,
+            ClientMessage::Subscribe { .. } | ClientMessage::Unsubscribe { .. } | ClientMessage::Authenticate { .. }
+        ) {
+            self.save_connection_state()?;
         }
         match message {
             ClientMessage::Connect { .. } => unreachable!("handled above"),
@@ -517,10 +521,12 @@ mod rows;
 mod stats;
 mod subscriptions;
 mod unread;
+mod write_behind;
 
 use fanout::everything;
 use results::{QueryRun, ResultCache, SharedRuns, UPDATE_CHUNK};
-use subscriptions::{NewSubscription, PendingRun};
+use subscriptions::PendingRun;
+use write_behind::NewSubscription;
 
 pub use limits::{RoomLimits, Spender};
 

@@ -120,6 +120,10 @@ impl<S: Sql> Room<S> {
             (Stored::SignedOut, None) => true,
             _ => false,
         };
+        if !unchanged {
+            // What follows reads the connection's subscriptions from storage.
+            self.save_connection_state()?;
+        }
         if let Some(new) = identity.as_ref().filter(|_| !unchanged) {
             // Signing in brings the connection's subscriptions to that user's count.
             if let Some(refusal) = self.subscriptions_of(conn, &new.subject, 0)? {
@@ -147,6 +151,19 @@ impl<S: Sql> Room<S> {
         let end = StateVersion { identity: start.identity + 1, ts: self.current_ts()?, ..start };
         let stored =
             identity.as_ref().and_then(|i| serde_json::to_string(i).ok()).map_or(SqlValue::Null, SqlValue::Text);
+        if unchanged && self.writes_behind() {
+            // A refresh is written behind, like subscribes (`write_behind`).
+            self.refresh_unsaved(conn, identity, stored)?;
+            self.rows.set_version(conn, end);
+            return Ok(vec![Outgoing {
+                to: conn.clone(),
+                message: ServerMessage::Transition {
+                    start_version: start,
+                    end_version: end,
+                    modifications: Vec::new(),
+                },
+            }]);
+        }
         self.sql.exec(
             "UPDATE _conns SET caller = ?, identity = ? WHERE conn_id = ?",
             &[stored, i64::from(end.identity).into(), conn.as_str().into()],
@@ -200,7 +217,7 @@ impl<S: Sql> Room<S> {
 
     /// Whether re-runs wait for [`Room::continue_work`].
     pub fn has_pending_work(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || self.unsaved.is_some()
     }
 
     /// The next step of the runs left for later (identity changes' re-runs, subscriptions'
@@ -213,7 +230,7 @@ impl<S: Sql> Room<S> {
     pub fn continue_work(&mut self, env: &mut dyn Environment) -> Vec<Outgoing> {
         let mut budget = self.limits.reruns_per_step.max(1.0).min(usize::MAX as f64) as usize;
         let mut out = Vec::new();
-        if let Err(e) = self.save_subscriptions() {
+        if let Err(e) = self.save_connection_state() {
             if let Some((conn, _)) = self.pending.front() {
                 out.push(error_to(conn, ErrorCode::Internal, e.to_string()));
             }

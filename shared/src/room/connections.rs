@@ -20,7 +20,7 @@ impl<S: Sql> Room<S> {
     /// restart, a crash); the host calls this when it starts, so rows of dead sockets do not
     /// outlive it. Returns how many connections were dropped.
     pub fn retain_connections(&mut self, live: &[ConnId]) -> Result<usize, StorageError> {
-        self.save_subscriptions()?;
+        self.save_connection_state()?;
         let rows = self.sql.exec("SELECT conn_id FROM _conns", &[])?;
         let mut dropped = 0;
         for row in rows {

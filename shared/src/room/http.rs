@@ -32,7 +32,7 @@ impl<S: Sql> Room<S> {
         env: &mut dyn Environment,
     ) -> (HttpReply, Vec<Outgoing>) {
         self.activity.woke_at_ms.get_or_insert(env.now_ms());
-        if let Err(e) = self.save_subscriptions() {
+        if let Err(e) = self.save_connection_state() {
             return (HttpReply::error(ErrorCode::Internal, e.to_string()), Vec::new());
         }
         let fail = |code: ErrorCode, message: String| (HttpReply::error(code, message), Vec::new());

@@ -607,7 +607,7 @@ fn a_deferred_first_run_confirms_a_resumed_result_and_refuses_what_can_never_run
     for (query_id, path, args) in [(3, "tasks:lst", json!({})), (4, "tasks:list", json!({"status": "later"}))] {
         let out = h.frame(&b, json!({"type": "subscribe", "queryId": query_id, "udfPath": path, "args": args}));
         assert!(matches!(modifications_of(&out[0].message), [QueryModification::QueryFailed { .. }]), "{out:?}");
-        assert!(!h.room.has_pending_work());
+        assert!(h.drain().is_empty(), "nothing left to run");
         let again =
             h.frame(&b, json!({"type": "subscribe", "queryId": query_id, "udfPath": "auth:whoami", "args": {}}));
         assert!(modifications_of(&again[0].message).is_empty(), "the id is free again: {again:?}");
@@ -688,4 +688,58 @@ fn a_burst_of_subscriptions_is_written_once_before_anything_else_reads_it() {
     assert_eq!(start_version.query_set, 256, "the stored version is the one sent");
     let conns = h.room.sql().exec("SELECT query_set FROM _conns WHERE conn_id = 'e'", &[]).unwrap();
     assert_eq!(int_at(&conns[0], 0), 1, "e's version, written before the run");
+}
+
+#[test]
+fn unsubscribes_and_token_refreshes_write_behind_and_what_is_stored_matches_what_was_sent() {
+    let mut h = Harness::new(RoomLimits { reruns_per_step: 4.0, ..RoomLimits::unlimited() });
+    let a = h.socket("a", Some(("ayse", "admin")));
+    let subs = |h: &Harness| -> Vec<i64> {
+        let rows = h.room.sql().exec("SELECT query_id FROM _subs WHERE conn_id = 'a' ORDER BY query_id", &[]).unwrap();
+        rows.iter().map(|r| int_at(r, 0)).collect()
+    };
+    let conn_row = |h: &Harness| -> (i64, i64, String) {
+        let rows =
+            h.room.sql().exec("SELECT query_set, identity, caller FROM _conns WHERE conn_id = 'a'", &[]).unwrap();
+        (int_at(&rows[0], 0), int_at(&rows[0], 1), text_at(&rows[0], 2).unwrap())
+    };
+    let version = |out: &[Outgoing]| match &out[0].message {
+        ServerMessage::Transition { end_version, .. } => *end_version,
+        other => panic!("{other:?}"),
+    };
+    for query_id in 1..=3 {
+        h.frame(&a, json!({"type": "subscribe", "queryId": query_id, "udfPath": "auth:whoami", "args": {}}));
+    }
+    h.drain();
+    assert_eq!(subs(&h), [1, 2, 3]);
+    // Churn: 200 subscribes and unsubscribes, a stored one dropped and taken again, a token
+    // refresh — none of it written until the step.
+    for query_id in 100..300 {
+        h.frame(&a, json!({"type": "subscribe", "queryId": query_id, "udfPath": "auth:whoami", "args": {}}));
+        h.frame(&a, json!({"type": "unsubscribe", "queryId": query_id}));
+    }
+    h.frame(&a, json!({"type": "unsubscribe", "queryId": 2}));
+    let gone = h.frame(&a, json!({"type": "unsubscribe", "queryId": 2}));
+    assert!(matches!(&gone[0].message, ServerMessage::Error { code: ErrorCode::BadQueryId, .. }), "{gone:?}");
+    let retaken = h.frame(&a, json!({"type": "subscribe", "queryId": 2, "udfPath": "auth:whoami", "args": {}}));
+    assert!(modifications_of(&retaken[0].message).is_empty());
+    h.frame(&a, json!({"type": "unsubscribe", "queryId": 3}));
+    let refreshed = h.frame(&a, json!({"type": "authenticate", "token": token("ayse", "admin")}));
+    let sent = version(&refreshed);
+    let before = conn_row(&h);
+    assert_eq!(subs(&h), [1, 2, 3], "nothing written yet");
+    assert!(before.0 < i64::from(sent.query_set));
+    let runs = h.drain();
+    assert_eq!(subs(&h), [1, 2], "what the socket holds");
+    let after = conn_row(&h);
+    assert_eq!((after.0, after.1), (i64::from(sent.query_set), i64::from(sent.identity)), "the version sent");
+    assert!(after.2.contains("ayse"));
+    // Only the retaken query ran; the churned ones never did.
+    let ran: Vec<QueryId> =
+        runs.iter().flat_map(|o| modifications_of(&o.message).iter().map(QueryModification::query_id)).collect();
+    assert_eq!(ran, [2]);
+    // The next frame continues from the version sent.
+    let out = h.frame(&a, json!({"type": "unsubscribe", "queryId": 1}));
+    let ServerMessage::Transition { start_version, .. } = &out[0].message else { panic!("{out:?}") };
+    assert_eq!(*start_version, sent);
 }

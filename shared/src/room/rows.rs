@@ -73,6 +73,13 @@ impl Rows {
         }
     }
 
+    /// Records an identity kept in memory until it is written (`write_behind`).
+    pub fn set_caller(&mut self, conn: &ConnId, caller: Option<Identity>) {
+        if let Some(row) = self.conns.get_mut(conn) {
+            row.caller = caller;
+        }
+    }
+
     /// Drops the copy of a connection's row (written in another way).
     pub fn forget_conn_row(&mut self, conn: &ConnId) {
         self.conns.remove(conn);

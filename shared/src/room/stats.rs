@@ -78,7 +78,7 @@ impl<S: Sql> Room<S> {
         Ok(RoomStats {
             connections: count("_conns")?,
             // With those a burst answered and has not written yet.
-            subscriptions: count("_subs")? + self.unsaved.as_ref().map_or(0, |(_, new)| new.len() as u64),
+            subscriptions: (count("_subs")? as i64 + self.unsaved_subscriptions()).max(0) as u64,
             commit_ts: self.current_ts()?,
             woke_at_ms: activity.woke_at_ms,
             commits_since_wake: activity.commits,

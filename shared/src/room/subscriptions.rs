@@ -3,13 +3,6 @@
 
 use super::*;
 
-/// A subscription answered but not written yet (see [`Room::save_subscriptions`]).
-pub(super) struct NewSubscription {
-    query_id: QueryId,
-    udf_path: String,
-    args: String,
-}
-
 /// A query run left for [`Room::continue_work`]: a re-run after an identity change, or a
 /// subscription's first run.
 pub(super) struct PendingRun {
@@ -140,8 +133,8 @@ impl<S: Sql> Room<S> {
         result_hash: Option<String>,
         now_ms: f64,
     ) -> Result<Vec<Outgoing>, StorageError> {
-        if self.unsaved.as_ref().is_some_and(|(c, _)| c != conn) {
-            self.save_subscriptions()?;
+        if self.writes_behind() {
+            self.unsaved_of(conn)?;
         }
         let caller = self.caller_of(conn, now_ms)?;
         // What the checks need, in one statement: through the Durable Object's SQL boundary
@@ -166,11 +159,10 @@ impl<S: Sql> Room<S> {
         )?;
         let at = |i: usize| held.first().map_or(0, |r| int_at(r, i));
         let (mut exists, mut count, mut held_bytes, ts, others) = (at(0) > 0, at(1), at(2), Ts(at(3) as u64), at(4));
-        if let Some((_, unsaved)) = &self.unsaved {
-            exists |= unsaved.iter().any(|s| s.query_id == query_id);
-            count += unsaved.len() as i64;
-            held_bytes += unsaved.iter().map(|s| s.args.len() as i64).sum::<i64>();
-        }
+        let unsaved = self.unsaved_holdings(conn, query_id);
+        exists = (exists && !unsaved.removed) || unsaved.added;
+        count += unsaved.count;
+        held_bytes += unsaved.bytes;
         if count >= MAX_SUBSCRIPTIONS_PER_CONNECTION as i64 {
             return Ok(vec![error_to(
                 conn,
@@ -256,13 +248,8 @@ impl<S: Sql> Room<S> {
     /// answer moves the query set with no result yet (the client shows it loading); the
     /// result follows in its own transition.
     ///
-    /// Nothing is written here: the subscription and the connection's version are kept in
-    /// memory until [`Room::save_subscriptions`], which runs before any other input and
-    /// before the first run. In the Durable Object a frame that writes pays for a storage
-    /// commit before its answer may leave (about 0.4 ms under `wrangler dev`, most of what
-    /// a subscribe cost); a burst pays for one. Memory-only state never outlives the
-    /// process unsaved: the runs left for later keep the host busy (no hibernation), and a
-    /// crash drops the sockets too, whose clients then subscribe again.
+    /// Nothing is written here: the subscription and the connection's version are written
+    /// behind (`write_behind`), before any other input and before the first run.
     ///
     /// A call that can never succeed (no such function, invalid arguments) is answered at
     /// once and not kept, as when it runs at once.
@@ -281,16 +268,7 @@ impl<S: Sql> Room<S> {
                 modifications.push(QueryRun::new(Err(e), ReadSet::default(), None).modification(query_id));
             }
             _ => {
-                let args = args.to_string();
-                let row = rows::SubRow {
-                    udf_path: udf_path.clone(),
-                    args: args.clone(),
-                    journal: None,
-                    result_hash: String::new(),
-                };
-                self.rows.set_sub((conn.clone(), query_id), row);
-                let unsaved = self.unsaved.get_or_insert_with(|| (conn.clone(), Vec::new()));
-                unsaved.1.push(NewSubscription { query_id, udf_path, args });
+                self.add_unsaved(conn, NewSubscription { query_id, udf_path, args: args.to_string() })?;
                 let run = PendingRun { query_id, resumed };
                 match self.pending.back_mut() {
                     Some((last, runs)) if last == conn => runs.push(run),
@@ -298,7 +276,7 @@ impl<S: Sql> Room<S> {
                 }
             }
         }
-        self.unsaved.get_or_insert_with(|| (conn.clone(), Vec::new()));
+        self.unsaved_of(conn)?;
         self.rows.set_version(conn, end);
         Ok(vec![Outgoing {
             to: conn.clone(),
@@ -306,48 +284,17 @@ impl<S: Sql> Room<S> {
         }])
     }
 
-    /// Writes what [`Self::subscribe_later`] kept in memory: the new subscriptions (a few
-    /// statements for a burst of 256) and the connection's version, in one transaction.
-    pub(crate) fn save_subscriptions(&mut self) -> Result<(), StorageError> {
-        let Some((conn, new)) = self.unsaved.take() else { return Ok(()) };
-        let version = self.connection_version(&conn)?;
-        // Four parameters a row: Durable Object SQLite binds at most 100 a statement.
-        const ROWS: usize = 24;
-        self.sql.atomically(|| {
-            for chunk in new.chunks(ROWS) {
-                let marks = vec!["(?, ?, ?, ?, '[]', NULL, '')"; chunk.len()].join(", ");
-                let params: Vec<SqlValue> = chunk
-                    .iter()
-                    .flat_map(|s| {
-                        [
-                            conn.as_str().into(),
-                            i64::from(s.query_id).into(),
-                            s.udf_path.as_str().into(),
-                            s.args.as_str().into(),
-                        ]
-                    })
-                    .collect();
-                self.sql.exec(
-                    &format!(
-                        "INSERT INTO _subs (conn_id, query_id, udf_path, args, read_set, journal, result_hash) VALUES {marks}"
-                    ),
-                    &params,
-                )?;
-            }
-            self.sql.exec(
-                "UPDATE _conns SET query_set = ?, ts = ? WHERE conn_id = ?",
-                &[i64::from(version.query_set).into(), (version.ts.0 as i64).into(), conn.as_str().into()],
-            )?;
-            Ok::<(), StorageError>(())
-        })
-    }
-
     pub(super) fn unsubscribe(&mut self, conn: &ConnId, query_id: QueryId) -> Result<Vec<Outgoing>, StorageError> {
-        let removed = self.sql.exec(
-            "DELETE FROM _subs WHERE conn_id = ? AND query_id = ? RETURNING query_id",
-            &[conn.as_str().into(), i64::from(query_id).into()],
-        )?;
-        if removed.is_empty() {
+        let removed = if self.writes_behind() {
+            self.remove_unsaved(conn, query_id)?
+        } else {
+            let deleted = self.sql.exec(
+                "DELETE FROM _subs WHERE conn_id = ? AND query_id = ? RETURNING query_id",
+                &[conn.as_str().into(), i64::from(query_id).into()],
+            )?;
+            !deleted.is_empty()
+        };
+        if !removed {
             return Ok(vec![error_to(
                 conn,
                 ErrorCode::BadQueryId,
@@ -359,7 +306,11 @@ impl<S: Sql> Room<S> {
         self.rows.forget_sub(&(conn.clone(), query_id));
         let start = self.connection_version(conn)?;
         let end = StateVersion { query_set: start.query_set + 1, ..start };
-        self.set_connection_version(conn, end)?;
+        if self.writes_behind() {
+            self.rows.set_version(conn, end);
+        } else {
+            self.set_connection_version(conn, end)?;
+        }
         Ok(vec![Outgoing {
             to: conn.clone(),
             message: ServerMessage::Transition {
