@@ -61,7 +61,8 @@ const TEST_HOOKS_BINDING: &str = "ROOMSYNC_TEST_HOOKS";
 /// `ROOMSYNC_CONTROL_PER_SECOND`, `ROOMSYNC_CONTROL_BURST`,
 /// `ROOMSYNC_IDENTITY_CHANGES_PER_SECOND`, `ROOMSYNC_IDENTITY_CHANGE_BURST`,
 /// `ROOMSYNC_SOCKETS_PER_ADDRESS`, `ROOMSYNC_UNREAD_BYTES_PER_SOCKET`,
-/// `ROOMSYNC_REFUSALS_PER_SECOND`, `ROOMSYNC_REFUSAL_BURST`).
+/// `ROOMSYNC_REFUSALS_PER_SECOND`, `ROOMSYNC_REFUSAL_BURST`, `ROOMSYNC_WORK_PER_SECOND`,
+/// `ROOMSYNC_WORK_BURST`, `ROOMSYNC_SOCKET_OPENS_PER_SECOND`, `ROOMSYNC_SOCKET_OPEN_BURST`).
 fn limits(env: &Env) -> RoomLimits {
     let number =
         |name: &str| env.var(name).ok().and_then(|v| v.to_string().trim().parse::<f64>().ok()).filter(|n| *n > 0.0);
@@ -84,6 +85,10 @@ fn limits(env: &Env) -> RoomLimits {
         reruns_per_step: number("ROOMSYNC_RERUNS_PER_STEP").unwrap_or(RERUNS_PER_STEP),
         refusals_per_second: number("ROOMSYNC_REFUSALS_PER_SECOND").unwrap_or(d.refusals_per_second),
         refusal_burst: number("ROOMSYNC_REFUSAL_BURST").unwrap_or(d.refusal_burst),
+        work_per_second: number("ROOMSYNC_WORK_PER_SECOND").unwrap_or(d.work_per_second),
+        work_burst: number("ROOMSYNC_WORK_BURST").unwrap_or(d.work_burst),
+        socket_opens_per_second: number("ROOMSYNC_SOCKET_OPENS_PER_SECOND").unwrap_or(d.socket_opens_per_second),
+        socket_open_burst: number("ROOMSYNC_SOCKET_OPEN_BURST").unwrap_or(d.socket_open_burst),
     }
 }
 
@@ -284,7 +289,8 @@ impl RoomObject {
         let tag = address_tag(req.headers().get("CF-Connecting-IP")?.as_deref());
         if let Some(tag) = &tag {
             let open = self.state.get_websockets_with_tag(tag).len();
-            if let Err(reply) = self.with_room(|room| room.admit_socket(open))? {
+            let address = tag.trim_start_matches("address:");
+            if let Err(reply) = self.with_room(|room| room.admit_socket(address, open, js_sys::Date::now()))? {
                 return Ok(Response::from_json(&reply.body)?.with_status(reply.status));
             }
         }
@@ -296,7 +302,13 @@ impl RoomObject {
             None => self.state.accept_websocket_with_tags(&pair.server, &[&own]),
         }
         pair.server.serialize_attachment(Attachment { conn: conn.clone(), shed: false })?;
-        let out = self.with_room(|room| room.handle(RoomInput::Open { conn: &conn }, &mut WorkerEnv))?;
+        let out = self.with_room(|room| {
+            let input = match &tag {
+                Some(tag) => RoomInput::OpenFrom { conn: &conn, address: tag.trim_start_matches("address:") },
+                None => RoomInput::Open { conn: &conn },
+            };
+            room.handle(input, &mut WorkerEnv)
+        })?;
         self.deliver(out);
         Ok(Response::from_websocket(pair.client)?)
     }
@@ -331,7 +343,12 @@ impl worker::DurableObject for RoomObject {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        // One attachment read per frame: it is most of what a dropped frame costs.
+        // Frames still arriving on a socket the room closed (a flood it refused) are dropped
+        // on the cheapest check there is; then one attachment read per frame.
+        let raw: &web_sys::WebSocket = ws.as_ref();
+        if raw.ready_state() >= web_sys::WebSocket::CLOSING {
+            return Ok(());
+        }
         let conn = match ws.deserialize_attachment::<Attachment>().ok().flatten() {
             Some(Attachment { shed: true, .. }) => return Ok(()),
             Some(Attachment { conn, .. }) => conn,

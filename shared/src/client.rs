@@ -266,6 +266,13 @@ pub struct QueryInfo {
 /// burst is 200) and get its own writes refused.
 pub const MAX_IN_FLIGHT: usize = 32;
 
+/// Subscriptions one `subscribeMany` frame carries at most (the room's limit).
+const SUBSCRIPTIONS_PER_FRAME: usize = 256;
+
+/// About how many bytes of subscriptions a `subscribeMany` frame carries before the next
+/// starts: well under the room's 1 MiB frame limit.
+const SUBSCRIBE_FRAME_BYTES: usize = 512 * 1024;
+
 /// A version as people read it in a resync reason.
 fn describe(v: StateVersion) -> String {
     let mut out = String::from("query set ");
@@ -726,14 +733,22 @@ impl<P: Payload> ClientCore<P> {
         if let Some(token) = self.token.as_ref().filter(|_| self.auth != AuthState::Waiting) {
             frames.push(Frame::Authenticate { token: Some(token.clone()) });
         }
+        // Every subscription in as few frames as the room allows (each frame costs the room
+        // a share of its time that other clients wait behind).
+        let mut batch: Vec<(QueryId, String, String, Option<String>)> = Vec::new();
+        let mut bytes = 0;
         for (query_id, q) in self.queries.iter_mut() {
             q.stale = q.last.is_some();
-            frames.push(Frame::Subscribe {
-                query_id,
-                udf_path: q.udf_path.clone(),
-                args: q.args.clone(),
-                result_hash: q.hash.clone(),
-            });
+            let size = q.udf_path.len() + q.args.len() + 64;
+            if !batch.is_empty() && (batch.len() == SUBSCRIPTIONS_PER_FRAME || bytes + size > SUBSCRIBE_FRAME_BYTES) {
+                frames.push(Frame::SubscribeMany { queries: std::mem::take(&mut batch) });
+                bytes = 0;
+            }
+            bytes += size;
+            batch.push((query_id, q.udf_path.clone(), q.args.clone(), q.hash.clone()));
+        }
+        if !batch.is_empty() {
+            frames.push(Frame::SubscribeMany { queries: batch });
         }
         self.in_flight.clear();
         self.throttled = false;
@@ -933,7 +948,7 @@ mod tests {
         let frames = read(&core.on_open());
         assert!(matches!(frames[0], ClientMessage::Connect { .. }));
         assert_eq!(frames[1], ClientMessage::Authenticate { token: Some("t1".into()) });
-        assert!(matches!(frames[2], ClientMessage::Subscribe { .. }));
+        assert!(matches!(frames[2], ClientMessage::SubscribeMany { .. }));
         assert_eq!(core.set_auth(Some("t2".into())), Some(Frame::Authenticate { token: Some("t2".into()) }));
         let answer = ServerMessage::Transition {
             start_version: StateVersion::default(),
@@ -1047,6 +1062,35 @@ mod tests {
     }
 
     #[test]
+    fn subscriptions_go_out_in_as_few_frames_as_fit_when_the_socket_opens() {
+        let mut core = core("s1");
+        let big = "x".repeat(200 * 1024);
+        for n in 0..300 {
+            let args = if n < 3 { json!({"search": big, "n": n}) } else { json!({"n": n}) };
+            core.subscribe("tasks:list", args).unwrap();
+        }
+        let frames = core.on_open();
+        let sizes: Vec<usize> = frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::SubscribeMany { queries } => Some(queries.len()),
+                _ => None,
+            })
+            .collect();
+        // Two large ones fill a frame; then at most 256 a frame; every query once, in order.
+        assert_eq!(sizes, [2, 256, 42]);
+        assert!(frames.iter().all(|f| f.to_json().len() < 1024 * 1024), "each under the room's frame limit");
+        let ids: Vec<QueryId> = frames
+            .iter()
+            .flat_map(|f| match f {
+                Frame::SubscribeMany { queries } => queries.iter().map(|q| q.0).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert_eq!(ids, (1..=300).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn offline_subscriptions_and_mutations_are_sent_on_open() {
         let mut core = core("s1");
         let (q, frame) = core.subscribe("tasks:list", json!({})).unwrap();
@@ -1062,11 +1106,13 @@ mod tests {
                     protocol_version: Some(crate::PROTOCOL_VERSION),
                     schema_hash: None
                 },
-                ClientMessage::Subscribe {
-                    query_id: q,
-                    udf_path: "tasks:list".into(),
-                    args: json!({}),
-                    result_hash: None
+                ClientMessage::SubscribeMany {
+                    queries: vec![crate::protocol::QuerySubscription {
+                        query_id: q,
+                        udf_path: "tasks:list".into(),
+                        args: json!({}),
+                        result_hash: None
+                    }]
                 },
                 ClientMessage::Mutation { request_id: r, udf_path: "tasks:create".into(), args: json!({"title": "x"}) },
             ]
@@ -1113,11 +1159,13 @@ mod tests {
                     protocol_version: Some(crate::PROTOCOL_VERSION),
                     schema_hash: None
                 },
-                ClientMessage::Subscribe {
-                    query_id: q,
-                    udf_path: "tasks:list".into(),
-                    args: json!({}),
-                    result_hash: Some("h1".into())
+                ClientMessage::SubscribeMany {
+                    queries: vec![crate::protocol::QuerySubscription {
+                        query_id: q,
+                        udf_path: "tasks:list".into(),
+                        args: json!({}),
+                        result_hash: Some("h1".into())
+                    }]
                 },
                 ClientMessage::Mutation { request_id: r, udf_path: "tasks:create".into(), args: json!({"title": "x"}) },
             ]

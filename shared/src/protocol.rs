@@ -90,6 +90,12 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         result_hash: Option<String>,
     },
+    /// Start several live queries in one frame — what a client sends on every (re)connect,
+    /// so that a reconnect costs the room a few frames instead of one per query (each frame
+    /// costs the room a fixed share of its time, and other clients wait behind it). Answered
+    /// by one transition: a query refused (a limit, an id in use) fails in it with its
+    /// reason; the others' results follow as `subscribe`'s do. At most 256 a frame.
+    SubscribeMany { queries: Vec<QuerySubscription> },
     /// Stop a live query.
     Unsubscribe { query_id: QueryId },
     /// Sign in, refresh the token, or sign out (`token: null`) on a live connection. The
@@ -134,6 +140,18 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
     },
+}
+
+/// One query of a `subscribeMany` frame: the fields of a `subscribe`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuerySubscription {
+    pub query_id: QueryId,
+    pub udf_path: String,
+    #[serde(default)]
+    pub args: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_hash: Option<String>,
 }
 
 /// One query's change within a transition.

@@ -36,7 +36,8 @@ use crate::model::schema::Schema;
 use crate::model::text::hash_text;
 use crate::protocol::diff::ValueDiff;
 use crate::protocol::{
-    ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, RequestId, ServerMessage, StateVersion, Ts,
+    ClientMessage, ErrorCode, MutationOutcome, QueryId, QueryModification, QuerySubscription, RequestId, ServerMessage,
+    StateVersion, Ts,
 };
 use crate::storage::{Sql, SqlValue, StorageError};
 use serde_json::Value as Json;
@@ -79,7 +80,7 @@ pub use crate::protocol::MAX_FRAME_BYTES;
 /// Version of the room's connection tables (`_conns`, `_subs`). They only hold state of live
 /// sockets, which never outlive a deploy, so a build with another version drops and recreates
 /// them instead of migrating (documents are never in them).
-const ROOM_TABLES_VERSION: i64 = 4;
+const ROOM_TABLES_VERSION: i64 = 5;
 
 /// The room's own tables, beside the document store's.
 const ROOM_MIGRATIONS: &[&str] = &[
@@ -87,7 +88,7 @@ const ROOM_MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS _room_text (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS _conns (
         conn_id TEXT PRIMARY KEY, query_set INTEGER NOT NULL, ts INTEGER NOT NULL, session_id TEXT,
-        identity INTEGER NOT NULL DEFAULT 0, caller TEXT)",
+        identity INTEGER NOT NULL DEFAULT 0, caller TEXT, address TEXT)",
     // Exactly-once: the outcome of every committed mutation of a session, written in the
     // mutation's own transaction.
     "CREATE TABLE IF NOT EXISTS _mutations (
@@ -111,8 +112,12 @@ const ROOM_MIGRATIONS: &[&str] = &[
 /// What happened on a connection.
 #[derive(Clone, Copy, Debug)]
 pub enum RoomInput<'a> {
-    /// A socket was accepted.
+    /// A socket was accepted (from no client address the host knows).
     Open { conn: &'a ConnId },
+    /// A socket was accepted from a client `address` the host vouches for (the edge's
+    /// `CF-Connecting-IP`, an IPv6 address cut to its /64): its signed-out frames spend that
+    /// address's allowances, shared by all its signed-out sockets.
+    OpenFrom { conn: &'a ConnId, address: &'a str },
     /// A text frame arrived.
     Frame { conn: &'a ConnId, text: &'a str },
     /// A binary frame of `bytes` bytes arrived (refused: the protocol is JSON text).
@@ -294,6 +299,19 @@ impl<S: Sql> Room<S> {
         matches!(self.auth, AuthPolicy::TrustAll)
     }
 
+    /// Whose allowances a socket's frames spend: its user when signed in (all their sockets
+    /// together), else its client address (all its signed-out sockets together), else the
+    /// socket alone.
+    fn spender_of(&mut self, conn: &ConnId, now_ms: f64) -> Result<Spender, StorageError> {
+        if let Some(identity) = self.caller_of(conn, now_ms)?.filter(|_| !self.trusts_all()) {
+            return Ok(Spender::User(identity.subject));
+        }
+        Ok(match self.rows.conn(&self.sql, conn)?.and_then(|row| row.address) {
+            Some(address) => Spender::Address(address),
+            None => Spender::Socket(conn.clone()),
+        })
+    }
+
     /// Takes one control frame from the socket's allowance.
     fn take_control(&mut self, conn: &ConnId, now_ms: f64) -> Result<(), u64> {
         self.allowances.control(&self.limits, conn, now_ms)
@@ -315,6 +333,11 @@ impl<S: Sql> Room<S> {
             RoomInput::Open { conn } => {
                 self.save_connection_state().and_then(|()| self.open_connection(conn)).map(|()| Vec::new())
             }
+            RoomInput::OpenFrom { conn, address } => self
+                .save_connection_state()
+                .and_then(|()| self.open_connection(conn))
+                .and_then(|()| self.set_address(conn, address))
+                .map(|()| Vec::new()),
             RoomInput::Close { conn } => {
                 self.save_connection_state().and_then(|()| self.close_connection(conn)).map(|()| Vec::new())
             }
@@ -341,7 +364,13 @@ impl<S: Sql> Room<S> {
                 out
             }
             (Ok(out), _) => out,
-            (Err(e), RoomInput::Frame { conn, .. } | RoomInput::Binary { conn, .. } | RoomInput::Open { conn }) => {
+            (
+                Err(e),
+                RoomInput::Frame { conn, .. }
+                | RoomInput::Binary { conn, .. }
+                | RoomInput::Open { conn }
+                | RoomInput::OpenFrom { conn, .. },
+            ) => {
                 vec![error_to(conn, ErrorCode::Internal, e.to_string())]
             }
             (Err(_), RoomInput::Close { .. }) => Vec::new(),
@@ -353,7 +382,8 @@ impl<S: Sql> Room<S> {
     /// hint). Answering refused frames is cheap, but not free: a socket that keeps sending
     /// them would delay every other socket's frames behind its own.
     fn count_refusal(&mut self, conn: &ConnId, now_ms: f64) -> Option<Outgoing> {
-        let wait_ms = self.allowances.refusal(&self.limits, conn, now_ms).err()?;
+        let who = self.spender_of(conn, now_ms).unwrap_or_else(|_| Spender::Socket(conn.clone()));
+        let wait_ms = self.allowances.refusal(&self.limits, who, now_ms).err()?;
         self.activity.sockets_closed_for_refusals += 1;
         let _ = self.close_connection(conn);
         // Long enough to matter to a flood; a jittered second on top spreads reconnects.
@@ -392,6 +422,7 @@ impl<S: Sql> Room<S> {
             let kind = match &message {
                 ClientMessage::Authenticate { .. } => "authenticate",
                 ClientMessage::Subscribe { .. } => "subscribe",
+                ClientMessage::SubscribeMany { .. } => "subscribeMany",
                 ClientMessage::Unsubscribe { .. } => "unsubscribe",
                 ClientMessage::Ack { .. } => "ack",
                 _ => "mutation",
@@ -402,21 +433,42 @@ impl<S: Sql> Room<S> {
                 format!("send connect first: this socket sent {kind} before its connect frame"),
             )]);
         }
-        // An acknowledgement costs a map update: it spends no allowance (a refused one would
-        // leave frames counted that the client already acknowledged).
+        // An acknowledgement is always applied (refusing it would leave frames counted that
+        // the client already read) and spends a unit of room time like any frame: past the
+        // client's allowance it counts as a refused frame, unanswered, so a flood of them
+        // closes the socket like any other. A client that reads acknowledges every 32 frames.
         if let ClientMessage::Ack { frames } = message {
             self.unread.acknowledged(conn, frames);
+            let who = self.spender_of(conn, env.now_ms())?;
+            if self.allowances.work(&self.limits, who, 1.0, env.now_ms()).is_err() {
+                return Ok(self.count_refusal(conn, env.now_ms()).into_iter().collect());
+            }
             return Ok(Vec::new());
+        }
+        // Room time first: it bounds what one client's frames, of any kind and on any number
+        // of sockets, make everyone else wait behind.
+        let who = self.spender_of(conn, env.now_ms())?;
+        if let Err(wait_ms) = self.allowances.work(&self.limits, who.clone(), limits::work_of(&message), env.now_ms()) {
+            let (rate, burst) = (self.limits.work_per_second, self.limits.work_burst);
+            let text = refusal_text("frames (a mutation counts as ten)", &who, rate, burst, wait_ms);
+            return Ok(self.frame_refused(conn, &message, text, wait_ms));
         }
         if !matches!(message, ClientMessage::Mutation { .. }) {
             if let Err(wait_ms) = self.take_control(conn, env.now_ms()) {
-                return Ok(self.control_refused(conn, &message, wait_ms));
+                let text = format!(
+                    "too many subscribe, unsubscribe and authenticate frames on this connection (at most {} per second, bursts of {}); retry in {wait_ms} ms",
+                    self.limits.control_per_second, self.limits.control_burst
+                );
+                return Ok(self.frame_refused(conn, &message, text, wait_ms));
             }
         }
         // Control frames write behind (`write_behind`); an identity change writes first.
         if !matches!(
             message,
-            ClientMessage::Subscribe { .. } | ClientMessage::Unsubscribe { .. } | ClientMessage::Authenticate { .. }
+            ClientMessage::Subscribe { .. }
+                | ClientMessage::SubscribeMany { .. }
+                | ClientMessage::Unsubscribe { .. }
+                | ClientMessage::Authenticate { .. }
         ) {
             self.save_connection_state()?;
         }
@@ -424,8 +476,9 @@ impl<S: Sql> Room<S> {
             ClientMessage::Connect { .. } => unreachable!("handled above"),
             ClientMessage::Authenticate { token } => self.authenticate(conn, token.as_deref(), env.now_ms()),
             ClientMessage::Subscribe { query_id, udf_path, args, result_hash } => {
-                self.subscribe(conn, query_id, udf_path, args, result_hash, env.now_ms())
+                self.subscribe(conn, QuerySubscription { query_id, udf_path, args, result_hash }, env.now_ms())
             }
+            ClientMessage::SubscribeMany { queries } => self.subscribe_many(conn, queries, env.now_ms()),
             ClientMessage::Unsubscribe { query_id } => self.unsubscribe(conn, query_id),
             ClientMessage::Ack { .. } => unreachable!("handled above"),
             ClientMessage::Mutation { request_id, udf_path, args } => {

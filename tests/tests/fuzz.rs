@@ -240,6 +240,30 @@ impl World {
                 // Keep the socket's query set small and the ids free for the next case.
                 self.raw(sender, &json!({"type": "unsubscribe", "queryId": query_id}).to_string());
             }
+            Ok(ClientMessage::SubscribeMany { queries }) => {
+                // One answer for each query (a result, a failure, or a confirmation) — or one
+                // error for the whole frame.
+                let answered: Vec<u32> = mine
+                    .iter()
+                    .flat_map(|m| match m {
+                        ServerMessage::Transition { modifications, .. } => {
+                            modifications.iter().map(QueryModification::query_id).collect()
+                        }
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                let mut asked: Vec<u32> = queries.iter().map(|q| q.query_id).collect();
+                let mut got = answered.clone();
+                asked.sort_unstable();
+                got.sort_unstable();
+                prop_assert!(
+                    got == asked || (errors.len() == 1 && answered.is_empty()),
+                    "subscribeMany of {asked:?} got {mine:?}"
+                );
+                for query_id in asked {
+                    self.raw(sender, &json!({"type": "unsubscribe", "queryId": query_id}).to_string());
+                }
+            }
             Ok(ClientMessage::Mutation { request_id, .. }) => {
                 let responses = mine
                     .iter()
@@ -415,7 +439,7 @@ fn input() -> impl Strategy<Value = (usize, Input)> {
         1 => any::<String>().prop_map(Input::Text),
         1 => nasty_text().prop_map(Input::Text),
         2 => any_json().prop_map(Input::Object),
-        2 => (prop::sample::select(vec!["connect", "subscribe", "unsubscribe", "authenticate", "mutation", "ack", "Mutation", ""]),
+        2 => (prop::sample::select(vec!["connect", "subscribe", "subscribeMany", "unsubscribe", "authenticate", "mutation", "ack", "Mutation", ""]),
               prop::collection::vec(("type|sessionId|queryId|requestId|udfPath|args|token|resultHash|protocolVersion|schemaHash|frames", any_json()), 0..6))
             .prop_map(|(kind, fields)| {
                 let mut frame: serde_json::Map<String, Json> = fields.into_iter().collect();

@@ -31,6 +31,11 @@ pub enum Frame {
         args: String,
         result_hash: Option<String>,
     },
+    /// Several subscriptions (what a client sends when its socket opens): each is
+    /// `(query id, function, args as JSON text, result hash held)`.
+    SubscribeMany {
+        queries: Vec<(QueryId, String, String, Option<String>)>,
+    },
     Unsubscribe {
         query_id: QueryId,
     },
@@ -70,13 +75,17 @@ impl Frame {
                 }
             }
             Frame::Subscribe { query_id, udf_path, args, result_hash } => {
-                out.push_str(r#"{"type":"subscribe","queryId":"#);
-                out.push_str(&decimal(u64::from(*query_id)));
-                push_call(&mut out, udf_path, args);
-                if let Some(hash) = result_hash {
-                    out.push_str(r#","resultHash":"#);
-                    push_string(&mut out, hash);
+                out.push_str(r#"{"type":"subscribe","#);
+                push_query(&mut out, *query_id, udf_path, args, result_hash.as_deref());
+            }
+            Frame::SubscribeMany { queries } => {
+                out.push_str(r#"{"type":"subscribeMany","queries":["#);
+                for (i, (query_id, udf_path, args, result_hash)) in queries.iter().enumerate() {
+                    out.push_str(if i == 0 { "{" } else { ",{" });
+                    push_query(&mut out, *query_id, udf_path, args, result_hash.as_deref());
+                    out.push('}');
                 }
+                out.push(']');
             }
             Frame::Unsubscribe { query_id } => {
                 out.push_str(r#"{"type":"unsubscribe","queryId":"#);
@@ -94,6 +103,17 @@ impl Frame {
         }
         out.push('}');
         out
+    }
+}
+
+/// A subscription's fields, after the opening brace (and `type`, in `subscribe`).
+fn push_query(out: &mut String, query_id: QueryId, udf_path: &str, args: &str, result_hash: Option<&str>) {
+    out.push_str(r#""queryId":"#);
+    out.push_str(&decimal(u64::from(query_id)));
+    push_call(out, udf_path, args);
+    if let Some(hash) = result_hash {
+        out.push_str(r#","resultHash":"#);
+        push_string(out, hash);
     }
 }
 
@@ -283,6 +303,31 @@ mod tests {
                     result_hash: Some("00ff".into()),
                 },
             ),
+            (
+                Frame::SubscribeMany {
+                    queries: vec![
+                        (1, "tasks:list".into(), String::new(), None),
+                        (2, "users:get".into(), r#"{"id":"u\"1"}"#.into(), Some("0a".into())),
+                    ],
+                },
+                ClientMessage::SubscribeMany {
+                    queries: vec![
+                        crate::protocol::QuerySubscription {
+                            query_id: 1,
+                            udf_path: "tasks:list".into(),
+                            args: json!({}),
+                            result_hash: None,
+                        },
+                        crate::protocol::QuerySubscription {
+                            query_id: 2,
+                            udf_path: "users:get".into(),
+                            args: json!({"id": "u\"1"}),
+                            result_hash: Some("0a".into()),
+                        },
+                    ],
+                },
+            ),
+            (Frame::SubscribeMany { queries: vec![] }, ClientMessage::SubscribeMany { queries: vec![] }),
             (Frame::Unsubscribe { query_id: 3 }, ClientMessage::Unsubscribe { query_id: 3 }),
             (Frame::Ack { frames: 32 }, ClientMessage::Ack { frames: 32 }),
             (

@@ -39,18 +39,38 @@ impl<S: Sql> Room<S> {
     /// sockets to this room ([`RoomLimits::sockets_per_address`]). The host counts them (the
     /// Durable Object tags each socket with its address) and answers the refusal instead of
     /// upgrading: `LIMIT_EXCEEDED` (HTTP 429) with a retry hint.
-    pub fn admit_socket(&self, open: usize) -> Result<(), HttpReply> {
+    ///
+    /// Sockets opened from one address are also limited per second
+    /// ([`RoomLimits::socket_opens_per_second`]): each costs the room an upgrade and a row,
+    /// and other clients wait behind a burst of them.
+    pub fn admit_socket(&mut self, address: &str, open: usize, now_ms: f64) -> Result<(), HttpReply> {
         let most = self.limits.sockets_per_address;
-        if (open as f64) < most {
-            return Ok(());
-        }
-        let message = format!(
-            "this address holds {open} open sockets to the room, the most one address may hold ({most}): \
-             close some (other tabs?) or retry later"
-        );
+        let (message, retry_after_ms) = if (open as f64) >= most {
+            let message = format!(
+                "this address holds {open} open sockets to the room, the most one address may hold ({most}): \
+                 close some (other tabs?) or retry later"
+            );
+            (message, SOCKET_RETRY_MS)
+        } else {
+            let Err(wait_ms) = self.allowances.socket_open(&self.limits, address, now_ms) else { return Ok(()) };
+            let (rate, burst) = (self.limits.socket_opens_per_second, self.limits.socket_open_burst);
+            let message = format!(
+                "too many sockets opened from this address (at most {rate} per second, bursts of {burst}); retry in {wait_ms} ms"
+            );
+            (message, wait_ms)
+        };
         let mut reply = HttpReply::error(ErrorCode::LimitExceeded, message);
-        reply.body["retryAfterMs"] = SOCKET_RETRY_MS.into();
+        reply.body["retryAfterMs"] = retry_after_ms.into();
         Err(reply)
+    }
+
+    /// Records the client address a socket came from (kept with its row: a room rebuilt after
+    /// hibernation still knows it).
+    pub(super) fn set_address(&mut self, conn: &ConnId, address: &str) -> Result<(), StorageError> {
+        let address: String = address.chars().take(80).collect();
+        self.sql.exec("UPDATE _conns SET address = ? WHERE conn_id = ?", &[address.into(), conn.as_str().into()])?;
+        self.rows.forget_conn_row(conn);
+        Ok(())
     }
 
     pub(super) fn close_connection(&mut self, conn: &ConnId) -> Result<(), StorageError> {
@@ -144,29 +164,38 @@ impl<S: Sql> Room<S> {
         Ok(Vec::new())
     }
 
-    /// The answer to a control frame over the socket's allowance: a subscription fails for
-    /// that query (its `onError`), the rest get an error frame; both say when to retry.
-    pub(super) fn control_refused(&mut self, conn: &ConnId, message: &ClientMessage, wait_ms: u64) -> Vec<Outgoing> {
-        let text = format!(
-            "too many subscribe, unsubscribe and authenticate frames on this connection (at most {} per second, bursts of {}); retry in {wait_ms} ms",
-            self.limits.control_per_second, self.limits.control_burst
-        );
-        match message {
-            ClientMessage::Subscribe { query_id, .. } => {
-                let failed = QueryModification::QueryFailed {
-                    query_id: *query_id,
-                    code: ErrorCode::LimitExceeded,
-                    message: text,
-                };
+    /// The answer to a frame over an allowance (`text` says which, and when to retry): a
+    /// subscription fails for that query (its `onError`), a mutation for that request, the
+    /// rest get an error frame.
+    pub(super) fn frame_refused(
+        &mut self,
+        conn: &ConnId,
+        message: &ClientMessage,
+        text: String,
+        wait_ms: u64,
+    ) -> Vec<Outgoing> {
+        let failed = |query_id: QueryId| QueryModification::QueryFailed {
+            query_id,
+            code: ErrorCode::LimitExceeded,
+            message: text.clone(),
+        };
+        let modifications = match message {
+            ClientMessage::Subscribe { query_id, .. } => vec![failed(*query_id)],
+            ClientMessage::SubscribeMany { queries } => queries.iter().map(|q| failed(q.query_id)).collect(),
+            ClientMessage::Mutation { request_id, .. } => {
+                let outcome = MutationOutcome::Failure { code: ErrorCode::LimitExceeded, message: text };
+                let message = ServerMessage::MutationResponse { request_id: *request_id, outcome };
+                return vec![Outgoing { to: conn.clone(), message }];
+            }
+            _ => Vec::new(),
+        };
+        match modifications.is_empty() {
+            false => {
                 // No version moves: nothing of the connection changed.
                 let version = self.rows.conn(&self.sql, conn).ok().flatten().map(|r| r.version).unwrap_or_default();
                 vec![Outgoing {
                     to: conn.clone(),
-                    message: ServerMessage::Transition {
-                        start_version: version,
-                        end_version: version,
-                        modifications: vec![failed],
-                    },
+                    message: ServerMessage::Transition { start_version: version, end_version: version, modifications },
                 }]
             }
             _ => vec![Outgoing {

@@ -44,10 +44,21 @@ impl<S: Sql> Room<S> {
             Some(identity) if !self.trusts_all() => Spender::User(identity.subject.clone()),
             _ => Spender::Address(address.unwrap_or_default().to_string()),
         };
-        let taken = match kind {
-            FunctionKind::Mutation => self.take_mutation(who, env.now_ms()),
-            FunctionKind::Query => self.take_http_query(who, env.now_ms()),
+        let work = match kind {
+            FunctionKind::Mutation => limits::MUTATION_WORK,
+            FunctionKind::Query => limits::HTTP_QUERY_WORK,
         };
+        let taken = match kind {
+            FunctionKind::Mutation => self.take_mutation(who.clone(), env.now_ms()),
+            FunctionKind::Query => self.take_http_query(who.clone(), env.now_ms()),
+        }
+        .and_then(|()| {
+            // The same room time as the client's sockets spend.
+            let (rate, burst) = (self.limits.work_per_second, self.limits.work_burst);
+            self.allowances.work(&self.limits, who.clone(), work, env.now_ms()).map_err(|wait_ms| {
+                (refusal_text("calls (a mutation counts as ten frames)", &who, rate, burst, wait_ms), wait_ms)
+            })
+        });
         if let Err((message, wait_ms)) = taken {
             let mut reply = HttpReply::error(ErrorCode::LimitExceeded, message);
             reply.body["retryAfterMs"] = wait_ms.into();

@@ -27,10 +27,40 @@
 //!   browser client pauses a second after a throttled write, with at most 32 in flight)
 //!   stays far below it.
 //!
+//! - room time per client: every frame a socket sends (and every HTTP call) spends units of
+//!   the room's time from its client's allowance — the user when signed in (all their
+//!   sockets together), otherwise the client address the host forwarded (all its signed-out
+//!   sockets together), otherwise the socket. The Durable Object serves one event at a time,
+//!   so whatever one client sends at once, everyone else's frames wait behind; this bounds
+//!   that wait whatever the mix of frames and however many sockets carry them. Refused
+//!   frames count per client the same way: past the refusal allowance, every further
+//!   refused frame closes its socket;
+//! - sockets opened per client address per second (the host asks before upgrading): each
+//!   costs the room an upgrade and a connection row.
+//!
 //! A refusal always says when to retry.
 
 use crate::model::ids::ConnId;
 use std::collections::HashMap;
+
+/// Units of room time a frame costs ([`RoomLimits::work_burst`]): one unit is about what
+/// the Durable Object spends on the cheapest frame (about 0.14 ms under `wrangler dev` on a
+/// 2-core machine); a mutation commits and fans out, about ten times that.
+pub(super) fn work_of(message: &crate::protocol::ClientMessage) -> f64 {
+    use crate::protocol::ClientMessage;
+    match message {
+        ClientMessage::Mutation { .. } => MUTATION_WORK,
+        // Each query of the frame is kept in memory and runs in later steps.
+        ClientMessage::SubscribeMany { queries } => 1.0 + queries.len() as f64 / 16.0,
+        _ => 1.0,
+    }
+}
+
+/// Units of room time a mutation costs (over HTTP too).
+pub(super) const MUTATION_WORK: f64 = 10.0;
+
+/// Units of room time a one-shot HTTP query costs (a request and a query run).
+pub(super) const HTTP_QUERY_WORK: f64 = 2.0;
 
 /// Buckets of one kind held per spender before refilled ones are dropped.
 const PRUNE_AT: usize = 4096;
@@ -92,20 +122,36 @@ pub struct RoomLimits {
     /// letting other sockets' frames in (the Durable Object: 4). Unlimited by default: a
     /// host that never calls `continue_work` gets every re-run at once.
     pub reruns_per_step: f64,
-    /// Sustained refused frames per second per socket before the room closes it.
+    /// Sustained refused frames per second per client (user, address, or socket) before
+    /// the room closes the socket that sent the next one.
     pub refusals_per_second: f64,
-    /// Refused frames a socket may send at once before the rate applies.
+    /// Refused frames a client may send at once before the rate applies.
     pub refusal_burst: f64,
+    /// Sustained units of room time per second per client — the user when signed in, else
+    /// the client address, else the socket ([`work_of`]: a frame 1, a mutation 10).
+    pub work_per_second: f64,
+    /// Units of room time a client may spend at once: what another client's frame may have
+    /// to wait behind. 200 units is about 28 ms under `wrangler dev`, leaving room within
+    /// the 100 ms budget for the refused frames and for what the runtime spends dropping the
+    /// frames still arriving on sockets the room closed. It covers a reconnect (connect, sign
+    /// in, subscriptions in a few frames, and 18 writes at once; the rest of a long outbox
+    /// follows the retry hints, 50 writes a second).
+    pub work_burst: f64,
+    /// Sustained sockets opened per second per client address.
+    pub socket_opens_per_second: f64,
+    /// Sockets one client address may open at once.
+    pub socket_open_burst: f64,
 }
 
 impl Default for RoomLimits {
     fn default() -> Self {
         Self {
             mutations_per_second: 50.0,
-            // About 1.4 ms of room time each under `wrangler dev` on a 2-core machine: 40 at
-            // once keep another client's round trip under the 100 ms budget, and cover the
-            // browser client's 32 writes in flight.
-            mutation_burst: 40.0,
+            // About 1.4 ms of room time each under `wrangler dev` on a 2-core machine: 20 at
+            // once (the room-time allowance's 200 units) keep another client's round trip
+            // well under the 100 ms budget; the browser client's further writes in flight
+            // follow the retry hints.
+            mutation_burst: 20.0,
             http_queries_per_second: 50.0,
             http_query_burst: 60.0,
             control_per_second: 50.0,
@@ -122,6 +168,10 @@ impl Default for RoomLimits {
             reruns_per_step: f64::INFINITY,
             refusals_per_second: 40.0,
             refusal_burst: 64.0,
+            work_per_second: 500.0,
+            work_burst: 200.0,
+            socket_opens_per_second: 20.0,
+            socket_open_burst: 64.0,
         }
     }
 }
@@ -146,6 +196,10 @@ impl RoomLimits {
             reruns_per_step: none,
             refusals_per_second: none,
             refusal_burst: none,
+            work_per_second: none,
+            work_burst: none,
+            socket_opens_per_second: none,
+            socket_open_burst: none,
         }
     }
 }
@@ -164,16 +218,22 @@ impl TokenBucket {
 
     /// Takes one token; `Err(wait_ms)` until the next one when none is left.
     fn take(&mut self, rate: f64, burst: f64, now_ms: f64) -> Result<(), u64> {
+        self.take_n(rate, burst, 1.0, now_ms)
+    }
+
+    /// Takes `cost` tokens (at most a whole burst); `Err(wait_ms)` until there are enough.
+    fn take_n(&mut self, rate: f64, burst: f64, cost: f64, now_ms: f64) -> Result<(), u64> {
         if rate.is_infinite() {
             return Ok(());
         }
+        let cost = cost.min(burst);
         self.tokens = self.refilled(rate, burst, now_ms);
         self.at_ms = now_ms;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= cost {
+            self.tokens -= cost;
             Ok(())
         } else {
-            Err(((1.0 - self.tokens) * 1000.0 / rate).ceil() as u64)
+            Err(((cost - self.tokens) * 1000.0 / rate).ceil() as u64)
         }
     }
 
@@ -189,10 +249,14 @@ struct SpenderBuckets(HashMap<Spender, TokenBucket>);
 
 impl SpenderBuckets {
     fn take(&mut self, rate: f64, burst: f64, who: Spender, now_ms: f64) -> Result<(), u64> {
+        self.take_n(rate, burst, who, 1.0, now_ms)
+    }
+
+    fn take_n(&mut self, rate: f64, burst: f64, who: Spender, cost: f64, now_ms: f64) -> Result<(), u64> {
         if self.0.len() >= PRUNE_AT {
             self.prune(rate, burst, now_ms);
         }
-        self.0.entry(who).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+        self.0.entry(who).or_insert(TokenBucket::full(burst, now_ms)).take_n(rate, burst, cost, now_ms)
     }
 
     /// Drops users' and addresses' buckets that refilled completely: they hold nothing a new
@@ -210,7 +274,9 @@ pub(super) struct Allowances {
     http_queries: SpenderBuckets,
     control: HashMap<ConnId, TokenBucket>,
     identity_changes: HashMap<ConnId, TokenBucket>,
-    refusals: HashMap<ConnId, TokenBucket>,
+    refusals: SpenderBuckets,
+    work: SpenderBuckets,
+    socket_opens: SpenderBuckets,
     connects: Option<TokenBucket>,
 }
 
@@ -233,10 +299,20 @@ impl Allowances {
         self.identity_changes.entry(conn.clone()).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
     }
 
-    /// The room refused one of this socket's frames; `Err(wait_ms)`: too many, close it.
-    pub(super) fn refusal(&mut self, limits: &RoomLimits, conn: &ConnId, now_ms: f64) -> Result<(), u64> {
-        let (rate, burst) = (limits.refusals_per_second, limits.refusal_burst);
-        self.refusals.entry(conn.clone()).or_insert(TokenBucket::full(burst, now_ms)).take(rate, burst, now_ms)
+    /// The room refused one of a client's frames; `Err(wait_ms)`: too many, close its socket.
+    pub(super) fn refusal(&mut self, limits: &RoomLimits, who: Spender, now_ms: f64) -> Result<(), u64> {
+        self.refusals.take(limits.refusals_per_second, limits.refusal_burst, who, now_ms)
+    }
+
+    /// Spends `cost` units of a client's room time.
+    pub(super) fn work(&mut self, limits: &RoomLimits, who: Spender, cost: f64, now_ms: f64) -> Result<(), u64> {
+        self.work.take_n(limits.work_per_second, limits.work_burst, who, cost, now_ms)
+    }
+
+    /// One more socket opens from a client address.
+    pub(super) fn socket_open(&mut self, limits: &RoomLimits, address: &str, now_ms: f64) -> Result<(), u64> {
+        let who = Spender::Address(address.to_string());
+        self.socket_opens.take(limits.socket_opens_per_second, limits.socket_open_burst, who, now_ms)
     }
 
     pub(super) fn connect(&mut self, limits: &RoomLimits, now_ms: f64) -> Result<(), u64> {
@@ -249,7 +325,8 @@ impl Allowances {
         self.mutations.0.remove(&Spender::Socket(conn.clone()));
         self.control.remove(conn);
         self.identity_changes.remove(conn);
-        self.refusals.remove(conn);
+        self.refusals.0.remove(&Spender::Socket(conn.clone()));
+        self.work.0.remove(&Spender::Socket(conn.clone()));
     }
 }
 

@@ -230,7 +230,14 @@ fn a_result_over_the_size_limit_fails_for_its_query_only() {
 
 #[test]
 fn a_socket_that_keeps_sending_refused_frames_is_closed_and_others_are_not() {
-    let limits = RoomLimits { refusals_per_second: 2.0, refusal_burst: 10.0, ..RoomLimits::default() };
+    // (Mutations and room time unlimited: thirty mutations at once are past their defaults.)
+    let limits = RoomLimits {
+        refusals_per_second: 2.0,
+        refusal_burst: 10.0,
+        work_per_second: f64::INFINITY,
+        mutations_per_second: f64::INFINITY,
+        ..RoomLimits::default()
+    };
     let mut h = Harness::new(limits);
     let spammer = h.socket("spammer", Some(("ayse", "admin")));
     let other = h.socket("other", None);
@@ -351,12 +358,13 @@ fn http_queries_are_limited_per_user_and_per_signed_out_address() {
 
 #[test]
 fn sockets_per_client_address_are_bounded_and_the_refusal_says_when_to_retry() {
-    let h = Harness::new(RoomLimits { sockets_per_address: 3.0, ..RoomLimits::default() });
+    let mut h = Harness::new(RoomLimits { sockets_per_address: 3.0, ..RoomLimits::default() });
+    let now = h.env.now_ms;
     for open in 0..3 {
-        assert!(h.room.admit_socket(open).is_ok(), "{open} open");
+        assert!(h.room.admit_socket("a", open, now).is_ok(), "{open} open");
     }
     for open in [3, 4, 1_000] {
-        let Err(reply) = h.room.admit_socket(open) else { panic!("{open} open: admitted") };
+        let Err(reply) = h.room.admit_socket("a", open, now) else { panic!("{open} open: admitted") };
         assert_eq!(reply.status, 429);
         assert_eq!(reply.body["code"], "LIMIT_EXCEEDED");
         assert_eq!(reply.body["retryAfterMs"], 5_000);
@@ -364,9 +372,16 @@ fn sockets_per_client_address_are_bounded_and_the_refusal_says_when_to_retry() {
         assert!(message.contains(&format!("holds {open} open sockets")) && message.contains("(3)"), "{message}");
     }
     // The default bound leaves room for an office behind one address.
-    let h = Harness::new(RoomLimits::default());
-    assert!(h.room.admit_socket(200).is_ok());
-    assert!(h.room.admit_socket(256).is_err());
+    let mut h = Harness::new(RoomLimits::default());
+    assert!(h.room.admit_socket("a", 200, now).is_ok());
+    assert!(h.room.admit_socket("a", 256, now).is_err());
+    // Opened at once: 64 from one address, then 20 a second; another address has its own.
+    let opened = (0..100).filter(|_| h.room.admit_socket("b", 0, now).is_ok()).count();
+    assert_eq!(opened, 64);
+    let Err(reply) = h.room.admit_socket("b", 0, now) else { panic!("admitted") };
+    assert!(reply.body["retryAfterMs"].as_u64().is_some_and(|ms| ms > 0 && ms <= 50), "{reply:?}");
+    assert!(h.room.admit_socket("c", 0, now).is_ok());
+    assert!(h.room.admit_socket("b", 0, now + 100.0).is_ok(), "a socket per 50 ms");
 }
 
 #[test]
@@ -742,4 +757,173 @@ fn unsubscribes_and_token_refreshes_write_behind_and_what_is_stored_matches_what
     let out = h.frame(&a, json!({"type": "unsubscribe", "queryId": 1}));
     let ServerMessage::Transition { start_version, .. } = &out[0].message else { panic!("{out:?}") };
     assert_eq!(*start_version, sent);
+}
+
+#[test]
+fn subscribe_many_answers_in_one_transition_and_refuses_per_query() {
+    for stepped in [false, true] {
+        let steps = if stepped { 4.0 } else { f64::INFINITY };
+        let mut h = Harness::new(RoomLimits { reruns_per_step: steps, ..RoomLimits::unlimited() });
+        let a = h.socket("a", Some(("ayse", "admin")));
+        let query = |id: u32, path: &str, args: Json| json!({"queryId": id, "udfPath": path, "args": args});
+        let held: Vec<Json> = [1].into_iter().chain(500..506).map(|id| query(id, "auth:whoami", json!({}))).collect();
+        h.frame(&a, json!({"type": "subscribeMany", "queries": held}));
+        h.drain();
+        let mut queries = vec![
+            query(1, "auth:whoami", json!({})),
+            query(2, "auth:whoami", json!({})),
+            query(2, "auth:whoami", json!({})),
+            query(3, "tasks:lst", json!({})),
+            query(4, "tasks:list", json!({"search": "x".repeat(20 * 1024)})),
+        ];
+        queries.extend((10..261).map(|id| query(id, "auth:whoami", json!({}))));
+        let out = h.frame(&a, json!({"type": "subscribeMany", "queries": queries}));
+        let [answer] = &out[..] else { panic!("one transition: {out:?}") };
+        let ServerMessage::Transition { start_version, end_version, modifications } = &answer.message else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(end_version.query_set, start_version.query_set + 1, "the query set moves once");
+        let failed: Vec<(QueryId, ErrorCode)> = modifications
+            .iter()
+            .filter_map(|m| match m {
+                QueryModification::QueryFailed { query_id, code, .. } => Some((*query_id, *code)),
+                _ => None,
+            })
+            .collect();
+        let mut expected = vec![
+            (1, ErrorCode::BadQueryId),
+            (2, ErrorCode::BadQueryId),
+            (3, ErrorCode::UnknownFunction),
+            (4, ErrorCode::LimitExceeded),
+        ];
+        // Seven held, 2 and 10..=257 fill the connection's 256; the rest are refused.
+        expected.extend((258..261).map(|id| (id, ErrorCode::LimitExceeded)));
+        assert_eq!(failed, expected, "stepped: {stepped}");
+        let mut results: Vec<QueryId> = modifications
+            .iter()
+            .filter(|m| matches!(m, QueryModification::QueryUpdated { .. }))
+            .map(QueryModification::query_id)
+            .collect();
+        results.extend(
+            h.drain().iter().flat_map(|o| modifications_of(&o.message).iter().map(QueryModification::query_id)),
+        );
+        let mut expected: Vec<QueryId> = vec![2];
+        expected.extend(10..258);
+        assert_eq!(results, expected, "each admitted query's first result, once (stepped: {stepped})");
+        let held = h.room.sql().exec("SELECT COUNT(*) FROM _subs WHERE conn_id = 'a'", &[]).unwrap();
+        assert_eq!(int_at(&held[0], 0), 256);
+        let too_many: Vec<Json> = (0..257).map(|id| query(1000 + id, "auth:whoami", json!({}))).collect();
+        let out = h.frame(&a, json!({"type": "subscribeMany", "queries": too_many}));
+        assert!(matches!(&out[0].message, ServerMessage::Error { code: ErrorCode::BadFrame, .. }), "{out:?}");
+    }
+}
+
+#[test]
+fn room_time_is_bounded_per_client_over_all_its_sockets_and_frame_kinds() {
+    let limits = RoomLimits { work_burst: 100.0, work_per_second: 50.0, ..RoomLimits::unlimited() };
+    let mut h = Harness::new(limits);
+    let is_refused = |out: &[Outgoing]| {
+        out.iter().any(|o| match &o.message {
+            ServerMessage::Error { code, message, .. }
+            | ServerMessage::MutationResponse { outcome: MutationOutcome::Failure { code, message }, .. } => {
+                *code == ErrorCode::LimitExceeded && message.contains("retry in")
+            }
+            ServerMessage::Transition { modifications, .. } => modifications.iter().any(|m| {
+                matches!(m, QueryModification::QueryFailed { code: ErrorCode::LimitExceeded, message, .. } if message.contains("bursts of 100"))
+            }),
+            _ => false,
+        })
+    };
+    // One user on five sockets: 100 units in all, whatever the frames and sockets.
+    let tabs: Vec<ConnId> = (0..5).map(|n| h.socket(&format!("tab{n}"), Some(("ayse", "admin")))).collect();
+    let mut spent = 0;
+    for n in 0..5u32 {
+        // Two mutations (20 units) and a subscribe (1) per tab: 105 units asked for.
+        for _ in 0..2 {
+            h.next += 1;
+            let frame = json!({"type": "mutation", "requestId": h.next, "udfPath": "auth:whoami_missing", "args": {}});
+            if !is_refused(&h.frame(&tabs[n as usize], frame)) {
+                spent += 10;
+            }
+        }
+        let frame = json!({"type": "subscribe", "queryId": n, "udfPath": "auth:whoami", "args": {}});
+        if !is_refused(&h.frame(&tabs[n as usize], frame)) {
+            spent += 1;
+        }
+    }
+    assert!((91..=100).contains(&spent), "the user's 100 units, shared by the tabs: {spent}");
+    // Another user is served; so is this one once the allowance refills (50 a second).
+    let other = h.socket("other", Some(("can", "admin")));
+    let frame = json!({"type": "subscribe", "queryId": 1, "udfPath": "auth:whoami", "args": {}});
+    assert!(!is_refused(&h.frame(&other, frame.clone())));
+    let unsubscribe = json!({"type": "unsubscribe", "queryId": 999});
+    assert!((0..10).any(|_| is_refused(&h.frame(&tabs[0], unsubscribe.clone()))), "what is left is spent");
+    h.env.now_ms += 1000.0;
+    assert!(!is_refused(&h.frame(&tabs[0], json!({"type": "unsubscribe", "queryId": 0}))));
+    // Signed-out sockets share their address's allowance; a socket from another address
+    // (or from none the host knows) has its own.
+    let open_from = |h: &mut Harness, name: &str, address: &str| {
+        let conn = ConnId::from_stored(name.into());
+        h.room.handle(RoomInput::OpenFrom { conn: &conn, address }, &mut h.env);
+        h.frame(&conn, json!({"type": "connect", "sessionId": format!("session-{name}-0123456789")}));
+        conn
+    };
+    let anonymous: Vec<ConnId> = (0..4).map(|n| open_from(&mut h, &format!("anon{n}"), "203.0.113.7")).collect();
+    let mut served = 0;
+    for conn in &anonymous {
+        for q in 0..40 {
+            let frame = json!({"type": "subscribe", "queryId": q, "udfPath": "auth:whoami", "args": {}});
+            if !is_refused(&h.frame(conn, frame)) {
+                served += 1;
+            }
+        }
+    }
+    assert_eq!(served, 100, "one address: 100 frames over its four sockets");
+    let neighbour = open_from(&mut h, "neighbour", "198.51.100.1");
+    assert!(!is_refused(&h.frame(&neighbour, frame.clone())));
+    let unknown = h.socket("unknown", None);
+    assert!(!is_refused(&h.frame(&unknown, frame)));
+}
+
+#[test]
+fn refused_frames_count_per_client_and_close_each_socket_past_the_allowance() {
+    let limits = RoomLimits { refusal_burst: 10.0, refusals_per_second: 1.0, ..RoomLimits::unlimited() };
+    let mut h = Harness::new(limits);
+    let tabs: Vec<ConnId> = (0..3).map(|n| h.socket(&format!("tab{n}"), Some(("ayse", "admin")))).collect();
+    let closes = |out: &[Outgoing]| out.iter().any(Outgoing::closes_connection);
+    // Ten refused frames spread over the user's sockets; the eleventh closes its socket,
+    // and so does the next refused frame on each other socket.
+    for n in 0..10 {
+        assert!(!closes(&h.frame(&tabs[n % 3], json!({"type": "nonsense"}))), "refusal {n}");
+    }
+    for tab in &tabs {
+        assert!(closes(&h.frame(tab, json!({"type": "nonsense"}))), "{tab}");
+    }
+    // Another user's socket is not affected.
+    let other = h.socket("other", Some(("can", "admin")));
+    assert!(!closes(&h.frame(&other, json!({"type": "nonsense"}))));
+}
+
+#[test]
+fn acknowledgements_are_applied_always_and_a_flood_of_them_closes_the_socket() {
+    let limits = RoomLimits {
+        work_burst: 10.0,
+        work_per_second: 1.0,
+        refusal_burst: 5.0,
+        refusals_per_second: 1.0,
+        ..RoomLimits::unlimited()
+    };
+    let mut h = Harness::new(limits);
+    let a = h.socket("a", None);
+    let mut closed_at = None;
+    for n in 0..100 {
+        let out = h.frame(&a, json!({"type": "ack", "frames": 1}));
+        if out.iter().any(Outgoing::closes_connection) {
+            closed_at = Some(n);
+            break;
+        }
+        assert!(out.is_empty(), "acknowledgements are not answered: {out:?}");
+    }
+    // Ten within the allowance, five refused, the next closes the socket.
+    assert_eq!(closed_at, Some(15));
 }

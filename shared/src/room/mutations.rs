@@ -17,11 +17,8 @@ impl<S: Sql> Room<S> {
             |outcome| Outgoing { to: conn.clone(), message: ServerMessage::MutationResponse { request_id, outcome } };
         let caller = self.mutation_caller(conn, env.now_ms())?;
         // A signed-in user's allowance is shared by all their sockets; a signed-out socket
-        // (or one whose token ran out) spends its own.
-        let who = match &caller {
-            Ok(Some(identity)) if !self.trusts_all() => Spender::User(identity.subject.clone()),
-            _ => Spender::Socket(conn.clone()),
-        };
+        // (or one whose token ran out) spends its address's, or its own.
+        let who = self.spender_of(conn, env.now_ms())?;
         if let Err((message, _)) = self.take_mutation(who, env.now_ms()) {
             return Ok(vec![respond(MutationOutcome::Failure { code: ErrorCode::LimitExceeded, message })]);
         }

@@ -20,6 +20,8 @@ pub(super) struct ConnRow {
     pub caller: Option<Identity>,
     /// The client session named in `connect` (for exactly-once mutations).
     pub session: Option<String>,
+    /// The client address the host saw the socket come from.
+    pub address: Option<String>,
 }
 
 /// A subscription's row (what a re-run needs).
@@ -49,7 +51,7 @@ impl Rows {
             return Ok(Some(row.clone()));
         }
         let rows = sql.exec(
-            "SELECT query_set, ts, identity, caller, session_id FROM _conns WHERE conn_id = ?",
+            "SELECT query_set, ts, identity, caller, session_id, address FROM _conns WHERE conn_id = ?",
             &[conn.as_str().into()],
         )?;
         let Some(row) = rows.first() else { return Ok(None) };
@@ -61,7 +63,8 @@ impl Rows {
         // An unreadable identity (written by another build) counts as signed out.
         let caller = row.get(3).and_then(SqlValue::as_text).and_then(|text| Identity::from_stored(text, &self.roles));
         let session = row.get(4).and_then(SqlValue::as_text).map(str::to_string);
-        let row = ConnRow { version, caller, session };
+        let address = row.get(5).and_then(SqlValue::as_text).map(str::to_string);
+        let row = ConnRow { version, caller, session, address };
         self.conns.insert(conn.clone(), row.clone());
         Ok(Some(row))
     }

@@ -1,7 +1,39 @@
 //! Subscriptions: running a query for a caller, storing it with its read set and result
 //! hash, sharing runs, the per-connection and per-user caps, subscribe and unsubscribe.
 
+use super::fanout::transition_frames;
 use super::*;
+
+/// What a connection holds, for the subscribe checks.
+struct Held {
+    /// Its query ids.
+    ids: std::collections::HashSet<QueryId>,
+    count: i64,
+    /// Bytes of its subscriptions' arguments.
+    bytes: i64,
+    /// The room's timestamp.
+    ts: Ts,
+    /// The subscriptions its user holds on other connections (`None`: not a user the limit
+    /// applies to).
+    others: Option<i64>,
+}
+
+impl Held {
+    fn add(&mut self, query_id: QueryId, args_bytes: usize) {
+        self.ids.insert(query_id);
+        self.count += 1;
+        self.bytes += args_bytes as i64;
+    }
+}
+
+/// Whether a query may be subscribed.
+enum Admission {
+    Admitted,
+    /// Refused: nothing changes (a `subscribe` answers it with an error frame).
+    Refused(ErrorCode, String),
+    /// Failed for that query (its `onError`): answered in the transition, not kept.
+    Failed(String),
+}
 
 /// A query run left for [`Room::continue_work`]: a re-run after an identity change, or a
 /// subscription's first run.
@@ -124,95 +156,165 @@ impl<S: Sql> Room<S> {
         Ok((held + more > MAX_SUBSCRIPTIONS_PER_USER).then(|| user_limit_refusal(held)))
     }
 
+    /// `subscribe`: one query. A refusal (a limit, an id in use) is an error frame and
+    /// changes nothing; otherwise the query set moves, with the result or (when the host
+    /// steps the work) with the result to follow.
     pub(super) fn subscribe(
         &mut self,
         conn: &ConnId,
-        query_id: QueryId,
-        udf_path: String,
-        args: Json,
-        result_hash: Option<String>,
+        query: QuerySubscription,
         now_ms: f64,
     ) -> Result<Vec<Outgoing>, StorageError> {
+        let (caller, mut held) = self.held(conn, now_ms)?;
+        let query_id = query.query_id;
+        let modification = match self.admit(&held, &query) {
+            Admission::Refused(code, message) => return Ok(vec![error_to(conn, code, message)]),
+            Admission::Failed(message) => {
+                Some((QueryModification::QueryFailed { query_id, code: ErrorCode::LimitExceeded, message }, 0))
+            }
+            Admission::Admitted => self.add_subscription(conn, query, caller.as_ref(), &mut held)?,
+        };
+        let (start, end) = self.move_query_set(conn, held.ts)?;
+        Ok(transition_frames(conn, start, end, modification.into_iter().collect()))
+    }
+
+    /// `subscribeMany`: each query as `subscribe` would take it, answered in one transition
+    /// (refusals fail their query in it).
+    pub(super) fn subscribe_many(
+        &mut self,
+        conn: &ConnId,
+        queries: Vec<QuerySubscription>,
+        now_ms: f64,
+    ) -> Result<Vec<Outgoing>, StorageError> {
+        if queries.len() > MAX_SUBSCRIPTIONS_PER_CONNECTION {
+            return Ok(vec![error_to(
+                conn,
+                ErrorCode::BadFrame,
+                format!(
+                    "subscribeMany holds {} queries; at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} a frame",
+                    queries.len()
+                ),
+            )]);
+        }
+        let (caller, mut held) = self.held(conn, now_ms)?;
+        let mut modifications = Vec::new();
+        for query in queries {
+            let query_id = query.query_id;
+            let failed = |code, message| Some((QueryModification::QueryFailed { query_id, code, message }, 0));
+            let modification = match self.admit(&held, &query) {
+                Admission::Refused(code, message) => failed(code, message),
+                Admission::Failed(message) => failed(ErrorCode::LimitExceeded, message),
+                Admission::Admitted => self.add_subscription(conn, query, caller.as_ref(), &mut held)?,
+            };
+            modifications.extend(modification);
+        }
+        let (start, end) = self.move_query_set(conn, held.ts)?;
+        Ok(transition_frames(conn, start, end, modifications))
+    }
+
+    /// The caller of `conn` and what it holds, for the subscribe checks: one statement (through
+    /// the Durable Object's SQL boundary each costs more than the checks), with what the
+    /// connection's burst has not written yet.
+    fn held(&mut self, conn: &ConnId, now_ms: f64) -> Result<(Option<Identity>, Held), StorageError> {
         if self.writes_behind() {
             self.unsaved_of(conn)?;
         }
         let caller = self.caller_of(conn, now_ms)?;
-        // What the checks need, in one statement: through the Durable Object's SQL boundary
-        // each statement costs more than the checks, and a socket may send 400 subscribes
-        // at once ahead of everyone else's frames.
-        let user = caller.as_ref().filter(|_| !matches!(self.auth, AuthPolicy::TrustAll)).map(|c| c.subject.as_str());
-        let held = self.sql.exec(
-            "SELECT (SELECT COUNT(*) FROM _subs WHERE conn_id = ? AND query_id = ?),
-                    COUNT(*), COALESCE(SUM(LENGTH(args)), 0),
+        let user = caller.as_ref().filter(|_| !matches!(self.auth, AuthPolicy::TrustAll)).map(|c| c.subject.clone());
+        let subject = user.as_deref().map_or(SqlValue::Null, SqlValue::from);
+        let rows = self.sql.exec(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(args)), 0), COALESCE(group_concat(query_id), ''),
                     (SELECT value FROM _meta WHERE key = 'ts'),
                     CASE WHEN ? IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM _subs WHERE conn_id IN
                       (SELECT conn_id FROM _conns WHERE json_extract(caller, '$.subject') = ? AND conn_id != ?)) END
              FROM _subs WHERE conn_id = ?",
-            &[
-                conn.as_str().into(),
-                i64::from(query_id).into(),
-                user.map_or(SqlValue::Null, SqlValue::from),
-                user.map_or(SqlValue::Null, SqlValue::from),
-                conn.as_str().into(),
-                conn.as_str().into(),
-            ],
+            &[subject.clone(), subject, conn.as_str().into(), conn.as_str().into()],
         )?;
-        let at = |i: usize| held.first().map_or(0, |r| int_at(r, i));
-        let (mut exists, mut count, mut held_bytes, ts, others) = (at(0) > 0, at(1), at(2), Ts(at(3) as u64), at(4));
-        let unsaved = self.unsaved_holdings(conn, query_id);
-        exists = (exists && !unsaved.removed) || unsaved.added;
-        count += unsaved.count;
-        held_bytes += unsaved.bytes;
-        if count >= MAX_SUBSCRIPTIONS_PER_CONNECTION as i64 {
-            return Ok(vec![error_to(
-                conn,
+        let row = rows.first();
+        let at = |i: usize| row.map_or(0, |r| int_at(r, i));
+        let ids = row.and_then(|r| r.get(2)).and_then(SqlValue::as_text).unwrap_or_default();
+        let mut held = Held {
+            ids: ids.split(',').filter_map(|id| id.parse().ok()).collect(),
+            count: at(0),
+            bytes: at(1),
+            ts: Ts(at(3) as u64),
+            others: user.map(|_| at(4)),
+        };
+        self.apply_unsaved(conn, &mut held);
+        Ok((caller, held))
+    }
+
+    /// Adds what `conn`'s burst changed and storage does not hold yet to `held`.
+    fn apply_unsaved(&self, conn: &ConnId, held: &mut Held) {
+        let (new, removed) = self.unsaved_changes(conn);
+        for (query_id, bytes) in removed {
+            held.ids.remove(query_id);
+            held.count -= 1;
+            held.bytes -= *bytes as i64;
+        }
+        for s in new {
+            held.add(s.query_id, s.args.len());
+        }
+    }
+
+    /// Whether `query` may be added to what the connection holds.
+    fn admit(&self, held: &Held, query: &QuerySubscription) -> Admission {
+        let query_id = query.query_id;
+        if held.count >= MAX_SUBSCRIPTIONS_PER_CONNECTION as i64 {
+            return Admission::Refused(
                 ErrorCode::LimitExceeded,
                 format!(
                     "at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection; unsubscribe some first (queryId {query_id} refused)"
                 ),
-            )]);
+            );
         }
-        if user.is_some() && (others + count) as usize >= MAX_SUBSCRIPTIONS_PER_USER {
-            return Ok(vec![error_to(
-                conn,
+        if let Some(others) = held.others.filter(|others| (others + held.count) as usize >= MAX_SUBSCRIPTIONS_PER_USER)
+        {
+            return Admission::Refused(
                 ErrorCode::LimitExceeded,
-                [user_limit_refusal((others + count) as usize), format!(" (queryId {query_id} refused)")].concat(),
-            )]);
+                [user_limit_refusal((others + held.count) as usize), format!(" (queryId {query_id} refused)")].concat(),
+            );
         }
-        if exists {
-            return Ok(vec![error_to(
-                conn,
+        if held.ids.contains(&query_id) {
+            return Admission::Refused(
                 ErrorCode::BadQueryId,
                 format!("queryId {query_id} is already subscribed on this connection"),
-            )]);
+            );
         }
-        let start = self.connection_version(conn)?;
-        let end = StateVersion { query_set: start.query_set + 1, ts, ..start };
-        let args_bytes = args.to_string().len();
-        if args_bytes > MAX_SUBSCRIPTION_ARGS_BYTES || held_bytes as usize + args_bytes > MAX_CONNECTION_ARGS_BYTES {
-            // Answered for that query (its onError), neither run nor kept.
-            let message = if args_bytes > MAX_SUBSCRIPTION_ARGS_BYTES {
-                format!("arguments of {args_bytes} bytes are over the {MAX_SUBSCRIPTION_ARGS_BYTES}-byte limit of a subscription")
-            } else {
-                format!(
-                    "this connection's subscriptions hold {held_bytes} bytes of arguments; {args_bytes} more would pass the {MAX_CONNECTION_ARGS_BYTES}-byte limit: unsubscribe some first"
-                )
-            };
-            self.set_connection_version(conn, end)?;
-            let failed = QueryModification::QueryFailed { query_id, code: ErrorCode::LimitExceeded, message };
-            return Ok(vec![Outgoing {
-                to: conn.clone(),
-                message: ServerMessage::Transition {
-                    start_version: start,
-                    end_version: end,
-                    modifications: vec![failed],
-                },
-            }]);
+        let args_bytes = query.args.to_string().len();
+        if args_bytes > MAX_SUBSCRIPTION_ARGS_BYTES {
+            return Admission::Failed(format!(
+                "arguments of {args_bytes} bytes are over the {MAX_SUBSCRIPTION_ARGS_BYTES}-byte limit of a subscription"
+            ));
         }
-        if self.limits.reruns_per_step.is_finite() {
-            return self.subscribe_later(conn, query_id, (start, end), (udf_path, args), result_hash, caller);
+        if held.bytes as usize + args_bytes > MAX_CONNECTION_ARGS_BYTES {
+            return Admission::Failed(format!(
+                "this connection's subscriptions hold {} bytes of arguments; {args_bytes} more would pass the {MAX_CONNECTION_ARGS_BYTES}-byte limit: unsubscribe some first",
+                held.bytes
+            ));
         }
-        let run = self.run_query(&udf_path, &args, None, caller.as_ref());
+        Admission::Admitted
+    }
+
+    /// Adds an admitted subscription: runs it now, or (when the host steps the work) keeps it
+    /// in memory and runs it later. What to send for it now, if anything.
+    fn add_subscription(
+        &mut self,
+        conn: &ConnId,
+        query: QuerySubscription,
+        caller: Option<&Identity>,
+        held: &mut Held,
+    ) -> Result<Option<(QueryModification, usize)>, StorageError> {
+        let QuerySubscription { query_id, udf_path, args, result_hash } = query;
+        let args_text = args.to_string();
+        if self.writes_behind() {
+            let later = self.subscribe_later(conn, query_id, (udf_path, args), result_hash, caller)?;
+            if later.is_none() {
+                held.add(query_id, args_text.len());
+            }
+            return Ok(later);
+        }
+        let run = self.run_query(&udf_path, &args, None, caller);
         // A call that can never succeed (no such function, invalid arguments) is answered
         // but not kept; a query that failed on the data is kept, since data can change.
         let keep = !matches!(run.result, Err(FnError::UnknownFunction { .. } | FnError::Validation(_)));
@@ -221,25 +323,31 @@ impl<S: Sql> Room<S> {
             self.sql.exec(
                 "INSERT INTO _subs (conn_id, query_id, udf_path, args, read_set, journal, result_hash)
                  VALUES (?, ?, ?, ?, '[]', NULL, '')",
-                &[conn.as_str().into(), i64::from(query_id).into(), udf_path.into(), args.to_string().into()],
+                &[conn.as_str().into(), i64::from(query_id).into(), udf_path.into(), args_text.as_str().into()],
             )?;
             self.store_subscription(conn, query_id, &run)?;
+            held.add(query_id, args_text.len());
         }
-        self.set_connection_version(conn, end)?;
         // Resuming with the same result: confirm it instead of sending it again.
-        let modification = if keep && result_hash.as_deref() == Some(run.hash.as_str()) {
-            QueryModification::QueryUnchanged { query_id }
+        Ok(Some(if keep && result_hash.as_deref() == Some(run.hash.as_str()) {
+            (QueryModification::QueryUnchanged { query_id }, 0)
         } else {
-            run.modification(query_id)
-        };
-        Ok(vec![Outgoing {
-            to: conn.clone(),
-            message: ServerMessage::Transition {
-                start_version: start,
-                end_version: end,
-                modifications: vec![modification],
-            },
-        }])
+            (run.modification(query_id), run.size)
+        }))
+    }
+
+    /// Moves the connection's query set by one (at the room's timestamp `ts`): written
+    /// behind, or now.
+    fn move_query_set(&mut self, conn: &ConnId, ts: Ts) -> Result<(StateVersion, StateVersion), StorageError> {
+        let start = self.connection_version(conn)?;
+        let end = StateVersion { query_set: start.query_set + 1, ts: ts.max(start.ts), ..start };
+        if self.writes_behind() {
+            self.unsaved_of(conn)?;
+            self.rows.set_version(conn, end);
+        } else {
+            self.set_connection_version(conn, end)?;
+        }
+        Ok((start, end))
     }
 
     /// Subscribes now and runs the query in a later step ([`Room::continue_work`]), so that
@@ -257,31 +365,22 @@ impl<S: Sql> Room<S> {
         &mut self,
         conn: &ConnId,
         query_id: QueryId,
-        (start, end): (StateVersion, StateVersion),
         (udf_path, args): (String, Json),
         resumed: Option<String>,
-        caller: Option<Identity>,
-    ) -> Result<Vec<Outgoing>, StorageError> {
-        let mut modifications = Vec::new();
-        match self.app.registry().resolve(&udf_path, FunctionKind::Query, &args, caller.as_ref()) {
-            Err(e @ (FnError::UnknownFunction { .. } | FnError::Validation(_))) => {
-                modifications.push(QueryRun::new(Err(e), ReadSet::default(), None).modification(query_id));
-            }
-            _ => {
-                self.add_unsaved(conn, NewSubscription { query_id, udf_path, args: args.to_string() })?;
-                let run = PendingRun { query_id, resumed };
-                match self.pending.back_mut() {
-                    Some((last, runs)) if last == conn => runs.push(run),
-                    _ => self.pending.push_back((conn.clone(), vec![run])),
-                }
-            }
+        caller: Option<&Identity>,
+    ) -> Result<Option<(QueryModification, usize)>, StorageError> {
+        if let Err(e @ (FnError::UnknownFunction { .. } | FnError::Validation(_))) =
+            self.app.registry().resolve(&udf_path, FunctionKind::Query, &args, caller)
+        {
+            return Ok(Some((QueryRun::new(Err(e), ReadSet::default(), None).modification(query_id), 0)));
         }
-        self.unsaved_of(conn)?;
-        self.rows.set_version(conn, end);
-        Ok(vec![Outgoing {
-            to: conn.clone(),
-            message: ServerMessage::Transition { start_version: start, end_version: end, modifications },
-        }])
+        self.add_unsaved(conn, NewSubscription { query_id, udf_path, args: args.to_string() })?;
+        let run = PendingRun { query_id, resumed };
+        match self.pending.back_mut() {
+            Some((last, runs)) if last == conn => runs.push(run),
+            _ => self.pending.push_back((conn.clone(), vec![run])),
+        }
+        Ok(None)
     }
 
     pub(super) fn unsubscribe(&mut self, conn: &ConnId, query_id: QueryId) -> Result<Vec<Outgoing>, StorageError> {

@@ -37,16 +37,6 @@ pub(super) struct NewSubscription {
     pub args: String,
 }
 
-/// How the unsaved state changes a connection's stored subscriptions, for the subscribe
-/// checks: whether `query_id` is added or removed, and the count and argument bytes to add
-/// (negative: removed).
-pub(super) struct Holdings {
-    pub added: bool,
-    pub removed: bool,
-    pub count: i64,
-    pub bytes: i64,
-}
-
 impl<S: Sql> Room<S> {
     /// Whether control frames write behind (the host yields between events and drives
     /// [`Room::continue_work`]).
@@ -67,17 +57,11 @@ impl<S: Sql> Room<S> {
         }))
     }
 
-    /// How `conn`'s unsaved state changes what storage says it holds.
-    pub(super) fn unsaved_holdings(&self, conn: &ConnId, query_id: QueryId) -> Holdings {
-        let Some(u) = self.unsaved.as_ref().filter(|u| &u.conn == conn) else {
-            return Holdings { added: false, removed: false, count: 0, bytes: 0 };
-        };
-        Holdings {
-            added: u.new.iter().any(|s| s.query_id == query_id),
-            removed: u.removed.iter().any(|(q, _)| *q == query_id),
-            count: u.new.len() as i64 - u.removed.len() as i64,
-            bytes: u.new.iter().map(|s| s.args.len() as i64).sum::<i64>()
-                - u.removed.iter().map(|(_, b)| *b as i64).sum::<i64>(),
+    /// What `conn`'s burst added and removed and storage does not hold yet.
+    pub(super) fn unsaved_changes(&self, conn: &ConnId) -> (&[NewSubscription], &[(QueryId, usize)]) {
+        match self.unsaved.as_ref().filter(|u| &u.conn == conn) {
+            Some(u) => (&u.new, &u.removed),
+            None => (&[], &[]),
         }
     }
 

@@ -20,6 +20,7 @@ fn frames(effects: &[Effect]) -> Vec<&'static str> {
             Effect::Send(Frame::Connect { .. }) => Some("connect"),
             Effect::Send(Frame::Authenticate { .. }) => Some("authenticate"),
             Effect::Send(Frame::Subscribe { .. }) => Some("subscribe"),
+            Effect::Send(Frame::SubscribeMany { .. }) => Some("subscribeMany"),
             Effect::Send(Frame::Unsubscribe { .. }) => Some("unsubscribe"),
             Effect::Send(Frame::Mutation { .. }) => Some("mutation"),
             _ => None,
@@ -251,7 +252,7 @@ fn a_broken_chain_of_results_resyncs_on_a_new_socket() {
     assert!(armed(&effects, Timer::Reconnect).is_some_and(|ms| ms <= 1000.0), "{effects:?}");
     s.timer(Timer::Reconnect, 2.0, 0.5);
     s.socket_opened(3.0);
-    assert_eq!(frames(&s.take_effects()), ["connect", "authenticate", "subscribe"]);
+    assert_eq!(frames(&s.take_effects()), ["connect", "authenticate", "subscribeMany"]);
 }
 
 #[test]
@@ -285,7 +286,7 @@ fn a_socket_reopened_while_signing_in_as_someone_else_waits_for_their_token() {
     let effects = s.take_effects();
     assert!(frames(&effects).is_empty(), "nothing as the user before, nothing signed out: {effects:?}");
     s.token_fetched(s.generation, credentials("mehmet"), None, 4.0);
-    assert_eq!(frames(&s.take_effects()), ["connect", "authenticate", "subscribe"]);
+    assert_eq!(frames(&s.take_effects()), ["connect", "authenticate", "subscribeMany"]);
 }
 
 #[test]
