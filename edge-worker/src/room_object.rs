@@ -255,6 +255,9 @@ impl RoomObject {
             return Err(WorkerError::Off("test hooks are off".into()));
         }
         let secret = self.secret.as_ref().map_err(|problem| WorkerError::NotConfigured(problem.clone()))?;
+        // As a hibernating runtime would find it: what a burst kept in memory is written once
+        // the object is idle (the steps that write it keep it from hibernating before).
+        self.with_room(|room| room.save_connection_state())??;
         let fresh = Self::open(&self.state, &self.env, secret);
         *self.room.borrow_mut() = fresh;
         Ok(Response::ok("evicted")?)
@@ -277,7 +280,8 @@ impl RoomObject {
             let body = req.text().await?;
             // The caller's address, as Cloudflare's edge saw it: signed-out calls from one
             // address share an allowance.
-            let address = req.headers().get("CF-Connecting-IP")?;
+            let address = address_tag(req.headers().get("CF-Connecting-IP")?.as_deref())
+                .map(|tag| tag.trim_start_matches("address:").to_string());
             let (reply, out) = self.with_room(|room| {
                 room.http_call_from(kind, &body, authorization.as_deref(), address.as_deref(), &mut WorkerEnv)
             })?;

@@ -209,11 +209,22 @@ impl<S: Sql> Room<S> {
         }
         sql.atomically(|| crate::engine::migrate::migrate(&sql, schema))?;
         let mut index = SubscriptionIndex::default();
-        for row in sql.exec("SELECT conn_id, query_id, read_set FROM _subs", &[])? {
+        let mut pending: std::collections::VecDeque<(ConnId, Vec<PendingRun>)> = Default::default();
+        for row in
+            sql.exec("SELECT conn_id, query_id, read_set, result_hash FROM _subs ORDER BY conn_id, query_id", &[])?
+        {
             let conn = ConnId::from_stored(text_at(&row, 0)?);
             let query_id = int_at(&row, 1) as QueryId;
             // An unreadable read set must not hide updates: fall back to "everything".
             let read_set = ReadSet::from_text(&text_at(&row, 2)?).unwrap_or_else(|| everything(schema));
+            // A subscription stored but never run (its first run was waiting when the
+            // process went): run it first thing.
+            if text_at(&row, 3)?.is_empty() {
+                match pending.back_mut() {
+                    Some((last, runs)) if *last == conn => runs.push(PendingRun { query_id, resumed: None }),
+                    _ => pending.push_back((conn.clone(), vec![PendingRun { query_id, resumed: None }])),
+                }
+            }
             index.insert((conn, query_id), &read_set);
         }
         Ok(Self {
@@ -228,7 +239,7 @@ impl<S: Sql> Room<S> {
             auth: AuthPolicy::TrustAll,
             activity: stats::Activity::default(),
             unread: unread::Unread::default(),
-            pending: Default::default(),
+            pending,
             unsaved: None,
         })
     }
@@ -449,9 +460,18 @@ impl<S: Sql> Room<S> {
         // of sockets, make everyone else wait behind.
         let who = self.spender_of(conn, env.now_ms())?;
         if let Err(wait_ms) = self.allowances.work(&self.limits, who.clone(), limits::work_of(&message), env.now_ms()) {
-            let (rate, burst) = (self.limits.work_per_second, self.limits.work_burst);
-            let text = refusal_text("frames (a mutation counts as ten)", &who, rate, burst, wait_ms);
-            return Ok(self.frame_refused(conn, &message, text, wait_ms));
+            if matches!(message, ClientMessage::Mutation { .. } | ClientMessage::Authenticate { .. }) {
+                // The client holds these and sends them again after the hint.
+                let (rate, burst) = (self.limits.work_per_second, self.limits.work_burst);
+                let text = refusal_text("frames (a mutation counts as ten)", &who, rate, burst, wait_ms);
+                return Ok(self.frame_refused(conn, &message, text, wait_ms));
+            }
+            // A query set change is served (a query failed for room time would stay failed
+            // until a reload), but counts as a refused frame: a flood of them closes its socket
+            // once the client's refusal allowance is spent.
+            if let Some(close) = self.count_refusal(conn, env.now_ms()) {
+                return Ok(vec![close]);
+            }
         }
         if !matches!(message, ClientMessage::Mutation { .. }) {
             if let Err(wait_ms) = self.take_control(conn, env.now_ms()) {

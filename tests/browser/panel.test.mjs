@@ -114,12 +114,17 @@ test("roles: a viewer is told it cannot write, and switching to a member on the 
   const a = await openPanel({ server: workerUrl(), room, role: "viewer" });
   try {
     await a.page.getByTestId("tasks-empty").waitFor(WAIT);
-    await a.page.getByLabel("Title").fill("Viewer's task");
-    await a.page.getByRole("button", { name: "Add task" }).click();
-    assert.match(
-      await a.page.getByRole("alert").innerText(),
-      /allowed to the roles member, manager, admin only; you are signed in as viewer/,
+    // The form is disabled for a viewer, and says why.
+    assert.equal(await a.page.getByRole("button", { name: "Add task" }).isDisabled(), true);
+    assert.equal(await a.page.getByLabel("Title").isDisabled(), true);
+    assert.match(await a.page.getByTestId("read-only").innerText(), /Viewers can read tasks but not change them/);
+    // A write sent anyway (through the client) is refused with the reason.
+    const refusal = await a.page.evaluate(() =>
+      window.__ROOMSYNC__.client
+        .mutation("tasks:create", { title: "Viewer's task", status: "pending", priority: "normal", created_by: null })
+        .then(() => "accepted", (e) => e.message),
     );
+    assert.match(refusal, /allowed to the roles member, manager, admin only; you are signed in as viewer/);
     // The refused write is not "saved": the header lists it until it is discarded.
     const failed = a.page.getByTestId("failed-writes");
     await failed.filter({ hasText: "1 change could not be saved" }).waitFor(WAIT);
@@ -141,6 +146,43 @@ test("roles: a viewer is told it cannot write, and switching to a member on the 
       console.error("CLIENT:", JSON.stringify(await a.page.evaluate(() => { const c = window.__ROOMSYNC__?.client; return c && { failed: c.failedMutations, pending: c.pendingMutations, d: c.debug().auth }; })));
       throw e;
     });
+    // Back to a viewer: the row's controls are disabled with the reason, not reverted later.
+    await a.page.getByLabel("Role").selectOption("viewer");
+    const status = a.page.getByLabel("Status of Member's task").first();
+    await a.page.waitForFunction(
+      () => document.querySelector('select[aria-label="Status of Member\'s task"]')?.disabled === true,
+      null,
+      WAIT,
+    );
+    assert.equal(await status.getAttribute("title"), "Viewers can read tasks but not change them");
+    assert.equal(await a.page.getByRole("button", { name: "Delete Member's task" }).first().isDisabled(), true);
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await a.close();
+  }
+});
+
+test("typing the next title while the last one is saved loses nothing", async () => {
+  const room = uniqueRoom("panel-typing");
+  const a = await openPanel({ server: workerUrl(), room, role: "member" });
+  try {
+    await a.page.getByTestId("tasks-empty").waitFor(WAIT);
+    await a.page.getByRole("button", { name: "Add task" }).and(a.page.locator(":enabled")).waitFor(WAIT);
+    const titles = ["Call the donor", "Pack 40 parcels", "Visit Şişli office", "Book the hall"];
+    await a.page.getByLabel("Title").click();
+    // 15 ms a key, Enter after each: the next title is typed while the last is on its way.
+    for (const title of titles) {
+      await a.page.keyboard.type(title, { delay: 15 });
+      await a.page.keyboard.press("Enter");
+    }
+    for (const title of titles) {
+      await a.page.getByTestId("task").filter({ hasText: title }).first().waitFor(WAIT);
+    }
+    await a.page.getByTestId("saved-state").filter({ hasText: "All changes saved" }).waitFor(WAIT);
+    const shown = await a.page.locator('[data-testid="task"] .task-title').allInnerTexts();
+    assert.deepEqual([...new Set(shown)].sort(), [...titles].sort(), "each title exactly as typed, none merged");
+    assert.equal(await a.page.getByLabel("Title").inputValue(), "", "only what was submitted was cleared");
+    assert.equal(await a.page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Title");
     assert.deepEqual(a.errors, []);
   } finally {
     await a.close();

@@ -1,5 +1,5 @@
 import { useQuery as useTanstackQuery } from "@tanstack/react-query";
-import { Component, useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { Component, useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { Beneficiaries } from "./Beneficiaries";
 import { ROLES, type Role } from "./demoAuth";
 import type { Doc, Id, Tables } from "./generated/schema";
@@ -106,7 +106,10 @@ function NewTaskForm({ user, role }: { user: Id<"users"> | null; role: Role }) {
   const [status, setStatus] = useState<Status>("pending");
   const [priority, setPriority] = useState<Priority>("normal");
   const [error, setError] = useState<string | null>(null);
-  const [saving, setSaving] = useState(false);
+  // Writes of this form still on their way: each has its own, and a new one may start
+  // while earlier ones wait.
+  const [saving, setSaving] = useState(0);
+  const titleInput = useRef<HTMLInputElement>(null);
   const { client, status: sync } = useSyncContext();
   // While the client loads, and with a live client until the demo user exists (every task
   // has a creator), writing would only fail: wait.
@@ -115,21 +118,34 @@ function NewTaskForm({ user, role }: { user: Id<"users"> | null; role: Role }) {
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setSaving(true);
+    // What is submitted is cleared now, not when the room answers: typing meanwhile (the
+    // next title) is never lost, and focus stays in the field.
+    const submitted = title;
+    setTitle((current) => (current === submitted ? "" : current));
+    titleInput.current?.focus();
+    setSaving((n) => n + 1);
     setError(null);
     try {
-      await createTask({ title, status, priority, created_by: user });
-      setTitle("");
+      await createTask({ title: submitted, status, priority, created_by: user });
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
+      // Refused: give the text back unless something new was typed.
+      setTitle((current) => (current === "" ? submitted : current));
     } finally {
-      setSaving(false);
+      setSaving((n) => n - 1);
     }
   }
 
   return (
     <form onSubmit={submit} className="task-form" aria-label="New task">
-      <input aria-label="Title" placeholder="New task…" value={title} onChange={(e) => setTitle(e.target.value)} />
+      <input
+        ref={titleInput}
+        aria-label="Title"
+        placeholder="New task…"
+        value={title}
+        disabled={readOnly}
+        onChange={(e) => setTitle(e.target.value)}
+      />
       <select aria-label="Priority" value={priority} onChange={(e) => setPriority(e.target.value as Priority)}>
         {Object.entries(PRIORITY_LABEL).map(([value, label]) => (
           <option key={value} value={value}>
@@ -144,9 +160,19 @@ function NewTaskForm({ user, role }: { user: Id<"users"> | null; role: Role }) {
           </option>
         ))}
       </select>
-      <button type="submit" disabled={saving || waitingForUser} title={readOnly ? "Viewers cannot add tasks" : undefined}>
+      <button type="submit" disabled={readOnly || waitingForUser} title={readOnly ? VIEWER_REASON : undefined}>
         Add task
       </button>
+      {readOnly && (
+        <span className="hint" data-testid="read-only">
+          {VIEWER_REASON}
+        </span>
+      )}
+      {saving > 0 && (
+        <span className="hint" data-testid="form-saving">
+          {saving === 1 ? "Saving…" : `Saving ${saving}…`}
+        </span>
+      )}
       {error && (
         <p role="alert" className="error">
           {error}
@@ -175,9 +201,19 @@ const showRemoval = {
     editTaskPages(store, (tasks) => tasks.filter((t) => t._id !== id)),
 };
 
-function TaskRow({ task }: { task: Task }) {
+/** Why a viewer's controls are disabled. */
+const VIEWER_REASON = "Viewers can read tasks but not change them";
+
+function TaskRow({ task, role }: { task: Task; role: Role }) {
   const updateTask = useMutation<{ id: Id<"tasks">; status: Status }>("tasks:update", showStatus);
   const removeTask = useMutation<{ id: Id<"tasks"> }>("tasks:remove", showRemoval);
+  const [error, setError] = useState<string | null>(null);
+  const readOnly = role === "viewer";
+  // A refused change is said on its row (the guess is already undone), never left unhandled.
+  const attempt = (write: Promise<unknown>) => {
+    setError(null);
+    write.catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+  };
   return (
     <li data-testid="task">
       <span className="task-title">{task.title}</span>
@@ -186,7 +222,9 @@ function TaskRow({ task }: { task: Task }) {
         aria-label={`Status of ${task.title}`}
         className={`status status-${task.status}`}
         value={task.status}
-        onChange={(e) => void updateTask({ id: task._id, status: e.target.value as Status })}
+        disabled={readOnly}
+        title={readOnly ? VIEWER_REASON : undefined}
+        onChange={(e) => attempt(updateTask({ id: task._id, status: e.target.value as Status }))}
       >
         {Object.entries(STATUS_LABEL).map(([value, label]) => (
           <option key={value} value={value}>
@@ -194,16 +232,27 @@ function TaskRow({ task }: { task: Task }) {
           </option>
         ))}
       </select>
-      <button type="button" aria-label={`Delete ${task.title}`} onClick={() => void removeTask({ id: task._id })}>
+      <button
+        type="button"
+        aria-label={`Delete ${task.title}`}
+        disabled={readOnly}
+        title={readOnly ? VIEWER_REASON : undefined}
+        onClick={() => attempt(removeTask({ id: task._id }))}
+      >
         ✕
       </button>
+      {error && (
+        <span role="alert" className="error" data-testid="task-error">
+          {error}
+        </span>
+      )}
     </li>
   );
 }
 
 const PAGE_SIZE = 20;
 
-function TaskList() {
+function TaskList({ role }: { role: Role }) {
   const { status } = useSyncContext();
   const { results: tasks, status: pages, loadMore } = usePaginatedQuery<Task>(
     "tasks:page",
@@ -219,7 +268,7 @@ function TaskList() {
     <>
       <ul className="task-list" data-testid="task-list">
         {tasks.map((task) => (
-          <TaskRow key={task._id} task={task} />
+          <TaskRow key={task._id} task={task} role={role} />
         ))}
       </ul>
       {pages === "CanLoadMore" && (
@@ -289,7 +338,7 @@ export function App({ room, role, onRoleChange }: { room: string; role: Role; on
       </header>
       <NewTaskForm user={user} role={role} />
       <QueryErrorBoundary key={role}>
-        <TaskList />
+        <TaskList role={role} />
       </QueryErrorBoundary>
       <QueryErrorBoundary key={`b-${role}`}>
         <Beneficiaries role={role} />

@@ -74,6 +74,8 @@ impl<S: Sql> Room<S> {
     }
 
     pub(super) fn close_connection(&mut self, conn: &ConnId) -> Result<(), StorageError> {
+        // What its last burst kept in memory goes with it (never written for a closed socket).
+        self.forget_unsaved(conn);
         self.allowances.forget_socket(conn);
         self.unread.forget(conn);
         self.pending.retain(|(c, _)| c != conn);

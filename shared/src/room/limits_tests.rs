@@ -820,46 +820,54 @@ fn subscribe_many_answers_in_one_transition_and_refuses_per_query() {
 
 #[test]
 fn room_time_is_bounded_per_client_over_all_its_sockets_and_frame_kinds() {
-    let limits = RoomLimits { work_burst: 100.0, work_per_second: 50.0, ..RoomLimits::unlimited() };
+    let limits = RoomLimits {
+        work_burst: 100.0,
+        work_per_second: 50.0,
+        refusal_burst: 20.0,
+        refusals_per_second: 1.0,
+        ..RoomLimits::unlimited()
+    };
     let mut h = Harness::new(limits);
-    let is_refused = |out: &[Outgoing]| {
+    let limited = |out: &[Outgoing]| {
         out.iter().any(|o| match &o.message {
             ServerMessage::Error { code, message, .. }
             | ServerMessage::MutationResponse { outcome: MutationOutcome::Failure { code, message }, .. } => {
-                *code == ErrorCode::LimitExceeded && message.contains("retry in")
+                *code == ErrorCode::LimitExceeded && message.contains("bursts of 100")
             }
-            ServerMessage::Transition { modifications, .. } => modifications.iter().any(|m| {
-                matches!(m, QueryModification::QueryFailed { code: ErrorCode::LimitExceeded, message, .. } if message.contains("bursts of 100"))
-            }),
             _ => false,
         })
     };
-    // One user on five sockets: 100 units in all, whatever the frames and sockets.
+    let mutation = |h: &mut Harness| {
+        h.next += 1;
+        json!({"type": "mutation", "requestId": h.next, "udfPath": "tasks:nothing", "args": {}})
+    };
+    // One user on five sockets: 100 units in all, whatever the frames and sockets. Each tab
+    // sends two mutations (20 units) and a subscribe (1): 105 units asked for.
     let tabs: Vec<ConnId> = (0..5).map(|n| h.socket(&format!("tab{n}"), Some(("ayse", "admin")))).collect();
-    let mut spent = 0;
-    for n in 0..5u32 {
-        // Two mutations (20 units) and a subscribe (1) per tab: 105 units asked for.
+    let mut refused_mutations = 0;
+    let mut queries = 0;
+    for (n, tab) in tabs.iter().enumerate() {
         for _ in 0..2 {
-            h.next += 1;
-            let frame = json!({"type": "mutation", "requestId": h.next, "udfPath": "auth:whoami_missing", "args": {}});
-            if !is_refused(&h.frame(&tabs[n as usize], frame)) {
-                spent += 10;
+            let frame = mutation(&mut h);
+            if limited(&h.frame(tab, frame)) {
+                refused_mutations += 1;
             }
         }
-        let frame = json!({"type": "subscribe", "queryId": n, "udfPath": "auth:whoami", "args": {}});
-        if !is_refused(&h.frame(&tabs[n as usize], frame)) {
-            spent += 1;
-        }
+        // A subscription is never failed for room time (it would stay failed): served.
+        let out = h.frame(tab, json!({"type": "subscribe", "queryId": n, "udfPath": "auth:whoami", "args": {}}));
+        assert!(!limited(&out), "{out:?}");
+        queries += modifications_of(&out[0].message).len() + h.drain().len();
     }
-    assert!((91..=100).contains(&spent), "the user's 100 units, shared by the tabs: {spent}");
-    // Another user is served; so is this one once the allowance refills (50 a second).
+    assert!((1..=2).contains(&refused_mutations), "the user's 100 units, shared by the tabs: {refused_mutations}");
+    assert_eq!(queries, 5, "every subscription served");
+    // Another user is served; this one's sign-ins are refused until the allowance refills.
     let other = h.socket("other", Some(("can", "admin")));
-    let frame = json!({"type": "subscribe", "queryId": 1, "udfPath": "auth:whoami", "args": {}});
-    assert!(!is_refused(&h.frame(&other, frame.clone())));
-    let unsubscribe = json!({"type": "unsubscribe", "queryId": 999});
-    assert!((0..10).any(|_| is_refused(&h.frame(&tabs[0], unsubscribe.clone()))), "what is left is spent");
+    let frame = mutation(&mut h);
+    assert!(!limited(&h.frame(&other, frame)));
+    let refresh = json!({"type": "authenticate", "token": token("ayse", "admin")});
+    assert!((0..10).any(|_| limited(&h.frame(&tabs[0], refresh.clone()))), "what is left is spent");
     h.env.now_ms += 1000.0;
-    assert!(!is_refused(&h.frame(&tabs[0], json!({"type": "unsubscribe", "queryId": 0}))));
+    assert!(!limited(&h.frame(&tabs[0], refresh)));
     // Signed-out sockets share their address's allowance; a socket from another address
     // (or from none the host knows) has its own.
     let open_from = |h: &mut Harness, name: &str, address: &str| {
@@ -871,18 +879,28 @@ fn room_time_is_bounded_per_client_over_all_its_sockets_and_frame_kinds() {
     let anonymous: Vec<ConnId> = (0..4).map(|n| open_from(&mut h, &format!("anon{n}"), "203.0.113.7")).collect();
     let mut served = 0;
     for conn in &anonymous {
-        for q in 0..40 {
-            let frame = json!({"type": "subscribe", "queryId": q, "udfPath": "auth:whoami", "args": {}});
-            if !is_refused(&h.frame(conn, frame)) {
+        for _ in 0..4 {
+            let frame = mutation(&mut h);
+            if !limited(&h.frame(conn, frame)) {
                 served += 1;
             }
         }
     }
-    assert_eq!(served, 100, "one address: 100 frames over its four sockets");
+    assert_eq!(served, 10, "one address: 100 units over its four sockets");
     let neighbour = open_from(&mut h, "neighbour", "198.51.100.1");
-    assert!(!is_refused(&h.frame(&neighbour, frame.clone())));
+    let frame = mutation(&mut h);
+    assert!(!limited(&h.frame(&neighbour, frame)));
     let unknown = h.socket("unknown", None);
-    assert!(!is_refused(&h.frame(&unknown, frame)));
+    let frame = mutation(&mut h);
+    assert!(!limited(&h.frame(&unknown, frame)));
+    // Query-set frames past the allowance are served but counted as refused frames: a flood
+    // of them closes its socket.
+    let flood = open_from(&mut h, "flood", "203.0.113.7");
+    let closed = (0..100).position(|q| {
+        let out = h.frame(&flood, json!({"type": "unsubscribe", "queryId": q}));
+        out.iter().any(Outgoing::closes_connection)
+    });
+    assert!(closed.is_some_and(|n| n <= 21), "closed past the refusal allowance: {closed:?}");
 }
 
 #[test]
@@ -926,4 +944,27 @@ fn acknowledgements_are_applied_always_and_a_flood_of_them_closes_the_socket() {
     }
     // Ten within the allowance, five refused, the next closes the socket.
     assert_eq!(closed_at, Some(15));
+}
+
+#[test]
+fn a_socket_closed_with_a_burst_in_memory_leaves_no_row_behind() {
+    let limits =
+        RoomLimits { reruns_per_step: 4.0, refusal_burst: 1.0, refusals_per_second: 1.0, ..RoomLimits::unlimited() };
+    let mut h = Harness::new(limits);
+    let a = h.socket("a", Some(("ayse", "admin")));
+    let b = h.socket("b", Some(("can", "admin")));
+    h.frame(&a, json!({"type": "subscribe", "queryId": 1, "udfPath": "auth:whoami", "args": {}}));
+    // Closed by the room for refused frames, while its subscribe is in memory only.
+    let mut closed = false;
+    for _ in 0..5 {
+        closed |= h.frame(&a, json!({"type": "nonsense"})).iter().any(Outgoing::closes_connection);
+    }
+    assert!(closed);
+    h.frame(&b, json!({"type": "subscribe", "queryId": 1, "udfPath": "auth:whoami", "args": {}}));
+    h.drain();
+    let rows = |table: &str| {
+        let rows = h.room.sql().exec(&format!("SELECT COUNT(*) FROM {table} WHERE conn_id = 'a'"), &[]).unwrap();
+        int_at(&rows[0], 0)
+    };
+    assert_eq!((rows("_conns"), rows("_subs")), (0, 0), "nothing of the closed socket written back");
 }

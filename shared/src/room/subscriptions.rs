@@ -216,14 +216,12 @@ impl<S: Sql> Room<S> {
     /// the Durable Object's SQL boundary each costs more than the checks), with what the
     /// connection's burst has not written yet.
     fn held(&mut self, conn: &ConnId, now_ms: f64) -> Result<(Option<Identity>, Held), StorageError> {
-        if self.writes_behind() {
-            self.unsaved_of(conn)?;
-        }
+        self.save_others(conn)?;
         let caller = self.caller_of(conn, now_ms)?;
         let user = caller.as_ref().filter(|_| !matches!(self.auth, AuthPolicy::TrustAll)).map(|c| c.subject.clone());
         let subject = user.as_deref().map_or(SqlValue::Null, SqlValue::from);
         let rows = self.sql.exec(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(args)), 0), COALESCE(group_concat(query_id), ''),
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(args AS BLOB))), 0), COALESCE(group_concat(query_id), ''),
                     (SELECT value FROM _meta WHERE key = 'ts'),
                     CASE WHEN ? IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM _subs WHERE conn_id IN
                       (SELECT conn_id FROM _conns WHERE json_extract(caller, '$.subject') = ? AND conn_id != ?)) END
@@ -287,7 +285,7 @@ impl<S: Sql> Room<S> {
                 "arguments of {args_bytes} bytes are over the {MAX_SUBSCRIPTION_ARGS_BYTES}-byte limit of a subscription"
             ));
         }
-        if held.bytes as usize + args_bytes > MAX_CONNECTION_ARGS_BYTES {
+        if held.bytes.max(0) as usize + args_bytes > MAX_CONNECTION_ARGS_BYTES {
             return Admission::Failed(format!(
                 "this connection's subscriptions hold {} bytes of arguments; {args_bytes} more would pass the {MAX_CONNECTION_ARGS_BYTES}-byte limit: unsubscribe some first",
                 held.bytes

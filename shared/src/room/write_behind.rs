@@ -44,11 +44,24 @@ impl<S: Sql> Room<S> {
         self.limits.reruns_per_step.is_finite()
     }
 
-    /// The unsaved state of `conn`, writing another connection's first.
-    pub(super) fn unsaved_of(&mut self, conn: &ConnId) -> Result<&mut Unsaved, StorageError> {
+    /// Writes another connection's unsaved state, so that only `conn`'s may stay in memory.
+    pub(super) fn save_others(&mut self, conn: &ConnId) -> Result<(), StorageError> {
         if self.unsaved.as_ref().is_some_and(|u| &u.conn != conn) {
             self.save_connection_state()?;
         }
+        Ok(())
+    }
+
+    /// Forgets what a closed connection's burst kept in memory.
+    pub(super) fn forget_unsaved(&mut self, conn: &ConnId) {
+        if self.unsaved.as_ref().is_some_and(|u| &u.conn == conn) {
+            self.unsaved = None;
+        }
+    }
+
+    /// The unsaved state of `conn`, writing another connection's first.
+    pub(super) fn unsaved_of(&mut self, conn: &ConnId) -> Result<&mut Unsaved, StorageError> {
+        self.save_others(conn)?;
         Ok(self.unsaved.get_or_insert_with(|| Unsaved {
             conn: conn.clone(),
             new: Vec::new(),
@@ -111,9 +124,22 @@ impl<S: Sql> Room<S> {
     /// Writes what a connection's burst kept in memory — subscriptions removed and added (a
     /// few statements for 256), a refreshed identity and the connection's version — in one
     /// transaction.
-    pub(crate) fn save_connection_state(&mut self) -> Result<(), StorageError> {
-        let Some(Unsaved { conn, new, removed, caller }) = self.unsaved.take() else { return Ok(()) };
-        let version = self.connection_version(&conn)?;
+    ///
+    /// If the write fails, the state stays in memory (the next input tries again) and the
+    /// error goes to whoever's input needed it written.
+    pub fn save_connection_state(&mut self) -> Result<(), StorageError> {
+        let Some(unsaved) = self.unsaved.take() else { return Ok(()) };
+        let written = self.write_unsaved(&unsaved);
+        if written.is_err() {
+            self.unsaved = Some(unsaved);
+        }
+        written
+    }
+
+    fn write_unsaved(&mut self, unsaved: &Unsaved) -> Result<(), StorageError> {
+        let Unsaved { conn, new, removed, caller } = unsaved;
+        // A connection closed meanwhile has no row: nothing of it is written back.
+        let Some(version) = self.rows.conn(&self.sql, conn)?.map(|row| row.version) else { return Ok(()) };
         // Durable Object SQLite binds at most 100 parameters a statement.
         const ROWS: usize = 24;
         self.sql.atomically(|| {
@@ -144,7 +170,7 @@ impl<S: Sql> Room<S> {
                 )?;
             }
             if let Some(caller) = caller {
-                self.sql.exec("UPDATE _conns SET caller = ? WHERE conn_id = ?", &[caller, conn.as_str().into()])?;
+                self.sql.exec("UPDATE _conns SET caller = ? WHERE conn_id = ?", &[caller.clone(), conn.as_str().into()])?;
             }
             self.sql.exec(
                 "UPDATE _conns SET query_set = ?, identity = ?, ts = ? WHERE conn_id = ?",
