@@ -186,7 +186,7 @@ pub struct Room<S: Sql> {
     pending: std::collections::VecDeque<(ConnId, Vec<PendingRun>)>,
     /// What a connection's burst of control frames changed in memory only, written by
     /// [`Room::save_connection_state`] before anything else reads it (`write_behind`).
-    unsaved: Option<write_behind::Unsaved>,
+    unsaved: BTreeMap<ConnId, write_behind::Unsaved>,
 }
 
 impl<S: Sql> Room<S> {
@@ -240,7 +240,7 @@ impl<S: Sql> Room<S> {
             activity: stats::Activity::default(),
             unread: unread::Unread::default(),
             pending,
-            unsaved: None,
+            unsaved: BTreeMap::new(),
         })
     }
 

@@ -170,6 +170,14 @@ impl RoomSocket {
         self.ws.send(Message::binary(bytes)).expect("send frame");
     }
 
+    /// The next server message, or `None` after `timeout` or once the server closed the socket.
+    pub fn recv_until_closed(&mut self, timeout: Duration) -> Option<ServerMessage> {
+        match self.next_text(timeout) {
+            Next::Text(text) => Some(ServerMessage::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"))),
+            Next::Timeout | Next::Closed(_) => None,
+        }
+    }
+
     /// The next server message, or `None` after `timeout`. Panics if the socket fails.
     pub fn recv_within(&mut self, timeout: Duration) -> Option<ServerMessage> {
         match self.next_text(timeout) {

@@ -155,21 +155,35 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     //    (`room::limits_tests`).
 
     // 3. 256 subscribe frames at once (the most one connection may hold): each is answered at
-    //    once, the queries run in steps of four with other sockets' frames between them, and
-    //    past the client's room time (200 frames at once) they are still served (a query
-    //    failed for room time would stay failed) but count as refused frames.
+    //    once and the queries run in steps of four with other sockets' frames between them;
+    //    past the client's room time (200 units, a subscribe 3) they are still served (a
+    //    query failed for room time would stay failed) but count as refused frames, and past
+    //    those the socket is closed. (The client subscribes in one `subscribeMany` instead.)
     let mut subscriber = RoomSocket::connect(&url);
     subscriber.authenticate(Some(token(ROOM, "subscriber", "viewer")));
     for query_id in 1..=256 {
         subscriber.send_subscribe(query_id, "tasks:list", json!({}));
     }
     let during = victim.round_trip();
-    let results = subscriber.first_results(256);
-    let mut ids: Vec<u32> = results.iter().map(QueryModification::query_id).collect();
-    ids.sort_unstable();
-    assert_eq!(ids, (1..=256).collect::<Vec<_>>(), "each subscription answered once");
-    assert!(results.iter().all(|m| matches!(m, QueryModification::QueryUpdated { .. })), "all served");
-    rows.push(Row { attack: "256 subscribe frames at once", result: "all served".into(), idle, during });
+    let mut served = 0;
+    let mut overloaded = false;
+    while let Some(frame) = subscriber.recv_until_closed(Duration::from_secs(2)) {
+        match frame {
+            // The answers (the query set moved); the first results follow in later steps.
+            ServerMessage::Transition { start_version, end_version, .. } => {
+                served += usize::from(end_version.query_set > start_version.query_set)
+            }
+            ServerMessage::Error { code: ErrorCode::Overloaded, .. } => overloaded = true,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(overloaded && (100..256).contains(&served), "{served} served, closed: {overloaded}");
+    rows.push(Row {
+        attack: "256 subscribe frames at once",
+        result: format!("{served} served, then closed (OVERLOADED)"),
+        idle,
+        during,
+    });
     //    The same 256 in one `subscribeMany` frame (what a client sends when it reconnects):
     //    all served. Then that socket switches identity over and over: limited.
     let mut switcher = RoomSocket::connect(&url);
@@ -213,15 +227,15 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     });
 
     // 3b. Control frames that write (unsubscribes, token refreshes) are written behind, so a
-    //     socket's whole control allowance (300 at once) costs others little; and one socket
-    //     spending every allowance at once — its user's 20 mutations, 300 control frames,
-    //     then refused frames until it is closed — stays within the budget too.
+    //     client's whole room time of them costs others little; and one socket spending
+    //     every allowance at once — its user's 20 mutations, 300 control frames, then
+    //     refused frames until it is closed — stays within the budget too.
     let mut churner = RoomSocket::connect(&url);
     churner.authenticate(Some(token(ROOM, "churner", "viewer")));
-    let (during, answered) = churn(&mut victim, std::slice::from_mut(&mut churner), 95);
-    assert!(answered >= 190, "every frame answered: {answered}");
+    let (during, answered) = churn(&mut victim, std::slice::from_mut(&mut churner), 45);
+    assert!(answered >= 90, "every frame answered: {answered}");
     rows.push(Row {
-        attack: "95 × subscribe + unsubscribe at once",
+        attack: "45 × subscribe + unsubscribe at once (the room time)",
         result: format!("{answered} answers"),
         idle,
         during,

@@ -217,7 +217,7 @@ impl<S: Sql> Room<S> {
 
     /// Whether re-runs wait for [`Room::continue_work`].
     pub fn has_pending_work(&self) -> bool {
-        !self.pending.is_empty() || self.unsaved.is_some()
+        !self.pending.is_empty() || !self.unsaved.is_empty()
     }
 
     /// The next step of the runs left for later (identity changes' re-runs, subscriptions'

@@ -50,8 +50,12 @@ pub(super) fn work_of(message: &crate::protocol::ClientMessage) -> f64 {
     use crate::protocol::ClientMessage;
     match message {
         ClientMessage::Mutation { .. } => MUTATION_WORK,
-        // Each query of the frame is kept in memory and runs in later steps.
-        ClientMessage::SubscribeMany { queries } => 1.0 + queries.len() as f64 / 16.0,
+        // The frame, and its query's first run (in a later step, but ahead of the frames
+        // that arrive after it): about 0.4 ms in all.
+        ClientMessage::Subscribe { .. } => 3.0,
+        // Each query runs in later steps, which frames arriving after this one are served
+        // between.
+        ClientMessage::SubscribeMany { queries } => 1.0 + queries.len() as f64 / 8.0,
         _ => 1.0,
     }
 }
@@ -128,7 +132,8 @@ pub struct RoomLimits {
     /// Refused frames a client may send at once before the rate applies.
     pub refusal_burst: f64,
     /// Sustained units of room time per second per client — the user when signed in, else
-    /// the client address, else the socket ([`work_of`]: a frame 1, a mutation 10).
+    /// the client address, else the socket ([`work_of`]: a frame 1, a subscribe 3, a
+    /// mutation 10).
     pub work_per_second: f64,
     /// Units of room time a client may spend at once: what another client's frame may have
     /// to wait behind. 200 units is about 28 ms under `wrangler dev`, leaving room within

@@ -216,7 +216,6 @@ impl<S: Sql> Room<S> {
     /// the Durable Object's SQL boundary each costs more than the checks), with what the
     /// connection's burst has not written yet.
     fn held(&mut self, conn: &ConnId, now_ms: f64) -> Result<(Option<Identity>, Held), StorageError> {
-        self.save_others(conn)?;
         let caller = self.caller_of(conn, now_ms)?;
         let user = caller.as_ref().filter(|_| !matches!(self.auth, AuthPolicy::TrustAll)).map(|c| c.subject.clone());
         let subject = user.as_deref().map_or(SqlValue::Null, SqlValue::from);
@@ -236,7 +235,11 @@ impl<S: Sql> Room<S> {
             count: at(0),
             bytes: at(1),
             ts: Ts(at(3) as u64),
-            others: user.map(|_| at(4)),
+            others: match &user {
+                // With what the user's other sockets' bursts have not written yet.
+                Some(subject) => Some(at(4) + self.unsaved_of_user(conn, subject)?),
+                None => None,
+            },
         };
         self.apply_unsaved(conn, &mut held);
         Ok((caller, held))
@@ -340,7 +343,7 @@ impl<S: Sql> Room<S> {
         let start = self.connection_version(conn)?;
         let end = StateVersion { query_set: start.query_set + 1, ts: ts.max(start.ts), ..start };
         if self.writes_behind() {
-            self.unsaved_of(conn)?;
+            self.unsaved_of(conn);
             self.rows.set_version(conn, end);
         } else {
             self.set_connection_version(conn, end)?;

@@ -12,16 +12,18 @@
 //!   `_conns` from storage sees it written;
 //! - at the next step of the work left for later, which the host runs as soon as it yields.
 //!
-//! Only one connection's state is unsaved at a time: another socket's control frame writes
-//! the first one's before its own. Memory-only state never outlives the process unwritten:
+//! Several connections' state may be unsaved at once — a user's tabs, or a crowd of sockets,
+//! sending control frames in turn — and each check that reads across connections (a user's
+//! subscriptions over all their sockets) counts it from memory. Memory-only state never
+//! outlives the process unwritten:
 //! the pending step keeps the host busy (no hibernation), and a crash drops the sockets too,
 //! whose clients then connect and subscribe again.
 
 use super::*;
 
 /// What a connection's burst changed and storage does not hold yet.
+#[derive(Default)]
 pub(super) struct Unsaved {
-    conn: ConnId,
     /// New subscriptions, in order.
     new: Vec<NewSubscription>,
     /// Stored subscriptions unsubscribed: their ids and the bytes of their arguments.
@@ -44,38 +46,41 @@ impl<S: Sql> Room<S> {
         self.limits.reruns_per_step.is_finite()
     }
 
-    /// Writes another connection's unsaved state, so that only `conn`'s may stay in memory.
-    pub(super) fn save_others(&mut self, conn: &ConnId) -> Result<(), StorageError> {
-        if self.unsaved.as_ref().is_some_and(|u| &u.conn != conn) {
-            self.save_connection_state()?;
-        }
-        Ok(())
-    }
-
     /// Forgets what a closed connection's burst kept in memory.
     pub(super) fn forget_unsaved(&mut self, conn: &ConnId) {
-        if self.unsaved.as_ref().is_some_and(|u| &u.conn == conn) {
-            self.unsaved = None;
-        }
+        self.unsaved.remove(conn);
     }
 
-    /// The unsaved state of `conn`, writing another connection's first.
-    pub(super) fn unsaved_of(&mut self, conn: &ConnId) -> Result<&mut Unsaved, StorageError> {
-        self.save_others(conn)?;
-        Ok(self.unsaved.get_or_insert_with(|| Unsaved {
-            conn: conn.clone(),
-            new: Vec::new(),
-            removed: Vec::new(),
-            caller: None,
-        }))
+    /// The unsaved state of `conn`.
+    pub(super) fn unsaved_of(&mut self, conn: &ConnId) -> &mut Unsaved {
+        self.unsaved.entry(conn.clone()).or_default()
     }
 
     /// What `conn`'s burst added and removed and storage does not hold yet.
     pub(super) fn unsaved_changes(&self, conn: &ConnId) -> (&[NewSubscription], &[(QueryId, usize)]) {
-        match self.unsaved.as_ref().filter(|u| &u.conn == conn) {
+        match self.unsaved.get(conn) {
             Some(u) => (&u.new, &u.removed),
             None => (&[], &[]),
         }
+    }
+
+    /// Subscriptions that connections signed in as `subject`, other than `conn`, gained (or,
+    /// negative, dropped) and storage does not hold yet.
+    pub(super) fn unsaved_of_user(&mut self, conn: &ConnId, subject: &str) -> Result<i64, StorageError> {
+        let others: Vec<(ConnId, i64)> = self
+            .unsaved
+            .iter()
+            .filter(|(c, _)| *c != conn)
+            .map(|(c, u)| (c.clone(), u.new.len() as i64 - u.removed.len() as i64))
+            .collect();
+        let mut total = 0;
+        for (other, delta) in others {
+            let caller = self.rows.conn(&self.sql, &other)?.and_then(|row| row.caller);
+            if caller.is_some_and(|c| c.subject == subject) {
+                total += delta;
+            }
+        }
+        Ok(total)
     }
 
     /// Records a new subscription in memory.
@@ -87,14 +92,14 @@ impl<S: Sql> Room<S> {
             result_hash: String::new(),
         };
         self.rows.set_sub((conn.clone(), new.query_id), row);
-        self.unsaved_of(conn)?.new.push(new);
+        self.unsaved_of(conn).new.push(new);
         Ok(())
     }
 
     /// Records an unsubscribe in memory; `false` if `conn` does not hold `query_id`.
     pub(super) fn remove_unsaved(&mut self, conn: &ConnId, query_id: QueryId) -> Result<bool, StorageError> {
         let key = (conn.clone(), query_id);
-        let unsaved = self.unsaved_of(conn)?;
+        let unsaved = self.unsaved_of(conn);
         if let Some(at) = unsaved.new.iter().position(|s| s.query_id == query_id) {
             // Never written: forgotten (its first run, if still waiting, finds no row).
             unsaved.new.remove(at);
@@ -102,8 +107,7 @@ impl<S: Sql> Room<S> {
             return Ok(false);
         } else {
             let Some(row) = self.rows.sub(&self.sql, &key)? else { return Ok(false) };
-            let unsaved = self.unsaved_of(conn)?;
-            unsaved.removed.push((query_id, row.args.len()));
+            self.unsaved_of(conn).removed.push((query_id, row.args.len()));
         }
         self.rows.forget_sub(&key);
         Ok(true)
@@ -116,77 +120,88 @@ impl<S: Sql> Room<S> {
         identity: Option<Identity>,
         stored: SqlValue,
     ) -> Result<(), StorageError> {
-        self.unsaved_of(conn)?.caller = Some(stored);
+        self.unsaved_of(conn).caller = Some(stored);
         self.rows.set_caller(conn, identity);
         Ok(())
     }
 
-    /// Writes what a connection's burst kept in memory — subscriptions removed and added (a
-    /// few statements for 256), a refreshed identity and the connection's version — in one
+    /// Writes what connections' bursts kept in memory — subscriptions removed and added (a
+    /// few statements for 256), a refreshed identity and each connection's version — in one
     /// transaction.
     ///
     /// If the write fails, the state stays in memory (the next input tries again) and the
     /// error goes to whoever's input needed it written.
     pub fn save_connection_state(&mut self) -> Result<(), StorageError> {
-        let Some(unsaved) = self.unsaved.take() else { return Ok(()) };
+        if self.unsaved.is_empty() {
+            return Ok(());
+        }
+        let unsaved = std::mem::take(&mut self.unsaved);
         let written = self.write_unsaved(&unsaved);
         if written.is_err() {
-            self.unsaved = Some(unsaved);
+            self.unsaved = unsaved;
         }
         written
     }
 
-    fn write_unsaved(&mut self, unsaved: &Unsaved) -> Result<(), StorageError> {
-        let Unsaved { conn, new, removed, caller } = unsaved;
+    fn write_unsaved(&mut self, unsaved: &BTreeMap<ConnId, Unsaved>) -> Result<(), StorageError> {
         // A connection closed meanwhile has no row: nothing of it is written back.
-        let Some(version) = self.rows.conn(&self.sql, conn)?.map(|row| row.version) else { return Ok(()) };
+        let mut versions = Vec::new();
+        for conn in unsaved.keys() {
+            if let Some(row) = self.rows.conn(&self.sql, conn)? {
+                versions.push((conn, row.version));
+            }
+        }
         // Durable Object SQLite binds at most 100 parameters a statement.
         const ROWS: usize = 24;
-        self.sql.atomically(|| {
-            for chunk in removed.chunks(ROWS * 4) {
-                let marks = vec!["?"; chunk.len()].join(", ");
-                let mut params: Vec<SqlValue> = vec![conn.as_str().into()];
-                params.extend(chunk.iter().map(|(q, _)| SqlValue::from(i64::from(*q))));
-                self.sql.exec(&format!("DELETE FROM _subs WHERE conn_id = ? AND query_id IN ({marks})"), &params)?;
-            }
-            for chunk in new.chunks(ROWS) {
-                let marks = vec!["(?, ?, ?, ?, '[]', NULL, '')"; chunk.len()].join(", ");
-                let params: Vec<SqlValue> = chunk
-                    .iter()
-                    .flat_map(|s| {
-                        [
-                            conn.as_str().into(),
-                            i64::from(s.query_id).into(),
-                            s.udf_path.as_str().into(),
-                            s.args.as_str().into(),
-                        ]
-                    })
-                    .collect();
-                self.sql.exec(
-                    &format!(
-                        "INSERT INTO _subs (conn_id, query_id, udf_path, args, read_set, journal, result_hash) VALUES {marks}"
-                    ),
-                    &params,
+        let sql = &self.sql;
+        sql.atomically(|| {
+            for (conn, version) in versions {
+                let Some(Unsaved { new, removed, caller }) = unsaved.get(conn) else { continue };
+                for chunk in removed.chunks(ROWS * 4) {
+                    let marks = vec!["?"; chunk.len()].join(", ");
+                    let mut params: Vec<SqlValue> = vec![conn.as_str().into()];
+                    params.extend(chunk.iter().map(|(q, _)| SqlValue::from(i64::from(*q))));
+                    sql.exec(&format!("DELETE FROM _subs WHERE conn_id = ? AND query_id IN ({marks})"), &params)?;
+                }
+                for chunk in new.chunks(ROWS) {
+                    let marks = vec!["(?, ?, ?, ?, '[]', NULL, '')"; chunk.len()].join(", ");
+                    let params: Vec<SqlValue> = chunk
+                        .iter()
+                        .flat_map(|s| {
+                            [
+                                conn.as_str().into(),
+                                i64::from(s.query_id).into(),
+                                s.udf_path.as_str().into(),
+                                s.args.as_str().into(),
+                            ]
+                        })
+                        .collect();
+                    sql.exec(
+                        &format!(
+                            "INSERT INTO _subs (conn_id, query_id, udf_path, args, read_set, journal, result_hash) VALUES {marks}"
+                        ),
+                        &params,
+                    )?;
+                }
+                if let Some(caller) = caller {
+                    sql.exec("UPDATE _conns SET caller = ? WHERE conn_id = ?", &[caller.clone(), conn.as_str().into()])?;
+                }
+                sql.exec(
+                    "UPDATE _conns SET query_set = ?, identity = ?, ts = ? WHERE conn_id = ?",
+                    &[
+                        i64::from(version.query_set).into(),
+                        i64::from(version.identity).into(),
+                        (version.ts.0 as i64).into(),
+                        conn.as_str().into(),
+                    ],
                 )?;
             }
-            if let Some(caller) = caller {
-                self.sql.exec("UPDATE _conns SET caller = ? WHERE conn_id = ?", &[caller.clone(), conn.as_str().into()])?;
-            }
-            self.sql.exec(
-                "UPDATE _conns SET query_set = ?, identity = ?, ts = ? WHERE conn_id = ?",
-                &[
-                    i64::from(version.query_set).into(),
-                    i64::from(version.identity).into(),
-                    (version.ts.0 as i64).into(),
-                    conn.as_str().into(),
-                ],
-            )?;
             Ok::<(), StorageError>(())
         })
     }
 
     /// Subscriptions answered and not written yet (the room's stats count them).
     pub(super) fn unsaved_subscriptions(&self) -> i64 {
-        self.unsaved.as_ref().map_or(0, |u| u.new.len() as i64 - u.removed.len() as i64)
+        self.unsaved.values().map(|u| u.new.len() as i64 - u.removed.len() as i64).sum()
     }
 }
