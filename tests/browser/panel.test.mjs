@@ -109,6 +109,21 @@ test("with no server configured the panel still renders", async () => {
   }
 });
 
+test("a room out of reach is said in a banner, not an endless loading line", async () => {
+  // Nothing listens on port 1: every connection attempt is refused.
+  const a = await openPanel({ server: "http://127.0.0.1:1", room: uniqueRoom("panel-unreachable") });
+  try {
+    const banner = a.page.getByTestId("unreachable");
+    await banner.waitFor(WAIT);
+    assert.match(await banner.innerText(), /cannot be reached right now; retrying/);
+    await a.page.getByTestId("tasks-waiting").waitFor(WAIT);
+    assert.equal(await a.page.getByTestId("tasks-loading").count(), 0);
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await a.close();
+  }
+});
+
 test("roles: a viewer is told it cannot write, and switching to a member on the live socket can", async () => {
   const room = uniqueRoom("panel-roles");
   const a = await openPanel({ server: workerUrl(), room, role: "viewer" });

@@ -84,6 +84,33 @@ function RolePicker({ role, onChange }: { role: Role; onChange: (role: Role) => 
   );
 }
 
+/** How long the room may be out of reach before the panel says so. */
+const UNREACHABLE_AFTER_MS = 3000;
+
+/** Whether the room has been out of reach for a while (a live client that is not
+ *  connected): said in a banner, and in place of an endless "Loading…". */
+function useUnreachable(): boolean {
+  const state = useConnectionState();
+  const { status } = useSyncContext();
+  const [late, setLate] = useState(false);
+  useEffect(() => {
+    setLate(false);
+    if (status !== "ready" || state === "Connected") return;
+    const timer = setTimeout(() => setLate(true), UNREACHABLE_AFTER_MS);
+    return () => clearTimeout(timer);
+  }, [state, status]);
+  return late;
+}
+
+function UnreachableBanner() {
+  if (!useUnreachable()) return null;
+  return (
+    <p role="status" className="banner" data-testid="unreachable">
+      The room cannot be reached right now; retrying. Changes you make are kept and sent when it is back.
+    </p>
+  );
+}
+
 function ConnectionBadge() {
   const state = useConnectionState();
   const { status } = useSyncContext();
@@ -254,6 +281,7 @@ const PAGE_SIZE = 20;
 
 function TaskList({ role }: { role: Role }) {
   const { status } = useSyncContext();
+  const unreachable = useUnreachable();
   const { results: tasks, status: pages, loadMore } = usePaginatedQuery<Task>(
     "tasks:page",
     status === "ready" ? {} : "skip",
@@ -262,7 +290,13 @@ function TaskList({ role }: { role: Role }) {
   if (status === "off" || status === "failed") {
     return <p data-testid="tasks-offline">Live data is not available: the panel works without it, but shows no tasks.</p>;
   }
-  if (pages === "LoadingFirstPage") return <p data-testid="tasks-loading">Loading tasks…</p>;
+  if (pages === "LoadingFirstPage") {
+    return unreachable ? (
+      <p data-testid="tasks-waiting">Tasks show as soon as the room can be reached.</p>
+    ) : (
+      <p data-testid="tasks-loading">Loading tasks…</p>
+    );
+  }
   if (tasks.length === 0) return <p data-testid="tasks-empty">No tasks yet.</p>;
   return (
     <>
@@ -336,6 +370,7 @@ export function App({ room, role, onRoleChange }: { room: string; role: Role; on
         <SavedIndicator />
         <ConnectionBadge />
       </header>
+      <UnreachableBanner />
       <NewTaskForm user={user} role={role} />
       <QueryErrorBoundary key={role}>
         <TaskList role={role} />
