@@ -111,6 +111,19 @@ impl RoomSocket {
         self.send(&ClientMessage::Subscribe { query_id, udf_path: udf_path.into(), args, result_hash: None });
     }
 
+    /// Sends one `subscribeMany` of `query_ids`, each to `udf_path` with `args`.
+    pub fn send_subscribe_many(&mut self, query_ids: std::ops::RangeInclusive<u32>, udf_path: &str, args: Value) {
+        let queries = query_ids
+            .map(|query_id| roomsync_shared::protocol::QuerySubscription {
+                query_id,
+                udf_path: udf_path.into(),
+                args: args.clone(),
+                result_hash: None,
+            })
+            .collect();
+        self.send(&ClientMessage::SubscribeMany { queries });
+    }
+
     /// Subscribes and waits for the query's first result; panics on anything else.
     pub fn subscribe(&mut self, query_id: u32, udf_path: &str, args: Value) -> QueryModification {
         self.send_subscribe(query_id, udf_path, args);

@@ -4,9 +4,7 @@
 //! worker_attacks -- --nocapture`; figures in RELIABILITY.md). Round trips are reported, not
 //! asserted: these machines are shared and noisy.
 
-use roomsync_shared::protocol::{
-    ClientMessage, ErrorCode, MutationOutcome, QueryModification, QuerySubscription, ServerMessage,
-};
+use roomsync_shared::protocol::{ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage};
 use roomsync_tests::wrangler::{http_request, json_body};
 use roomsync_tests::{failure_code, token, RoomSocket, WranglerDev};
 use serde_json::{json, Value};
@@ -60,6 +58,13 @@ fn responses(socket: &mut RoomSocket, count: usize) -> (Vec<Option<ErrorCode>>, 
         }
     }
     (codes, false)
+}
+
+/// A socket signed in as `subject` with `role`.
+fn signed_in_as(url: &str, subject: &str, role: &str) -> RoomSocket {
+    let mut socket = RoomSocket::connect(url);
+    socket.authenticate(Some(token(ROOM, subject, role)));
+    socket
 }
 
 /// Sends `pairs` subscribes and unsubscribes on every socket at once, measures the victim's
@@ -159,8 +164,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     //    past the client's room time (200 units, a subscribe 3) they are still served (a
     //    query failed for room time would stay failed) but count as refused frames, and past
     //    those the socket is closed. (The client subscribes in one `subscribeMany` instead.)
-    let mut subscriber = RoomSocket::connect(&url);
-    subscriber.authenticate(Some(token(ROOM, "subscriber", "viewer")));
+    let mut subscriber = signed_in_as(&url, "subscriber", "viewer");
     for query_id in 1..=256 {
         subscriber.send_subscribe(query_id, "tasks:list", json!({}));
     }
@@ -186,17 +190,8 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     });
     //    The same 256 in one `subscribeMany` frame (what a client sends when it reconnects):
     //    all served. Then that socket switches identity over and over: limited.
-    let mut switcher = RoomSocket::connect(&url);
-    switcher.authenticate(Some(token(ROOM, "switcher", "viewer")));
-    let queries = (1..=256)
-        .map(|query_id| QuerySubscription {
-            query_id,
-            udf_path: "tasks:list".into(),
-            args: json!({}),
-            result_hash: None,
-        })
-        .collect();
-    switcher.send(&ClientMessage::SubscribeMany { queries });
+    let mut switcher = signed_in_as(&url, "switcher", "viewer");
+    switcher.send_subscribe_many(1..=256, "tasks:list", json!({}));
     let during = victim.round_trip();
     let results = switcher.first_results(256);
     assert!(results.iter().all(|m| matches!(m, QueryModification::QueryUpdated { .. })), "all served");
@@ -230,8 +225,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     //     client's whole room time of them costs others little; and one socket spending
     //     every allowance at once — its user's 20 mutations, 300 control frames, then
     //     refused frames until it is closed — stays within the budget too.
-    let mut churner = RoomSocket::connect(&url);
-    churner.authenticate(Some(token(ROOM, "churner", "viewer")));
+    let mut churner = signed_in_as(&url, "churner", "viewer");
     let (during, answered) = churn(&mut victim, std::slice::from_mut(&mut churner), 45);
     assert!(answered >= 90, "every frame answered: {answered}");
     rows.push(Row {
@@ -250,8 +244,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     let answered = drain(&mut refresher);
     assert_eq!(answered, 190, "each refresh answered");
     rows.push(Row { attack: "190 token refreshes at once", result: "all answered".into(), idle, during });
-    let mut spender = RoomSocket::connect(&url);
-    spender.authenticate(Some(token(ROOM, "spender", "admin")));
+    let mut spender = signed_in_as(&url, "spender", "admin");
     for n in 0..20 {
         let args = json!({"name": format!("s{n}"), "email": format!("s{n}@x"), "role": "member"});
         spender.send_mutation(n + 1, "users:ensure", args);
@@ -279,13 +272,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     // 3c. Room time is bounded per client, not per socket: one token on five sockets, and
     //     ten signed-out sockets from one address, each socket sending its whole control
     //     allowance at once.
-    let mut tabs: Vec<RoomSocket> = (0..5)
-        .map(|_| {
-            let mut tab = RoomSocket::connect(&url);
-            tab.authenticate(Some(token(ROOM, "five-tabs", "viewer")));
-            tab
-        })
-        .collect();
+    let mut tabs: Vec<RoomSocket> = (0..5).map(|_| signed_in_as(&url, "five-tabs", "viewer")).collect();
     let (during, answered) = churn(&mut victim, &mut tabs, 150);
     rows.push(Row {
         attack: "one token on 5 sockets: 1,500 control frames",
@@ -465,8 +452,7 @@ fn floods_and_probes_are_refused_specifically_and_others_stay_served() {
     slow.send_subscribe(1, "users:list", json!({}));
     let mut reader = RoomSocket::signed_in(&url, ROOM, "viewer");
     reader.send_subscribe(1, "users:list", json!({}));
-    let mut flooder = RoomSocket::connect(&url);
-    flooder.authenticate(Some(token(ROOM, "flood-writer", "admin")));
+    let mut flooder = signed_in_as(&url, "flood-writer", "admin");
     let name = "n".repeat(120 * 1024);
     let writes = 19;
     let mut seen = 0;

@@ -1,9 +1,7 @@
 //! Auth, limits, stats and eviction against the real worker under `wrangler dev`: every
 //! refusal arrives as a frame (or HTTP status) with its code, and the room keeps serving.
 
-use roomsync_shared::protocol::{
-    ClientMessage, ErrorCode, MutationOutcome, QueryModification, QuerySubscription, ServerMessage,
-};
+use roomsync_shared::protocol::{ClientMessage, ErrorCode, MutationOutcome, QueryModification, ServerMessage};
 use roomsync_tests::wrangler::{http_request, json_body};
 use roomsync_tests::{failure_code, token, token_for, Next, RoomSocket, WranglerDev};
 use serde_json::{json, Value};
@@ -153,15 +151,7 @@ fn limits_refuse_with_codes_and_the_connection_keeps_serving() {
     }
     // More than 256 subscriptions on one connection (the 256 in one frame, as the client
     // sends them when it reconnects: one at a time, they would pass this client's room time).
-    let queries = (1..=256)
-        .map(|query_id| QuerySubscription {
-            query_id,
-            udf_path: "tasks:list".into(),
-            args: json!({"status": "pending"}),
-            result_hash: None,
-        })
-        .collect();
-    a.send(&ClientMessage::SubscribeMany { queries });
+    a.send_subscribe_many(1..=256, "tasks:list", json!({"status": "pending"}));
     let first = a.first_results(256);
     assert!(first.iter().all(|m| matches!(m, QueryModification::QueryUpdated { .. })), "{first:?}");
     a.send_subscribe(999, "tasks:list", json!({}));

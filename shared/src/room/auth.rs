@@ -155,21 +155,14 @@ impl<S: Sql> Room<S> {
             // A refresh is written behind, like subscribes (`write_behind`).
             self.refresh_unsaved(conn, identity, stored)?;
             self.rows.set_version(conn, end);
-            return Ok(vec![Outgoing {
-                to: conn.clone(),
-                message: ServerMessage::Transition {
-                    start_version: start,
-                    end_version: end,
-                    modifications: Vec::new(),
-                },
-            }]);
+        } else {
+            self.sql.exec(
+                "UPDATE _conns SET caller = ?, identity = ? WHERE conn_id = ?",
+                &[stored, i64::from(end.identity).into(), conn.as_str().into()],
+            )?;
+            self.rows.forget_conn_row(conn);
+            self.set_connection_version(conn, end)?;
         }
-        self.sql.exec(
-            "UPDATE _conns SET caller = ?, identity = ? WHERE conn_id = ?",
-            &[stored, i64::from(end.identity).into(), conn.as_str().into()],
-        )?;
-        self.rows.forget_conn_row(conn);
-        self.set_connection_version(conn, end)?;
         if unchanged {
             return Ok(vec![Outgoing {
                 to: conn.clone(),
